@@ -1,0 +1,115 @@
+package schema
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+)
+
+// clean normalises paths so "\(root)/" and "/x//y" compare as paths.
+func (d *Desired) clean() {
+	d.StateDir = filepath.Clean(d.StateDir)
+	for name, l := range d.Locations {
+		l.Path = filepath.Clean(l.Path)
+		if l.Mount != "" {
+			l.Mount = filepath.Clean(l.Mount)
+		}
+		d.Locations[name] = l
+	}
+	for _, s := range d.Subvolumes {
+		s.Source = filepath.Clean(s.Source)
+	}
+}
+
+// check finds what CUE's types cannot: references between entries.
+func (d *Desired) check(v cue.Value) []Problem {
+	var probs []Problem
+	add := func(path []string, format string, args ...any) {
+		sel := make([]cue.Selector, len(path))
+		for i, p := range path {
+			sel[i] = cue.Str(p)
+		}
+		p := cue.MakePath(sel...)
+		probs = append(probs, Problem{Pos: posOf(v.LookupPath(p)), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+	}
+	sources := map[string]string{}
+	for _, name := range d.SubvolumeNames() {
+		s := d.Subvolumes[name]
+		if _, ok := d.Tiers[s.Tier]; !ok {
+			add([]string{"subvolumes", name, "tier"}, "unknown tier %q (declared: %s)", s.Tier, keys(d.Tiers))
+		}
+		if other, dup := sources[s.Source]; dup {
+			add([]string{"subvolumes", name, "source"}, "source %s is also the source of %q", s.Source, other)
+		}
+		sources[s.Source] = name
+		if l, ok := d.Locations[s.Snapshots.Location]; !ok {
+			add([]string{"subvolumes", name, "snapshots", "location"}, "unknown location %q (declared: %s)", s.Snapshots.Location, keys(d.Locations))
+		} else if l.External {
+			add([]string{"subvolumes", name, "snapshots", "location"}, "location %q is external; local snapshots need a location on the source's filesystem", s.Snapshots.Location)
+		}
+		if s.External != nil {
+			if l, ok := d.Locations[s.External.Location]; !ok {
+				add([]string{"subvolumes", name, "external", "location"}, "unknown location %q (declared: %s)", s.External.Location, keys(d.Locations))
+			} else if !l.External {
+				add([]string{"subvolumes", name, "external", "location"}, "location %q is not external (set external: true on it)", s.External.Location)
+			}
+		}
+	}
+	for name, l := range d.Locations {
+		if l.External && !within(l.Path, l.Mount) {
+			add([]string{"locations", name, "path"}, "path %s is not on the drive mounted at %s", l.Path, l.Mount)
+		}
+	}
+	sort.Slice(probs, func(i, j int) bool { return probs[i].Pos < probs[j].Pos })
+	return probs
+}
+
+func posOf(v cue.Value) string {
+	if p := v.Pos(); p.IsValid() {
+		return formatPos(p)
+	}
+	return ""
+}
+
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
+}
+
+func keys[V any](m map[string]V) string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) == 0 {
+		return "none"
+	}
+	return strings.Join(ks, ", ")
+}
+
+// SubvolumeNames returns the declared subvolume names, sorted.
+func (d *Desired) SubvolumeNames() []string {
+	names := make([]string, 0, len(d.Subvolumes))
+	for n := range d.Subvolumes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SnapshotDir is where a subvolume's snapshots live in a location.
+func (d *Desired) SnapshotDir(location, subvolume string) string {
+	return filepath.Join(d.Locations[location].Path, subvolume)
+}
+
+// RTO is the subvolume's RTO target: its own, else its tier's.
+func (d *Desired) RTO(s *Subvolume) Duration {
+	if s.RTO != nil {
+		return *s.RTO
+	}
+	return d.Tiers[s.Tier].RTO
+}

@@ -1,0 +1,205 @@
+// Package schema embeds the CUE schema of the desired state, loads a user's
+// CUE files against it (with -t tag injection as `cue export -t` does) and
+// decodes the result into Desired. Every error names file:line:col.
+package schema
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
+)
+
+//go:embed *.cue
+var Files embed.FS
+
+// SchemaFile is the name the embedded schema carries in error positions.
+const SchemaFile = "schema/drsync.cue"
+
+// DefaultFile is read when no -f is given.
+const DefaultFile = "drsync.cue"
+
+// Error is a list of positioned problems in a desired state.
+type Error struct {
+	Problems []Problem
+}
+
+// Problem is one positioned message: "file:line:col: path: message".
+type Problem struct {
+	Pos     string `json:"pos,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Pos != "" {
+		b.WriteString(p.Pos + ": ")
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads a desired-state file, or a directory holding the .cue files of
+// one package, unifies it with #Desired and decodes it. tags are
+// "key=value" strings injected into @tag() fields.
+func Load(path string, tags []string) (*Desired, error) {
+	v, err := Value(path, tags)
+	if err != nil {
+		return nil, err
+	}
+	var d Desired
+	if err := v.Decode(&d); err != nil {
+		return nil, cueError(err, v)
+	}
+	d.Source = path
+	d.clean()
+	if probs := d.check(v); len(probs) > 0 {
+		return nil, &Error{Problems: probs}
+	}
+	return &d, nil
+}
+
+// Value returns the user's state unified with #Desired and validated as
+// concrete, before decoding.
+func Value(path string, tags []string) (cue.Value, error) {
+	files, err := inputFiles(path)
+	if err != nil {
+		return cue.Value{}, err
+	}
+	ctx := cuecontext.New()
+	src, err := Files.ReadFile("drsync.cue")
+	if err != nil {
+		return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
+	}
+	schema := ctx.CompileBytes(src, cue.Filename(SchemaFile))
+	if schema.Err() != nil {
+		return cue.Value{}, fmt.Errorf("embedded schema: %w", schema.Err())
+	}
+	insts := load.Instances(files, &load.Config{Tags: tags})
+	if len(insts) != 1 {
+		return cue.Value{}, fmt.Errorf("%s: expected one CUE package, found %d", path, len(insts))
+	}
+	if insts[0].Err != nil {
+		return cue.Value{}, cueError(insts[0].Err, cue.Value{})
+	}
+	user := ctx.BuildInstance(insts[0])
+	if user.Err() != nil {
+		return cue.Value{}, cueError(user.Err(), user)
+	}
+	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(user)
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return cue.Value{}, cueError(err, user)
+	}
+	return v, nil
+}
+
+// inputFiles expands a directory into its .cue files so that a directory
+// needs no cue.mod of its own.
+func inputFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if os.IsNotExist(err) && path == DefaultFile {
+			return nil, fmt.Errorf("no %s here; name a desired-state file with -f FILE", DefaultFile)
+		}
+		return nil, fmt.Errorf("desired state: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	matches, err := filepath.Glob(filepath.Join(path, "*.cue"))
+	if err != nil {
+		return nil, err
+	}
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("%s: no .cue files in directory", path)
+	}
+	sort.Strings(matches)
+	return matches, nil
+}
+
+// cueError turns CUE's errors into Problems, one per error, positioned in
+// the user's files where possible: an error raised by a schema constraint
+// is moved to where the user wrote the offending field.
+func cueError(err error, user cue.Value) error {
+	var probs []Problem
+	seen := map[string]bool{}
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		path := e.Path()
+		if len(path) > 0 && path[0] == "#Desired" {
+			path = path[1:]
+		}
+		p := Problem{
+			Pos:     bestPos(e, user, path),
+			Path:    strings.Join(path, "."),
+			Message: fmt.Sprintf(format, args...),
+		}
+		if p.Message == "" {
+			p.Message = e.Error()
+		}
+		if key := p.String(); !seen[key] {
+			seen[key] = true
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) == 0 {
+		return err
+	}
+	return &Error{Problems: probs}
+}
+
+func bestPos(e cueerrors.Error, user cue.Value, path []string) string {
+	positions := append([]token.Pos{e.Position()}, e.InputPositions()...)
+	if user.Exists() && len(path) > 0 {
+		for p := cue.ParsePath(strings.Join(path, ".")); len(p.Selectors()) > 0; p = cue.MakePath(p.Selectors()[:len(p.Selectors())-1]...) {
+			if pos := user.LookupPath(p).Pos(); pos.IsValid() {
+				positions = append(positions, pos)
+				break
+			}
+		}
+	}
+	var fallback string
+	for _, p := range positions {
+		if !p.IsValid() {
+			continue
+		}
+		s := formatPos(p)
+		if p.Filename() != SchemaFile {
+			return s
+		}
+		if fallback == "" {
+			fallback = s
+		}
+	}
+	return fallback
+}
+
+func formatPos(p token.Pos) string {
+	name := p.Filename()
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, name); err == nil && !strings.HasPrefix(rel, "..") {
+			name = rel
+		}
+	}
+	return fmt.Sprintf("%s:%d:%d", name, p.Line(), p.Column())
+}

@@ -1,0 +1,79 @@
+package schema
+
+// Desired is the decoded, validated desired state. Paths are cleaned.
+type Desired struct {
+	Root       string                `json:"root"`
+	StateDir   string                `json:"stateDir"`
+	Calendar   Calendar              `json:"calendar"`
+	Locations  map[string]Location   `json:"locations"`
+	Tiers      map[string]Tier       `json:"tiers"`
+	Subvolumes map[string]*Subvolume `json:"subvolumes"`
+
+	// Source names the files the state was loaded from, for messages.
+	Source string `json:"-"`
+}
+
+type Calendar struct {
+	WeekStart    string `json:"weekStart"`
+	DayStartHour int    `json:"dayStartHour"`
+}
+
+type Location struct {
+	Path      string `json:"path"`
+	External  bool   `json:"external"`
+	Mount     string `json:"mount,omitempty"`
+	UUID      string `json:"uuid,omitempty"`
+	Removable bool   `json:"removable,omitempty"`
+	Label     string `json:"label,omitempty"`
+	LUKS      *LUKS  `json:"luks,omitempty"`
+}
+
+type LUKS struct {
+	Device  string `json:"device"`
+	Mapping string `json:"mapping"`
+}
+
+type Tier struct {
+	Description string      `json:"description,omitempty"`
+	RPO         Duration    `json:"rpo"`
+	RTO         Duration    `json:"rto"`
+	RestoreTest RestoreTest `json:"restoreTest"`
+	Drill       Drill       `json:"drill"`
+}
+
+type RestoreTest struct {
+	Every      Duration `json:"every"`
+	SampleSize int      `json:"sampleSize"`
+}
+
+type Drill struct {
+	Every Duration `json:"every"`
+}
+
+type Subvolume struct {
+	Name      string       `json:"name"`
+	Tier      string       `json:"tier"`
+	Source    string       `json:"source"`
+	RTO       *Duration    `json:"rto,omitempty"`
+	Snapshots Replication  `json:"snapshots"`
+	External  *Replication `json:"external,omitempty"`
+}
+
+// Replication is where a subvolume's copies live, when a new one is due and
+// how long old ones are kept.
+type Replication struct {
+	Location  string    `json:"location"`
+	Schedule  Schedule  `json:"schedule"`
+	Retention Retention `json:"retention"`
+}
+
+// Retention mirrors #Retention; counts are nil when unset, "all" decodes
+// as Count{All: true}.
+type Retention struct {
+	Min     string `json:"min"`
+	Hourly  *Count `json:"hourly,omitempty"`
+	Daily   *Count `json:"daily,omitempty"`
+	Weekly  *Count `json:"weekly,omitempty"`
+	Monthly *Count `json:"monthly,omitempty"`
+	Yearly  *Count `json:"yearly,omitempty"`
+}
