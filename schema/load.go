@@ -203,3 +203,19 @@ func formatPos(p token.Pos) string {
 	}
 	return fmt.Sprintf("%s:%d:%d", name, p.Line(), p.Column())
 }
+
+// Export writes the embedded schema into dir and returns the file's path.
+func Export(dir string) (string, error) {
+	src, err := Files.ReadFile("drsync.cue")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("schema export: %w", err)
+	}
+	path := filepath.Join(dir, "drsync.cue")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		return "", fmt.Errorf("schema export: %w", err)
+	}
+	return path, nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type applyOptions struct {
+	now         string
+	autoApprove bool
+}
+
+func newApplyCommand(g *globalOptions) *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply [PLANFILE]",
+		Short: "Carry out the plan: snapshots, sends, repairs and prunes",
+		Long: "Plan and carry out the changes after confirmation (--auto-approve for services). " +
+			"With PLANFILE, apply exactly that saved plan, refusing if the machine changed since it was made.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now, err := parseNow(o.now)
+			if err != nil {
+				return err
+			}
+			var saved *planFile
+			if len(args) == 1 {
+				pf, err := loadPlan(args[0])
+				if err != nil {
+					return err
+				}
+				saved = &pf
+				g.file, g.tags = pf.File, pf.Tags
+			}
+			d, err := schema.Load(g.file, g.tags)
+			if err != nil {
+				return err
+			}
+			lock, err := reconcile.AcquireLock(d.StateDir, "drsync apply")
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+			obs, err := observe(d, now)
+			if err != nil {
+				return err
+			}
+			var p *reconcile.Plan
+			if saved != nil {
+				if fp := obs.Fingerprint(); fp != saved.Plan.Fingerprint {
+					return fmt.Errorf("the machine changed since %s was made (observed %s, plan expects %s): run drsync plan again",
+						args[0], fp, saved.Plan.Fingerprint)
+				}
+				p = saved.Plan
+			} else {
+				p = reconcile.Compute(d, obs, now)
+				if !g.json {
+					p.WriteText(g.stdout, false)
+				}
+				if p.Empty() {
+					if g.json {
+						return writeJSON(g.stdout, applyReport{Plan: p})
+					}
+					return nil
+				}
+				if !o.autoApprove {
+					if err := confirm(g); err != nil {
+						return err
+					}
+				}
+			}
+			return applyPlan(cmd, g, d, p)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.now, "now", "", "plan as if it were this time (RFC 3339, or 2006-01-02T15:04 in local time)")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking (for services and timers)")
+	return cmd
+}
+
+// applyReport is apply's --json output.
+type applyReport struct {
+	Plan    *reconcile.Plan   `json:"plan"`
+	Events  []reconcile.Event `json:"events,omitempty"`
+	Result  reconcile.Result  `json:"result"`
+	Error   string            `json:"error,omitempty"`
+}
+
+func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *reconcile.Plan) error {
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return err
+	}
+	report := applyReport{Plan: p}
+	res, err := reconcile.Apply(cmd.Context(), p, newStorage(), j, func(e reconcile.Event) {
+		if e.Phase == reconcile.PhaseStart {
+			return
+		}
+		if g.json {
+			report.Events = append(report.Events, e)
+			return
+		}
+		printEvent(g, e)
+	})
+	report.Result = res
+	if g.json {
+		if err != nil {
+			report.Error = err.Error()
+		}
+		if jerr := writeJSON(g.stdout, report); jerr != nil {
+			return jerr
+		}
+		if err != nil {
+			return exitCodeError{exitError}
+		}
+		return nil
+	}
+	fmt.Fprintf(g.stdout, "\nApply complete: %d done, %d failed, %d skipped; %s sent.\n",
+		res.Done, res.Failed, res.Skipped, humanBytes(res.Bytes))
+	return err
+}
+
+func printEvent(g *globalOptions, e reconcile.Event) {
+	a := e.Action
+	switch e.Phase {
+	case reconcile.PhaseDone:
+		extra := ""
+		if a.Kind == reconcile.KindSend {
+			extra = ", " + humanBytes(e.Bytes)
+		}
+		fmt.Fprintf(g.stdout, "  ✓ %-8s %s (%.1fs%s)\n", a.Kind, a.Snapshot, e.Duration.Seconds(), extra)
+	case reconcile.PhaseFailed:
+		fmt.Fprintf(g.stdout, "  ✗ %-8s %s: %v\n", a.Kind, a.Snapshot, e.Err)
+	case reconcile.PhaseSkipped:
+		fmt.Fprintf(g.stdout, "  - %-8s %s: %s\n", a.Kind, a.Snapshot, e.Note)
+	}
+}
+
+// confirm asks on a terminal; without one it refuses rather than guess.
+func confirm(g *globalOptions) error {
+	f, ok := g.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return fmt.Errorf("refusing to apply without confirmation: standard input is not a terminal; review the plan and pass --auto-approve, or apply a saved plan file")
+	}
+	fmt.Fprint(g.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return fmt.Errorf("apply cancelled")
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,94 @@
+// Command drsync reconciles a machine's btrfs snapshots, replicas and
+// restore evidence with a desired state written in CUE.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, in one place (Terraform's convention for plan).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2
+)
+
+// exitCodeError lets a command choose its exit code without printing.
+type exitCodeError struct{ code int }
+
+func (e exitCodeError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	file     string
+	tags     []string
+	json     bool
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	stdin    io.Reader
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globalOptions{stdout: stdout, stderr: stderr, stdin: stdin}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ec exitCodeError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ec):
+		return ec.code
+	default:
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "drsync",
+		Short:         "Declarative btrfs snapshots, replication and proven recovery",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})))
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.file, "file", "f", "drsync.cue", "desired-state file, or a directory of .cue files of one package")
+	pf.StringArrayVarP(&g.tags, "tag", "t", nil, "inject a CUE tag, key=value (as cue export -t)")
+	pf.BoolVar(&g.json, "json", false, "machine-readable output on stdout")
+	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	root.AddCommand(
+		newValidateCommand(g),
+		newPlanCommand(g),
+		newApplyCommand(g),
+		newSandboxCommand(g),
+		newSchemaCommand(g),
+	)
+	return root
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+)
+
+type planOptions struct {
+	now              string
+	explain          bool
+	detailedExitcode bool
+	out              string
+}
+
+// planFile is what `plan -o` saves and `apply PLANFILE` reads: the plan and
+// how to reload the desired state it was made from.
+type planFile struct {
+	Version int             `json:"version"`
+	File    string          `json:"file"`
+	Tags    []string        `json:"tags,omitempty"`
+	Plan    *reconcile.Plan `json:"plan"`
+}
+
+const planFileVersion = 1
+
+func newPlanCommand(g *globalOptions) *cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change, and why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now, err := parseNow(o.now)
+			if err != nil {
+				return err
+			}
+			d, obs, err := loadAndObserve(g, now)
+			if err != nil {
+				return err
+			}
+			p := reconcile.Compute(d, obs, now)
+			if o.out != "" {
+				if err := savePlan(o.out, planFile{Version: planFileVersion, File: g.file, Tags: g.tags, Plan: p}); err != nil {
+					return err
+				}
+			}
+			if g.json {
+				if err := writeJSON(g.stdout, p); err != nil {
+					return err
+				}
+			} else {
+				p.WriteText(g.stdout, o.explain)
+				if o.out != "" {
+					fmt.Fprintf(g.stdout, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+				}
+			}
+			if o.detailedExitcode && !p.Empty() {
+				return exitCodeError{exitChanges}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.now, "now", "", "plan as if it were this time (RFC 3339, or 2006-01-02T15:04 in local time)")
+	f.BoolVar(&o.explain, "explain", false, "show retention's verdict on every snapshot")
+	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when nothing to do, 2 when there are changes, 1 on error")
+	f.StringVarP(&o.out, "out", "o", "", "save the plan to this file for `drsync apply PLANFILE`")
+	return cmd
+}
+
+// loadAndObserve loads the desired state and observes the machine.
+func loadAndObserve(g *globalOptions, now time.Time) (*schema.Desired, *reconcile.Observed, error) {
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return nil, nil, err
+	}
+	obs, err := observe(d, now)
+	return d, obs, err
+}
+
+func observe(d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.Observe(d, newStorage(), j, now.Location())
+}
+
+// parseNow reads --now; empty means the clock. Local time follows TZ.
+func parseNow(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.In(time.Local), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--now %q: want RFC 3339 (2026-11-22T02:00:00+01:00) or local 2026-11-22T02:00", s)
+}
+
+func savePlan(path string, pf planFile) error {
+	b, err := json.MarshalIndent(pf, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o640); err != nil {
+		return fmt.Errorf("saving plan: %w", err)
+	}
+	return nil
+}
+
+func loadPlan(path string) (planFile, error) {
+	var pf planFile
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return pf, fmt.Errorf("reading plan: %w", err)
+	}
+	if err := json.Unmarshal(b, &pf); err != nil {
+		return pf, fmt.Errorf("%s: not a drsync plan file: %w", path, err)
+	}
+	if pf.Version != planFileVersion || pf.Plan == nil {
+		return pf, fmt.Errorf("%s: not a drsync plan file of version %d", path, planFileVersion)
+	}
+	return pf, nil
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

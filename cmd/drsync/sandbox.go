@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+)
+
+func newSandboxCommand(g *globalOptions) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Build or remove a throwaway machine (loop-mounted btrfs) for a desired state",
+	}
+	cmd.PersistentFlags().StringVar(&dir, "dir", "", "sandbox directory (injected as -t root=DIR)")
+	cmd.MarkPersistentFlagRequired("dir")
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Create loop-mounted btrfs filesystems, the declared source subvolumes and sample data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if err := sandbox.Available(); err != nil {
+				return fmt.Errorf("sandbox needs loop-mounted btrfs: %w", err)
+			}
+			tags := append(append([]string(nil), g.tags...), "root="+abs)
+			d, err := schema.Load(g.file, tags)
+			if err != nil {
+				return err
+			}
+			layout, err := sandbox.LayoutFor(d, abs)
+			if err != nil {
+				return err
+			}
+			if err := sandbox.Up(cmd.Context(), abs, layout); err != nil {
+				return err
+			}
+			for _, fs := range layout.Filesystems {
+				uuid := ""
+				if fs.UUID != "" {
+					uuid = " uuid " + fs.UUID
+				}
+				fmt.Fprintf(g.stdout, "mounted btrfs %s at %s%s\n", fs.Label, fs.MountPoint, uuid)
+			}
+			fmt.Fprintf(g.stdout, "created %d source subvolumes with sample data\n\nnext: drsync plan -f %s -t root=%s\n", len(layout.Subvolumes), g.file, abs)
+			return nil
+		},
+	}
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Unmount and detach everything a sandbox made (safe to run twice)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if err := sandbox.Down(cmd.Context(), abs); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "sandbox %s is down\n", abs)
+			return nil
+		},
+	}
+	cmd.AddCommand(up, down)
+	return cmd
+}
+
+func newSchemaCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "schema", Short: "Work with the embedded CUE schema"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "export DIR",
+		Short: "Write the embedded schema to DIR, for cue vet -d '#Desired'",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := schema.Export(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "wrote %s\ncheck a file with: cue vet -d '#Desired' %s drsync.cue\n", path, path)
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+)
+
+func newValidateCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the desired state against the schema",
+		Long:  "Check the desired state against the embedded schema and the references between its entries. Errors name file:line:col. This is the command for CI.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := schema.Load(g.file, g.tags)
+			if g.json {
+				out := struct {
+					Valid    bool             `json:"valid"`
+					File     string           `json:"file"`
+					Problems []schema.Problem `json:"problems,omitempty"`
+				}{Valid: err == nil, File: g.file}
+				var se *schema.Error
+				if errors.As(err, &se) {
+					out.Problems = se.Problems
+				} else if err != nil {
+					out.Problems = []schema.Problem{{Message: err.Error()}}
+				}
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if jerr := enc.Encode(out); jerr != nil {
+					return jerr
+				}
+				if err != nil {
+					return exitCodeError{exitError}
+				}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: valid (%d subvolumes, %d locations, %d tiers)\n",
+				g.file, len(d.Subvolumes), len(d.Locations), len(d.Tiers))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,170 @@
+package reconcile
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// JournalFile is the journal's name inside the state directory.
+const JournalFile = "journal.jsonl"
+
+// Journal is an append-only JSON-lines record of every run and action,
+// written before and after each action so an interrupted apply is visible.
+type Journal struct {
+	path string
+}
+
+// Phase marks where in its life a journal entry's subject is.
+type Phase string
+
+const (
+	PhaseRunStart Phase = "run-start"
+	PhaseRunEnd   Phase = "run-end"
+	PhaseStart    Phase = "start"
+	PhaseDone     Phase = "done"
+	PhaseFailed   Phase = "failed"
+	PhaseSkipped  Phase = "skipped"
+)
+
+// JournalEntry is one line of the journal.
+type JournalEntry struct {
+	Time     time.Time `json:"time"`
+	Run      string    `json:"run"`
+	Phase    Phase     `json:"phase"`
+	Action   *Action   `json:"action,omitempty"`
+	Bytes    int64     `json:"bytes,omitempty"`
+	Seconds  float64   `json:"seconds,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Result   string    `json:"result,omitempty"`
+	Revision string    `json:"revision,omitempty"`
+}
+
+// OpenJournal returns the journal in stateDir, creating the directory.
+func OpenJournal(stateDir string) (*Journal, error) {
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return &Journal{path: filepath.Join(stateDir, JournalFile)}, nil
+}
+
+// Path is the journal file's path.
+func (j *Journal) Path() string { return j.path }
+
+// Append writes e and syncs, so the entry survives a crash right after.
+func (j *Journal) Append(e JournalEntry) error {
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("journal: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return f.Close()
+}
+
+// Entries reads the whole journal. A torn last line (a crash mid-write) is
+// ignored; any other malformed line is an error naming it.
+func (j *Journal) Entries() ([]JournalEntry, error) {
+	f, err := os.Open(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	var out []JournalEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	line := 0
+	var bad error
+	for sc.Scan() {
+		line++
+		if bad != nil {
+			return nil, bad
+		}
+		var e JournalEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			bad = fmt.Errorf("%s:%d: malformed journal entry: %w", j.path, line, err)
+			continue
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return out, nil
+}
+
+// JournalSummary is what the planner needs from history.
+type JournalSummary struct {
+	// LastSent maps a subvolume to the snapshot of its newest successful send.
+	LastSent map[string]string
+	// Interrupted are actions started by the newest run that has no end.
+	Interrupted []JournalEntry
+}
+
+// Summary condenses the journal for the planner.
+func (j *Journal) Summary() (JournalSummary, error) {
+	entries, err := j.Entries()
+	if err != nil {
+		return JournalSummary{}, err
+	}
+	s := JournalSummary{LastSent: map[string]string{}}
+	open := map[string]JournalEntry{} // started, unfinished actions of the current run
+	var run string
+	ended := true
+	for _, e := range entries {
+		switch e.Phase {
+		case PhaseRunStart:
+			run, ended = e.Run, false
+			open = map[string]JournalEntry{}
+		case PhaseRunEnd:
+			if e.Run == run {
+				ended = true
+			}
+		case PhaseStart:
+			open[actionKey(e.Action)] = e
+		case PhaseDone, PhaseFailed, PhaseSkipped:
+			delete(open, actionKey(e.Action))
+			if e.Phase == PhaseDone && e.Action != nil && e.Action.Kind == KindSend {
+				s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
+			}
+		}
+	}
+	if !ended {
+		for _, e := range entries {
+			if e.Phase == PhaseStart && e.Run == run {
+				if _, unfinished := open[actionKey(e.Action)]; unfinished {
+					s.Interrupted = append(s.Interrupted, e)
+				}
+			}
+		}
+	}
+	if len(s.LastSent) == 0 {
+		s.LastSent = nil
+	}
+	return s, nil
+}
+
+func actionKey(a *Action) string {
+	if a == nil {
+		return ""
+	}
+	return string(a.Kind) + " " + a.Location + " " + a.Path
+}

@@ -1,0 +1,71 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
+)
+
+// Observe reads the machine through st: drives, snapshots and replicas of
+// every declared subvolume. Names are read in loc. It starts no process per
+// snapshot: one directory listing per snapshot directory.
+func Observe(d *schema.Desired, st Storage, j *Journal, loc *time.Location) (*Observed, error) {
+	o := &Observed{Drives: map[string]Drive{}, Subvolumes: map[string]*SubvolumeState{}}
+	for name, l := range d.Locations {
+		if l.External {
+			o.Drives[name] = st.Probe(l.Mount, l.UUID)
+		}
+	}
+	for _, name := range d.SubvolumeNames() {
+		s := d.Subvolumes[name]
+		ss := &SubvolumeState{}
+		if err := st.CheckSource(s.Source); err != nil {
+			ss.SourceError = err.Error()
+		}
+		var err error
+		dir := d.SnapshotDir(s.Snapshots.Location, name)
+		if ss.Local, err = readSnapshots(st, dir, name, loc, false, ss); err != nil {
+			return nil, err
+		}
+		if s.External != nil && o.Drives[s.External.Location].Present {
+			dir := d.SnapshotDir(s.External.Location, name)
+			if ss.External, err = readSnapshots(st, dir, name, loc, true, ss); err != nil {
+				return nil, err
+			}
+		}
+		o.Subvolumes[name] = ss
+	}
+	if j != nil {
+		sum, err := j.Summary()
+		if err != nil {
+			return nil, err
+		}
+		o.LastSent, o.Interrupted = sum.LastSent, sum.Interrupted
+	}
+	return o, nil
+}
+
+// readSnapshots keeps the entries named like snapshots of subvol that are
+// subvolumes; everything else is foreign and recorded as such. Writable
+// subvolumes count as snapshots only on a receive target (where writable
+// means half-received); locally they are someone else's and left alone.
+func readSnapshots(st Storage, dir, subvol string, loc *time.Location, receiveTarget bool, ss *SubvolumeState) ([]Snapshot, error) {
+	entries, err := st.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	var snaps []Snapshot
+	for _, e := range entries {
+		stamp, ok := snapname.Parse(subvol, e.Name, loc)
+		if !ok || !e.Subvolume || (!e.ReadOnly && !receiveTarget) {
+			ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
+			continue
+		}
+		snaps = append(snaps, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq,
+			UUID: e.UUID, ReceivedUUID: e.ReceivedUUID, ReadOnly: e.ReadOnly})
+	}
+	sortSnapshots(snaps)
+	return snaps, nil
+}

@@ -1,0 +1,98 @@
+// Package reconcile turns a desired state and an observation of the machine
+// into a plan (a pure function, table-tested), and carries plans out
+// through a small Storage interface, journaling every action.
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Observed is everything the planner knows about the machine.
+type Observed struct {
+	// Drives says, per external location, whether its drive is present.
+	Drives map[string]Drive `json:"drives"`
+	// Subvolumes holds the observation of each declared subvolume.
+	Subvolumes map[string]*SubvolumeState `json:"subvolumes"`
+	// LastSent maps a subvolume to its last snapshot sent successfully,
+	// from the journal: the parent to keep while the drive is away.
+	LastSent map[string]string `json:"lastSent,omitempty"`
+	// Interrupted lists actions a previous apply started and never finished.
+	Interrupted []JournalEntry `json:"interrupted,omitempty"`
+}
+
+// Drive is an external location's drive as observed.
+type Drive struct {
+	Present bool   `json:"present"`
+	UUID    string `json:"uuid,omitempty"`
+	// Reason says why the drive counts as absent, or how it was recognised.
+	Reason string `json:"reason"`
+}
+
+// SubvolumeState is one declared subvolume as observed.
+type SubvolumeState struct {
+	// SourceError is set when the source is not a usable subvolume.
+	SourceError string `json:"sourceError,omitempty"`
+	// Local are the snapshots in the local snapshot directory that carry
+	// drsync's (btrbk's) naming for this subvolume, oldest first.
+	Local []Snapshot `json:"local"`
+	// External are the replicas on the external drive, oldest first; nil
+	// when the drive is absent or none is declared.
+	External []Snapshot `json:"external,omitempty"`
+	// Foreign are entries of the snapshot directories that drsync leaves
+	// alone: other names, plain directories, writable subvolumes.
+	Foreign []string `json:"foreign,omitempty"`
+}
+
+// Snapshot is a read-only subvolume named <subvolume>.<timestamp>.
+type Snapshot struct {
+	Name         string    `json:"name"`
+	Time         time.Time `json:"time"`
+	HasTime      bool      `json:"hasTime"`
+	Seq          int       `json:"seq,omitempty"`
+	UUID         string    `json:"uuid,omitempty"`
+	ReceivedUUID string    `json:"receivedUUID,omitempty"`
+	ReadOnly     bool      `json:"readOnly"`
+}
+
+// Entry is a directory entry of a snapshot directory as a provider sees it.
+type Entry struct {
+	Name         string
+	Subvolume    bool
+	UUID         string
+	ReceivedUUID string
+	ReadOnly     bool
+}
+
+// Storage is what the planner's actions need from the machine. The btrfs
+// provider implements it; so can a plain-directory stand-in.
+type Storage interface {
+	// List returns the entries of a snapshot directory (missing: empty).
+	List(dir string) ([]Entry, error)
+	// CheckSource reports why path cannot be snapshotted, or nil.
+	CheckSource(path string) error
+	// Probe reports whether an external drive is mounted at mount and,
+	// when uuid is not empty, whether it is that filesystem.
+	Probe(mount, uuid string) Drive
+	// Snapshot creates a read-only snapshot of source at dest.
+	Snapshot(ctx context.Context, source, dest string) error
+	// Send replicates snapshot into destDir, incrementally from parent when
+	// parent is not empty, and returns the bytes of the stream.
+	Send(ctx context.Context, snapshot, parent, destDir string, progress func(int64)) (int64, error)
+	// Delete removes a snapshot.
+	Delete(ctx context.Context, path string) error
+}
+
+// Fingerprint identifies an observation, so a saved plan can refuse to run
+// against a machine that changed since.
+func (o *Observed) Fingerprint() string {
+	b, err := json.Marshal(o)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}

@@ -1,0 +1,377 @@
+package reconcile
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/drsync/drsync/retention"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
+)
+
+// Kind is what an action does.
+type Kind string
+
+const (
+	KindRepair   Kind = "repair"   // delete a half-received replica
+	KindSnapshot Kind = "snapshot" // take a read-only snapshot
+	KindSend     Kind = "send"     // replicate a snapshot to the external drive
+	KindPrune    Kind = "prune"    // delete a snapshot retention no longer keeps
+)
+
+// phase orders kinds in apply: repairs, then snapshots, sends, prunes.
+var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindSend: 2, KindPrune: 3}
+
+// Action is one step of a plan, with the reason a person can check.
+type Action struct {
+	Kind      Kind   `json:"kind"`
+	Subvolume string `json:"subvolume"`
+	// Location is the location the action writes to or deletes from.
+	Location string `json:"location"`
+	Snapshot string `json:"snapshot"`
+	// Path is the snapshot's path in Location (created, deleted or received).
+	Path string `json:"path"`
+	// From is the snapshot source: the subvolume for a snapshot, the local
+	// snapshot for a send.
+	From string `json:"from,omitempty"`
+	// Parent is the local snapshot an incremental send is relative to.
+	Parent string `json:"parent,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Plan is the diff between desired and observed state.
+type Plan struct {
+	Desired     string          `json:"desired"`
+	Now         time.Time       `json:"now"`
+	Fingerprint string          `json:"fingerprint"`
+	Drives      []DriveNote     `json:"drives,omitempty"`
+	Warnings    []string        `json:"warnings,omitempty"`
+	Subvolumes  []SubvolumePlan `json:"subvolumes"`
+}
+
+// DriveNote is an external drive's state as the plan reports it.
+type DriveNote struct {
+	Location string `json:"location"`
+	Drive
+}
+
+// SubvolumePlan groups one subvolume's actions, warnings and, for
+// --explain, the verdict of retention on every snapshot.
+type SubvolumePlan struct {
+	Name      string          `json:"name"`
+	Tier      string          `json:"tier"`
+	Actions   []Action        `json:"actions"`
+	Warnings  []string        `json:"warnings,omitempty"`
+	Retention []RetentionNote `json:"retention,omitempty"`
+	Foreign   []string        `json:"foreign,omitempty"`
+}
+
+// RetentionNote says why a snapshot in a location is kept or pruned.
+type RetentionNote struct {
+	Location string `json:"location"`
+	Snapshot string `json:"snapshot"`
+	Keep     bool   `json:"keep"`
+	Reason   string `json:"reason"`
+}
+
+// Actions returns every action of the plan in apply order.
+func (p *Plan) Actions() []Action {
+	var all []Action
+	for _, s := range p.Subvolumes {
+		all = append(all, s.Actions...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return phase[all[i].Kind] < phase[all[j].Kind] })
+	return all
+}
+
+// Count returns how many actions of each kind the plan holds.
+func (p *Plan) Count() map[Kind]int {
+	n := map[Kind]int{}
+	for _, s := range p.Subvolumes {
+		for _, a := range s.Actions {
+			n[a.Kind]++
+		}
+	}
+	return n
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Actions()) == 0 }
+
+// Compute is the planner: pure, deterministic for (desired, observed, now).
+// now carries the local time zone that schedules and retention use.
+func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
+	p := &Plan{Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
+	for _, name := range sortedKeys(d.Locations) {
+		if d.Locations[name].External {
+			p.Drives = append(p.Drives, DriveNote{Location: name, Drive: o.Drives[name]})
+		}
+	}
+	for _, e := range o.Interrupted {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
+			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
+	}
+	for _, name := range d.SubvolumeNames() {
+		st := o.Subvolumes[name]
+		if st == nil {
+			st = &SubvolumeState{}
+		}
+		p.Subvolumes = append(p.Subvolumes, planSubvolume(d, d.Subvolumes[name], st, o, now))
+	}
+	return p
+}
+
+func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, now time.Time) SubvolumePlan {
+	sp := SubvolumePlan{Name: s.Name, Tier: s.Tier, Foreign: st.Foreign}
+	localLoc := s.Snapshots.Location
+	localDir := d.SnapshotDir(localLoc, s.Name)
+
+	// Snapshot when the schedule has a slot the newest snapshot predates.
+	local := append([]Snapshot(nil), st.Local...)
+	var planned *Snapshot
+	if st.SourceError != "" {
+		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
+	} else if due, why := s.Snapshots.Schedule.Due(newestTime(local), now); due {
+		snap := newSnapshot(s.Name, local, now)
+		planned = &snap
+		local = append(local, snap)
+		sortSnapshots(local)
+		sp.Actions = append(sp.Actions, Action{
+			Kind: KindSnapshot, Subvolume: s.Name, Location: localLoc, Snapshot: snap.Name,
+			Path: filepath.Join(localDir, snap.Name), From: s.Source,
+			Reason: fmt.Sprintf("tier %s: %s", s.Tier, localWhy(why)),
+		})
+	}
+
+	// keepLocal protects the parent of the next incremental send.
+	var keepLocal string
+	if s.External != nil {
+		extLoc := s.External.Location
+		drive := o.Drives[extLoc]
+		if !drive.Present {
+			keepLocal = o.LastSent[s.Name]
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("send and external prune deferred: drive %s is absent", extLoc))
+		} else {
+			var ext []Snapshot
+			repaired := false
+			extDir := d.SnapshotDir(extLoc, s.Name)
+			for _, r := range st.External {
+				if r.ReceivedUUID == "" || !r.ReadOnly {
+					repaired = true
+					sp.Actions = append(sp.Actions, Action{
+						Kind: KindRepair, Subvolume: s.Name, Location: extLoc, Snapshot: r.Name,
+						Path:   filepath.Join(extDir, r.Name),
+						Reason: "half-received (" + halfReason(r) + "): an interrupted send; removed and sent again",
+					})
+					continue
+				}
+				ext = append(ext, r)
+			}
+			parent := commonParent(local, ext)
+			keepLocal = parent
+			newest := local
+			if len(newest) > 0 {
+				cand := newest[len(newest)-1]
+				due, why := s.External.Schedule.Due(newestTime(ext), now)
+				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
+				if fresher && !hasName(ext, cand.Name) && (due || repaired) {
+					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
+					parentPath := ""
+					if parent != "" {
+						parentPath = filepath.Join(localDir, parent)
+						reason += "; incremental from " + parent
+					} else {
+						reason += "; full send (no common parent on the drive)"
+					}
+					sp.Actions = append(sp.Actions, Action{
+						Kind: KindSend, Subvolume: s.Name, Location: extLoc, Snapshot: cand.Name,
+						Path: filepath.Join(extDir, cand.Name), From: filepath.Join(localDir, cand.Name),
+						Parent: parentPath, Reason: reason,
+					})
+					ext = append(ext, Snapshot{Name: cand.Name, Time: cand.Time, HasTime: cand.HasTime, Seq: cand.Seq,
+						ReceivedUUID: cand.UUID, ReadOnly: true})
+					keepLocal = cand.Name
+				}
+			}
+			extProtect := map[string]string{}
+			if len(ext) > 0 {
+				extProtect[ext[len(ext)-1].Name] = "newest replica"
+			}
+			if keepLocal != "" && keepLocal != lastName(ext) {
+				extProtect[keepLocal] = "parent of the next incremental send"
+			}
+			sp.prune(d, extLoc, extDir, ext, nil, s.External.Retention, extProtect, now)
+		}
+	}
+
+	protect := map[string]string{}
+	if len(local) > 0 {
+		protect[local[len(local)-1].Name] = "newest snapshot"
+	}
+	if keepLocal != "" && keepLocal != lastName(local) {
+		protect[keepLocal] = "parent of the next incremental send"
+	}
+	sp.prune(d, localLoc, localDir, local, planned, s.Snapshots.Retention, protect, now)
+	sort.SliceStable(sp.Actions, func(i, j int) bool { return phase[sp.Actions[i].Kind] < phase[sp.Actions[j].Kind] })
+	return sp
+}
+
+// prune evaluates retention over snaps and adds prunes for what no rule
+// keeps, except protected snapshots and the one this plan creates.
+func (sp *SubvolumePlan) prune(d *schema.Desired, loc, dir string, snaps []Snapshot, planned *Snapshot,
+	r schema.Retention, protect map[string]string, now time.Time) {
+	items := make([]retention.Item, len(snaps))
+	for i, s := range snaps {
+		items[i] = retention.Item{Name: s.Name, Time: s.Time, HasTime: s.HasTime, Seq: s.Seq}
+	}
+	for _, dec := range retention.Evaluate(items, Policy(d, r), now, now.Location()) {
+		keep, reason := dec.Keep, dec.Reason
+		if why, ok := protect[dec.Name]; ok && !keep {
+			keep, reason = true, "kept as the "+why+" (retention alone would prune it: "+reason+")"
+		}
+		sp.Retention = append(sp.Retention, RetentionNote{Location: loc, Snapshot: dec.Name, Keep: keep, Reason: reason})
+		if keep || (planned != nil && dec.Name == planned.Name) {
+			continue
+		}
+		sp.Actions = append(sp.Actions, Action{
+			Kind: KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
+			Path: filepath.Join(dir, dec.Name), Reason: reason,
+		})
+	}
+}
+
+// Policy translates a declared retention into the retention package's terms.
+func Policy(d *schema.Desired, r schema.Retention) retention.Policy {
+	p := retention.Policy{
+		Hourly: count(r.Hourly), Daily: count(r.Daily), Weekly: count(r.Weekly),
+		Monthly: count(r.Monthly), Yearly: count(r.Yearly),
+		WeekStart: weekday(d.Calendar.WeekStart), DayStartHour: d.Calendar.DayStartHour,
+	}
+	switch r.Min {
+	case "all":
+		p.MinAll = true
+	case "latest", "":
+		p.MinLatest = true
+	default:
+		fmt.Sscanf(r.Min, "%d%c", &p.MinN, &p.MinUnit)
+	}
+	return p
+}
+
+func count(c *schema.Count) int {
+	switch {
+	case c == nil:
+		return retention.Unset
+	case c.All:
+		return retention.All
+	default:
+		return c.N
+	}
+}
+
+func weekday(name string) time.Weekday {
+	for wd := time.Sunday; wd <= time.Saturday; wd++ {
+		if len(name) >= 3 && wd.String()[:3] == capitalize(name[:3]) {
+			return wd
+		}
+	}
+	return time.Sunday
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// newSnapshot names the snapshot taken now, with btrbk's _N suffix when a
+// snapshot of the same minute exists.
+func newSnapshot(subvol string, existing []Snapshot, now time.Time) Snapshot {
+	t := now.Truncate(time.Minute)
+	seq := 0
+	for hasName(existing, snapname.FormatSeq(subvol, t, seq)) {
+		seq++
+	}
+	return Snapshot{Name: snapname.FormatSeq(subvol, t, seq), Time: t, HasTime: true, Seq: seq, ReadOnly: true}
+}
+
+// commonParent is the newest local snapshot that has a replica on the
+// drive: the replica's received UUID is the local snapshot's UUID.
+func commonParent(local, ext []Snapshot) string {
+	received := map[string]bool{}
+	for _, r := range ext {
+		received[r.ReceivedUUID] = true
+	}
+	for i := len(local) - 1; i >= 0; i-- {
+		if local[i].UUID != "" && received[local[i].UUID] {
+			return local[i].Name
+		}
+	}
+	return ""
+}
+
+func halfReason(r Snapshot) string {
+	if r.ReceivedUUID == "" {
+		return "no received UUID"
+	}
+	return "not read-only"
+}
+
+func localWhy(why string) string {
+	if why == "none yet" {
+		return "no local snapshot yet"
+	}
+	return "newest local snapshot" + why[len("newest"):]
+}
+
+func externalWhy(why string, due bool) string {
+	switch {
+	case why == "none yet":
+		return "no replica on the drive yet"
+	case !due:
+		return "re-sending after removing a half-received copy"
+	default:
+		return "newest replica" + why[len("newest"):]
+	}
+}
+
+func sortSnapshots(s []Snapshot) {
+	sort.SliceStable(s, func(i, j int) bool {
+		return snapname.Less(snapname.Stamp{Time: s[i].Time, Seq: s[i].Seq}, snapname.Stamp{Time: s[j].Time, Seq: s[j].Seq})
+	})
+}
+
+func newestTime(s []Snapshot) time.Time {
+	if len(s) == 0 {
+		return time.Time{}
+	}
+	return s[len(s)-1].Time
+}
+
+func lastName(s []Snapshot) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1].Name
+}
+
+func hasName(s []Snapshot, name string) bool {
+	for _, x := range s {
+		if x.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
