@@ -82,7 +82,7 @@ func (p *Plan) Actions() []Action {
 	for _, s := range p.Subvolumes {
 		all = append(all, s.Actions...)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return phase[all[i].Kind] < phase[all[j].Kind] })
+	sortActions(all)
 	return all
 }
 
@@ -174,7 +174,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			newest := local
 			if len(newest) > 0 {
 				cand := newest[len(newest)-1]
-				due, why := s.External.Schedule.Due(newestTime(ext), now)
+				due, why := sendDue(s.External.Schedule, local, ext, now)
 				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
 				if fresher && !hasName(ext, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
@@ -202,8 +202,17 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			if keepLocal != "" && keepLocal != lastName(ext) {
 				extProtect[keepLocal] = "parent of the next incremental send"
 			}
-			sp.prune(d, extLoc, extDir, ext, nil, s.External.Retention, extProtect, now)
+			if st.SourceError == "" {
+				sp.prune(d, extLoc, extDir, ext, nil, s.External.Retention, extProtect, now)
+			}
 		}
+	}
+	// With the source gone the snapshots may be the only copies left:
+	// prunes wait until the source is back.
+	if st.SourceError != "" {
+		sp.Warnings = append(sp.Warnings, "prunes held back while the source is unavailable")
+		sortActions(sp.Actions)
+		return sp
 	}
 
 	protect := map[string]string{}
@@ -214,8 +223,12 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 		protect[keepLocal] = "parent of the next incremental send"
 	}
 	sp.prune(d, localLoc, localDir, local, planned, s.Snapshots.Retention, protect, now)
-	sort.SliceStable(sp.Actions, func(i, j int) bool { return phase[sp.Actions[i].Kind] < phase[sp.Actions[j].Kind] })
+	sortActions(sp.Actions)
 	return sp
+}
+
+func sortActions(a []Action) {
+	sort.SliceStable(a, func(i, j int) bool { return phase[a[i].Kind] < phase[a[j].Kind] })
 }
 
 // prune evaluates retention over snaps and adds prunes for what no rule
@@ -328,14 +341,37 @@ func localWhy(why string) string {
 }
 
 func externalWhy(why string, due bool) string {
-	switch {
-	case why == "none yet":
-		return "no replica on the drive yet"
-	case !due:
+	if !due {
 		return "re-sending after removing a half-received copy"
-	default:
-		return "newest replica" + why[len("newest"):]
 	}
+	return why
+}
+
+// sendDue decides whether the drive lacks what the external schedule asks
+// for. A calendar slot asks for the newest local snapshot taken by that
+// slot, so a snapshot taken at 02:00 and sent at the 03:00 slot satisfies
+// it until the next slot, however its name's time compares to the slot.
+func sendDue(sched schema.Schedule, local, ext []Snapshot, now time.Time) (bool, string) {
+	if len(ext) == 0 {
+		return true, "no replica on the drive yet"
+	}
+	newest := ext[len(ext)-1].Time
+	age := schema.Age(now.Sub(newest))
+	if sched.Kind == "every" {
+		due, _ := sched.Due(newest, now)
+		return due, fmt.Sprintf("newest replica is %s old; wants one every %s", age, schema.FormatDuration(sched.Every))
+	}
+	slot := sched.Slot(now)
+	for i := len(local) - 1; i >= 0; i-- {
+		if !local[i].Time.After(slot) {
+			if local[i].Time.After(newest) {
+				return true, fmt.Sprintf("newest replica is %s old; %q wants %s or newer on the drive since %s",
+					age, sched.Text, local[i].Name, slot.Format("2006-01-02 15:04"))
+			}
+			break
+		}
+	}
+	return false, ""
 }
 
 func sortSnapshots(s []Snapshot) {

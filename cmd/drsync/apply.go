@@ -48,7 +48,7 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer lock.Release()
-			obs, err := observe(d, now)
+			obs, err := observe(g, d, now)
 			if err != nil {
 				return err
 			}
@@ -87,10 +87,10 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 
 // applyReport is apply's --json output.
 type applyReport struct {
-	Plan    *reconcile.Plan   `json:"plan"`
-	Events  []reconcile.Event `json:"events,omitempty"`
-	Result  reconcile.Result  `json:"result"`
-	Error   string            `json:"error,omitempty"`
+	Plan   *reconcile.Plan   `json:"plan"`
+	Events []reconcile.Event `json:"events,omitempty"`
+	Result reconcile.Result  `json:"result"`
+	Error  string            `json:"error,omitempty"`
 }
 
 func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *reconcile.Plan) error {
@@ -98,8 +98,12 @@ func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *recon
 	if err != nil {
 		return err
 	}
+	st, err := newStorage(g)
+	if err != nil {
+		return err
+	}
 	report := applyReport{Plan: p}
-	res, err := reconcile.Apply(cmd.Context(), p, newStorage(), j, func(e reconcile.Event) {
+	res, err := reconcile.Apply(cmd.Context(), p, st, j, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			return
 		}

@@ -33,6 +33,7 @@ type globalOptions struct {
 	tags     []string
 	json     bool
 	logLevel string
+	storage  string
 	stdout   io.Writer
 	stderr   io.Writer
 	stdin    io.Reader
@@ -82,10 +83,12 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	pf.StringVarP(&g.file, "file", "f", "drsync.cue", "desired-state file, or a directory of .cue files of one package")
 	pf.StringArrayVarP(&g.tags, "tag", "t", nil, "inject a CUE tag, key=value (as cue export -t)")
 	pf.BoolVar(&g.json, "json", false, "machine-readable output on stdout")
+	pf.StringVar(&g.storage, "storage", "btrfs", "storage provider: btrfs, or dir for a plain-directory sandbox")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	root.AddCommand(
 		newValidateCommand(g),
 		newPlanCommand(g),
+		newObserveCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),
 		newSchemaCommand(g),

@@ -12,6 +12,7 @@ import (
 )
 
 type planOptions struct {
+	observed         string
 	now              string
 	explain          bool
 	detailedExitcode bool
@@ -40,7 +41,16 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, obs, err := loadAndObserve(g, now)
+			d, err := schema.Load(g.file, g.tags)
+			if err != nil {
+				return err
+			}
+			var obs *reconcile.Observed
+			if o.observed != "" {
+				obs, err = readObserved(o.observed)
+			} else {
+				obs, err = observe(g, d, now)
+			}
 			if err != nil {
 				return err
 			}
@@ -71,25 +81,51 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.explain, "explain", false, "show retention's verdict on every snapshot")
 	f.BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 0 when nothing to do, 2 when there are changes, 1 on error")
 	f.StringVarP(&o.out, "out", "o", "", "save the plan to this file for `drsync apply PLANFILE`")
+	f.StringVar(&o.observed, "observed", "", "plan against an observation saved by `drsync observe` instead of this machine")
 	return cmd
 }
 
-// loadAndObserve loads the desired state and observes the machine.
-func loadAndObserve(g *globalOptions, now time.Time) (*schema.Desired, *reconcile.Observed, error) {
-	d, err := schema.Load(g.file, g.tags)
-	if err != nil {
-		return nil, nil, err
+func newObserveCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "observe",
+		Short: "Print what drsync sees on this machine, as JSON (for plan --observed and bug reports)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := schema.Load(g.file, g.tags)
+			if err != nil {
+				return err
+			}
+			obs, err := observe(g, d, time.Now())
+			if err != nil {
+				return err
+			}
+			return writeJSON(g.stdout, obs)
+		},
 	}
-	obs, err := observe(d, now)
-	return d, obs, err
 }
 
-func observe(d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
+func readObserved(path string) (*reconcile.Observed, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("observation: %w", err)
+	}
+	var o reconcile.Observed
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, fmt.Errorf("%s: not an observation: %w", path, err)
+	}
+	return &o, nil
+}
+
+func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
+	st, err := newStorage(g)
+	if err != nil {
+		return nil, err
+	}
 	j, err := reconcile.OpenJournal(d.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	return reconcile.Observe(d, newStorage(), j, now.Location())
+	return reconcile.Observe(d, st, j, now.Location())
 }
 
 // parseNow reads --now; empty means the clock. Local time follows TZ.

@@ -1,8 +1,16 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/reconcile"
 )
 
-func newStorage() reconcile.Storage { return btrfs.Storage{} }
+func newStorage(g *globalOptions) (reconcile.Storage, error) {
+	switch g.storage {
+	case "btrfs":
+		return btrfs.Storage{}, nil
+	}
+	return nil, fmt.Errorf("--storage %q: want btrfs or dir", g.storage)
+}

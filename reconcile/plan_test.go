@@ -1,0 +1,381 @@
+package reconcile
+
+import (
+	"bytes"
+	"flag"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const homelab = "../examples/desired/homelab.cue"
+
+func loadHomelab(t *testing.T) *schema.Desired {
+	t.Helper()
+	d, err := schema.Load(homelab, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Source = "examples/desired/homelab.cue"
+	return d
+}
+
+func oslo(t testing.TB) *time.Location {
+	loc, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		t.Skipf("no tzdata for Europe/Oslo: %v", err)
+	}
+	return loc
+}
+
+// snap builds a local snapshot whose UUID derives from its name; rep builds
+// the replica of it on the drive.
+func snap(subvol string, t time.Time) Snapshot {
+	name := snapname.Format(subvol, t)
+	return Snapshot{Name: name, Time: t, HasTime: true, UUID: "uuid-" + name, ReadOnly: true}
+}
+
+func rep(s Snapshot) Snapshot {
+	return Snapshot{Name: s.Name, Time: s.Time, HasTime: true, UUID: "r-" + s.UUID, ReceivedUUID: s.UUID, ReadOnly: true}
+}
+
+// daily returns n daily snapshots at 02:00 ending the day of last.
+func daily(subvol string, last time.Time, n int) []Snapshot {
+	var out []Snapshot
+	for i := n - 1; i >= 0; i-- {
+		out = append(out, snap(subvol, last.AddDate(0, 0, -i)))
+	}
+	return out
+}
+
+// steady is a machine where every subvolume got its snapshot and replica
+// at at: nothing is due until the next slot.
+func steady(d *schema.Desired, at time.Time) *Observed {
+	o := &Observed{Drives: map[string]Drive{"WD-18TB": {Present: true, UUID: "4f1c", Reason: "uuid 4f1c"}},
+		Subvolumes: map[string]*SubvolumeState{}}
+	for name := range d.Subvolumes {
+		s := snap(name, at)
+		o.Subvolumes[name] = &SubvolumeState{Local: []Snapshot{s}, External: []Snapshot{rep(s)}}
+	}
+	return o
+}
+
+func TestCompute(t *testing.T) {
+	d := loadHomelab(t)
+	loc := oslo(t)
+	at := func(s string) time.Time {
+		tm, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	// Sunday 2026-11-22 03:00 is a weekly external slot.
+	sun := at("2026-11-22 03:30")
+	tests := []struct {
+		name  string
+		now   time.Time
+		obs   func() *Observed
+		check func(t *testing.T, p *Plan)
+	}{{
+		name: "fresh-machine",
+		now:  sun,
+		obs: func() *Observed {
+			o := steady(d, sun)
+			for _, s := range o.Subvolumes {
+				s.Local, s.External = nil, nil
+			}
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			want := map[Kind]int{KindSnapshot: 6, KindSend: 6}
+			if diff := cmp.Diff(want, p.Count()); diff != "" {
+				t.Errorf("counts (-want +got):\n%s", diff)
+			}
+			for _, a := range p.Actions() {
+				if a.Kind == KindSend && a.Parent != "" {
+					t.Errorf("first send of %s is incremental from %s", a.Snapshot, a.Parent)
+				}
+			}
+		},
+	}, {
+		name: "steady-state",
+		now:  sun.Add(30 * time.Minute),
+		obs:  func() *Observed { return steady(d, sun) },
+		check: func(t *testing.T, p *Plan) {
+			if !p.Empty() {
+				t.Errorf("want no actions, got %v", p.Actions())
+			}
+		},
+	}, {
+		name: "daily-due-26h",
+		now:  at("2026-11-23 04:00"),
+		// Sunday's 02:00 snapshot was sent at the 03:00 slot.
+		obs: func() *Observed { return steady(d, at("2026-11-22 02:00")) },
+		check: func(t *testing.T, p *Plan) {
+			a := find(p, "htpc-home", KindSnapshot)
+			if a == nil || !strings.Contains(a.Reason, "26h old") {
+				t.Fatalf("want a snapshot of htpc-home saying 26h old, got %+v", a)
+			}
+			if find(p, "htpc-home", KindSend) != nil {
+				t.Errorf("weekly send is not due on Monday")
+			}
+			if find(p, "htpc-root", KindSnapshot) != nil {
+				t.Errorf("monthly htpc-root is not due")
+			}
+		},
+	}, {
+		name: "weekly-send-incremental-and-prune",
+		now:  sun,
+		obs: func() *Observed {
+			o := steady(d, at("2026-11-08 02:00"))
+			home := o.Subvolumes["htpc-home"]
+			home.Local = daily("htpc-home", at("2026-11-21 02:00"), 14)
+			home.External = []Snapshot{rep(home.Local[6])} // sent 2026-11-14
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			send := find(p, "htpc-home", KindSend)
+			if send == nil || !strings.HasSuffix(send.Parent, "htpc-home.20261114T0200") {
+				t.Fatalf("want an incremental send from 20261114, got %+v", send)
+			}
+			// The old parent may go once the new send made a new one: apply
+			// runs prunes after sends and skips them if the send fails.
+			sent := false
+			for _, a := range p.Actions() {
+				sent = sent || (a.Kind == KindSend && a.Subvolume == "htpc-home")
+				if a.Kind == KindPrune && a.Subvolume == "htpc-home" && !sent {
+					t.Errorf("prune ordered before the send: %+v", a)
+				}
+			}
+			if n := countKind(p, "htpc-home", KindPrune); n != 7 {
+				t.Errorf("want 7 prunes of 15 dailies (daily 7 keeps 8 days), got %d", n)
+			}
+		},
+	}, {
+		name: "drive-absent",
+		now:  sun,
+		obs: func() *Observed {
+			o := steady(d, at("2026-11-08 02:00"))
+			o.Drives["WD-18TB"] = Drive{Reason: "nothing mounted at /run/media/patriark/WD-18TB"}
+			for _, s := range o.Subvolumes {
+				s.External = nil
+			}
+			home := o.Subvolumes["htpc-home"]
+			home.Local = daily("htpc-home", at("2026-11-21 02:00"), 14)
+			o.LastSent = map[string]string{"htpc-home": home.Local[0].Name}
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			if n := p.Count()[KindSend]; n != 0 {
+				t.Errorf("sends to an absent drive: %d", n)
+			}
+			for _, a := range p.Actions() {
+				if a.Location == "WD-18TB" {
+					t.Errorf("action on the absent drive: %+v", a)
+				}
+				if a.Snapshot == "htpc-home.20261108T0200" {
+					t.Errorf("pruned the last sent snapshot while the drive is away: %+v", a)
+				}
+			}
+			if find(p, "htpc-home", KindSnapshot) == nil {
+				t.Errorf("local snapshots must go on without the drive")
+			}
+		},
+	}, {
+		name: "half-received-replica",
+		now:  sun.Add(time.Hour),
+		obs: func() *Observed {
+			o := steady(d, sun)
+			docs := o.Subvolumes["subvol1-docs"]
+			docs.External[0].ReceivedUUID = ""
+			docs.External[0].ReadOnly = false
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			r, s := find(p, "subvol1-docs", KindRepair), find(p, "subvol1-docs", KindSend)
+			if r == nil || s == nil || r.Snapshot != s.Snapshot {
+				t.Fatalf("want repair and re-send of the same snapshot, got %+v %+v", r, s)
+			}
+			if s.Parent != "" {
+				t.Errorf("re-send after repair has no common parent, got %s", s.Parent)
+			}
+		},
+	}, {
+		name: "foreign-and-source-missing",
+		now:  at("2026-11-23 04:00"),
+		obs: func() *Observed {
+			o := steady(d, at("2026-11-22 02:00"))
+			home := o.Subvolumes["htpc-home"]
+			home.Foreign = []string{"/home/patriark/.snapshots/htpc-home/before-upgrade", "/home/patriark/.snapshots/htpc-home/htpc-home.manual"}
+			pics := o.Subvolumes["subvol2-pics"]
+			pics.SourceError = "source /mnt/btrfs-pool/subvol2-pics does not exist"
+			pics.Local = daily("subvol2-pics", at("2026-11-22 02:00"), 60)
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			if find(p, "subvol2-pics", KindPrune) != nil || find(p, "subvol2-pics", KindSnapshot) != nil {
+				t.Errorf("acted on a subvolume whose source is gone")
+			}
+			for _, a := range p.Actions() {
+				if strings.Contains(a.Path, "before-upgrade") || strings.Contains(a.Path, "manual") {
+					t.Errorf("touched a foreign entry: %+v", a)
+				}
+			}
+		},
+	}, {
+		name: "same-minute-suffix",
+		now:  at("2026-11-23 02:00"),
+		obs: func() *Observed {
+			o := steady(d, at("2026-11-22 02:00"))
+			s := snap("htpc-home", at("2026-11-23 02:00"))
+			s.Time = at("2026-11-21 02:00") // an old snapshot that happens to carry today's name
+			o.Subvolumes["htpc-home"].Local = append([]Snapshot{s}, o.Subvolumes["htpc-home"].Local...)
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			a := find(p, "htpc-home", KindSnapshot)
+			if a == nil || a.Snapshot != "htpc-home.20261123T0200_1" {
+				t.Fatalf("want htpc-home.20261123T0200_1, got %+v", a)
+			}
+		},
+	}, {
+		name: "external-monthly-13th",
+		now:  at("2026-11-01 05:00"),
+		obs: func() *Observed {
+			o := steady(d, at("2026-11-01 04:00"))
+			pics := o.Subvolumes["subvol2-pics"]
+			pics.External = nil
+			for m := 13; m >= 0; m-- {
+				pics.External = append(pics.External, rep(snap("subvol2-pics", at("2026-11-01 04:00").AddDate(0, -m, 0))))
+			}
+			pics.Local = []Snapshot{snap("subvol2-pics", at("2026-11-01 04:00"))}
+			pics.External[len(pics.External)-1] = rep(pics.Local[0])
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			// btrbk's months start on their first week-start day (Sunday):
+			// a snapshot on Thursday the 1st counts for the month before, so
+			// "monthly 12" (13 months) reaches back to 2025-11 here and
+			// keeps 11 of the 14 firsts-of-month (2026-04-01, a Wednesday, shares
+			// March with Sunday 2026-03-01).
+			if n := countKind(p, "subvol2-pics", KindPrune); n != 3 {
+				t.Fatalf("want 3 prunes, got %d", n)
+			}
+			a := find(p, "subvol2-pics", KindPrune)
+			if a.Snapshot != "subvol2-pics.20251001T0400" || a.Location != "WD-18TB" {
+				t.Errorf("pruned %s on %s", a.Snapshot, a.Location)
+			}
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Compute(d, tc.obs(), tc.now)
+			tc.check(t, p)
+			var buf bytes.Buffer
+			p.WriteText(&buf, true)
+			golden(t, filepath.Join("..", "testdata", "golden", "plan", tc.name+".txt"), buf.String())
+		})
+	}
+}
+
+// TestComputeSafety plans random histories and checks the rules that must
+// hold whatever retention says.
+func TestComputeSafety(t *testing.T) {
+	d := loadHomelab(t)
+	loc := oslo(t)
+	rng := rand.New(rand.NewSource(1))
+	start := time.Date(2025, 1, 1, 2, 0, 0, 0, loc)
+	for i := 0; i < 300; i++ {
+		now := start.Add(time.Duration(rng.Int63n(int64(700 * 24 * time.Hour))))
+		o := steady(d, start)
+		o.Drives["WD-18TB"] = Drive{Present: rng.Intn(4) > 0}
+		for _, name := range d.SubvolumeNames() {
+			st := &SubvolumeState{}
+			tm := now.Add(-time.Duration(rng.Int63n(int64(400 * 24 * time.Hour))))
+			for tm.Before(now) {
+				s := snap(name, tm)
+				st.Local = append(st.Local, s)
+				if o.Drives["WD-18TB"].Present && rng.Intn(3) == 0 {
+					st.External = append(st.External, rep(s))
+				}
+				tm = tm.Add(time.Duration(1+rng.Int63n(int64(72*time.Hour))) + time.Minute)
+			}
+			o.Subvolumes[name] = st
+		}
+		p := Compute(d, o, now)
+		for _, sp := range p.Subvolumes {
+			st := o.Subvolumes[sp.Name]
+			pruned := map[string]bool{}
+			for _, a := range sp.Actions {
+				if a.Kind == KindPrune {
+					pruned[a.Location+"/"+a.Snapshot] = true
+				}
+			}
+			s := d.Subvolumes[sp.Name]
+			if n := len(st.Local); n > 0 && pruned[s.Snapshots.Location+"/"+st.Local[n-1].Name] && find(p, sp.Name, KindSnapshot) == nil {
+				t.Fatalf("%s at %s: pruned the newest local snapshot", sp.Name, now)
+			}
+			if n := len(st.External); n > 0 && pruned["WD-18TB/"+st.External[n-1].Name] && find(p, sp.Name, KindSend) == nil {
+				t.Fatalf("%s at %s: pruned the newest replica", sp.Name, now)
+			}
+			if parent := commonParent(st.Local, st.External); parent != "" && find(p, sp.Name, KindSend) == nil {
+				if pruned[s.Snapshots.Location+"/"+parent] || pruned["WD-18TB/"+parent] {
+					t.Fatalf("%s at %s: pruned the common parent %s", sp.Name, now, parent)
+				}
+			}
+			if send := find(p, sp.Name, KindSend); send != nil && pruned[s.Snapshots.Location+"/"+send.Snapshot] {
+				t.Fatalf("%s at %s: prunes the snapshot it sends", sp.Name, now)
+			}
+		}
+	}
+}
+
+func find(p *Plan, subvol string, k Kind) *Action {
+	for _, a := range p.Actions() {
+		if a.Subvolume == subvol && a.Kind == k {
+			return &a
+		}
+	}
+	return nil
+}
+
+func countKind(p *Plan, subvol string, k Kind) int {
+	n := 0
+	for _, a := range p.Actions() {
+		if a.Subvolume == subvol && a.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", path, diff)
+	}
+}
+
