@@ -1,0 +1,201 @@
+// Package snapname formats and parses btrbk-compatible snapshot names, so
+// that drsync and btrbk can manage (and prune) the same snapshot directories.
+//
+// btrbk names a snapshot "<subvol>.<timestamp>[_N]", where the timestamp is
+// one of its three timestamp_format settings:
+//
+//	short     <subvol>.YYYYMMDD
+//	long      <subvol>.YYYYMMDDThhmm               (btrbk's default, used by Format)
+//	long-iso  <subvol>.YYYYMMDDThhmmss±zzzz         (btrbk also accepts "Z" for the offset)
+//
+// and "_N" is appended when a name of the same minute already exists.
+package snapname
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stamp is the point in time a snapshot name encodes.
+type Stamp struct {
+	// Time is the wall clock in the location given to Parse, unless the name
+	// carried a ±zzzz (or Z) offset: then it is in a fixed zone with that offset.
+	Time time.Time
+	// HasTime is false for the short form name.YYYYMMDD; btrbk then treats the
+	// snapshot as taken at 00:00 and ignores preserve_hour_of_day for it.
+	HasTime bool
+	// Seq is the _N collision suffix, 0 when absent.
+	Seq int
+}
+
+// Format returns "<subvol>.YYYYMMDDThhmm", btrbk's default "long" name, with t
+// formatted in t's own location (btrbk uses the host's local time).
+func Format(subvol string, t time.Time) string {
+	return subvol + "." + t.Format("20060102T1504")
+}
+
+// FormatSeq is Format with btrbk's "_N" suffix appended when seq > 0, used to
+// tell apart snapshots taken within the same minute.
+func FormatSeq(subvol string, t time.Time, seq int) string {
+	s := Format(subvol, t)
+	if seq > 0 {
+		s += "_" + strconv.Itoa(seq)
+	}
+	return s
+}
+
+// Less orders stamps by instant, then by Seq, which is btrbk's cmp_date order.
+func Less(a, b Stamp) bool {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c < 0
+	}
+	return a.Seq < b.Seq
+}
+
+// Parse reports whether entry is a btrbk snapshot name of subvol and returns
+// the time it encodes. It accepts exactly what btrbk accepts: subvol + "."
+// followed by YYYYMMDD, YYYYMMDDThhmm or YYYYMMDDThhmmss±zzzz / YYYYMMDDThhmmssZ,
+// each optionally followed by _N. Invalid calendar values (20250230, hour 24,
+// minute or second 60, month 00) are rejected like btrbk's Time::Local does.
+// The offset digits are not range-checked, again like btrbk.
+//
+// Times without an offset are wall clock in loc. A wall clock that does not
+// exist because of a DST gap (02:30 on a spring-forward night) resolves to
+// the same instant Perl's timelocal gives, which is the one an hour later
+// (03:30 summer time). An ambiguous wall clock (02:30 on a fall-back night)
+// resolves to the earlier instant (summer time), also like timelocal, so that
+// ordering agrees with btrbk.
+func Parse(subvol, entry string, loc *time.Location) (Stamp, bool) {
+	if subvol == "" || !strings.HasPrefix(entry, subvol+".") {
+		return Stamp{}, false
+	}
+	s := entry[len(subvol)+1:]
+
+	var st Stamp
+	if i := strings.IndexByte(s, '_'); i >= 0 {
+		n, ok := digits(s[i+1:])
+		if !ok {
+			return Stamp{}, false
+		}
+		st.Seq = n
+		s = s[:i]
+	}
+
+	// YYYYMMDD, then optionally Thhmm, then optionally ss and the offset.
+	if len(s) < 8 {
+		return Stamp{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[4:6])
+	day, ok3 := digits(s[6:8])
+	if !ok1 || !ok2 || !ok3 {
+		return Stamp{}, false
+	}
+	s = s[8:]
+	var hour, min, sec int
+	var zone *time.Location
+	switch {
+	case s == "":
+	case len(s) == 5 || len(s) == 8 || len(s) == 12:
+		if s[0] != 'T' {
+			return Stamp{}, false
+		}
+		var okh, okm bool
+		hour, okh = digits(s[1:3])
+		min, okm = digits(s[3:5])
+		if !okh || !okm {
+			return Stamp{}, false
+		}
+		st.HasTime = true
+		if len(s) > 5 {
+			var oks bool
+			sec, oks = digits(s[5:7])
+			if !oks {
+				return Stamp{}, false
+			}
+			var okz bool
+			zone, okz = parseZone(s[7:])
+			if !okz {
+				return Stamp{}, false
+			}
+		}
+	default:
+		return Stamp{}, false
+	}
+
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, time.Month(month)) ||
+		hour > 23 || min > 59 || sec > 59 {
+		return Stamp{}, false
+	}
+	if zone != nil {
+		st.Time = time.Date(year, time.Month(month), day, hour, min, sec, 0, zone)
+	} else {
+		st.Time = localDate(year, time.Month(month), day, hour, min, sec, loc)
+	}
+	return st, true
+}
+
+// digits parses a non-empty run of ASCII digits; it rejects signs and spaces
+// that strconv.Atoi would accept, and values that overflow int.
+func digits(s string) (int, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// parseZone parses btrbk's "Z" or "±hhmm" offset.
+func parseZone(s string) (*time.Location, bool) {
+	if s == "Z" {
+		return time.UTC, true
+	}
+	if len(s) != 5 || (s[0] != '+' && s[0] != '-') {
+		return nil, false
+	}
+	h, okh := digits(s[1:3])
+	m, okm := digits(s[3:5])
+	if !okh || !okm {
+		return nil, false
+	}
+	off := h*3600 + m*60
+	if s[0] == '-' {
+		off = -off
+	}
+	return time.FixedZone(s, off), true
+}
+
+func daysIn(year int, m time.Month) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// localDate is time.Date in loc, except that an ambiguous wall clock resolves
+// to the earlier instant as Perl's timelocal does (time.Date does not specify
+// which one it picks).
+func localDate(year int, month time.Month, day, hour, min, sec int, loc *time.Location) time.Time {
+	t := time.Date(year, month, day, hour, min, sec, 0, loc)
+	wall := time.Date(year, month, day, hour, min, sec, 0, time.UTC)
+	// Any other valid reading of this wall clock uses an offset that is in
+	// effect within a day of it.
+	for _, probe := range []time.Time{wall.Add(-26 * time.Hour), wall.Add(26 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		c := wall.Add(-time.Duration(off) * time.Second)
+		if c.Before(t) && sameWall(c.In(loc), wall) {
+			t = c.In(loc)
+		}
+	}
+	return t
+}
+
+func sameWall(t, wall time.Time) bool {
+	y, m, d := t.Date()
+	wy, wm, wd := wall.Date()
+	return y == wy && m == wm && d == wd &&
+		t.Hour() == wall.Hour() && t.Minute() == wall.Minute() && t.Second() == wall.Second()
+}
