@@ -62,7 +62,9 @@ func LayoutFor(d *schema.Desired, dir string) (Layout, error) {
 			return Layout{}, fmt.Errorf("subvolume %s: source %s would be on the filesystem at %s, its snapshots on the one at %s", name, s.Source, got, want)
 		}
 	}
-	sort.SliceStable(l.Filesystems, func(i, j int) bool { return pathDepth(l.Filesystems[i].MountPoint) < pathDepth(l.Filesystems[j].MountPoint) })
+	sort.SliceStable(l.Filesystems, func(i, j int) bool {
+		return pathDepth(l.Filesystems[i].MountPoint) < pathDepth(l.Filesystems[j].MountPoint)
+	})
 	sort.SliceStable(l.Subvolumes, func(i, j int) bool { return pathDepth(l.Subvolumes[i]) < pathDepth(l.Subvolumes[j]) })
 	return l, nil
 }

@@ -1,0 +1,202 @@
+// Package btrfs observes and mutates btrfs subvolumes. Observation uses
+// readdir and ioctls only, so listing thousands of snapshots costs no process
+// spawns; mutations exec btrfs-progs, the reference implementation.
+package btrfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotSubvolume is returned (wrapped) when a path is not the root of a
+// btrfs subvolume.
+var ErrNotSubvolume = errors.New("not a btrfs subvolume")
+
+// Subvolume is the metadata of one subvolume, as the kernel reports it.
+type Subvolume struct {
+	Path         string // absolute path
+	Name         string // base name
+	UUID         string // canonical 8-4-4-4-12 lowercase, "" when all-zero
+	ParentUUID   string
+	ReceivedUUID string // "" when unset: a snapshot on a receive target without it is half-received
+	ReadOnly     bool
+	Generation   uint64
+	Created      time.Time // otime
+}
+
+// openSubvol opens path and checks it is a subvolume root on btrfs.
+func openSubvol(op, path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) {
+		return -1, fmt.Errorf("%s %s: %w", op, path, ErrNotSubvolume)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("%s %s: %w", op, path, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s %s: statfs: %w", op, path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s %s: stat: %w", op, path, err)
+	}
+	if sfs.Type != unix.BTRFS_SUPER_MAGIC || st.Ino != firstFreeObjectID {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s %s: %w", op, path, ErrNotSubvolume)
+	}
+	return fd, nil
+}
+
+// Info reads one subvolume's metadata with BTRFS_IOC_GET_SUBVOL_INFO.
+func Info(path string) (Subvolume, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Subvolume{}, err
+	}
+	fd, err := openSubvol("btrfs subvolume info", abs)
+	if err != nil {
+		return Subvolume{}, err
+	}
+	defer unix.Close(fd)
+	var a getSubvolInfoArgs
+	if err := ioctl(fd, iocGetSubvolInfo, unsafe.Pointer(&a)); err != nil {
+		return Subvolume{}, fmt.Errorf("btrfs subvolume info %s: GET_SUBVOL_INFO: %w", abs, err)
+	}
+	return Subvolume{
+		Path:         abs,
+		Name:         filepath.Base(abs),
+		UUID:         formatUUID(a.UUID),
+		ParentUUID:   formatUUID(a.ParentUUID),
+		ReceivedUUID: formatUUID(a.ReceivedUUID),
+		ReadOnly:     a.Flags&rootSubvolRdonly != 0,
+		Generation:   a.Generation,
+		Created:      time.Unix(int64(a.Otime.Sec), int64(a.Otime.Nsec)),
+	}, nil
+}
+
+// List returns the subvolumes directly inside dir, sorted by name, and the
+// names of all other entries. A missing dir yields empty results, because a
+// snapshot directory that does not exist yet simply holds no snapshots.
+func List(dir string) (subvols []Subvolume, others []string, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := os.ReadDir(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		p := filepath.Join(abs, e.Name())
+		// readdir's d_ino for a subvolume is its tree id, not 256, so the
+		// inode has to come from lstat.
+		var st unix.Stat_t
+		if e.IsDir() {
+			if err := unix.Lstat(p, &st); err != nil {
+				return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
+			}
+		}
+		if st.Ino != firstFreeObjectID {
+			others = append(others, e.Name())
+			continue
+		}
+		sv, err := Info(p)
+		if errors.Is(err, ErrNotSubvolume) {
+			others = append(others, e.Name())
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
+		}
+		subvols = append(subvols, sv)
+	}
+	sort.Slice(subvols, func(i, j int) bool { return subvols[i].Name < subvols[j].Name })
+	return subvols, others, nil
+}
+
+// FilesystemUUID returns the fsid of the btrfs filesystem holding path.
+func FilesystemUUID(path string) (string, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("btrfs filesystem uuid %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var a fsInfoArgs
+	if err := ioctl(fd, iocFSInfo, unsafe.Pointer(&a)); err != nil {
+		return "", fmt.Errorf("btrfs filesystem uuid %s: FS_INFO: %w", path, err)
+	}
+	return formatUUID(a.FSID), nil
+}
+
+// SetReadOnly flips the subvolume's ro flag with BTRFS_IOC_SUBVOL_SETFLAGS.
+// Making a received subvolume writable also clears its received UUID, as
+// `btrfs property set -f ro false` does: once its content can change it is no
+// longer a copy of the sent snapshot, and an incremental send against it would
+// silently produce a corrupt replica.
+func SetReadOnly(path string, ro bool) error {
+	fd, err := openSubvol("btrfs set ro", path)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var flags uint64
+	if err := ioctl(fd, iocSubvolGetflags, unsafe.Pointer(&flags)); err != nil {
+		return fmt.Errorf("btrfs set ro %s: SUBVOL_GETFLAGS: %w", path, err)
+	}
+	if ro {
+		flags |= subvolRdonly
+	} else {
+		flags &^= subvolRdonly
+	}
+	if err := ioctl(fd, iocSubvolSetflags, unsafe.Pointer(&flags)); err != nil {
+		return fmt.Errorf("btrfs set ro=%t %s: SUBVOL_SETFLAGS: %w", ro, path, err)
+	}
+	if ro {
+		return nil
+	}
+	var info getSubvolInfoArgs
+	if err := ioctl(fd, iocGetSubvolInfo, unsafe.Pointer(&info)); err != nil {
+		return fmt.Errorf("btrfs set ro=false %s: GET_SUBVOL_INFO: %w", path, err)
+	}
+	if info.ReceivedUUID == [16]byte{} {
+		return nil
+	}
+	var clear receivedSubvolArgs
+	if err := ioctl(fd, iocSetReceivedSubvol, unsafe.Pointer(&clear)); err != nil {
+		return fmt.Errorf("btrfs set ro=false %s: clear received uuid: %w", path, err)
+	}
+	return nil
+}
+
+// SetReceivedUUID records path as received from the subvolume uuid at
+// stransid, as btrfs receive does on completion. The kernel refuses this on a
+// read-only subvolume, so set it before SetReadOnly(path, true).
+func SetReceivedUUID(path, uuid string, stransid uint64) error {
+	u, err := parseUUID(uuid)
+	if err != nil {
+		return fmt.Errorf("btrfs set received uuid %s: %w", path, err)
+	}
+	fd, err := openSubvol("btrfs set received uuid", path)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	a := receivedSubvolArgs{UUID: u, Stransid: stransid}
+	if err := ioctl(fd, iocSetReceivedSubvol, unsafe.Pointer(&a)); err != nil {
+		return fmt.Errorf("btrfs set received uuid %s: SET_RECEIVED_SUBVOL: %w", path, err)
+	}
+	return nil
+}
