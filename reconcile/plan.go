@@ -174,7 +174,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			newest := local
 			if len(newest) > 0 {
 				cand := newest[len(newest)-1]
-				due, why := sendDue(s.External.Schedule, local, ext, now)
+				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
 				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
 				if fresher && !hasName(ext, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
@@ -348,25 +348,31 @@ func externalWhy(why string, due bool) string {
 }
 
 // sendDue decides whether the drive lacks what the external schedule asks
-// for. A calendar slot asks for the newest local snapshot taken by that
-// slot, so a snapshot taken at 02:00 and sent at the 03:00 slot satisfies
-// it until the next slot, however its name's time compares to the slot.
-func sendDue(sched schema.Schedule, local, ext []Snapshot, now time.Time) (bool, string) {
+// for: the newest local snapshot that belongs to a snapshot slot at or
+// before the latest send slot. A snapshot belongs to the snapshot slot it
+// was taken for, so one taken at 03:30 for the 02:00 slot is sent by a 03:00
+// send slot that same run, and a 02:00 snapshot sent at 03:00 satisfies the
+// send slot until the next one.
+func sendDue(send, snap schema.Schedule, local, ext []Snapshot, now time.Time) (bool, string) {
 	if len(ext) == 0 {
 		return true, "no replica on the drive yet"
 	}
 	newest := ext[len(ext)-1].Time
 	age := schema.Age(now.Sub(newest))
-	if sched.Kind == "every" {
-		due, _ := sched.Due(newest, now)
-		return due, fmt.Sprintf("newest replica is %s old; wants one every %s", age, schema.FormatDuration(sched.Every))
+	if send.Kind == "every" {
+		due, _ := send.Due(newest, now)
+		return due, fmt.Sprintf("newest replica is %s old; wants one every %s", age, schema.FormatDuration(send.Every))
 	}
-	slot := sched.Slot(now)
+	slot := send.Slot(now)
 	for i := len(local) - 1; i >= 0; i-- {
-		if !local[i].Time.After(slot) {
+		taken := local[i].Time
+		if snap.Kind != "every" {
+			taken = snap.Slot(taken)
+		}
+		if !taken.After(slot) {
 			if local[i].Time.After(newest) {
 				return true, fmt.Sprintf("newest replica is %s old; %q wants %s or newer on the drive since %s",
-					age, sched.Text, local[i].Name, slot.Format("2006-01-02 15:04"))
+					age, send.Text, local[i].Name, slot.Format("2006-01-02 15:04"))
 			}
 			break
 		}
