@@ -89,6 +89,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newValidateCommand(g),
 		newPlanCommand(g),
 		newObserveCommand(g),
+		newListCommand(g),
+		newDemoCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),
 		newSchemaCommand(g),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/reconcile"
 )
 
@@ -11,6 +12,8 @@ func newStorage(g *globalOptions) (reconcile.Storage, error) {
 	switch g.storage {
 	case "btrfs":
 		return btrfs.Storage{}, nil
+	case "dir":
+		return dirfs.Storage{}, nil
 	}
 	return nil, fmt.Errorf("--storage %q: want btrfs or dir", g.storage)
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+)
+
+// listing is `drsync list --json`: per subvolume, what exists where.
+type listing struct {
+	Drives     map[string]reconcile.Drive `json:"drives"`
+	Subvolumes []listedSubvolume          `json:"subvolumes"`
+}
+
+type listedSubvolume struct {
+	Name     string               `json:"name"`
+	Tier     string               `json:"tier"`
+	Source   string               `json:"source"`
+	Local    []reconcile.Snapshot `json:"local"`
+	External []reconcile.Snapshot `json:"external,omitempty"`
+	Foreign  []string             `json:"foreign,omitempty"`
+}
+
+func newListCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the snapshots and replicas that exist, per subvolume",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := schema.Load(g.file, g.tags)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			obs, err := observe(g, d, now)
+			if err != nil {
+				return err
+			}
+			l := listing{Drives: obs.Drives}
+			for _, name := range d.SubvolumeNames() {
+				s, st := d.Subvolumes[name], obs.Subvolumes[name]
+				l.Subvolumes = append(l.Subvolumes, listedSubvolume{Name: name, Tier: s.Tier, Source: s.Source,
+					Local: st.Local, External: st.External, Foreign: st.Foreign})
+			}
+			if g.json {
+				return writeJSON(g.stdout, l)
+			}
+			for _, s := range l.Subvolumes {
+				sub := d.Subvolumes[s.Name]
+				fmt.Fprintf(g.stdout, "%s  tier %s  (source %s)\n", s.Name, s.Tier, s.Source)
+				replicated := map[string]bool{}
+				for _, r := range s.External {
+					replicated[r.Name] = r.ReceivedUUID != ""
+				}
+				for _, snap := range s.Local {
+					mark := ""
+					if sub.External != nil && replicated[snap.Name] {
+						mark = "  ✓ on " + sub.External.Location
+					}
+					fmt.Fprintf(g.stdout, "  %-40s %6s old  on %s%s\n", snap.Name, schema.Age(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
+				}
+				for _, r := range s.External {
+					if !hasLocal(s.Local, r.Name) {
+						fmt.Fprintf(g.stdout, "  %-40s %6s old  on %s only\n", r.Name, schema.Age(now.Sub(r.Time)), sub.External.Location)
+					}
+				}
+				if len(s.Local)+len(s.External) == 0 {
+					fmt.Fprintln(g.stdout, "  (no snapshots)")
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func hasLocal(local []reconcile.Snapshot, name string) bool {
+	for _, s := range local {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}

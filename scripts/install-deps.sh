@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests use, from Debian's packages, only
+# when missing: a fresh machine of this kind has Go but not these.
+set -euo pipefail
+
+need=()
+command -v btrfs >/dev/null || need+=(btrfs-progs)
+command -v losetup >/dev/null || need+=(mount)
+command -v getfattr >/dev/null || need+=(attr)
+command -v btrbk >/dev/null || need+=(btrbk)
+[ -x /usr/bin/time ] || need+=(time)
+
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing ${need[*]}; run as root or install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
