@@ -5,6 +5,7 @@ type Desired struct {
 	Root       string                `json:"root"`
 	StateDir   string                `json:"stateDir"`
 	Calendar   Calendar              `json:"calendar"`
+	Generate   Generate              `json:"generate"`
 	Locations  map[string]Location   `json:"locations"`
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
@@ -76,4 +77,28 @@ type Retention struct {
 	Weekly  *Count `json:"weekly,omitempty"`
 	Monthly *Count `json:"monthly,omitempty"`
 	Yearly  *Count `json:"yearly,omitempty"`
+}
+
+// Generate is where generated files go (see #Generate).
+type Generate struct {
+	Binary       string          `json:"binary"`
+	DesiredFile  string          `json:"desiredFile"`
+	Metrics      string          `json:"metrics"`
+	AlertRules   string          `json:"alertRules"`
+	AlertTests   string          `json:"alertTests"`
+	ScrapeConfig string          `json:"scrapeConfig"`
+	Dashboard    string          `json:"dashboard"`
+	Systemd      string          `json:"systemd"`
+	Runbooks     string          `json:"runbooks"`
+	NodeExporter string          `json:"nodeExporter"`
+	Enabled      GenerateEnabled `json:"enabled"`
+}
+
+type GenerateEnabled struct {
+	Metrics      bool `json:"metrics"`
+	AlertRules   bool `json:"alertRules"`
+	Dashboard    bool `json:"dashboard"`
+	Systemd      bool `json:"systemd"`
+	Runbooks     bool `json:"runbooks"`
+	ScrapeConfig bool `json:"scrapeConfig"`
 }
