@@ -19,6 +19,15 @@ type Event struct {
 	Error string `json:"error,omitempty"`
 	// Note explains a skip.
 	Note string `json:"note,omitempty"`
+	// Report is the evidence of a test or drill.
+	Report *TestReport `json:"report,omitempty"`
+}
+
+// Env is what Apply acts through.
+type Env struct {
+	Storage Storage
+	Prover  Prover
+	Journal *Journal
 }
 
 // Result sums up an apply.
@@ -34,8 +43,11 @@ type Result struct {
 // subvolume fails, that subvolume's remaining actions are skipped: in
 // particular no snapshot is pruned after its send failed, and no prune
 // runs on the retention verdict of a snapshot that was never made.
-// A cancelled ctx stops the apply between actions.
-func Apply(ctx context.Context, p *Plan, st Storage, j *Journal, notify func(Event)) (Result, error) {
+// A cancelled ctx stops the apply between actions: the running action
+// finishes (it gets a context that ctx's cancellation does not reach), so
+// a signal never leaves a half-made snapshot or an unrecorded action.
+func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, error) {
+	j := env.Journal
 	if notify == nil {
 		notify = func(Event) {}
 	}
@@ -68,8 +80,8 @@ func Apply(ctx context.Context, p *Plan, st Storage, j *Journal, notify func(Eve
 		}
 		notify(Event{Action: a, Phase: PhaseStart})
 		start := time.Now()
-		bytes, err := run1(ctx, st, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
-		e := JournalEntry{Time: time.Now(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds()}
+		bytes, report, err := run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
+		e := JournalEntry{Time: time.Now(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
 		if err != nil {
 			e.Phase, e.Error = PhaseFailed, err.Error()
 			failed[a.Subvolume] = string(a.Kind) + " " + a.Snapshot
@@ -81,7 +93,7 @@ func Apply(ctx context.Context, p *Plan, st Storage, j *Journal, notify func(Eve
 		if jerr := j.Append(e); jerr != nil {
 			return res, jerr
 		}
-		notify(Event{Action: a, Phase: e.Phase, Bytes: bytes, Duration: time.Since(start), Err: err, Error: e.Error})
+		notify(Event{Action: a, Phase: e.Phase, Bytes: bytes, Duration: time.Since(start), Err: err, Error: e.Error, Report: report})
 	}
 	result := "ok"
 	if res.Failed > 0 {
@@ -101,14 +113,49 @@ func Apply(ctx context.Context, p *Plan, st Storage, j *Journal, notify func(Eve
 	return res, nil
 }
 
-func run1(ctx context.Context, st Storage, a Action, progress func(int64)) (int64, error) {
+func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
+	st := env.Storage
 	switch a.Kind {
 	case KindSnapshot:
-		return 0, st.Snapshot(ctx, a.From, a.Path)
+		return 0, nil, st.Snapshot(ctx, a.From, a.Path)
 	case KindSend:
-		return st.Send(ctx, a.From, a.Parent, filepath.Dir(a.Path), progress)
+		n, err := st.Send(ctx, a.From, a.Parent, filepath.Dir(a.Path), progress)
+		return n, nil, err
 	case KindRepair, KindPrune:
-		return 0, st.Delete(ctx, a.Path)
+		return 0, nil, st.Delete(ctx, a.Path)
+	case KindTest, KindDrill:
+		if env.Prover == nil {
+			return 0, nil, fmt.Errorf("no prover configured for %s", a.Kind)
+		}
+		return prove(ctx, env.Prover, a, progress)
 	}
-	return 0, fmt.Errorf("unknown action kind %q", a.Kind)
+	return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)
+}
+
+// prove runs a planned test or drill; a failing proof is a failed action,
+// so the subvolume's prunes are held back until its copies verify again.
+func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int64, *TestReport, error) {
+	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
+		SampleSize: a.SampleSize, Seed: a.Seed, Scratch: a.Scratch, RTOTarget: a.RTOTarget.Duration,
+		Copy: a.Path, External: a.External, Location: a.Location, Reference: a.From}
+	if req.Seed == 0 {
+		req.Seed = time.Now().UnixNano() % 1e9
+	}
+	rep, err := pr.Prove(ctx, req, progress)
+	if err != nil {
+		return 0, nil, err
+	}
+	if rep.Result == ResultFail {
+		return rep.Bytes, &rep, ProofFailure(rep)
+	}
+	return rep.Bytes, &rep, nil
+}
+
+// ProofFailure describes a failed test or drill as an error.
+func ProofFailure(r TestReport) error {
+	if len(r.Failures) == 0 {
+		return fmt.Errorf("%s of %s failed", r.Kind, r.Snapshot)
+	}
+	f := r.Failures[0]
+	return fmt.Errorf("%s of %s failed: %d problems, first %s: %s", r.Kind, r.Snapshot, len(r.Failures), f.Path, f.Check)
 }

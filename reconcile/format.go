@@ -7,7 +7,8 @@ import (
 )
 
 // symbols follow Terraform: + creates, - destroys, -/+ replaces.
-var symbols = map[Kind]string{KindSnapshot: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+"}
+// ~ runs a check that changes nothing but the evidence.
+var symbols = map[Kind]string{KindSnapshot: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~"}
 
 // WriteText prints the plan for people: drives, then each subvolume that
 // has something to say, then a one-line summary. explain adds retention's
@@ -62,6 +63,8 @@ func target(a Action) string {
 	switch a.Kind {
 	case KindSend:
 		return a.Snapshot + " → " + a.Location
+	case KindTest, KindDrill:
+		return a.Snapshot + " from " + a.Location
 	default:
 		return a.Snapshot + " on " + a.Location
 	}
@@ -83,7 +86,7 @@ func (p *Plan) Summary() string {
 	}
 	n := p.Count()
 	var parts []string
-	for _, k := range []Kind{KindRepair, KindSnapshot, KindSend, KindPrune} {
+	for _, k := range []Kind{KindRepair, KindSnapshot, KindSend, KindTest, KindDrill, KindPrune} {
 		if n[k] > 0 {
 			parts = append(parts, plural(n[k], string(k)))
 		}

@@ -87,7 +87,7 @@ func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
 	r.t.Helper()
 	p := r.plan(now)
 	var events []reconcile.Event
-	_, err := reconcile.Apply(r.t.Context(), p, r.st, r.j, func(e reconcile.Event) {
+	_, err := reconcile.Apply(r.t.Context(), p, reconcile.Env{Storage: r.st, Journal: r.j}, func(e reconcile.Event) {
 		if e.Phase != reconcile.PhaseStart {
 			events = append(events, e)
 		}

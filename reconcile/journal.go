@@ -42,6 +42,8 @@ type JournalEntry struct {
 	Error    string    `json:"error,omitempty"`
 	Result   string    `json:"result,omitempty"`
 	Revision string    `json:"revision,omitempty"`
+	// Report is the evidence of a test or drill.
+	Report *TestReport `json:"report,omitempty"`
 }
 
 // OpenJournal returns the journal in stateDir, creating the directory.
@@ -117,6 +119,8 @@ type JournalSummary struct {
 	LastSent map[string]string
 	// Interrupted are actions started by the newest run that has no end.
 	Interrupted []JournalEntry
+	// History holds each subvolume's backups, tests and drills.
+	History map[string]*History
 }
 
 // Summary condenses the journal for the planner.
@@ -125,7 +129,7 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	if err != nil {
 		return JournalSummary{}, err
 	}
-	s := JournalSummary{LastSent: map[string]string{}}
+	s := JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}}
 	open := map[string]JournalEntry{} // started, unfinished actions of the current run
 	var run string
 	ended := true
@@ -142,6 +146,14 @@ func (j *Journal) Summary() (JournalSummary, error) {
 			open[actionKey(e.Action)] = e
 		case PhaseDone, PhaseFailed, PhaseSkipped:
 			delete(open, actionKey(e.Action))
+			if e.Action != nil {
+				h := s.History[e.Action.Subvolume]
+				if h == nil {
+					h = &History{}
+					s.History[e.Action.Subvolume] = h
+				}
+				h.record(e)
+			}
 			if e.Phase == PhaseDone && e.Action != nil && e.Action.Kind == KindSend {
 				s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
 			}
@@ -158,6 +170,9 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	}
 	if len(s.LastSent) == 0 {
 		s.LastSent = nil
+	}
+	if len(s.History) == 0 {
+		s.History = nil
 	}
 	return s, nil
 }

@@ -42,7 +42,7 @@ func Observe(d *schema.Desired, st Storage, j *Journal, loc *time.Location) (*Ob
 		if err != nil {
 			return nil, err
 		}
-		o.LastSent, o.Interrupted = sum.LastSent, sum.Interrupted
+		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 	}
 	return o, nil
 }

@@ -22,6 +22,8 @@ type Observed struct {
 	LastSent map[string]string `json:"lastSent,omitempty"`
 	// Interrupted lists actions a previous apply started and never finished.
 	Interrupted []JournalEntry `json:"interrupted,omitempty"`
+	// History is each subvolume's journaled backups, tests and drills.
+	History map[string]*History `json:"history,omitempty"`
 }
 
 // Drive is an external location's drive as observed.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/retention"
@@ -19,10 +20,14 @@ const (
 	KindSnapshot Kind = "snapshot" // take a read-only snapshot
 	KindSend     Kind = "send"     // replicate a snapshot to the external drive
 	KindPrune    Kind = "prune"    // delete a snapshot retention no longer keeps
+	KindTest     Kind = "test"     // restore a sample of files and verify them
+	KindDrill    Kind = "drill"    // restore a whole replica and time it
 )
 
-// phase orders kinds in apply: repairs, then snapshots, sends, prunes.
-var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindSend: 2, KindPrune: 3}
+// phase orders kinds in apply: repairs, snapshots, sends, then the proofs
+// (which test what was just sent), then prunes (which a failed proof of
+// the same subvolume holds back).
+var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindSend: 2, KindTest: 3, KindDrill: 4, KindPrune: 5}
 
 // Action is one step of a plan, with the reason a person can check.
 type Action struct {
@@ -38,7 +43,20 @@ type Action struct {
 	From string `json:"from,omitempty"`
 	// Parent is the local snapshot an incremental send is relative to.
 	Parent string `json:"parent,omitempty"`
-	Reason string `json:"reason"`
+	// SnapshotTime is when the snapshot was taken (tests carry it into
+	// their evidence).
+	SnapshotTime time.Time `json:"snapshotTime,omitzero"`
+	// External says the action reads or writes the external drive.
+	External bool `json:"external,omitempty"`
+	// SampleSize is the number of files a test restores, and Seed picks
+	// them (0: a fresh seed at apply time, recorded in the evidence).
+	SampleSize int   `json:"sampleSize,omitempty"`
+	Seed       int64 `json:"seed,omitempty"`
+	// Scratch is where a test or drill restores to.
+	Scratch string `json:"scratch,omitempty"`
+	// RTOTarget is the drill's target.
+	RTOTarget schema.Duration `json:"rtoTarget,omitzero"`
+	Reason    string          `json:"reason"`
 }
 
 // Plan is the diff between desired and observed state.
@@ -118,7 +136,9 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		if st == nil {
 			st = &SubvolumeState{}
 		}
-		p.Subvolumes = append(p.Subvolumes, planSubvolume(d, d.Subvolumes[name], st, o, now))
+		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
+		sp.markExternal(d)
+		p.Subvolumes = append(p.Subvolumes, sp)
 	}
 	return p
 }
@@ -202,11 +222,16 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			if keepLocal != "" && keepLocal != lastName(ext) {
 				extProtect[keepLocal] = "parent of the next incremental send"
 			}
+			if v := lastVerified(o.History[s.Name]); v != "" {
+				extProtect[v] = verifiedWhy
+			}
 			if st.SourceError == "" {
 				sp.prune(d, extLoc, extDir, ext, nil, s.External.Retention, extProtect, now)
 			}
 		}
 	}
+	sp.planProofs(d, s, st, o, local, now)
+
 	// With the source gone the snapshots may be the only copies left:
 	// prunes wait until the source is back.
 	if st.SourceError != "" {
@@ -222,13 +247,153 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	if keepLocal != "" && keepLocal != lastName(local) {
 		protect[keepLocal] = "parent of the next incremental send"
 	}
+	if v := lastVerified(o.History[s.Name]); v != "" {
+		protect[v] = verifiedWhy
+	}
 	sp.prune(d, localLoc, localDir, local, planned, s.Snapshots.Retention, protect, now)
 	sortActions(sp.Actions)
 	return sp
 }
 
+const verifiedWhy = "newest verified-restorable snapshot, since the last restore test of a newer one failed"
+
+// lastVerified names the snapshot to keep while restore tests fail: the
+// newest one a test proved, until a newer one passes.
+func lastVerified(h *History) string {
+	if h == nil || h.Verified == nil || h.LastTest.Passed() || h.LastTest == nil {
+		return ""
+	}
+	return h.Verified.Snapshot
+}
+
+// markExternal flags the actions that touch an external drive.
+func (sp *SubvolumePlan) markExternal(d *schema.Desired) {
+	for i := range sp.Actions {
+		sp.Actions[i].External = d.Locations[sp.Actions[i].Location].External
+	}
+}
+
 func sortActions(a []Action) {
 	sort.SliceStable(a, func(i, j int) bool { return phase[a[i].Kind] < phase[a[j].Kind] })
+}
+
+// planProofs adds the restore test and the drill the tier asks for when
+// they are due.
+func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, now time.Time) {
+	tier := d.Tiers[s.Tier]
+	h := o.History[s.Name]
+	if h == nil {
+		h = &History{}
+	}
+	sent := map[string]bool{}
+	for _, a := range sp.Actions {
+		if a.Kind == KindSend {
+			sent[a.Snapshot] = true
+		}
+	}
+	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, tier.RestoreTest.Every.Duration, s.Tier, now); due {
+		if a, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
+			a.Reason = why + a.Reason
+			sp.Actions = append(sp.Actions, a)
+		} else {
+			sp.Warnings = append(sp.Warnings, "restore test due but nothing to test yet")
+		}
+	}
+	if tier.Drill == nil {
+		return
+	}
+	if due, why := proofDue("drill", h.LastPassedDrill, h.LastDrill, tier.Drill.Every.Duration, s.Tier, now); due {
+		if a, ok := proofAction(d, s, st, o, local, sent, KindDrill); ok {
+			a.Reason = why + a.Reason
+			sp.Actions = append(sp.Actions, a)
+		} else {
+			sp.Warnings = append(sp.Warnings, "drill due but deferred: it restores the replica on the external drive, which is absent or holds none")
+		}
+	}
+}
+
+// ProofAction is the test or drill of a subvolume's newest copy now, for
+// `drsync test` and `drsync drill` run by hand.
+func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action, bool) {
+	s, st := d.Subvolumes[name], o.Subvolumes[name]
+	if s == nil || st == nil {
+		return Action{}, false
+	}
+	a, ok := proofAction(d, s, st, o, st.Local, nil, kind)
+	if ok {
+		a.Reason = strings.TrimPrefix(a.Reason, "; ")
+		a.External = d.Locations[a.Location].External
+	}
+	return a, ok
+}
+
+// proofAction picks what a test or drill reads: the newest replica on the
+// drive (after this plan's sends) when the drive is present, the copy a
+// disaster would leave; a test falls back to the newest local snapshot,
+// a drill has nothing to do without a replica.
+func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, sent map[string]bool, kind Kind) (Action, bool) {
+	tier := d.Tiers[s.Tier]
+	localDir := d.SnapshotDir(s.Snapshots.Location, s.Name)
+	a := Action{Kind: kind, Subvolume: s.Name}
+	if kind == KindDrill {
+		a.Scratch, a.RTOTarget = d.DrillDir(s), d.RTO(s)
+	} else {
+		a.Scratch, a.SampleSize = d.Restore.Scratch, tier.RestoreTest.SampleSize
+	}
+	if s.External != nil && o.Drives[s.External.Location].Present {
+		var replica *Snapshot
+		for i := len(st.External) - 1; i >= 0; i-- {
+			if r := st.External[i]; r.ReceivedUUID != "" && r.ReadOnly {
+				replica = &st.External[i]
+				break
+			}
+		}
+		for i := len(local) - 1; i >= 0; i-- {
+			if sent[local[i].Name] && (replica == nil || local[i].Time.After(replica.Time)) {
+				replica = &local[i]
+				break
+			}
+		}
+		if replica != nil {
+			a.Location, a.Snapshot, a.SnapshotTime, a.External = s.External.Location, replica.Name, replica.Time, true
+			a.Path = filepath.Join(d.SnapshotDir(s.External.Location, s.Name), replica.Name)
+			if hasName(local, replica.Name) {
+				a.From = filepath.Join(localDir, replica.Name)
+			}
+			return a, true
+		}
+	}
+	if kind == KindDrill || len(local) == 0 {
+		return Action{}, false
+	}
+	newest := local[len(local)-1]
+	a.Location, a.Snapshot, a.SnapshotTime = s.Snapshots.Location, newest.Name, newest.Time
+	a.Path = filepath.Join(localDir, newest.Name)
+	if s.External != nil {
+		a.Reason = "; no replica on the drive, so the local snapshot"
+	}
+	return a, true
+}
+
+// proofDue says whether a test or drill is due: the last pass is older
+// than the tier's cadence. A failing one is retried at most daily, so an
+// unattended watch does not hammer a broken drive.
+func proofDue(what string, lastPassed, last *TestReport, every time.Duration, tier string, now time.Time) (bool, string) {
+	want := fmt.Sprintf("tier %s wants one every %s", tier, schema.FormatDuration(every))
+	if last != nil && !last.Passed() {
+		retry := min(every, 24*time.Hour)
+		if now.Sub(last.Started) < retry {
+			return false, ""
+		}
+		return true, fmt.Sprintf("last %s FAILED %s ago (%s); retrying", what, schema.Age(now.Sub(last.Started)), last.Snapshot)
+	}
+	if lastPassed == nil {
+		return true, "never tested; " + want
+	}
+	if age := now.Sub(lastPassed.Started); age >= every {
+		return true, fmt.Sprintf("last passed %s ago; %s", schema.Age(age), want)
+	}
+	return false, ""
 }
 
 // prune evaluates retention over snaps and adds prunes for what no rule

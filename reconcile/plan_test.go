@@ -62,9 +62,14 @@ func daily(subvol string, last time.Time, n int) []Snapshot {
 func steady(d *schema.Desired, at time.Time) *Observed {
 	o := &Observed{Drives: map[string]Drive{"WD-18TB": {Present: true, UUID: "4f1c", Reason: "uuid 4f1c"}},
 		Subvolumes: map[string]*SubvolumeState{}}
+	o.History = map[string]*History{}
 	for name := range d.Subvolumes {
 		s := snap(name, at)
 		o.Subvolumes[name] = &SubvolumeState{Local: []Snapshot{s}, External: []Snapshot{rep(s)}}
+		test := &TestReport{Kind: KindTest, Subvolume: name, Snapshot: s.Name, SnapshotTime: at, Result: ResultPass, Started: at}
+		drill := &TestReport{Kind: KindDrill, Subvolume: name, Snapshot: s.Name, SnapshotTime: at, Result: ResultPass, Started: at}
+		o.History[name] = &History{LastTest: test, LastPassed: test, Tests: 1, Passed: 1, Verified: test,
+			LastDrill: drill, LastPassedDrill: drill}
 	}
 	return o
 }
@@ -94,10 +99,13 @@ func TestCompute(t *testing.T) {
 			for _, s := range o.Subvolumes {
 				s.Local, s.External = nil, nil
 			}
+			o.History = nil
 			return o
 		},
 		check: func(t *testing.T, p *Plan) {
-			want := map[Kind]int{KindSnapshot: 6, KindSend: 6}
+			// Never tested: every subvolume gets a restore test of the
+			// replica this plan sends, tier 1 a drill as well.
+			want := map[Kind]int{KindSnapshot: 6, KindSend: 6, KindTest: 6, KindDrill: 3}
 			if diff := cmp.Diff(want, p.Count()); diff != "" {
 				t.Errorf("counts (-want +got):\n%s", diff)
 			}
@@ -246,6 +254,43 @@ func TestCompute(t *testing.T) {
 			a := find(p, "htpc-home", KindSnapshot)
 			if a == nil || a.Snapshot != "htpc-home.20261123T0200_1" {
 				t.Fatalf("want htpc-home.20261123T0200_1, got %+v", a)
+			}
+		},
+	}, {
+		name: "restore-test-due",
+		now:  at("2026-12-24 03:30"),
+		obs: func() *Observed {
+			o := steady(d, at("2026-11-22 02:00"))
+			for _, s := range o.Subvolumes {
+				s.Local = append(s.Local, snap("x", at("2026-12-24 02:00")))
+				s.Local[1].Name = strings.Replace(s.Local[0].Name, "20261122T0200", "20261224T0200", 1)
+				s.External = append(s.External, rep(s.Local[1]))
+			}
+			failed := &TestReport{Kind: KindTest, Subvolume: "subvol1-docs", Snapshot: "subvol1-docs.20261224T0200",
+				Result: ResultFail, Started: at("2026-12-24 01:00")}
+			o.History["subvol1-docs"].LastTest = failed
+			delete(o.History, "subvol2-pics")
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			a := find(p, "htpc-home", KindTest)
+			if a == nil || !strings.Contains(a.Reason, "last passed 32d ago; tier 1 wants one every 30d") {
+				t.Fatalf("test of htpc-home: %+v", a)
+			}
+			if !a.External || a.Snapshot != "htpc-home.20261224T0200" || a.From == "" {
+				t.Errorf("the test reads the newest replica and compares with its local snapshot: %+v", a)
+			}
+			if find(p, "subvol1-docs", KindTest) != nil {
+				t.Errorf("a test that failed 2h ago is retried at most daily")
+			}
+			if a := find(p, "subvol1-docs", KindPrune); a != nil {
+				t.Errorf("pruned the newest verified snapshot while its successor fails: %+v", a)
+			}
+			if b := find(p, "subvol2-pics", KindTest); b == nil || !strings.HasPrefix(b.Reason, "never tested") {
+				t.Errorf("never tested: %+v", b)
+			}
+			if find(p, "htpc-home", KindDrill) != nil {
+				t.Errorf("drill every 90d is not due after 32 days")
 			}
 		},
 	}, {

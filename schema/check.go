@@ -12,6 +12,7 @@ import (
 // clean normalises paths so "\(root)/" and "/x//y" compare as paths.
 func (d *Desired) clean() {
 	d.StateDir = filepath.Clean(d.StateDir)
+	d.Restore.Scratch = filepath.Clean(d.Restore.Scratch)
 	for name, l := range d.Locations {
 		l.Path = filepath.Clean(l.Path)
 		if l.Mount != "" {
@@ -58,7 +59,15 @@ func (d *Desired) check(v cue.Value) []Problem {
 			}
 		}
 	}
+	for _, name := range d.SubvolumeNames() {
+		if src := d.Subvolumes[name].Source; within(d.Restore.Scratch, src) && src != "/" && d.Root+"/" != src+"/" {
+			add([]string{"restore", "scratch"}, "scratch %s lies inside the source of %q: restores must never write into a source", d.Restore.Scratch, name)
+		}
+	}
 	for name, l := range d.Locations {
+		if within(d.Restore.Scratch, l.Path) {
+			add([]string{"restore", "scratch"}, "scratch %s lies inside the snapshot location %q", d.Restore.Scratch, name)
+		}
 		if l.External && !within(l.Path, l.Mount) {
 			add([]string{"locations", name, "path"}, "path %s is not on the drive mounted at %s", l.Path, l.Mount)
 		}
@@ -104,6 +113,15 @@ func (d *Desired) SubvolumeNames() []string {
 // SnapshotDir is where a subvolume's snapshots live in a location.
 func (d *Desired) SnapshotDir(location, subvolume string) string {
 	return filepath.Join(d.Locations[location].Path, subvolume)
+}
+
+// DrillDir is where a drill of s receives into: its drillTarget, else a
+// .drill directory beside its local snapshots (same btrfs filesystem).
+func (d *Desired) DrillDir(s *Subvolume) string {
+	if s.DrillTarget != "" {
+		return s.DrillTarget
+	}
+	return filepath.Join(d.Locations[s.Snapshots.Location].Path, ".drill")
 }
 
 // RTO is the subvolume's RTO target: its own, else its tier's.

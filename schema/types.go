@@ -6,6 +6,8 @@ type Desired struct {
 	StateDir   string                `json:"stateDir"`
 	Calendar   Calendar              `json:"calendar"`
 	Generate   Generate              `json:"generate"`
+	Restore    Restore               `json:"restore"`
+	Watch      Watch                 `json:"watch"`
 	Locations  map[string]Location   `json:"locations"`
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
@@ -39,7 +41,7 @@ type Tier struct {
 	RPO         Duration    `json:"rpo"`
 	RTO         Duration    `json:"rto"`
 	RestoreTest RestoreTest `json:"restoreTest"`
-	Drill       Drill       `json:"drill"`
+	Drill       *Drill      `json:"drill,omitempty"`
 }
 
 type RestoreTest struct {
@@ -56,6 +58,8 @@ type Subvolume struct {
 	Tier      string       `json:"tier"`
 	Source    string       `json:"source"`
 	RTO       *Duration    `json:"rto,omitempty"`
+	// DrillTarget is where drills receive into (see DrillDir).
+	DrillTarget string `json:"drillTarget,omitempty"`
 	Snapshots Replication  `json:"snapshots"`
 	External  *Replication `json:"external,omitempty"`
 }
@@ -101,4 +105,15 @@ type GenerateEnabled struct {
 	Systemd      bool `json:"systemd"`
 	Runbooks     bool `json:"runbooks"`
 	ScrapeConfig bool `json:"scrapeConfig"`
+}
+
+// Restore says where restore tests and drills may write.
+type Restore struct {
+	Scratch    string   `json:"scratch"`
+	KeepFailed Duration `json:"keepFailed"`
+}
+
+// Watch tunes the unattended reconciler.
+type Watch struct {
+	MaxPruneShare float64 `json:"maxPruneShare"`
 }

@@ -103,7 +103,7 @@ func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *recon
 		return err
 	}
 	report := applyReport{Plan: p}
-	res, err := reconcile.Apply(cmd.Context(), p, st, j, func(e reconcile.Event) {
+	res, err := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j}, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			return
 		}

@@ -1,0 +1,187 @@
+// Package prove runs restore tests and drills: the evidence that a
+// snapshot restores. It implements reconcile.Prover on top of package
+// verify and the storage provider that made the copies.
+package prove
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/verify"
+)
+
+// Prover runs tests through Storage (drills receive a whole replica with
+// it) and keeps the scratch of failed tests for KeepFailed.
+type Prover struct {
+	Storage    reconcile.Storage
+	KeepFailed time.Duration
+	// Now is the clock; tests fix it.
+	Now func() time.Time
+}
+
+// New returns a Prover for a desired state.
+func New(st reconcile.Storage, d *schema.Desired) *Prover {
+	return &Prover{Storage: st, KeepFailed: d.Restore.KeepFailed.Duration, Now: time.Now}
+}
+
+var _ reconcile.Prover = (*Prover)(nil)
+
+// Prove runs req and returns its evidence. An error means the test could
+// not be run at all; damage it finds is a report with Result fail.
+func (p *Prover) Prove(ctx context.Context, req reconcile.TestRequest, progress func(int64)) (reconcile.TestReport, error) {
+	if req.Kind == reconcile.KindDrill {
+		return p.drill(ctx, req, progress)
+	}
+	return p.test(ctx, req)
+}
+
+func (p *Prover) report(req reconcile.TestRequest) reconcile.TestReport {
+	r := reconcile.TestReport{Kind: req.Kind, Subvolume: req.Subvolume, Snapshot: req.Snapshot, SnapshotTime: req.SnapshotTime,
+		Location: req.Location, Seed: req.Seed, SampleSize: req.SampleSize, Started: p.Now()}
+	if req.Reference != "" && req.Reference != req.Copy {
+		r.Reference = req.Reference
+	}
+	if req.External {
+		r.Why = "the replica on the external drive is the copy a disaster leaves"
+	} else {
+		r.Why = "no replica on the drive: the local snapshot"
+	}
+	return r
+}
+
+// test restores a sample of files into a fresh scratch directory and
+// verifies each against the tested copy and, for a replica, against the
+// local snapshot it was sent from.
+func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
+	r := p.report(req)
+	start := time.Now()
+	if err := CleanScratch(req.Scratch, p.KeepFailed, p.Now()); err != nil {
+		return r, err
+	}
+	rels, err := verify.Sample(req.Copy, req.SampleSize, req.Seed)
+	if err != nil {
+		return r, fmt.Errorf("sampling %s: %w", req.Copy, err)
+	}
+	if len(rels) == 0 {
+		r.Result = reconcile.ResultSkip
+		r.Why = "the snapshot holds no files: nothing to prove"
+		r.Seconds = time.Since(start).Seconds()
+		return r, nil
+	}
+	scratch, err := newScratch(req.Scratch, req.Subvolume, r.Started)
+	if err != nil {
+		return r, err
+	}
+	results, err := verify.TestFiles(ctx, req.Copy, r.Reference, scratch, rels)
+	r.Paths = rels
+	for _, fr := range results {
+		r.Files++
+		r.Bytes += fr.Bytes
+		for _, m := range fr.Mismatches {
+			r.Failures = append(r.Failures, reconcile.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got})
+		}
+	}
+	r.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		os.RemoveAll(scratch)
+		return r, fmt.Errorf("restore test of %s: %w", req.Snapshot, err)
+	}
+	if len(r.Failures) > 0 {
+		r.Result, r.Scratch = reconcile.ResultFail, scratch
+		return r, nil
+	}
+	r.Result = reconcile.ResultPass
+	return r, os.RemoveAll(scratch)
+}
+
+// drill receives the whole replica again into the drill directory, as a
+// recovery would, verifies every file against the local snapshot (or the
+// replica when that is gone) and times it against the RTO target.
+func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress func(int64)) (reconcile.TestReport, error) {
+	r := p.report(req)
+	r.RTOTargetSeconds = req.RTOTarget.Seconds()
+	start := time.Now()
+	received := filepath.Join(req.Scratch, filepath.Base(req.Copy))
+	if _, err := os.Lstat(received); err == nil {
+		// A drill that died left its copy: remove it so this one measures a full restore.
+		if err := p.Storage.Delete(ctx, received); err != nil {
+			return r, fmt.Errorf("removing an earlier drill's copy: %w", err)
+		}
+	}
+	bytes, err := p.Storage.Send(ctx, req.Copy, "", req.Scratch, progress)
+	if err != nil {
+		return r, fmt.Errorf("drill restore of %s: %w", req.Copy, err)
+	}
+	defer p.Storage.Delete(context.WithoutCancel(ctx), received)
+	want := req.Copy
+	if r.Reference != "" {
+		want = r.Reference
+	}
+	tree, err := verify.CompareTrees(ctx, want, received, nil)
+	if err != nil {
+		return r, fmt.Errorf("drill verification: %w", err)
+	}
+	r.Seconds = time.Since(start).Seconds()
+	r.Files, r.Bytes = tree.Files, bytes
+	for _, m := range tree.Mismatches {
+		r.Failures = append(r.Failures, reconcile.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got})
+	}
+	if req.RTOTarget > 0 && r.Seconds > req.RTOTarget.Seconds() {
+		r.Failures = append(r.Failures, reconcile.Failure{Check: "rto",
+			Want: schema.FormatDuration(req.RTOTarget), Got: (time.Duration(r.Seconds * float64(time.Second))).Round(time.Second).String()})
+	}
+	r.Result = reconcile.ResultPass
+	if len(r.Failures) > 0 {
+		r.Result = reconcile.ResultFail
+	}
+	return r, nil
+}
+
+// scratchPrefix marks drsync's scratch directories, so cleaning never
+// touches anything else under the scratch root.
+const scratchPrefix = "restore-test-"
+
+func newScratch(root, subvol string, t time.Time) (string, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", fmt.Errorf("scratch: %w", err)
+	}
+	dir, err := os.MkdirTemp(root, scratchPrefix+subvol+"-"+t.UTC().Format("20060102T150405")+"-")
+	if err != nil {
+		return "", fmt.Errorf("scratch: %w", err)
+	}
+	return dir, nil
+}
+
+// CleanScratch removes the kept scratch directories of failed tests that
+// are older than keep.
+func CleanScratch(root string, keep time.Duration, now time.Time) error {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scratch: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), scratchPrefix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if now.Sub(info.ModTime()) > keep {
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				return fmt.Errorf("removing old scratch: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+)
+
+// TestReport is the outcome of a restore test or a drill: the evidence
+// that a snapshot restores. It is journaled, and plan, status, metrics and
+// runbooks are computed from it.
+type TestReport struct {
+	Kind      Kind   `json:"kind"` // KindTest or KindDrill
+	Subvolume string `json:"subvolume"`
+	Snapshot  string `json:"snapshot"`
+	// SnapshotTime is the time the tested snapshot was taken: a pass makes
+	// it the newest verified-restorable point, from which real RPO counts.
+	SnapshotTime time.Time `json:"snapshotTime"`
+	// Location is where the tested copy was read from, and Why says why
+	// that one (the external replica is preferred).
+	Location string `json:"location"`
+	Why      string `json:"why,omitempty"`
+	// Reference is the local snapshot an external replica was also
+	// compared with.
+	Reference  string    `json:"reference,omitempty"`
+	Seed       int64     `json:"seed,omitempty"`
+	SampleSize int       `json:"sampleSize,omitempty"`
+	Result     string    `json:"result"` // ResultPass, ResultFail or ResultSkip
+	Files      int       `json:"files"`
+	Bytes      int64     `json:"bytes"`
+	Seconds    float64   `json:"seconds"`
+	Failures   []Failure `json:"failures,omitempty"`
+	// Paths are the sampled files a test restored and verified.
+	Paths []string `json:"paths,omitempty"`
+	// Scratch is kept for inspection when the test failed.
+	Scratch string `json:"scratch,omitempty"`
+	// RTOTargetSeconds is the drill's target; Seconds is the measured RTO.
+	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
+	Started          time.Time `json:"started"`
+}
+
+// Results of tests and drills.
+const (
+	ResultPass = "pass"
+	ResultFail = "fail"
+	ResultSkip = "skip"
+)
+
+// Failure names a file and the check it failed.
+type Failure struct {
+	Path  string `json:"path"`
+	Check string `json:"check"`
+	Want  string `json:"want,omitempty"`
+	Got   string `json:"got,omitempty"`
+}
+
+// Passed reports whether the evidence counts as proof.
+func (r *TestReport) Passed() bool { return r != nil && r.Result == ResultPass }
+
+// TestRequest asks a Prover to test or drill a subvolume's snapshot.
+type TestRequest struct {
+	Kind      Kind
+	Subvolume string
+	// Snapshot names the snapshot; Copy is the path of the copy to test
+	// (External says whether it is the replica on the drive) and Reference
+	// the local snapshot to compare it with as well ("" when none).
+	Snapshot  string
+	Copy      string
+	External  bool
+	Location  string
+	Reference string
+	// SnapshotTime is carried into the report.
+	SnapshotTime time.Time
+	SampleSize   int
+	Seed         int64
+	// Scratch is where files are restored (tests) or received (drills).
+	Scratch   string
+	RTOTarget time.Duration
+}
+
+// Prover runs restore tests and drills.
+type Prover interface {
+	Prove(ctx context.Context, req TestRequest, progress func(int64)) (TestReport, error)
+}
+
+// History is what the journal knows about a subvolume's proofs.
+type History struct {
+	LastTest   *TestReport `json:"lastTest,omitempty"`
+	LastPassed *TestReport `json:"lastPassed,omitempty"`
+	Tests      int         `json:"tests"`
+	Passed     int         `json:"passed"`
+	// Verified is the newest snapshot a passing test or drill verified.
+	Verified *TestReport `json:"verified,omitempty"`
+	// LastDrill and LastPassedDrill are the newest drills.
+	LastDrill       *TestReport `json:"lastDrill,omitempty"`
+	LastPassedDrill *TestReport `json:"lastPassedDrill,omitempty"`
+	// LastBackup is the newest successful snapshot or send.
+	LastBackup *JournalEntry `json:"lastBackup,omitempty"`
+	// LastSend is the newest successful send (its bytes are the size).
+	LastSend *JournalEntry `json:"lastSend,omitempty"`
+}
+
+// record folds one journal entry into the history.
+func (h *History) record(e JournalEntry) {
+	if e.Action == nil || (e.Phase != PhaseDone && !(e.Phase == PhaseFailed && e.Report != nil)) {
+		return
+	}
+	switch e.Action.Kind {
+	case KindSnapshot, KindSend:
+		e := e
+		h.LastBackup = &e
+		if e.Action.Kind == KindSend {
+			h.LastSend = &e
+		}
+	case KindTest, KindDrill:
+		r := e.Report
+		if r == nil || r.Result == ResultSkip {
+			return
+		}
+		if r.Kind == KindDrill {
+			h.LastDrill = r
+			if r.Passed() {
+				h.LastPassedDrill = r
+			}
+		} else {
+			h.Tests++
+			h.LastTest = r
+			if r.Passed() {
+				h.Passed++
+				h.LastPassed = r
+			}
+		}
+		if r.Passed() && (h.Verified == nil || !r.SnapshotTime.Before(h.Verified.SnapshotTime)) {
+			h.Verified = r
+		}
+	}
+}

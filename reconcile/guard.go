@@ -1,0 +1,52 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Guard refuses an unattended apply whose plan would prune more than
+// maxShare of a subvolume's snapshots in a location, or every replica on a
+// drive: the signature of a bad but valid commit (a retention typo) rather
+// than of time passing. A person can still apply such a plan by hand.
+func Guard(p *Plan, o *Observed, maxShare float64) error {
+	type key struct{ subvol, loc string }
+	pruned := map[key]int{}
+	for _, a := range p.Actions() {
+		if a.Kind == KindPrune {
+			pruned[key{a.Subvolume, a.Location}]++
+		}
+	}
+	var problems []string
+	for k, n := range pruned {
+		st := o.Subvolumes[k.subvol]
+		if st == nil {
+			continue
+		}
+		have := len(st.Local)
+		where := "local"
+		if isExternal(p, k.loc) {
+			have, where = len(st.External), "external"
+		}
+		switch {
+		case where == "external" && n >= have:
+			problems = append(problems, fmt.Sprintf("%s: would prune every replica (%d) on %s", k.subvol, n, k.loc))
+		case have > 0 && float64(n) > maxShare*float64(have):
+			problems = append(problems, fmt.Sprintf("%s: would prune %d of %d snapshots on %s (more than %.0f%%)", k.subvol, n, have, k.loc, maxShare*100))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return fmt.Errorf("unattended apply refused: %v; review with drsync plan and apply by hand if intended", problems)
+}
+
+func isExternal(p *Plan, loc string) bool {
+	for _, d := range p.Drives {
+		if d.Location == loc {
+			return true
+		}
+	}
+	return false
+}
