@@ -157,7 +157,7 @@ func TestScheduleSlot(t *testing.T) {
 		{"weekly sun 03:00", "2026-11-24 12:00", "2026-11-22 03:00"},
 		{"monthly 31 04:00", "2026-03-01 00:00", "2026-02-28 04:00"},
 		{"monthly 1 04:00", "2026-01-01 03:00", "2025-12-01 04:00"},
-		{"hourly", "2026-03-29 03:30", "2026-03-29 03:00"}, // after the spring-forward gap
+		{"hourly", "2026-03-29 03:30", "2026-03-29 03:00"},      // after the spring-forward gap
 		{"daily 02:30", "2026-03-29 12:00", "2026-03-29 03:30"}, // 02:30 does not exist that day: Go moves it forward
 	}
 	for _, tc := range tests {

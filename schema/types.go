@@ -54,14 +54,14 @@ type Drill struct {
 }
 
 type Subvolume struct {
-	Name      string       `json:"name"`
-	Tier      string       `json:"tier"`
-	Source    string       `json:"source"`
-	RTO       *Duration    `json:"rto,omitempty"`
+	Name   string    `json:"name"`
+	Tier   string    `json:"tier"`
+	Source string    `json:"source"`
+	RTO    *Duration `json:"rto,omitempty"`
 	// DrillTarget is where drills receive into (see DrillDir).
-	DrillTarget string `json:"drillTarget,omitempty"`
-	Snapshots Replication  `json:"snapshots"`
-	External  *Replication `json:"external,omitempty"`
+	DrillTarget string       `json:"drillTarget,omitempty"`
+	Snapshots   Replication  `json:"snapshots"`
+	External    *Replication `json:"external,omitempty"`
 }
 
 // Replication is where a subvolume's copies live, when a new one is due and
