@@ -65,9 +65,15 @@ func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile
 	if err := CleanScratch(req.Scratch, p.KeepFailed, p.Now()); err != nil {
 		return r, err
 	}
-	rels, err := verify.Sample(req.Copy, req.SampleSize, req.Seed)
+	// Sample the local snapshot when there is one: it is what was sent, so
+	// a file the replica lost is still drawn, and found missing.
+	truth := req.Copy
+	if r.Reference != "" {
+		truth = r.Reference
+	}
+	rels, err := verify.Sample(truth, req.SampleSize, req.Seed)
 	if err != nil {
-		return r, fmt.Errorf("sampling %s: %w", req.Copy, err)
+		return r, fmt.Errorf("sampling %s: %w", truth, err)
 	}
 	if len(rels) == 0 {
 		r.Result = reconcile.ResultSkip

@@ -154,7 +154,8 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 		bar.Finish()
 		fmt.Fprintln(g.stderr)
 	}
-	if len(out.Reports) == 0 && len(out.Skipped) > 0 && out.Result == reconcile.ResultPass {
+	// Nothing proven is a skip, never a pass.
+	if out.Result == reconcile.ResultPass && !anyPassed(out.Reports) {
 		out.Result = reconcile.ResultSkip
 	}
 	if err := writeMetricsAfter(g, d); err != nil {
@@ -261,4 +262,13 @@ func printSkipped(g *globalOptions, skipped map[string]string) {
 	for _, n := range sortedKeys(skipped) {
 		fmt.Fprintf(g.stdout, "%s  SKIP  %s\n", n, skipped[n])
 	}
+}
+
+func anyPassed(reports []reconcile.TestReport) bool {
+	for _, r := range reports {
+		if r.Passed() {
+			return true
+		}
+	}
+	return false
 }

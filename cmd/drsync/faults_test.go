@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/schema"
+	"golang.org/x/sys/unix"
+)
+
+// faultRig is a sandbox of testdata/desired/small.cue after one apply:
+// every subvolume snapshotted, sent, tested.
+type faultRig struct {
+	t       *testing.T
+	dir     string
+	d       *schema.Desired
+	args    []string
+	replica string // docs' replica on the drive
+	local   string // the local snapshot it came from
+}
+
+func newFaultRig(t *testing.T) *faultRig {
+	t.Helper()
+	if err := sandbox.Available(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	file, _ := filepath.Abs("../../testdata/desired/small.cue")
+	d, err := schema.Load(file, []string{"root=" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := sandbox.LayoutFor(d, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sandbox.Down(context.Background(), dir) })
+	if err := sandbox.Up(t.Context(), dir, layout); err != nil {
+		t.Fatal(err)
+	}
+	// A symlink to /etc in the source: restores must never follow it out.
+	if err := os.Symlink("/etc", filepath.Join(d.Subvolumes["docs"].Source, "etc-link")); err != nil {
+		t.Fatal(err)
+	}
+	r := &faultRig{t: t, dir: dir, d: d, args: []string{"-f", file, "-t", "root=" + dir}}
+	if code, out := r.run("apply", "--auto-approve"); code != 0 {
+		t.Fatalf("apply: %d\n%s", code, out)
+	}
+	subs, _, err := btrfs.List(d.SnapshotDir("usb", "docs"))
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("replicas: %v %v", subs, err)
+	}
+	r.replica = subs[0].Path
+	r.local = filepath.Join(d.SnapshotDir("pool", "docs"), subs[0].Name)
+	return r
+}
+
+func (r *faultRig) run(args ...string) (int, string) {
+	var out bytes.Buffer
+	code := run(append(args, r.args...), strings.NewReader(""), &out, &out)
+	return code, out.String()
+}
+
+// tamper changes a read-only snapshot and keeps it what it was: a replica
+// keeps its received UUID (making it writable clears it, as btrfs
+// property set -f does), so the damage is found by the test, not by the
+// planner as a half-received subvolume.
+func tamper(t *testing.T, snap string, change func()) {
+	t.Helper()
+	info, err := btrfs.Info(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := btrfs.SetReadOnly(snap, false); err != nil {
+		t.Fatal(err)
+	}
+	change()
+	if info.ReceivedUUID != "" {
+		if err := btrfs.SetReceivedUUID(snap, info.ReceivedUUID, info.Generation); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := btrfs.SetReadOnly(snap, true); err != nil {
+		t.Fatal(err)
+	}
+	after, err := btrfs.Info(snap)
+	if err != nil || after.ReceivedUUID != info.ReceivedUUID || !after.ReadOnly {
+		t.Fatalf("tampered snapshot is no longer what it was: %+v %v", after, err)
+	}
+}
+
+// someFile returns a non-empty regular file of the tree, by relative path.
+func someFile(t *testing.T, root string) string {
+	t.Helper()
+	var found string
+	filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err != nil || found != "" || !e.Type().IsRegular() {
+			return nil
+		}
+		if info, err := e.Info(); err == nil && info.Size() > 100 && info.Mode().Perm()&0o200 != 0 {
+			found, _ = filepath.Rel(root, p)
+		}
+		return nil
+	})
+	if found == "" {
+		t.Fatal("no file to damage")
+	}
+	return found
+}
+
+func TestRestoreTestCatchesDamage(t *testing.T) {
+	tests := []struct {
+		name  string
+		check string
+		local bool // damage the local snapshot instead of the replica
+		fault func(t *testing.T, path string)
+	}{
+		{"flipped-byte", "sha256", false, func(t *testing.T, p string) {
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, 1)
+			f.ReadAt(b, 50)
+			b[0] ^= 0x01
+			f.WriteAt(b, 50)
+			f.Close()
+		}},
+		{"mode", "mode", false, func(t *testing.T, p string) { os.Chmod(p, 0o777) }},
+		{"owner", "owner", false, func(t *testing.T, p string) { os.Lchown(p, 4321, 4321) }},
+		{"xattr", "xattr:user.drsync-test", false, func(t *testing.T, p string) {
+			if err := unix.Lsetxattr(p, "user.drsync-test", []byte("tampered"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"deleted", "missing", false, func(t *testing.T, p string) { os.Remove(p) }},
+		{"truncated", "size", false, func(t *testing.T, p string) { os.Truncate(p, 10) }},
+		{"local-snapshot-damaged", "sha256", true, func(t *testing.T, p string) { os.WriteFile(p, []byte("not what was sent"), 0o644) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFaultRig(t)
+			target := r.replica
+			if tc.local {
+				target = r.local
+			}
+			rel := someFile(t, target)
+			tamper(t, target, func() { tc.fault(t, filepath.Join(target, rel)) })
+			code, out := r.run("test", "--subvolume", "docs", "--sample-size", "100000")
+			if code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", code, out)
+			}
+			if !strings.Contains(out, "docs  FAIL") || !strings.Contains(out, rel) || !strings.Contains(out, tc.check) {
+				t.Errorf("the report should name %s and the check %s:\n%s", rel, tc.check, out)
+			}
+			if !tc.local {
+				code, out = r.run("drill", "--subvolume", "docs")
+				if code != 1 || !strings.Contains(out, "docs  FAIL") {
+					t.Errorf("drill of a damaged replica: exit %d\n%s", code, out)
+				}
+			}
+		})
+	}
+}
+
+func TestRestoreTestPassesAndStaysInScratch(t *testing.T) {
+	r := newFaultRig(t)
+	before, err := os.Stat("/etc/passwd")
+	if err != nil {
+		t.Skip(err)
+	}
+	code, out := r.run("test", "--subvolume", "docs", "--sample-size", "100000", "--seed", "7")
+	if code != 0 || !strings.Contains(out, "docs  PASS") || !strings.Contains(out, "seed 7") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	after, _ := os.Stat("/etc/passwd")
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Error("/etc/passwd changed during a restore test")
+	}
+	left, _ := os.ReadDir(r.d.Restore.Scratch)
+	if len(left) != 0 {
+		t.Errorf("a passed test left scratch behind: %v", left)
+	}
+	code, out = r.run("drill", "--subvolume", "docs")
+	if code != 0 || !strings.Contains(out, "RTO") {
+		t.Fatalf("drill: exit %d\n%s", code, out)
+	}
+	code, out = r.run("status", "--json")
+	if code != 0 || !strings.Contains(out, `"verifiedAgeSeconds"`) {
+		t.Errorf("status after tests: %d\n%s", code, out)
+	}
+}
+
+func TestEmptySnapshotIsSkip(t *testing.T) {
+	r := newFaultRig(t)
+	// media is filled by the sandbox; empty it and snapshot again by hand.
+	src := r.d.Subvolumes["media"].Source
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(src, e.Name()))
+	}
+	dir := r.d.SnapshotDir("pool", "media")
+	if err := btrfs.Snapshot(t.Context(), src, filepath.Join(dir, "media.20991231T2359")); err != nil {
+		t.Fatal(err)
+	}
+	// Unplug the drive so the test reads the (empty) local snapshot.
+	if out, err := exec.Command("umount", r.d.Locations["usb"].Mount).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	code, out := r.run("test", "--subvolume", "media", "--json")
+	if !strings.Contains(out, `"result": "skip"`) || strings.Contains(out, `"result": "pass"`) {
+		t.Errorf("an empty snapshot must be SKIP, never PASS (exit %d):\n%s", code, out)
+	}
+}
