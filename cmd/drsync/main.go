@@ -93,6 +93,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newStatusCommand(g),
 		newTestCommand(g),
 		newDrillCommand(g),
+		newFindCommand(g),
+		newRestoreCommand(g),
 		newDemoCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+)
+
+func newFindCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "find PATH",
+		Short: "List every snapshot, local and external, that holds PATH",
+		Long:  "PATH is relative to a subvolume, or an absolute path under a declared source. Shows size, mtime and whether the content changed from the previous snapshot.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, obs, targets, err := resolvePath(g, args[0])
+			if err != nil {
+				return err
+			}
+			type found struct {
+				Subvolume string          `json:"subvolume"`
+				Path      string          `json:"path"`
+				Copies    []recovery.Copy `json:"copies"`
+			}
+			var all []found
+			for _, name := range sortedKeys(targets) {
+				copies, err := recovery.Find(snapshotsOf(d, obs, name), targets[name])
+				if err != nil {
+					return err
+				}
+				if len(copies) > 0 {
+					all = append(all, found{name, targets[name], copies})
+				}
+			}
+			if g.json {
+				return writeJSON(g.stdout, all)
+			}
+			if len(all) == 0 {
+				return fmt.Errorf("%s is in no snapshot", args[0])
+			}
+			for _, f := range all {
+				fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, f.Path)
+				for _, c := range f.Copies {
+					fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humanBytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
+				}
+			}
+			fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newRestoreCommand(g *globalOptions) *cobra.Command {
+	var from, to string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "restore PATH --from SNAPSHOT",
+		Short: "Restore a file or directory from a snapshot, next to the original, verified",
+		Long: "Restores PATH from SNAPSHOT (the local copy, else the replica) with its metadata. By default the copy goes next to " +
+			"the original as PATH.restored-<timestamp>; --to DIR puts it in DIR. Nothing is overwritten without --force, and " +
+			"success is reported only after the copy was verified against the snapshot.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, obs, targets, err := resolvePath(g, args[0])
+			if err != nil {
+				return err
+			}
+			subvol := from[:max(strings.LastIndex(from, "."), 0)]
+			rel, ok := targets[subvol]
+			if !ok || d.Subvolumes[subvol] == nil {
+				return fmt.Errorf("--from %s: not a snapshot of a subvolume holding %s", from, args[0])
+			}
+			var snap *recovery.Snapshot
+			for _, s := range snapshotsOf(d, obs, subvol) {
+				if s.Name == from && (snap == nil || !d.Locations[s.Location].External) {
+					s := s
+					snap = &s
+				}
+			}
+			if snap == nil {
+				return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", from, args[0])
+			}
+			dest := filepath.Join(d.Subvolumes[subvol].Source, filepath.FromSlash(rel)) + ".restored-" + time.Now().Format("20060102T150405")
+			if to != "" {
+				dest = filepath.Join(to, filepath.Base(rel))
+			}
+			rep, err := recovery.Restore(cmd.Context(), snap.Path, rel, dest, force)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return writeJSON(g.stdout, struct {
+					From     string `json:"from"`
+					Location string `json:"location"`
+					To       string `json:"to"`
+					Entries  int    `json:"entries"`
+					Bytes    int64  `json:"bytes"`
+				}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
+			}
+			fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %d entries, %s, verified\n",
+				rel, snap.Name, snap.Location, dest, rep.Entries, humanBytes(rep.Bytes))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "snapshot name, as drsync find lists it")
+	cmd.Flags().StringVar(&to, "to", "", "directory to restore into (default: next to the original)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace what already exists at the destination")
+	cmd.MarkFlagRequired("from")
+	return cmd
+}
+
+func resolvePath(g *globalOptions, path string) (*schema.Desired, *reconcile.Observed, map[string]string, error) {
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	obs, err := observe(g, d, time.Now())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sources := map[string]string{}
+	for name, s := range d.Subvolumes {
+		sources[name] = s.Source
+	}
+	targets, err := recovery.Resolve(sources, path)
+	return d, obs, targets, err
+}
+
+func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []recovery.Snapshot {
+	s, st := d.Subvolumes[name], obs.Subvolumes[name]
+	var out []recovery.Snapshot
+	for _, l := range st.Local {
+		out = append(out, recovery.Snapshot{Name: l.Name, Location: s.Snapshots.Location, Time: l.Time,
+			Path: filepath.Join(d.SnapshotDir(s.Snapshots.Location, name), l.Name)})
+	}
+	if s.External != nil {
+		for _, r := range st.External {
+			if r.ReceivedUUID != "" && r.ReadOnly {
+				out = append(out, recovery.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
+					Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
+			}
+		}
+	}
+	return out
+}
