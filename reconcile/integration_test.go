@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/sandbox"
@@ -87,7 +88,7 @@ func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
 	r.t.Helper()
 	p := r.plan(now)
 	var events []reconcile.Event
-	_, err := reconcile.Apply(r.t.Context(), p, reconcile.Env{Storage: r.st, Journal: r.j}, func(e reconcile.Event) {
+	_, err := reconcile.Apply(r.t.Context(), p, reconcile.Env{Storage: r.st, Journal: r.j, Prover: prove.New(r.st, r.d)}, func(e reconcile.Event) {
 		if e.Phase != reconcile.PhaseStart {
 			events = append(events, e)
 		}
