@@ -17,6 +17,7 @@ import (
 
 const (
 	chunkSize        = 1 << 20
+	blockSize        = 4096
 	progressInterval = 200 * time.Millisecond
 )
 
@@ -193,13 +194,13 @@ func (c *copier) linkUnchanged(src, dst, prev string, st *unix.Stat_t) (bool, er
 	return true, nil
 }
 
-// copyData copies only the data segments of in, and skips zero chunks
+// copyData copies only the data segments of in, and skips zero blocks
 // within them, so sparse files stay sparse; the final truncate restores
 // any trailing hole.
 func (c *copier) copyData(out, in *os.File, size int64) error {
 	fd := int(in.Fd())
 	for off := int64(0); off < size; {
-		data, err := off, error(nil); if off > 0 { err = unix.ENXIO }
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
 		if errors.Is(err, unix.ENXIO) { // only a hole remains
 			break
 		}
@@ -227,10 +228,8 @@ func (c *copier) copyRange(out, in *os.File, from, to int64) error {
 			return err
 		}
 		n, err := in.ReadAt(c.buf[:min(int64(len(c.buf)), to-off)], off)
-		if n > 0 && !allZero(c.buf[:n]) {
-			if _, werr := out.WriteAt(c.buf[:n], off); werr != nil {
-				return werr
-			}
+		if werr := writeNonZero(out, c.buf[:n], off); werr != nil {
+			return werr
 		}
 		c.count(int64(n))
 		if err != nil {
@@ -247,6 +246,33 @@ func (c *copier) count(n int64) {
 		c.last = time.Now()
 		c.progress(c.n)
 	}
+}
+
+// writeNonZero writes b at off except its all-zero blocks, which it leaves
+// as holes: a filesystem that reports no holes reports a sparse file as all
+// data.
+func writeNonZero(out *os.File, b []byte, off int64) error {
+	start := -1 // of the pending run of non-zero blocks
+	flush := func(end int) error {
+		_, err := out.WriteAt(b[start:end], off+int64(start))
+		start = -1
+		return err
+	}
+	for i := 0; i < len(b); i += blockSize {
+		zero := allZero(b[i:min(i+blockSize, len(b))])
+		if !zero && start < 0 {
+			start = i
+		}
+		if zero && start >= 0 {
+			if err := flush(i); err != nil {
+				return err
+			}
+		}
+	}
+	if start >= 0 {
+		return flush(len(b))
+	}
+	return nil
 }
 
 func allZero(b []byte) bool {

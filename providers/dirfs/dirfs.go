@@ -85,7 +85,7 @@ func writeSidecar(path string, m sidecar) error {
 // assigns to every new subvolume.
 func newUUID() string {
 	var b [16]byte
-	rand.Read(b[:])
+	rand.Read(b[:]) // cannot fail since Go 1.24
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
