@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/drsync/drsync/schema"
 	"time"
 )
 
@@ -28,6 +30,9 @@ type Env struct {
 	Storage Storage
 	Prover  Prover
 	Journal *Journal
+	// Desired, when set, has Apply refresh the files that carry evidence
+	// (metrics, runbooks) once the run is journaled.
+	Desired *schema.Desired
 }
 
 // Result sums up an apply.
@@ -52,7 +57,13 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 		notify = func(Event) {}
 	}
 	run := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000"), os.Getpid())
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunStart}); err != nil {
+	var present []string
+	for _, d := range p.Drives {
+		if d.Present {
+			present = append(present, d.Location)
+		}
+	}
+	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunStart, Drives: present}); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -104,6 +115,11 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunEnd, Result: result}); err != nil {
 		return res, err
 	}
+	if env.Desired != nil {
+		if err := RefreshEvidence(env.Desired, env.Storage, j, time.Now().In(p.Now.Location())); err != nil {
+			return res, err
+		}
+	}
 	if stopErr != nil {
 		return res, fmt.Errorf("apply stopped: %w", stopErr)
 	}
@@ -123,6 +139,8 @@ func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, 
 		return n, nil, err
 	case KindRepair, KindPrune:
 		return 0, nil, st.Delete(ctx, a.Path)
+	case KindWrite:
+		return int64(len(a.Content)), nil, WriteFile(a.Path, []byte(a.Content))
 	case KindTest, KindDrill:
 		if env.Prover == nil {
 			return 0, nil, fmt.Errorf("no prover configured for %s", a.Kind)

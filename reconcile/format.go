@@ -8,7 +8,7 @@ import (
 
 // symbols follow Terraform: + creates, - destroys, -/+ replaces.
 // ~ runs a check that changes nothing but the evidence.
-var symbols = map[Kind]string{KindSnapshot: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~"}
+var symbols = map[Kind]string{KindSnapshot: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~", KindWrite: "+"}
 
 // WriteText prints the plan for people: drives, then each subvolume that
 // has something to say, then a one-line summary. explain adds retention's
@@ -56,6 +56,27 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(p.Files) > 0 || p.FilesError != "" {
+		fmt.Fprintln(w, "generated files")
+		if p.FilesError != "" {
+			fmt.Fprintf(w, "  ! %s\n", p.FilesError)
+		}
+		for _, a := range p.Files {
+			sym, verb := "+", "write"
+			if a.Diff != "" {
+				sym, verb = "~", "update"
+			}
+			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", sym, verb, a.Path, a.Reason)
+			if explain || a.Diff != "" && len(a.Diff) < 4000 {
+				for _, l := range strings.Split(strings.TrimRight(a.Diff, "\n"), "\n") {
+					if l != "" {
+						fmt.Fprintf(w, "        %s\n", l)
+					}
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, p.Summary())
 }
 
@@ -86,7 +107,7 @@ func (p *Plan) Summary() string {
 	}
 	n := p.Count()
 	var parts []string
-	for _, k := range []Kind{KindRepair, KindSnapshot, KindSend, KindTest, KindDrill, KindPrune} {
+	for _, k := range []Kind{KindRepair, KindSnapshot, KindSend, KindTest, KindDrill, KindPrune, KindWrite} {
 		if n[k] > 0 {
 			parts = append(parts, plural(n[k], string(k)))
 		}

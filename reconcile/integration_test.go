@@ -88,7 +88,7 @@ func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
 	r.t.Helper()
 	p := r.plan(now)
 	var events []reconcile.Event
-	_, err := reconcile.Apply(r.t.Context(), p, reconcile.Env{Storage: r.st, Journal: r.j, Prover: prove.New(r.st, r.d)}, func(e reconcile.Event) {
+	_, err := reconcile.Apply(r.t.Context(), p, reconcile.Env{Storage: r.st, Journal: r.j, Prover: prove.New(r.st, r.d), Desired: r.d}, func(e reconcile.Event) {
 		if e.Phase != reconcile.PhaseStart {
 			events = append(events, e)
 		}

@@ -44,6 +44,8 @@ type JournalEntry struct {
 	Revision string    `json:"revision,omitempty"`
 	// Report is the evidence of a test or drill.
 	Report *TestReport `json:"report,omitempty"`
+	// Drives lists, on run-start, the external drives the plan found present.
+	Drives []string `json:"drives,omitempty"`
 }
 
 // OpenJournal returns the journal in stateDir, creating the directory.
@@ -121,6 +123,18 @@ type JournalSummary struct {
 	Interrupted []JournalEntry
 	// History holds each subvolume's backups, tests and drills.
 	History map[string]*History
+	// Runs counts finished runs by result; Last is the newest one.
+	Runs map[string]int
+	Last RunSummary
+	// DriveSeen is when a run last found each external drive present.
+	DriveSeen map[string]time.Time
+}
+
+// RunSummary describes one apply run.
+type RunSummary struct {
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	Result  string    `json:"result"`
 }
 
 // Summary condenses the journal for the planner.
@@ -129,19 +143,25 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	if err != nil {
 		return JournalSummary{}, err
 	}
-	s := JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}}
+	s := JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{}}
+	var started time.Time
 	open := map[string]JournalEntry{} // started, unfinished actions of the current run
 	var run string
 	ended := true
 	for _, e := range entries {
 		switch e.Phase {
 		case PhaseRunStart:
-			run, ended = e.Run, false
+			run, ended, started = e.Run, false, e.Time
 			open = map[string]JournalEntry{}
+			for _, d := range e.Drives {
+				s.DriveSeen[d] = e.Time
+			}
 		case PhaseRunEnd:
 			if e.Run == run {
 				ended = true
 			}
+			s.Runs[e.Result]++
+			s.Last = RunSummary{Started: started, Ended: e.Time, Result: e.Result}
 		case PhaseStart:
 			open[actionKey(e.Action)] = e
 		case PhaseDone, PhaseFailed, PhaseSkipped:

@@ -43,6 +43,18 @@ func Observe(d *schema.Desired, st Storage, j *Journal, loc *time.Location) (*Ob
 			return nil, err
 		}
 		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
+		o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+	}
+	files, err := GeneratedFiles(d, o, time.Now().In(loc))
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	if o.Files, err = observeFiles(paths); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

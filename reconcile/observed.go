@@ -24,6 +24,14 @@ type Observed struct {
 	Interrupted []JournalEntry `json:"interrupted,omitempty"`
 	// History is each subvolume's journaled backups, tests and drills.
 	History map[string]*History `json:"history,omitempty"`
+	// Runs, LastRun and DriveSeen summarise past applies, for metrics.
+	Runs      map[string]int       `json:"runs,omitempty"`
+	LastRun   RunSummary           `json:"lastRun,omitzero"`
+	DriveSeen map[string]time.Time `json:"driveSeen,omitempty"`
+	// Files holds the generated files as they are on disk, by path (a
+	// missing file is absent). Nil means generated files are not managed
+	// in this observation.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // Drive is an external location's drive as observed.
@@ -91,10 +99,9 @@ type Storage interface {
 // Fingerprint identifies an observation, so a saved plan can refuse to run
 // against a machine that changed since.
 func (o *Observed) Fingerprint() string {
-	b, err := json.Marshal(o)
-	if err != nil {
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(o); err != nil {
 		panic(err) // plain data: cannot fail
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:12])
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }

@@ -27,7 +27,7 @@ const (
 // phase orders kinds in apply: repairs, snapshots, sends, then the proofs
 // (which test what was just sent), then prunes (which a failed proof of
 // the same subvolume holds back).
-var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindSend: 2, KindTest: 3, KindDrill: 4, KindPrune: 5}
+var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindSend: 2, KindTest: 3, KindDrill: 4, KindPrune: 5, KindWrite: 6}
 
 // Action is one step of a plan, with the reason a person can check.
 type Action struct {
@@ -56,7 +56,11 @@ type Action struct {
 	Scratch string `json:"scratch,omitempty"`
 	// RTOTarget is the drill's target.
 	RTOTarget schema.Duration `json:"rtoTarget,omitzero"`
-	Reason    string          `json:"reason"`
+	// Content is a generated file's new content, Diff its unified diff
+	// against the file on disk.
+	Content string `json:"content,omitempty"`
+	Diff    string `json:"diff,omitempty"`
+	Reason  string `json:"reason"`
 }
 
 // Plan is the diff between desired and observed state.
@@ -67,6 +71,11 @@ type Plan struct {
 	Drives      []DriveNote     `json:"drives,omitempty"`
 	Warnings    []string        `json:"warnings,omitempty"`
 	Subvolumes  []SubvolumePlan `json:"subvolumes"`
+	// Files are the writes of generated files (rules, dashboard, units,
+	// runbooks).
+	Files []Action `json:"files,omitempty"`
+	// FilesError says why generated files could not be rendered.
+	FilesError string `json:"filesError,omitempty"`
 }
 
 // DriveNote is an external drive's state as the plan reports it.
@@ -100,6 +109,7 @@ func (p *Plan) Actions() []Action {
 	for _, s := range p.Subvolumes {
 		all = append(all, s.Actions...)
 	}
+	all = append(all, p.Files...)
 	sortActions(all)
 	return all
 }
@@ -107,10 +117,8 @@ func (p *Plan) Actions() []Action {
 // Count returns how many actions of each kind the plan holds.
 func (p *Plan) Count() map[Kind]int {
 	n := map[Kind]int{}
-	for _, s := range p.Subvolumes {
-		for _, a := range s.Actions {
-			n[a.Kind]++
-		}
+	for _, a := range p.Actions() {
+		n[a.Kind]++
 	}
 	return n
 }
@@ -139,6 +147,14 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
 		sp.markExternal(d)
 		p.Subvolumes = append(p.Subvolumes, sp)
+	}
+	if o.Files != nil {
+		files, err := GeneratedFiles(d, o, now)
+		if err != nil {
+			p.FilesError = err.Error()
+		} else {
+			planFiles(p, files, o.Files)
+		}
 	}
 	return p
 }

@@ -9,6 +9,12 @@ command -v losetup >/dev/null || need+=(mount)
 command -v getfattr >/dev/null || need+=(attr)
 command -v btrbk >/dev/null || need+=(btrbk)
 [ -x /usr/bin/time ] || need+=(time)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v git-upload-pack >/dev/null || need+=(git)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

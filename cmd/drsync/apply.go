@@ -65,6 +65,10 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 					p.WriteText(g.stdout, false)
 				}
 				if p.Empty() {
+					// Nothing to change, but the metrics' ages move with the clock.
+					if err := writeMetricsAfter(g, d); err != nil {
+						return err
+					}
 					if g.json {
 						return writeJSON(g.stdout, applyReport{Plan: p})
 					}
@@ -103,7 +107,7 @@ func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *recon
 		return err
 	}
 	report := applyReport{Plan: p}
-	res, err := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j}, func(e reconcile.Event) {
+	res, err := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j, Desired: d}, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			return
 		}

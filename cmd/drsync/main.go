@@ -93,6 +93,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newStatusCommand(g),
 		newTestCommand(g),
 		newDrillCommand(g),
+		newWatchCommand(g),
 		newFindCommand(g),
 		newRestoreCommand(g),
 		newDemoCommand(g),

@@ -1,8 +1,48 @@
 package main
 
-import "github.com/drsync/drsync/schema"
+import (
+	"log/slog"
+	"time"
 
-// writeMetricsAfter refreshes the textfile-collector metrics after a run.
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/schema"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// writeMetricsAfter refreshes the metrics textfile and the runbooks'
+// evidence, for runs that changed nothing else.
 func writeMetricsAfter(g *globalOptions, d *schema.Desired) error {
-	return nil
+	st, err := newStorage(g)
+	if err != nil {
+		return err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return err
+	}
+	return reconcile.RefreshEvidence(d, st, j, time.Now())
 }
+
+// metricsGatherer serves the backup metrics on watch's /metrics, observed
+// at scrape time so ages are current.
+func metricsGatherer(g *globalOptions, d *schema.Desired) prometheus.Gatherer {
+	if d == nil {
+		return nil
+	}
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		now := time.Now()
+		obs, err := observe(g, d, now)
+		if err != nil {
+			return nil, err
+		}
+		reg, err := render.Registry(reconcile.RenderInput(d, obs, now))
+		if err != nil {
+			return nil, err
+		}
+		return reg.Gather()
+	})
+}
+
+func loggerFor(*globalOptions) *slog.Logger { return slog.Default() }

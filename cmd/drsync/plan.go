@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -65,9 +66,14 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 			} else {
-				p.WriteText(g.stdout, o.explain)
+				// Thousands of lines for a long history: one write, not one per line.
+				w := bufio.NewWriterSize(g.stdout, 64<<10)
+				p.WriteText(w, o.explain)
 				if o.out != "" {
-					fmt.Fprintf(g.stdout, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+					fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+				}
+				if err := w.Flush(); err != nil {
+					return err
 				}
 			}
 			if o.detailedExitcode && !p.Empty() {

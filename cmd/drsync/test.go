@@ -131,7 +131,7 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 		return err
 	}
 	bar := progressFor(g, kind)
-	_, applyErr := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j}, func(e reconcile.Event) {
+	_, applyErr := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j, Desired: d}, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			if bar != nil && e.Bytes > 0 {
 				bar.Set64(e.Bytes)
@@ -157,9 +157,6 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 	// Nothing proven is a skip, never a pass.
 	if out.Result == reconcile.ResultPass && !anyPassed(out.Reports) {
 		out.Result = reconcile.ResultSkip
-	}
-	if err := writeMetricsAfter(g, d); err != nil {
-		return err
 	}
 	if g.json {
 		if err := writeJSON(g.stdout, out); err != nil {

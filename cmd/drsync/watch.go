@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/watch"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+)
+
+type watchOptions struct {
+	repo, branch, path string
+	file               string
+	workDir            string
+	interval           time.Duration
+	listen             string
+	secretFile         string
+	apply              bool
+}
+
+func newWatchCommand(g *globalOptions) *cobra.Command {
+	var o watchOptions
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Reconcile continuously: on a git push, on a change of the file, and on a timer",
+		Long: "Follows a git repository (--repo, --branch, --path) or a local file or directory (-f/--file), validates each " +
+			"new revision before anything runs (a broken revision is never applied; the last good one stays in force), and " +
+			"reconciles on every new revision, on POST /hook with a valid X-Hub-Signature-256, and every --interval, so due " +
+			"snapshots, tests and prunes happen on time. Serves /metrics, /healthz and /status on --listen (loopback by default).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
+				Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
+			if o.repo == "" {
+				opts.File = o.file
+				if opts.File == "" {
+					opts.File = g.file
+				}
+			}
+			if o.secretFile != "" {
+				secret, err := os.ReadFile(o.secretFile)
+				if err != nil {
+					return fmt.Errorf("--webhook-secret-file: %w", err)
+				}
+				opts.WebhookSecret = []byte(strings.TrimSpace(string(secret)))
+				if len(opts.WebhookSecret) == 0 {
+					return fmt.Errorf("--webhook-secret-file %s is empty", o.secretFile)
+				}
+			}
+			w, err := watch.New(opts, &reconciler{g: g, stop: cmd.Context()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "drsync watch: serving /metrics, /healthz, /status on %s\n", o.listen)
+			return w.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.repo, "repo", "", "git repository (URL or local path) holding the desired state")
+	f.StringVar(&o.branch, "branch", watch.DefaultBranch, "branch to follow")
+	f.StringVar(&o.path, "path", watch.DefaultPath, "path of the desired-state file or directory inside the repository")
+	f.StringVar(&o.file, "file", "", "local file or directory to follow instead of a repository (default: -f)")
+	f.StringVar(&o.workDir, "work-dir", "/var/lib/drsync/watch", "where watch keeps its checkouts")
+	f.DurationVar(&o.interval, "interval", watch.DefaultInterval, "poll and reconcile interval")
+	f.StringVar(&o.listen, "listen", watch.DefaultListen, "address for /metrics, /healthz, /status and POST /hook")
+	f.StringVar(&o.secretFile, "webhook-secret-file", "", "file holding the HMAC-SHA256 secret for POST /hook (disabled without)")
+	f.BoolVar(&o.apply, "apply", true, "apply changes; --apply=false only plans and reports drift")
+	return cmd
+}
+
+// reconciler is watch's view of plan/apply: one unattended run, guarded.
+type reconciler struct {
+	g *globalOptions
+	// stop is cancelled by SIGTERM/SIGINT: the apply stops between actions.
+	stop context.Context
+	// last is the desired state of the newest reconcile, for /metrics.
+	last *schema.Desired
+}
+
+func (r *reconciler) Validate(_ context.Context, path string) error {
+	_, err := schema.Load(path, r.g.tags)
+	return err
+}
+
+func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {
+	d, err := schema.Load(path, r.g.tags)
+	if err != nil {
+		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+	}
+	r.last = d
+	now := time.Now()
+	var lock *reconcile.Lock
+	if apply {
+		if lock, err = reconcile.AcquireLock(d.StateDir, "drsync watch"); err != nil {
+			return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+		}
+		defer lock.Release()
+	}
+	obs, err := observe(r.g, d, now)
+	if err != nil {
+		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+	}
+	p := reconcile.Compute(d, obs, now)
+	out := watch.Outcome{Actions: len(p.Actions()), Message: p.Summary(), NextDue: nextDue(d, obs, p, now)}
+	switch {
+	case p.Empty():
+		out.Result = watch.ResultOK
+		return out, writeMetricsAfter(r.g, d)
+	case !apply:
+		out.Result = watch.ResultDrift
+		return out, nil
+	}
+	if err := reconcile.Guard(p, obs, d.Watch.MaxPruneShare); err != nil {
+		out.Result, out.Message = watch.ResultGuarded, err.Error()
+		return out, nil
+	}
+	st, err := newStorage(r.g)
+	if err != nil {
+		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+	}
+	res, err := reconcile.Apply(r.stop, p, reconcile.Env{Storage: st, Prover: newProver(r.g, d), Journal: j, Desired: d}, nil)
+	out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
+	if err != nil {
+		out.Result = watch.ResultFailed
+		if errors.Is(err, context.Canceled) {
+			out.Message += " (stopped by a signal between actions)"
+		}
+		return out, err
+	}
+	out.Result = watch.ResultOK
+	return out, nil
+}
+
+func (r *reconciler) Gatherer() prometheus.Gatherer { return metricsGatherer(r.g, r.last) }
+
+// nextDue lists what the plan would do next, or when each subvolume's next
+// snapshot and send slot comes.
+func nextDue(d *schema.Desired, obs *reconcile.Observed, p *reconcile.Plan, now time.Time) []string {
+	var out []string
+	for _, a := range p.Actions() {
+		out = append(out, fmt.Sprintf("%s %s %s (%s)", a.Kind, a.Subvolume, a.Snapshot, a.Reason))
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, name := range d.SubvolumeNames() {
+		s, st := d.Subvolumes[name], obs.Subvolumes[name]
+		var newest time.Time
+		if n := len(st.Local); n > 0 {
+			newest = st.Local[n-1].Time
+		}
+		line := fmt.Sprintf("%s: snapshot at %s", name, s.Snapshots.Schedule.Next(newest, now).Format("2006-01-02 15:04"))
+		if s.External != nil {
+			var newestExt time.Time
+			if n := len(st.External); n > 0 {
+				newestExt = st.External[n-1].Time
+			}
+			line += fmt.Sprintf(", send at %s", s.External.Schedule.Next(newestExt, now).Format("2006-01-02 15:04"))
+		}
+		out = append(out, line)
+	}
+	return out
+}

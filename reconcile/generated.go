@@ -1,0 +1,204 @@
+package reconcile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
+)
+
+// KindWrite writes a generated file (alert rules, dashboard, units,
+// runbooks) whose content differs from what the desired state renders.
+const KindWrite Kind = "write"
+
+// RenderInput gathers what the generated files say about the machine:
+// counts, ages, the journal's backups, tests, drills and runs.
+func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
+	in := render.Input{Desired: d, Now: now, Subvolumes: map[string]render.SubvolumeStatus{},
+		Reconcile:    render.ReconcileStatus{Runs: o.Runs, LastRun: o.LastRun.Started, LastResult: o.LastRun.Result},
+		ExternalSeen: o.DriveSeen}
+	if !o.LastRun.Ended.IsZero() {
+		in.Reconcile.LastDuration = o.LastRun.Ended.Sub(o.LastRun.Started)
+	}
+	for _, name := range d.SubvolumeNames() {
+		st, h := o.Subvolumes[name], o.History[name]
+		var s render.SubvolumeStatus
+		if st != nil {
+			s.LocalCount, s.ExternalCount = len(st.Local), len(st.External)
+			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(st.External)
+		}
+		if h != nil {
+			if b := h.LastBackup; b != nil {
+				s.LastSuccess, s.LastDuration = b.Time, time.Duration(b.Seconds*float64(time.Second))
+			}
+			if send := h.LastSend; send != nil {
+				s.SizeBytes = send.Bytes
+				// The drive may be away: its newest replica is the last one sent.
+				if s.NewestExternal.IsZero() {
+					if stamp, ok := snapname.Parse(name, send.Action.Snapshot, now.Location()); ok {
+						s.NewestExternal = stamp.Time
+					}
+				}
+			}
+			if t := h.LastTest; t != nil {
+				s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+			}
+			s.TestsRun, s.TestsPassed = h.Tests, h.Passed
+			if h.Verified != nil {
+				s.Verified = h.Verified.SnapshotTime
+			}
+			if dr := h.LastDrill; dr != nil {
+				s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
+			}
+		}
+		in.Subvolumes[name] = s
+	}
+	return in
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// GeneratedFiles renders the files plan and apply manage as resources:
+// every enabled generated file except the metrics textfile, which changes
+// with every run and is rewritten after each one instead.
+func GeneratedFiles(d *schema.Desired, o *Observed, now time.Time) (map[string][]byte, error) {
+	files, err := render.Files(RenderInput(d, o, now))
+	if err != nil {
+		return nil, fmt.Errorf("rendering generated files: %w", err)
+	}
+	delete(files, d.Generate.Metrics)
+	return files, nil
+}
+
+// observeFiles reads the generated files as they are on disk; a missing
+// one is absent from the map.
+func observeFiles(paths []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		switch {
+		case os.IsNotExist(err):
+		case err != nil:
+			return nil, fmt.Errorf("generated file: %w", err)
+		default:
+			out[p] = string(b)
+		}
+	}
+	return out, nil
+}
+
+// planFiles adds a write for each generated file whose content differs,
+// with a unified diff against what is on disk.
+func planFiles(p *Plan, files map[string][]byte, current map[string]string) {
+	paths := make([]string, 0, len(files))
+	for path := range files {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		want := string(files[path])
+		have, exists := current[path]
+		if exists && have == want {
+			continue
+		}
+		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Content: want}
+		if !exists {
+			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
+		} else {
+			a.Diff = unifiedDiff(path, have, want)
+			a.Reason = "content differs: " + diffStat(a.Diff)
+		}
+		p.Files = append(p.Files, a)
+	}
+}
+
+func unifiedDiff(path, old, new string) string {
+	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(old), B: difflib.SplitLines(new),
+		FromFile: path + " (on disk)", ToFile: path + " (desired)", Context: 2,
+	})
+	if err != nil {
+		return ""
+	}
+	return text
+}
+
+func diffStat(diff string) string {
+	add, del := 0, 0
+	for _, l := range strings.Split(diff, "\n") {
+		switch {
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+		case strings.HasPrefix(l, "+"):
+			add++
+		case strings.HasPrefix(l, "-"):
+			del++
+		}
+	}
+	return fmt.Sprintf("+%d -%d lines", add, del)
+}
+
+// WriteFile writes content atomically: a temp file in the same directory,
+// synced, then renamed over path, so a reader or a crash never sees half
+// a file.
+func WriteFile(path string, content []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// RefreshEvidence rewrites the generated files that carry evidence after a
+// run added some: the metrics textfile (always: its ages move with the
+// clock) and the runbooks (last tested, success rate, measured RTO). Other
+// generated files change only through plan and apply.
+func RefreshEvidence(d *schema.Desired, st Storage, j *Journal, now time.Time) error {
+	o, err := Observe(d, st, j, now.Location())
+	if err != nil {
+		return err
+	}
+	files, err := render.Files(RenderInput(d, o, now))
+	if err != nil {
+		return fmt.Errorf("rendering evidence: %w", err)
+	}
+	for path, content := range files {
+		evidence := path == d.Generate.Metrics || strings.HasPrefix(path, d.Generate.Runbooks+"/")
+		if !evidence || o.Files[path] == string(content) {
+			continue
+		}
+		if err := WriteFile(path, content); err != nil {
+			return err
+		}
+	}
+	return nil
+}

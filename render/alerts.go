@@ -1,0 +1,486 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/drsync/drsync/schema"
+)
+
+// The rule file. Thresholds are not written into the rules: each rule
+// compares an evidence metric with the target metric drsync exports from the
+// desired state, so one rule serves every tier and the numbers live in one
+// place. Every "... or (target unless evidence)" clause makes a missing
+// piece of evidence (never backed up, never tested) fire instead of staying
+// silent.
+type ruleFile struct {
+	Groups []ruleGroup `yaml:"groups"`
+}
+
+// ruleGroup has no interval of its own: Prometheus's evaluation_interval
+// applies, as for the user's other rules.
+type ruleGroup struct {
+	Name  string `yaml:"name"`
+	Rules []rule `yaml:"rules"`
+}
+
+type rule struct {
+	Alert       string            `yaml:"alert"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+// alert is one alerting rule plus what its unit tests need to know.
+type alert struct {
+	name     string
+	expr     string
+	forDur   time.Duration
+	severity string
+	category string
+	// summary and description are Prometheus templates that use nothing
+	// but {{ $labels.NAME }}, so the tests can expand them exactly.
+	summary, description string
+	// runbook is the runbook annotation: a path, or a template choosing the
+	// path by subvolume. Empty when runbooks are not generated.
+	runbook string
+}
+
+// Slack on the cadences: a restore test or drill runs at the first apply
+// after it is due, and a removable drive is plugged in by hand.
+const (
+	cadenceSlack = 1.2
+	driveSlack   = 24 * time.Hour
+)
+
+// alerts returns the rules for in, in file order.
+func alerts(in Input) []alert {
+	d := in.Desired
+	f := d.Generate.DesiredFile
+	bin := d.Generate.Binary
+	rb := subvolumeRunbook(in)
+	out := []alert{
+		{
+			name: "BackupFailed",
+			expr: `(time() - backup_last_success_timestamp > 2 * min by (subvolume, tier) (backup_schedule_interval_seconds))
+or
+(min by (subvolume, tier) (backup_schedule_interval_seconds) unless backup_last_success_timestamp)`,
+			forDur: time.Hour, severity: "critical", category: "backup",
+			summary:     "Backup failed for {{ $labels.subvolume }}",
+			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),
+			runbook:     rb,
+		},
+		{
+			name:   "RestoreTestFailed",
+			expr:   `backup_restore_test_success == 0`,
+			forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
+			summary:     "Restore test failed for {{ $labels.subvolume }}",
+			description: fmt.Sprintf("The newest restore test of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: its backups may be corrupted. Investigate immediately: `%s test --subvolume {{ $labels.subvolume }} -f %s`.", bin, f),
+			runbook:     rb,
+		},
+		{
+			name: "RestoreTestOverdue",
+			expr: fmt.Sprintf(`(time() - backup_restore_test_last_run_timestamp > %g * backup_restore_test_interval_seconds)
+or
+(backup_restore_test_interval_seconds unless backup_restore_test_last_run_timestamp)`, cadenceSlack),
+			forDur: time.Hour, severity: "warning", category: "disaster-recovery",
+			summary:     "Restore test overdue for {{ $labels.subvolume }}",
+			description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no restore test for %g times its tier's interval, or never had one: its backups are unproven. Run `%s test --subvolume {{ $labels.subvolume }} -f %s`.", cadenceSlack, bin, f),
+			runbook:     rb,
+		},
+		{
+			name: "BackupTooOld",
+			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (subvolume, tier) group_left backup_rpo_target_seconds)
+or
+(backup_schedule_interval_seconds{location="external"} unless on (subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
+			forDur: time.Hour, severity: "warning", category: "backup",
+			summary:     "External backup of {{ $labels.subvolume }} is older than its RPO",
+			description: fmt.Sprintf("The newest replica of {{ $labels.subvolume }} on {{ $labels.location_name }} is older than the tier {{ $labels.tier }} RPO target, or there is none: losing the machine now loses more data than accepted. Connect the drive and run `%s apply -f %s`.", bin, f),
+			runbook:     rb,
+		},
+		{
+			name:   "RTOAboveTarget",
+			expr:   `backup_rto_measured_seconds > backup_rto_target_seconds`,
+			forDur: 5 * time.Minute, severity: "warning", category: "disaster-recovery",
+			summary:     "Measured RTO of {{ $labels.subvolume }} is above its target",
+			description: fmt.Sprintf("The newest full restore drill of {{ $labels.subvolume }} (tier {{ $labels.tier }}) took longer than its RTO target: a real recovery would be slower than promised. Revisit the target or the restore path, then `%s drill --subvolume {{ $labels.subvolume }} -f %s`.", bin, f),
+			runbook:     rb,
+		},
+		{
+			name:   "DrillFailed",
+			expr:   `backup_drill_success == 0`,
+			forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
+			summary:     "Restore drill failed for {{ $labels.subvolume }}",
+			description: fmt.Sprintf("The newest full restore drill of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: a full recovery is not proven to work. Repeat it: `%s drill --subvolume {{ $labels.subvolume }} -f %s`.", bin, f),
+			runbook:     rb,
+		},
+		{
+			name: "DrillOverdue",
+			expr: fmt.Sprintf(`(time() - backup_drill_last_run_timestamp > %g * backup_drill_interval_seconds)
+or
+(backup_drill_interval_seconds unless backup_drill_last_run_timestamp)`, cadenceSlack),
+			forDur: time.Hour, severity: "warning", category: "disaster-recovery",
+			summary:     "Restore drill overdue for {{ $labels.subvolume }}",
+			description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no full restore drill for %g times its tier's interval, or never had one: its RTO is unmeasured. Run `%s drill --subvolume {{ $labels.subvolume }} -f %s`.", cadenceSlack, bin, f),
+			runbook:     rb,
+		},
+	}
+	names, by := externalLocations(in)
+	for _, name := range names {
+		loc := d.Locations[name]
+		var subs []string
+		for _, s := range by[name] {
+			subs = append(subs, s.Name)
+		}
+		unlock := ""
+		if loc.LUKS != nil {
+			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", loc.LUKS.Device, loc.LUKS.Mapping)
+		}
+		sel := fmt.Sprintf(`{location_name=%q}`, name)
+		out = append(out, alert{
+			name: "ExternalDriveNotSeen",
+			expr: fmt.Sprintf(`(time() - backup_external_drive_last_seen_timestamp%s > backup_external_drive_interval_seconds + %d)
+or
+(backup_external_drive_interval_seconds%s unless backup_external_drive_last_seen_timestamp)`, sel, int(driveSlack.Seconds()), sel),
+			forDur: time.Hour, severity: "warning", category: "backup",
+			summary:     fmt.Sprintf("External drive %s not seen", name),
+			description: fmt.Sprintf("External drive %s has not been present for longer than its schedule allows (every %s, plus %s), or never was: replicas of %s are going stale. Unlock it (%smount it at %s) and run `%s apply -f %s`.", name, schema.FormatDuration(driveInterval(by[name])), schema.FormatDuration(driveSlack), strings.Join(subs, ", "), unlock, loc.Mount, bin, f),
+			runbook:     runbookPath(in, runbookSystem),
+		})
+	}
+	return out
+}
+
+// runbookPath is where a rendered runbook lands; empty when runbooks are off.
+func runbookPath(in Input, file string) string {
+	g := in.Desired.Generate
+	if !g.Enabled.Runbooks {
+		return ""
+	}
+	return filepath.Join(g.Runbooks, file)
+}
+
+// subvolumeRunbook is a template choosing, by the alert's subvolume label,
+// the runbook that restores that subvolume.
+func subvolumeRunbook(in Input) string {
+	system, pool := runbookPath(in, runbookSystem), runbookPath(in, runbookPool)
+	if system == "" {
+		return ""
+	}
+	var onSystem []string
+	var onPool bool
+	for _, s := range subvolumes(in) {
+		if runbookFor(in.Desired, s.Subvolume) == runbookSystem {
+			onSystem = append(onSystem, strconv.Quote(s.Name))
+		} else {
+			onPool = true
+		}
+	}
+	switch {
+	case len(onSystem) == 0:
+		return pool
+	case !onPool:
+		return system
+	}
+	return fmt.Sprintf("{{ if eq $labels.subvolume %s }}%s{{ else }}%s{{ end }}", strings.Join(onSystem, " "), system, pool)
+}
+
+func promDuration(d time.Duration) string { return schema.FormatDuration(d) }
+
+// AlertRules renders the Prometheus rule file.
+func AlertRules(in Input) ([]byte, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	g := ruleGroup{Name: "drsync"}
+	for _, a := range alerts(in) {
+		ann := map[string]string{"summary": a.summary, "description": a.description}
+		if a.runbook != "" {
+			ann["runbook"] = a.runbook
+		}
+		g.Rules = append(g.Rules, rule{
+			Alert:       a.name,
+			Expr:        a.expr,
+			For:         promDuration(a.forDur),
+			Labels:      map[string]string{"severity": a.severity, "category": a.category},
+			Annotations: ann,
+		})
+	}
+	header := fmt.Sprintf("# Generated by drsync from %s; edit the desired state, not this file.\n", in.Desired.Generate.DesiredFile)
+	return marshalYAML(header, ruleFile{Groups: []ruleGroup{g}})
+}
+
+func marshalYAML(header string, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encoding YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encoding YAML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// The promtool unit test file.
+type testFile struct {
+	RuleFiles          []string    `yaml:"rule_files"`
+	EvaluationInterval string      `yaml:"evaluation_interval"`
+	Tests              []testGroup `yaml:"tests"`
+}
+
+type testGroup struct {
+	Name        string      `yaml:"name"`
+	Interval    string      `yaml:"interval"`
+	InputSeries []series    `yaml:"input_series"`
+	AlertTests  []alertTest `yaml:"alert_rule_test"`
+}
+
+type series struct {
+	Series string `yaml:"series"`
+	Values string `yaml:"values"`
+}
+
+type alertTest struct {
+	EvalTime  string     `yaml:"eval_time"`
+	AlertName string     `yaml:"alertname"`
+	ExpAlerts []expAlert `yaml:"exp_alerts"`
+}
+
+type expAlert struct {
+	Labels      map[string]string `yaml:"exp_labels"`
+	Annotations map[string]string `yaml:"exp_annotations"`
+}
+
+// step is the evaluation and sample interval of the unit tests.
+const step = time.Minute
+
+// AlertRuleTests renders promtool unit tests proving that each alert fires
+// just past its threshold and stays quiet just before it, with the
+// thresholds of the desired state. The rule file is named by its basename:
+// promtool resolves it next to the test file.
+func AlertRuleTests(in Input) ([]byte, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	subs := subvolumes(in)
+	if len(subs) == 0 {
+		return nil, fmt.Errorf("alert rule tests: no subvolumes declared")
+	}
+	all := alerts(in)
+	byName := map[string]alert{}
+	for _, a := range all {
+		if _, ok := byName[a.name]; !ok {
+			byName[a.name] = a
+		}
+	}
+	s := subs[0]
+	for _, c := range subs {
+		if c.External != nil {
+			s = c
+			break
+		}
+	}
+	sl := map[string]string{"subvolume": s.Name, "tier": s.Tier}
+	local := with(sl, "location", "local", "location_name", s.Snapshots.Location)
+	minInterval := period(s.Snapshots.Schedule)
+	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(seconds(minInterval))}}
+	if s.External != nil {
+		ext := with(sl, "location", "external", "location_name", s.External.Location)
+		schedules = append(schedules, seriesSpec{"backup_schedule_interval_seconds", ext, flat(seconds(period(s.External.Schedule)))})
+		minInterval = min(minInterval, period(s.External.Schedule))
+	}
+	var groups []testGroup
+	add := func(name string, a alert, labels map[string]string, input []seriesSpec, t timing) {
+		groups = append(groups, edgeTests(in, name, a, labels, input, t))
+	}
+	a := byName["BackupFailed"]
+	add("BackupFailed: last success just inside and past twice the schedule interval", a, sl,
+		append([]seriesSpec{{"backup_last_success_timestamp", sl, crossing(2 * seconds(minInterval))}}, schedules...), crossingTiming)
+	add("BackupFailed: never succeeded", a, sl, schedules, fromStartTiming)
+
+	a = byName["RestoreTestFailed"]
+	add("RestoreTestFailed: passing test quiet, failed test fires", a, sl,
+		[]seriesSpec{{"backup_restore_test_success", sl, step2(1, 0)}}, stepTiming)
+
+	a = byName["RestoreTestOverdue"]
+	interval := seriesSpec{"backup_restore_test_interval_seconds", sl, flat(seconds(s.restoreEvery))}
+	add("RestoreTestOverdue: last test just inside and past the interval with slack", a, sl,
+		[]seriesSpec{{"backup_restore_test_last_run_timestamp", sl, crossing(cadenceSlack * seconds(s.restoreEvery))}, interval}, crossingTiming)
+	add("RestoreTestOverdue: never tested", a, sl, []seriesSpec{interval}, fromStartTiming)
+
+	if s.External != nil {
+		a = byName["BackupTooOld"]
+		ext := with(sl, "location", "external", "location_name", s.External.Location)
+		rpo := seriesSpec{"backup_rpo_target_seconds", sl, flat(seconds(s.rpo))}
+		add("BackupTooOld: newest replica just inside and past the RPO", a, ext,
+			append([]seriesSpec{{"backup_newest_snapshot_timestamp", ext, crossing(seconds(s.rpo))}, rpo}, schedules...), crossingTiming)
+		add("BackupTooOld: no replica yet", a, ext, append([]seriesSpec{rpo}, schedules...), fromStartTiming)
+	}
+
+	a = byName["RTOAboveTarget"]
+	rto := seconds(s.rto)
+	add("RTOAboveTarget: drill at the target quiet, a second over fires", a, sl,
+		[]seriesSpec{{"backup_rto_measured_seconds", sl, step2(rto, rto+1)}, {"backup_rto_target_seconds", sl, flat(rto)}}, stepTiming)
+
+	// Drills are optional per tier: test with a subvolume whose tier asks for them.
+	for _, ds := range subs {
+		if ds.drillEvery == 0 {
+			continue
+		}
+		dl := map[string]string{"subvolume": ds.Name, "tier": ds.Tier}
+		add("DrillFailed: passing drill quiet, failed drill fires", byName["DrillFailed"], dl,
+			[]seriesSpec{{"backup_drill_success", dl, step2(1, 0)}}, stepTiming)
+		interval := seriesSpec{"backup_drill_interval_seconds", dl, flat(seconds(ds.drillEvery))}
+		add("DrillOverdue: last drill just inside and past the interval with slack", byName["DrillOverdue"], dl,
+			[]seriesSpec{{"backup_drill_last_run_timestamp", dl, crossing(cadenceSlack * seconds(ds.drillEvery))}, interval}, crossingTiming)
+		add("DrillOverdue: never drilled", byName["DrillOverdue"], dl, []seriesSpec{interval}, fromStartTiming)
+		break
+	}
+
+	names, by := externalLocations(in)
+	for _, name := range names {
+		var a alert
+		for _, c := range all {
+			if c.name == "ExternalDriveNotSeen" && strings.Contains(c.expr, strconv.Quote(name)) {
+				a = c
+			}
+		}
+		dl := map[string]string{"location_name": name}
+		iv := seconds(driveInterval(by[name]))
+		ivs := seriesSpec{"backup_external_drive_interval_seconds", dl, flat(iv)}
+		add("ExternalDriveNotSeen "+name+": last seen just inside and past its schedule", a, dl,
+			[]seriesSpec{{"backup_external_drive_last_seen_timestamp", dl, crossing(iv + seconds(driveSlack))}, ivs}, crossingTiming)
+		add("ExternalDriveNotSeen "+name+": never seen", a, dl, []seriesSpec{ivs}, fromStartTiming)
+	}
+
+	tf := testFile{
+		RuleFiles:          []string{filepath.Base(in.Desired.Generate.AlertRules)},
+		EvaluationInterval: promDuration(step),
+		Tests:              groups,
+	}
+	header := fmt.Sprintf("# Generated by drsync from %s. Run: promtool test rules %s\n", in.Desired.Generate.DesiredFile, filepath.Base(in.Desired.Generate.AlertTests))
+	return marshalYAML(header, tf)
+}
+
+// seriesSpec is one input series of a unit test; values is a function of
+// the number of samples needed.
+type seriesSpec struct {
+	name   string
+	labels map[string]string
+	values func(n int) string
+}
+
+// timing says when an edge test's condition starts holding: the test
+// expects quiet one step before the alert's for-duration has elapsed since
+// then, and the alert one step later.
+type timing time.Duration
+
+const (
+	// crossing series pass their threshold between 10m and 11m.
+	crossingTiming = timing(11 * time.Minute)
+	// step2 series change value at 6m.
+	stepTiming = timing(6 * time.Minute)
+	// the "unless" clauses hold from the first evaluation.
+	fromStartTiming = timing(0)
+)
+
+// crossingAt is when a crossing timestamp reaches its threshold: halfway
+// between two evaluations, so rounding cannot move the edge.
+const crossingAt = 10*time.Minute + 30*time.Second
+
+// crossing is a constant timestamp that makes time() - ts pass threshold
+// seconds at crossingAt.
+func crossing(threshold float64) func(int) string {
+	return flat(seconds(crossingAt) - threshold)
+}
+
+func flat(v float64) func(int) string {
+	return func(n int) string { return fmt.Sprintf("%sx%d", num(v), n) }
+}
+
+// step2 is `from` for the first 6 samples (0m..5m), then `to`.
+func step2(from, to float64) func(int) string {
+	return func(n int) string { return fmt.Sprintf("%sx5 %sx%d", num(from), num(to), n-6) }
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// edgeTests builds a test group checking that a stays quiet one step before
+// it should fire and fires at that step.
+func edgeTests(in Input, name string, a alert, labels map[string]string, input []seriesSpec, t timing) testGroup {
+	fire := time.Duration(t) + a.forDur
+	n := int((fire+5*step)/step) + 1
+	g := testGroup{Name: name, Interval: promDuration(step)}
+	for _, s := range input {
+		g.InputSeries = append(g.InputSeries, series{Series: s.name + selector(s.labels), Values: s.values(n)})
+	}
+	exp := with(labels, "severity", a.severity, "category", a.category)
+	ann := map[string]string{"summary": expand(a.summary, labels), "description": expand(a.description, labels)}
+	if a.runbook != "" {
+		ann["runbook"] = expandRunbook(in, a.runbook, labels)
+	}
+	g.AlertTests = []alertTest{
+		{EvalTime: promDuration(fire - step), AlertName: a.name, ExpAlerts: []expAlert{}},
+		{EvalTime: promDuration(fire), AlertName: a.name, ExpAlerts: []expAlert{{Labels: exp, Annotations: ann}}},
+	}
+	return g
+}
+
+// selector prints labels as a series selector in sorted order.
+func selector(labels map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(labels) {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, labels[k]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func with(m map[string]string, kv ...string) map[string]string {
+	out := make(map[string]string, len(m)+len(kv)/2)
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+var labelRef = regexp.MustCompile(`\{\{ \$labels\.(\w+) \}\}`)
+
+// expand does what Prometheus does to the annotation templates, which use
+// nothing but label references.
+func expand(tmpl string, labels map[string]string) string {
+	return labelRef.ReplaceAllStringFunc(tmpl, func(m string) string {
+		return labels[labelRef.FindStringSubmatch(m)[1]]
+	})
+}
+
+// expandRunbook resolves the runbook annotation for an alert's labels.
+func expandRunbook(in Input, tmpl string, labels map[string]string) string {
+	if !strings.Contains(tmpl, "{{") {
+		return tmpl
+	}
+	return runbookPath(in, runbookFor(in.Desired, in.Desired.Subvolumes[labels["subvolume"]]))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

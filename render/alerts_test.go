@@ -1,0 +1,117 @@
+package render
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drsync/drsync/schema"
+)
+
+// promtoolRules writes the rule file and its tests side by side, as
+// Generate names them, checks the rules and runs the tests.
+func promtoolRules(t *testing.T, in Input, mutate func(rules string) string) (string, error) {
+	t.Helper()
+	promtool := tool(t, "promtool", "prometheus")
+	rules, err := AlertRules(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := AlertRuleTests(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	g := in.Desired.Generate
+	r := string(rules)
+	if mutate != nil {
+		r = mutate(r)
+	}
+	writeFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), []byte(r))
+	writeFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
+	run(t, dir, promtool, "check", "rules", filepath.Base(g.AlertRules))
+	return runErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests))
+}
+
+func TestAlertRulesPromtool(t *testing.T) {
+	if out, err := promtoolRules(t, fixedInput(t), nil); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// TestAlertRulesOtherShapes renders the rules and tests for interval
+// schedules, no external drive and no drills, and runs them.
+func TestAlertRulesOtherShapes(t *testing.T) {
+	in := fixedInput(t)
+	d := in.Desired
+	for name, tier := range d.Tiers {
+		tier.Drill = nil
+		tier.RestoreTest.Every = schema.Duration{Duration: 7 * 24 * time.Hour}
+		d.Tiers[name] = tier
+	}
+	every6h, err := schema.ParseSchedule("every 6h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Subvolumes {
+		s.Snapshots.Schedule = every6h
+		s.External = nil
+	}
+	if out, err := promtoolRules(t, in, nil); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+	rules, err := AlertRules(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(rules), "ExternalDriveNotSeen") {
+		t.Error("a drive alert without external locations")
+	}
+}
+
+// TestAlertRuleTestsCatchShiftedThresholds proves the unit tests pin the
+// edges: moving a threshold by a minute or two makes them fail.
+func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
+	for _, m := range []struct{ name, old, new string }{
+		{"BackupFailed", "> 2 * min by", "> 2.001 * min by"},
+		{"RestoreTestOverdue", "> 1.2 * backup_restore_test_interval_seconds", "> 1.2001 * backup_restore_test_interval_seconds"},
+		{"BackupTooOld", "group_left backup_rpo_target_seconds", "group_left backup_rpo_target_seconds - 60"},
+		{"RTOAboveTarget", "backup_rto_measured_seconds > backup_rto_target_seconds", "backup_rto_measured_seconds >= backup_rto_target_seconds"},
+		{"ExternalDriveNotSeen", "backup_external_drive_interval_seconds + 86400", "backup_external_drive_interval_seconds + 86500"},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			out, err := promtoolRules(t, fixedInput(t), func(r string) string {
+				if !strings.Contains(r, m.old) {
+					t.Fatalf("rules lack %q", m.old)
+				}
+				return strings.Replace(r, m.old, m.new, 1)
+			})
+			if err == nil {
+				t.Fatalf("tests pass with %q:\n%s", m.new, out)
+			}
+			if !strings.Contains(out, m.name) {
+				t.Errorf("failure does not name %s:\n%s", m.name, out)
+			}
+		})
+	}
+}
+
+func TestAlertAnnotations(t *testing.T) {
+	in := fixedInput(t)
+	for _, a := range alerts(in) {
+		if a.summary == "" || a.description == "" || a.runbook == "" {
+			t.Errorf("%s lacks summary, description or runbook", a.name)
+		}
+		if a.name != "ExternalDriveNotSeen" && !strings.Contains(a.summary, "{{ $labels.subvolume }}") {
+			t.Errorf("%s summary does not name the subvolume: %q", a.name, a.summary)
+		}
+	}
+	// htpc-home is on the system disk, subvol1-docs in the pool.
+	for sub, want := range map[string]string{"htpc-home": runbookSystem, "subvol1-docs": runbookPool} {
+		got := expandRunbook(in, subvolumeRunbook(in), map[string]string{"subvolume": sub})
+		if filepath.Base(got) != want {
+			t.Errorf("runbook of %s = %s, want %s", sub, got, want)
+		}
+	}
+}

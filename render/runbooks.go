@@ -1,0 +1,382 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/drsync/drsync/runbooks"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
+)
+
+// scenario is one disaster of the design documents and the subvolumes its
+// recovery restores.
+type scenario struct {
+	file     string
+	id       string
+	severity string
+	covers   func(d *schema.Desired, s *schema.Subvolume) bool
+}
+
+var scenarios = []scenario{
+	{runbookSystem, "DR-001", "Critical", func(d *schema.Desired, s *schema.Subvolume) bool { return runbookFor(d, s) == runbookSystem }},
+	{runbookPool, "DR-002", "Critical", func(d *schema.Desired, s *schema.Subvolume) bool { return runbookFor(d, s) == runbookPool }},
+	{runbookDeletion, "DR-003", "High", func(*schema.Desired, *schema.Subvolume) bool { return true }},
+	{runbookTotal, "DR-004", "Critical", func(*schema.Desired, *schema.Subvolume) bool { return true }},
+}
+
+// runbookData is what a runbook template sees.
+type runbookData struct {
+	ID, Severity string
+	Generated    string
+	Drsync       string // the binary, as the units call it
+	Desired      string // the desired-state file
+	RunbookDir   string
+	ApplyService string
+	ApplyTimer   string
+	Scratch      string // where restores go before they are moved into place
+	WatchService string
+	// Header lines of the design documents' template.
+	RTOTarget, RPOTarget, LastTested, SuccessRate string
+	// Subvolumes are those this scenario restores, tier by tier.
+	Subvolumes []rbSubvolume
+	// Unproven and Failing name covered subvolumes never tested, or whose
+	// newest test failed: the runbook says so before anything else.
+	Unproven, Failing []string
+	Externals         []rbExternal
+	// Pools are the local locations other than the system disk's (DR-002).
+	Pools []rbLocation
+	// System is the system disk's local location, nil when "/" is not
+	// declared as a subvolume.
+	System *rbLocation
+}
+
+type rbSubvolume struct {
+	Name, Tier, TierDescription, Source string
+	SnapshotDir, LocalSchedule          string
+	ReplicaDir, ExternalSchedule        string // empty without external replicas
+	External                            string // external location name
+	RPO, RTO                            string
+	LastTested, TestResult, SuccessRate string
+	MeasuredRTO, RTOStatus              string
+	Verified                            string
+	// NewestReplica and NewestLocal name the newest copies on record.
+	NewestReplica, NewestLocal string
+	Restore                    string // scratch directory for restores
+	// Drsync and Desired repeat the command and file for templates
+	// executed with a subvolume as their data.
+	Drsync, Desired string
+}
+
+type rbExternal struct {
+	Name, Path, Mount, UUID, Label string
+	LUKSDevice, LUKSMapping        string
+	Subvolumes                     []string
+}
+
+type rbLocation struct {
+	Name, Path string
+	Subvolumes []string
+}
+
+// Runbooks renders the disaster-recovery runbooks from the templates in
+// package runbooks, filled with the desired state's paths and commands and
+// the evidence on record.
+func Runbooks(in Input) (map[string][]byte, error) {
+	if err := check(in); err != nil {
+		return nil, err
+	}
+	tmpl, err := template.New("runbooks").Funcs(template.FuncMap{
+		"sh":   shellQuote,
+		"join": strings.Join,
+	}).ParseFS(runbooks.FS, "*.tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("parsing runbook templates: %w", err)
+	}
+	out := map[string][]byte{}
+	for _, sc := range scenarios {
+		var buf bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&buf, sc.file+".tmpl", runbookView(in, sc)); err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", sc.file, err)
+		}
+		out[sc.file] = buf.Bytes()
+	}
+	return out, nil
+}
+
+func runbookView(in Input, sc scenario) runbookData {
+	d := in.Desired
+	g := d.Generate
+	v := runbookData{
+		ID: sc.id, Severity: sc.severity,
+		Generated:    generated(in),
+		Drsync:       g.Binary,
+		Desired:      g.DesiredFile,
+		RunbookDir:   g.Runbooks,
+		Scratch:      d.Restore.Scratch,
+		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
+	}
+	var sumRTO, maxRPO time.Duration
+	var oldestTest time.Time
+	run, passed := 0, 0
+	subs := subvolumes(in)
+	slices.SortStableFunc(subs, func(a, b subvolume) int { return strings.Compare(a.Tier, b.Tier) })
+	for _, s := range subs {
+		if !sc.covers(d, s.Subvolume) {
+			continue
+		}
+		rs := rbView(in, s)
+		v.Subvolumes = append(v.Subvolumes, rs)
+		sumRTO += s.rto
+		maxRPO = max(maxRPO, s.rpo)
+		run += s.status.TestsRun
+		passed += s.status.TestsPassed
+		switch t := s.status.Test; {
+		case t == nil:
+			v.Unproven = append(v.Unproven, s.Name)
+		case !t.Passed:
+			v.Failing = append(v.Failing, s.Name)
+		}
+		if t := s.status.Test; t != nil && (oldestTest.IsZero() || t.Time.Before(oldestTest)) {
+			oldestTest = t.Time
+		}
+	}
+	v.RTOTarget = clock(sumRTO) + " (the subvolumes' targets below, restored one after another)"
+	v.RPOTarget = schema.FormatDuration(maxRPO) + " of data loss at most (the loosest tier below)"
+	switch {
+	case len(v.Subvolumes) == 0:
+		v.LastTested = "nothing to test: no subvolume is restored by this runbook"
+	case len(v.Unproven) > 0:
+		v.LastTested = "**NEVER TESTED: " + strings.Join(v.Unproven, ", ") + "**"
+	default:
+		v.LastTested = day(in, oldestTest) + " (the oldest of the subvolumes' newest restore tests)"
+	}
+	v.SuccessRate = successRate(run, passed)
+
+	names, by := externalLocations(in)
+	for _, n := range names {
+		loc := d.Locations[n]
+		e := rbExternal{Name: n, Path: loc.Path, Mount: loc.Mount, UUID: loc.UUID, Label: loc.Label}
+		if loc.LUKS != nil {
+			e.LUKSDevice, e.LUKSMapping = loc.LUKS.Device, loc.LUKS.Mapping
+		}
+		for _, s := range by[n] {
+			e.Subvolumes = append(e.Subvolumes, s.Name)
+		}
+		v.Externals = append(v.Externals, e)
+	}
+	system := systemLocation(d)
+	locals := map[string]*rbLocation{}
+	var localNames []string
+	for _, s := range subvolumes(in) {
+		n := s.Snapshots.Location
+		if locals[n] == nil {
+			locals[n] = &rbLocation{Name: n, Path: d.Locations[n].Path}
+			localNames = append(localNames, n)
+		}
+		locals[n].Subvolumes = append(locals[n].Subvolumes, s.Name)
+	}
+	slices.Sort(localNames)
+	for _, n := range localNames {
+		if n == system {
+			v.System = locals[n]
+		} else {
+			v.Pools = append(v.Pools, *locals[n])
+		}
+	}
+	return v
+}
+
+func rbView(in Input, s subvolume) rbSubvolume {
+	d := in.Desired
+	st := s.status
+	r := rbSubvolume{
+		Name: s.Name, Tier: s.Tier, TierDescription: s.tierDesc, Source: s.Source,
+		SnapshotDir:   d.SnapshotDir(s.Snapshots.Location, s.Name),
+		LocalSchedule: s.Snapshots.Schedule.Text,
+		RPO:           schema.FormatDuration(s.rpo),
+		RTO:           schema.FormatDuration(s.rto),
+		SuccessRate:   successRate(st.TestsRun, st.TestsPassed),
+		Restore:       filepath.Join(d.Restore.Scratch, s.Name),
+		LastTested:    "**NEVER TESTED**",
+		MeasuredRTO:   "never measured",
+		RTOStatus:     "**UNPROVEN**: no passing drill",
+		Verified:      "**no verified snapshot**",
+		Drsync:        d.Generate.Binary,
+		Desired:       d.Generate.DesiredFile,
+	}
+	if s.External != nil {
+		r.External = s.External.Location
+		r.ReplicaDir = d.SnapshotDir(s.External.Location, s.Name)
+		r.ExternalSchedule = s.External.Schedule.Text
+	}
+	if t := st.Test; t != nil {
+		r.LastTested = day(in, t.Time)
+		r.TestResult = "passed"
+		if !t.Passed {
+			r.TestResult = "**FAILED**"
+		}
+	}
+	if s.drillEvery == 0 {
+		r.RTOStatus = "unmeasured: the tier asks for no drills"
+	}
+	if dr := st.Drill; dr != nil && dr.Passed {
+		r.MeasuredRTO = fmt.Sprintf("%s (drill of %s)", schema.FormatDuration(dr.Duration.Round(time.Minute)), day(in, dr.Time))
+		r.RTOStatus = "within target"
+		if dr.Duration > s.rto {
+			r.RTOStatus = "**ABOVE TARGET**"
+		}
+	} else if dr != nil {
+		r.RTOStatus = fmt.Sprintf("**UNPROVEN**: the drill of %s failed", day(in, dr.Time))
+	}
+	if !st.Verified.IsZero() {
+		// A date, not an age: a runbook changes with the evidence, not the clock.
+		r.Verified = st.Verified.In(in.Now.Location()).Format("2006-01-02 15:04")
+	}
+	if !st.NewestExternal.IsZero() {
+		r.NewestReplica = snapname.Format(s.Name, st.NewestExternal.In(in.Now.Location()))
+	}
+	if !st.NewestLocal.IsZero() {
+		r.NewestLocal = snapname.Format(s.Name, st.NewestLocal.In(in.Now.Location()))
+	}
+	return r
+}
+
+// clock prints a sum of RTOs in hours and minutes: "13h30m", "45m".
+func clock(d time.Duration) string {
+	s := strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func day(in Input, t time.Time) string { return t.In(in.Now.Location()).Format("2006-01-02") }
+
+func successRate(run, passed int) string {
+	if run == 0 {
+		return "**0/0: no restore test on record**"
+	}
+	return fmt.Sprintf("%d/%d tests passed (%d%%)", passed, run, passed*100/run)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it, so that paths in
+// the runbooks' commands can be pasted as they are.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Commands extracts every drsync command line from the fenced code blocks
+// of a rendered runbook, split into words as a POSIX shell would (quotes,
+// backslashes, line continuations, comments; no expansion: "$SNAP" stays
+// $SNAP). Each command starts with the program, whatever path it is called
+// by; a leading sudo is dropped. Pipes, redirections and command lists end
+// the command. The lead's tests parse each one with the CLI.
+func Commands(md []byte) [][]string {
+	var out [][]string
+	inFence := false
+	var pending string
+	for _, line := range strings.Split(string(md), "\n") {
+		line = unquote(line)
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "```") {
+			inFence, pending = !inFence, ""
+			continue
+		}
+		if !inFence {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) {
+			pending += strings.TrimSuffix(line, `\`)
+			continue
+		}
+		words := shellWords(pending + line)
+		pending = ""
+		if len(words) > 0 && words[0] == "sudo" {
+			words = words[1:]
+		}
+		if len(words) > 0 && filepath.Base(words[0]) == "drsync" {
+			out = append(out, words)
+		}
+	}
+	return out
+}
+
+// unquote strips a Markdown blockquote marker, so commands quoted in a
+// warning are found too.
+func unquote(line string) string {
+	t := strings.TrimLeft(line, " ")
+	if !strings.HasPrefix(t, ">") {
+		return line
+	}
+	return strings.TrimPrefix(t[1:], " ")
+}
+
+// shellWords splits one shell command line into words, stopping at a
+// comment or at the first operator (| & ; < > ( )).
+func shellWords(line string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				j = len(line) - i - 1
+			}
+			cur.WriteString(line[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' && i+1 < len(line) && strings.IndexByte("$`\"\\", line[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(line[i])
+			}
+			inWord = true
+		case c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '#' && !inWord, strings.IndexByte("|&;<>()", c) >= 0:
+			if inWord {
+				words = append(words, cur.String())
+			}
+			return words
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// generated dates a runbook by the run whose evidence it carries, so that
+// rendering it again without a new run gives the same file.
+func generated(in Input) string {
+	if in.Reconcile.LastRun.IsZero() {
+		return "before any recorded run"
+	}
+	return in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
+}

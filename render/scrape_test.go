@@ -1,0 +1,29 @@
+package render
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestScrapeConfigPromtool embeds the snippet in a minimal prometheus.yml,
+// with the generated rule file, and has promtool check it.
+func TestScrapeConfigPromtool(t *testing.T) {
+	promtool := tool(t, "promtool", "prometheus")
+	in := fixedInput(t)
+	scrape, err := ScrapeConfig(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := AlertRules(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(scrape), "regex: backup_.*|drsync_.*") || !strings.Contains(string(scrape), "action: keep") {
+		t.Errorf("scrape config does not keep only drsync's metrics:\n%s", scrape)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules.yml"), rules)
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), append([]byte("global:\n  scrape_interval: 1m\nrule_files:\n  - rules.yml\n"), scrape...))
+	run(t, dir, promtool, "check", "config", "prometheus.yml")
+}

@@ -1,0 +1,157 @@
+package render
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drsync/drsync/schema"
+)
+
+func TestCalendarConversion(t *testing.T) {
+	for _, c := range []struct {
+		schedule string
+		want     []string
+	}{
+		{"hourly", []string{"*-*-* *:00:00"}},
+		{"daily 02:00", []string{"*-*-* 02:00:00"}},
+		{"weekly sun 03:00", []string{"Sun *-*-* 03:00:00"}},
+		{"weekly mon 23:59", []string{"Mon *-*-* 23:59:00"}},
+		{"monthly 1 04:00", []string{"*-*-01 04:00:00"}},
+		{"monthly 30 04:00", []string{"*-*-30 04:00:00", "*-02~01 04:00:00"}},
+		{"monthly 31 04:00", []string{"*-*~01 04:00:00"}},
+		{"every 15m", []string{"*-*-* *:00/15:00"}},
+		{"every 7m", []string{"*-*-* *:*:00"}},
+		{"every 6h", []string{"*-*-* 00/06:00:00"}},
+		{"every 5h", []string{"*-*-* *:00:00"}},
+		{"every 2d", []string{"*-*-* 00:00:00"}},
+	} {
+		s, err := schema.ParseSchedule(c.schedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ws []wake
+		if s.Kind == "every" {
+			ws = []wake{intervalWake(s.Every)}
+		} else {
+			ws = calendarWakes(s)
+		}
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.calendar)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %q, want %q", c.schedule, got, c.want)
+		}
+	}
+}
+
+// TestCalendarUnion checks that the restore-test cadence adds a wake-up
+// only when no declared slot already comes often enough.
+func TestCalendarUnion(t *testing.T) {
+	in := fixedInput(t)
+	if got, want := onCalendar(in), []string{"*-*-* 02:00:00", "*-*-01 04:00:00", "Sun *-*-* 03:00:00"}; !slices.Equal(got, want) {
+		t.Errorf("homelab: got %q, want %q", got, want)
+	}
+	monthly, err := schema.ParseSchedule("monthly 1 04:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range in.Desired.Subvolumes {
+		s.Snapshots.Schedule = monthly
+		s.External = nil
+	}
+	if got, want := onCalendar(in), []string{"*-*-* 00:00:00", "*-*-01 04:00:00"}; !slices.Equal(got, want) {
+		t.Errorf("monthly only: got %q, want %q (a daily wake-up for the 30d restore tests)", got, want)
+	}
+}
+
+func TestSystemdCalendarExpressions(t *testing.T) {
+	sa := tool(t, "systemd-analyze", "systemd")
+	exprs := onCalendar(fixedInput(t))
+	for _, s := range []string{"hourly", "monthly 29 01:00", "monthly 31 01:00", "every 15m", "every 6h", "every 5h", "every 2d"} {
+		sc, err := schema.ParseSchedule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.Kind == "every" {
+			exprs = append(exprs, intervalWake(sc.Every).calendar)
+			continue
+		}
+		for _, w := range calendarWakes(sc) {
+			exprs = append(exprs, w.calendar)
+		}
+	}
+	for _, e := range exprs {
+		out := run(t, "", sa, "calendar", "--iterations=2", e)
+		if !strings.Contains(out, "Next elapse:") {
+			t.Errorf("%s: no next elapse:\n%s", e, out)
+		}
+	}
+}
+
+// TestSystemdVerify verifies the units with the binary pointed at a stub,
+// since systemd checks ExecStart is executable.
+func TestSystemdVerify(t *testing.T) {
+	sa := tool(t, "systemd-analyze", "systemd")
+	in := fixedInput(t)
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "bin", "drsync")
+	writeFile(t, stub, []byte("#!/bin/sh\nexit 0\n"))
+	if err := os.Chmod(stub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in.Desired.Generate.Binary = stub
+	units, err := SystemdUnits(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, name := range sortedKeys(units) {
+		p := filepath.Join(dir, name)
+		writeFile(t, p, units[name])
+		paths = append(paths, p)
+	}
+	out := run(t, dir, sa, append([]string{"verify"}, paths...)...)
+	for _, name := range sortedKeys(units) {
+		if strings.Contains(out, name) {
+			t.Errorf("systemd-analyze verify complains about %s:\n%s", name, out)
+		}
+	}
+	svc := string(units[applyService])
+	for _, want := range []string{
+		"ExecStart=" + stub + " apply --auto-approve -f " + in.Desired.Generate.DesiredFile,
+		"Type=oneshot", "TimeoutStartSec=12h",
+	} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("%s lacks %q", applyService, want)
+		}
+	}
+	timer := string(units[applyTimer])
+	for _, want := range []string{"Persistent=true", "RandomizedDelaySec=", "WantedBy=timers.target"} {
+		if !strings.Contains(timer, want) {
+			t.Errorf("%s lacks %q", applyTimer, want)
+		}
+	}
+	if !strings.Contains(string(units[watchService]), "ExecStart="+stub+" watch -f ") {
+		t.Errorf("%s does not run drsync watch", watchService)
+	}
+}
+
+func TestSystemdQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"/etc/drsync/drsync.cue": "/etc/drsync/drsync.cue",
+		"/etc/my drsync/a.cue":   `"/etc/my drsync/a.cue"`,
+		"/etc/100%/$x":           `"/etc/100%%/$$x"`,
+	} {
+		if got := systemdQuote(in); got != want {
+			t.Errorf("systemdQuote(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := clock(12 * time.Hour); got != "12h" {
+		t.Errorf("clock = %q", got)
+	}
+}
