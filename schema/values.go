@@ -259,3 +259,27 @@ func (s Schedule) Due(newest, now time.Time) (bool, string) {
 	}
 	return false, fmt.Sprintf("newest is %s old; %q is satisfied until the next slot", age, s.Text)
 }
+
+// Next returns the first slot after now (interval schedules: after the
+// newest copy, passed as newest; zero newest means now).
+func (s Schedule) Next(newest, now time.Time) time.Time {
+	if s.Kind == "every" {
+		if newest.IsZero() {
+			return now
+		}
+		return newest.Add(s.Every)
+	}
+	slot := s.Slot(now)
+	y, mo, d := slot.Date()
+	loc := slot.Location()
+	switch s.Kind {
+	case "hourly":
+		return time.Date(y, mo, d, slot.Hour()+1, 0, 0, 0, loc)
+	case "daily":
+		return time.Date(y, mo, d+1, s.Hour, s.Minute, 0, 0, loc)
+	case "weekly":
+		return time.Date(y, mo, d+7, s.Hour, s.Minute, 0, 0, loc)
+	default:
+		return monthSlot(y, mo+1, s, loc)
+	}
+}
