@@ -1,0 +1,275 @@
+package verify
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+)
+
+// dirChunk bounds how many directory entries are held at once per level, so
+// a directory of a million files costs no more memory than one of a hundred.
+const dirChunk = 256
+
+// Sample picks min(n, candidates) paths under root in one walk, holding
+// O(n) candidates however large the tree. Candidates are regular files and
+// symlinks (a symlink is verified by its target text, and it is restored as
+// a symlink); directories, devices, fifos and sockets are not, and symlinks
+// are never followed.
+//
+// The sample is stratified: every top-level directory is a stratum, and the
+// files directly at root are one more. Strata share the sample equally,
+// round-robin, a small stratum's unused share going to the others, so with
+// n >= the number of strata each gets at least one pick, whatever their
+// sizes. Within a stratum the picks are a uniform random subset. Large files
+// are where most bytes (and most bit rot) live, so max(1, n/10) picks are
+// reserved for the largest files of the tree; they count towards their
+// strata's shares.
+//
+// Randomness comes from hashing the seed with each path, so the sample
+// depends only on the seed and the tree, not on the order directories list.
+// Unreadable directories do not stop the walk: the sample of the rest is
+// returned together with an error naming each of them. Rels are sorted.
+func Sample(root string, n int, seed int64) ([]string, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	f, err := os.Open(root)
+	if err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
+	}
+	defer f.Close()
+	s := &sampler{
+		n:       n,
+		seed:    uint64(seed),
+		rootFs:  newHeap(n, byKey),
+		current: newHeap(n, byKey),
+		large:   newHeap(max(1, n/10), bySize),
+	}
+	s.readDir(f, root, "", func(e fs.DirEntry, p, rel string) {
+		if !e.IsDir() {
+			s.visit(e, p, "", e.Name(), 0)
+			return
+		}
+		s.strata++
+		s.current.items = s.current.items[:0]
+		s.walk(p, rel, s.strata)
+		s.flush(s.current)
+	})
+	s.flush(s.rootFs)
+	rels := s.result()
+	if err := errors.Join(s.errs...); err != nil {
+		return rels, fmt.Errorf("sample %s: %w", root, err)
+	}
+	return rels, nil
+}
+
+type candidate struct {
+	rel     string
+	key     uint64 // the random order: hash of seed and rel
+	size    int64
+	stratum int
+	rank    int // position by key within its stratum, set when the stratum is done
+}
+
+type sampler struct {
+	n       int
+	seed    uint64
+	strata  int
+	rootFs  *boundedHeap // stratum 0, files directly at root: open for the whole walk
+	current *boundedHeap // the top-level directory being walked
+	large   *boundedHeap
+	picked  []candidate // best n of the finished strata by (rank, key)
+	errs    []error
+}
+
+// readDir calls fn for each entry of the open directory f (path p, rel
+// rel), a chunk at a time; errors are recorded, not fatal.
+func (s *sampler) readDir(f *os.File, p, rel string, fn func(e fs.DirEntry, p, rel string)) {
+	for {
+		ents, err := f.ReadDir(dirChunk)
+		for _, e := range ents {
+			erel := e.Name()
+			if rel != "" {
+				erel = rel + "/" + erel
+			}
+			fn(e, p+"/"+e.Name(), erel)
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			s.errs = append(s.errs, err)
+			return
+		}
+	}
+}
+
+// walk visits the subtree at p (rel) within one stratum.
+func (s *sampler) walk(p, rel string, stratum int) {
+	f, err := os.Open(p)
+	if err != nil {
+		s.errs = append(s.errs, err)
+		return
+	}
+	defer f.Close()
+	s.readDir(f, p, rel, func(e fs.DirEntry, ep, erel string) {
+		if e.IsDir() { // from d_type: a symlink to a directory is not one
+			s.walk(ep, erel, stratum)
+			return
+		}
+		s.visit(e, ep, rel, e.Name(), stratum)
+	})
+}
+
+// visit offers one non-directory entry to the reservoirs. The rel string is
+// only built for entries a reservoir keeps.
+func (s *sampler) visit(e fs.DirEntry, p, dirRel, name string, stratum int) {
+	var size int64
+	switch {
+	case e.Type().IsRegular():
+		info, err := e.Info()
+		if err != nil {
+			s.errs = append(s.errs, &fs.PathError{Op: "lstat", Path: p, Err: err})
+			return
+		}
+		size = info.Size()
+	case e.Type()&fs.ModeSymlink == 0:
+		return // devices, fifos, sockets: nothing to restore-test
+	}
+	c := candidate{key: s.key(dirRel, name), size: size, stratum: stratum}
+	h := s.current
+	if stratum == 0 {
+		h = s.rootFs
+	}
+	keep, keepLarge := h.wants(c), s.large.wants(c)
+	if !keep && !keepLarge {
+		return
+	}
+	c.rel = name
+	if dirRel != "" {
+		c.rel = dirRel + "/" + name
+	}
+	if keep {
+		h.offer(c)
+	}
+	if keepLarge {
+		s.large.offer(c)
+	}
+}
+
+// key hashes seed and rel (FNV-1a, then a splitmix64 finalizer so that
+// similar paths get unrelated keys).
+func (s *sampler) key(dirRel, name string) uint64 {
+	h := uint64(14695981039346656037) ^ s.seed
+	mix := func(str string) {
+		for i := 0; i < len(str); i++ {
+			h = (h ^ uint64(str[i])) * 1099511628211
+		}
+	}
+	if dirRel != "" {
+		mix(dirRel)
+		mix("/")
+	}
+	mix(name)
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// flush ranks a finished stratum's candidates and merges them into picked.
+// A candidate dropped here can never come back: ranks only grow as a
+// stratum gains members, and a finished stratum gains none.
+func (s *sampler) flush(h *boundedHeap) {
+	items := append([]candidate(nil), h.items...)
+	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	for i := range items {
+		items[i].rank = i
+	}
+	s.picked = append(s.picked, items...)
+	sort.Slice(s.picked, func(i, j int) bool { return roundRobin(s.picked[i], s.picked[j]) })
+	s.picked = s.picked[:min(len(s.picked), s.n)]
+}
+
+func roundRobin(a, b candidate) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	return a.key < b.key
+}
+
+// result takes the largest files first, then fills up round-robin across
+// strata, counting the large picks as their strata's first turns.
+func (s *sampler) result() []string {
+	chosen := map[string]bool{}
+	taken := map[int]int{}
+	var rels []string
+	for _, c := range s.large.items {
+		chosen[c.rel] = true
+		taken[c.stratum]++
+		rels = append(rels, c.rel)
+	}
+	rest := make([]candidate, 0, len(s.picked))
+	for _, c := range s.picked { // ordered by rank, so per-stratum order is kept
+		if !chosen[c.rel] {
+			c.rank = taken[c.stratum]
+			taken[c.stratum]++
+			rest = append(rest, c)
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return roundRobin(rest[i], rest[j]) })
+	for _, c := range rest[:min(len(rest), s.n-len(rels))] {
+		rels = append(rels, c.rel)
+	}
+	sort.Strings(rels)
+	return rels
+}
+
+// boundedHeap keeps the best max candidates by better; its root is the
+// worst kept one, the first to go.
+type boundedHeap struct {
+	items  []candidate
+	max    int
+	better func(a, b candidate) bool
+}
+
+func newHeap(max int, better func(a, b candidate) bool) *boundedHeap {
+	return &boundedHeap{items: make([]candidate, 0, max), max: max, better: better}
+}
+
+func byKey(a, b candidate) bool { return a.key < b.key }
+
+func bySize(a, b candidate) bool {
+	if a.size != b.size {
+		return a.size > b.size
+	}
+	return a.key < b.key
+}
+
+func (h *boundedHeap) wants(c candidate) bool {
+	return len(h.items) < h.max || h.better(c, h.items[0])
+}
+
+func (h *boundedHeap) offer(c candidate) {
+	if len(h.items) < h.max {
+		heap.Push(h, c)
+		return
+	}
+	h.items[0] = c
+	heap.Fix(h, 0)
+}
+
+func (h *boundedHeap) Len() int           { return len(h.items) }
+func (h *boundedHeap) Less(i, j int) bool { return h.better(h.items[j], h.items[i]) }
+func (h *boundedHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *boundedHeap) Push(x any)         { h.items = append(h.items, x.(candidate)) }
+func (h *boundedHeap) Pop() any {
+	c := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return c
+}

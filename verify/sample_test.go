@@ -1,0 +1,253 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/sandbox"
+)
+
+// mknodFiles creates count empty regular files under dir, spread over
+// subdirectories of 1000, with one syscall each.
+func mknodFiles(t testing.TB, dir string, count int) {
+	t.Helper()
+	for i := range count {
+		sub := filepath.Join(dir, fmt.Sprintf("s%03d", i/1000))
+		if i%1000 == 0 {
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := unix.Mknod(filepath.Join(sub, fmt.Sprintf("f%04d", i%1000)), unix.S_IFREG|0o644, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fastTempDir prefers tmpfs: the memory test creates 220,000 files.
+func fastTempDir(t *testing.T) string {
+	t.Helper()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		dir, err := os.MkdirTemp("/dev/shm", "verify-test-")
+		if err == nil {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	return t.TempDir()
+}
+
+func TestSampleDeterministicAndCount(t *testing.T) {
+	root := t.TempDir()
+	count, err := sandbox.FillSampleData(root, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Sample(root, 8, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Sample(root, 8, 42)
+	if !slices.Equal(a, b) {
+		t.Errorf("same seed, different samples:\n%v\n%v", a, b)
+	}
+	if len(a) != 8 || !slices.IsSorted(a) {
+		t.Errorf("sample %v: want 8 sorted rels", a)
+	}
+	all, err := Sample(root, 10_000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != count {
+		t.Errorf("n > files: got %d rels, tree has %d files and symlinks", len(all), count)
+	}
+	for _, rel := range all {
+		if fi := mustStat(t, root, rel); fi.Type != typeFile && fi.Type != typeSymlink {
+			t.Errorf("sampled %s, a %s", rel, fi.Type)
+		}
+	}
+	differ := false
+	for seed := range int64(10) {
+		s, _ := Sample(root, 8, seed)
+		differ = differ || !slices.Equal(s, a)
+	}
+	if !differ {
+		t.Error("ten seeds all gave the same sample")
+	}
+	if s, err := Sample(root, 0, 1); s != nil || err != nil {
+		t.Errorf("n=0: %v, %v", s, err)
+	}
+}
+
+func TestSampleSpreadAndLargest(t *testing.T) {
+	root := fastTempDir(t)
+	sizes := map[string]int{"tiny": 1, "small": 10, "mid": 300, "huge": 10_000, "few": 3}
+	for dir, n := range sizes {
+		mknodFiles(t, filepath.Join(root, dir), n)
+	}
+	largest := "huge/s004/f0123"
+	if err := os.Truncate(filepath.Join(root, largest), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "at-root"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for seed := range int64(20) {
+		for _, n := range []int{6, 20} {
+			s, err := Sample(root, n, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s) != n {
+				t.Fatalf("seed %d n %d: %d rels", seed, n, len(s))
+			}
+			if !slices.Contains(s, largest) {
+				t.Errorf("seed %d n %d: largest file missing from %v", seed, n, s)
+			}
+			for stratum := range sizes {
+				if !slices.ContainsFunc(s, func(rel string) bool { return strings.HasPrefix(rel, stratum+"/") }) {
+					t.Errorf("seed %d n %d: no pick from %s/ in %v", seed, n, stratum, s)
+				}
+			}
+			if !slices.Contains(s, "at-root") {
+				t.Errorf("seed %d n %d: root stratum unrepresented in %v", seed, n, s)
+			}
+		}
+	}
+}
+
+func TestSampleNeverFollowsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	root, outside := filepath.Join(dir, "root"), filepath.Join(dir, "outside")
+	mknodFiles(t, outside, 50)
+	mknodFiles(t, filepath.Join(root, "real"), 5)
+	symlink(t, outside, filepath.Join(root, "real/out"))
+	symlink(t, "..", filepath.Join(root, "real/loop"))
+	symlink(t, outside, filepath.Join(root, "top-link"))
+	s, err := Sample(root, 1000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"real/loop", "real/out", "real/s000/f0000", "real/s000/f0001", "real/s000/f0002",
+		"real/s000/f0003", "real/s000/f0004", "top-link"}
+	if !slices.Equal(s, want) {
+		t.Errorf("sample %v, want %v", s, want)
+	}
+}
+
+func TestSampleReportsUnreadableDirs(t *testing.T) {
+	root := t.TempDir()
+	mknodFiles(t, filepath.Join(root, "ok"), 3)
+	// Root reads any directory, so make one that cannot be listed at all:
+	// a directory whose path is too long to open.
+	deep := filepath.Join(root, "deep")
+	name := strings.Repeat("d", 250)
+	p := deep
+	for len(p) < unix.PathMax+300 {
+		p = filepath.Join(p, name)
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(deep, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range (len(p) - len(deep)) / (len(name) + 1) {
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	unix.Close(fd)
+	t.Cleanup(func() { _ = osexec.Command("rm", "-rf", deep).Run() })
+	s, err := Sample(root, 10, 1)
+	if !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Fatalf("unlistable directory not reported: %.200v", err)
+	}
+	if len(s) != 3 {
+		t.Errorf("readable part not sampled: %v", s)
+	}
+}
+
+// peakLiveHeap runs f and returns the largest live heap seen after any GC
+// during it, less the live heap before.
+func peakLiveHeap(f func()) uint64 {
+	defer debug.SetGCPercent(debug.SetGCPercent(10)) // many GCs: many samples
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	base := sample[0].Value.Uint64()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Microsecond):
+			}
+		}
+	}()
+	f()
+	runtime.GC()
+	close(done)
+	metrics.Read(sample)
+	peak.Store(max(peak.Load(), sample[0].Value.Uint64()))
+	return peak.Load() - min(base, peak.Load())
+}
+
+func TestSampleMemoryIndependentOfTreeSize(t *testing.T) {
+	small, large := 20_000, 200_000
+	if testing.Short() {
+		small, large = 10_000, 100_000
+	}
+	peaks := map[int]uint64{}
+	for _, files := range []int{small, large} {
+		root := fastTempDir(t)
+		for i := range 5 { // five strata of equal size
+			mknodFiles(t, filepath.Join(root, fmt.Sprintf("top%d", i)), files/5)
+		}
+		// Garbage allocated during a GC cycle counts as live for it, so
+		// single runs are noisy upwards; retention would show in all three.
+		peaks[files] = ^uint64(0)
+		for range 3 {
+			var s []string
+			var err error
+			peaks[files] = min(peaks[files], peakLiveHeap(func() { s, err = Sample(root, 50, 1) }))
+			if err != nil || len(s) != 50 {
+				t.Fatalf("%d files: %d rels, %v", files, len(s), err)
+			}
+		}
+		os.RemoveAll(root)
+	}
+	t.Logf("peak live heap growth: %d files %d B, %d files %d B", small, peaks[small], large, peaks[large])
+	// Retaining one rel per file ("top0/s000/f0000": 16 B of string
+	// header + 16 B of bytes) would add >= 2.8 MiB for 90,000+ more files.
+	if peaks[large] > peaks[small]+2<<20 {
+		t.Errorf("live heap grows with the tree: %d files %d B, %d files %d B", small, peaks[small], large, peaks[large])
+	}
+}
