@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/watch"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/spf13/cobra"
 )
 
@@ -81,6 +83,7 @@ type reconciler struct {
 	// stop is cancelled by SIGTERM/SIGINT: the apply stops between actions.
 	stop context.Context
 	// last is the desired state of the newest reconcile, for /metrics.
+	mu   sync.Mutex
 	last *schema.Desired
 }
 
@@ -94,7 +97,9 @@ func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (wa
 	if err != nil {
 		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
 	}
+	r.mu.Lock()
 	r.last = d
+	r.mu.Unlock()
 	now := time.Now()
 	var lock *reconcile.Lock
 	if apply {
@@ -142,7 +147,19 @@ func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (wa
 	return out, nil
 }
 
-func (r *reconciler) Gatherer() prometheus.Gatherer { return metricsGatherer(r.g, r.last) }
+// Gatherer serves the backup metrics of the newest desired state in force,
+// observed at scrape time.
+func (r *reconciler) Gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		r.mu.Lock()
+		d := r.last
+		r.mu.Unlock()
+		if d == nil {
+			return nil, nil
+		}
+		return metricsGatherer(r.g, d).Gather()
+	})
+}
 
 // nextDue lists what the plan would do next, or when each subvolume's next
 // snapshot and send slot comes.
