@@ -423,3 +423,26 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("%s differs (-want +got):\n%s", path, diff)
 	}
 }
+
+// BenchmarkCompute plans 6 subvolumes × 1,000 snapshots, the history the
+// bench/plan-vs-btrbk.sh comparison uses.
+func BenchmarkCompute(b *testing.B) {
+	d, err := schema.Load(homelab, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc := oslo(b)
+	now := time.Date(2026, 11, 22, 3, 30, 0, 0, loc)
+	o := steady(d, now.Add(-25*time.Hour))
+	o.Files = map[string]string{}
+	for name, st := range o.Subvolumes {
+		st.Local = nil
+		for i := 999; i >= 0; i-- {
+			st.Local = append(st.Local, snap(name, now.Add(-25*time.Hour-time.Duration(i)*8*time.Hour)))
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		Compute(d, o, now)
+	}
+}
