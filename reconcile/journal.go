@@ -48,11 +48,9 @@ type JournalEntry struct {
 	Drives []string `json:"drives,omitempty"`
 }
 
-// OpenJournal returns the journal in stateDir, creating the directory.
+// OpenJournal returns the journal in stateDir. The directory is created
+// by the first Append, so reading commands leave no trace.
 func OpenJournal(stateDir string) (*Journal, error) {
-	if err := os.MkdirAll(stateDir, 0o750); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
-	}
 	return &Journal{path: filepath.Join(stateDir, JournalFile)}, nil
 }
 
@@ -61,6 +59,9 @@ func (j *Journal) Path() string { return j.path }
 
 // Append writes e and syncs, so the entry survives a crash right after.
 func (j *Journal) Append(e JournalEntry) error {
+	if err := os.MkdirAll(filepath.Dir(j.path), 0o750); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
 	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)

@@ -114,6 +114,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newTestCommand(g),
 		newDrillCommand(g),
 		newWatchCommand(g),
+		newGenerateCommand(g),
 		newFindCommand(g),
 		newRestoreCommand(g),
 		newDemoCommand(g),
