@@ -76,14 +76,14 @@ func newSchemaCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "schema", Short: "Work with the embedded CUE schema"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "export DIR",
-		Short: "Write the embedded schema to DIR, for cue vet -d '#Desired'",
+		Short: "Write the embedded schema to DIR, for CUE's own cue vet",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := schema.Export(args[0])
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "wrote %s\ncheck a file with: cue vet -d '#Desired' %s drsync.cue\n", path, path)
+			fmt.Fprintf(g.stdout, "wrote %s\ncheck a desired state with:\n  cue export drsync.cue --out json > state.json\n  cue vet -c -d '#Desired' %s state.json\n", path, path)
 			return nil
 		},
 	})
