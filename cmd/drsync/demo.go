@@ -15,12 +15,13 @@ import (
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
 	var dir string
-	var keep bool
+	var keep, plain bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Rehearse the embedded homelab example in a throwaway sandbox",
 		Long: "Builds a loop-mounted btrfs sandbox for the embedded homelab example (or, where loop mounts are " +
-			"impossible, plain directories, and says so), then runs plan, apply, plan again and list, and tears it down.",
+			"impossible, plain directories, and says so), then runs plan, apply (snapshots, sends, restore tests, drills, generated " +
+			"files), plan again, list and status, and tears it down.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -44,9 +45,13 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 			}
 			demo := demoRunner{g: g, file: file, root: root}
 			storage := "btrfs"
-			if why := sandbox.Available(); why != nil {
+			why := sandbox.Available()
+			if plain && why == nil {
+				why = fmt.Errorf("--plain asked for plain directories")
+			}
+			if why != nil {
 				storage = "dir"
-				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not available here (%v).\n"+
+				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
 					"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
 				if err := plainSandbox(file, root); err != nil {
 					return err
@@ -69,6 +74,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				append([]string{"apply", "--auto-approve"}, common...),
 				append([]string{"plan", "--detailed-exitcode"}, common...),
 				append([]string{"list"}, common...),
+				append([]string{"status"}, common...),
 			} {
 				if err := demo.step(args...); err != nil {
 					return err
@@ -82,6 +88,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "where to build the sandbox (default: a new temporary directory)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the sandbox in place to explore")
+	cmd.Flags().BoolVar(&plain, "plain", false, "use plain directories even where loop-mounted btrfs works")
 	return cmd
 }
 
