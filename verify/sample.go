@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+
+	"golang.org/x/sys/unix"
 )
 
 // dirChunk bounds how many directory entries are held at once per level, so
@@ -51,7 +53,7 @@ func Sample(root string, n int, seed int64) ([]string, error) {
 	}
 	s.readDir(f, root, "", func(e fs.DirEntry, p, rel string) {
 		if !e.IsDir() {
-			s.visit(e, p, "", e.Name(), 0)
+			s.visit(int(f.Fd()), e, p, "", e.Name(), 0)
 			return
 		}
 		s.strata++
@@ -121,22 +123,24 @@ func (s *sampler) walk(p, rel string, stratum int) {
 			s.walk(ep, erel, stratum)
 			return
 		}
-		s.visit(e, ep, rel, e.Name(), stratum)
+		s.visit(int(f.Fd()), e, ep, rel, e.Name(), stratum)
 	})
 }
 
-// visit offers one non-directory entry to the reservoirs. The rel string is
-// only built for entries a reservoir keeps.
-func (s *sampler) visit(e fs.DirEntry, p, dirRel, name string, stratum int) {
+// visit offers one non-directory entry of the directory open as dirfd to
+// the reservoirs. The size comes from fstatat relative to dirfd, which
+// spares the kernel resolving the whole path for every file. The rel
+// string is only built for entries a reservoir keeps.
+func (s *sampler) visit(dirfd int, e fs.DirEntry, p, dirRel, name string, stratum int) {
 	var size int64
 	switch {
 	case e.Type().IsRegular():
-		info, err := e.Info()
-		if err != nil {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			s.errs = append(s.errs, &fs.PathError{Op: "lstat", Path: p, Err: err})
 			return
 		}
-		size = info.Size()
+		size = st.Size
 	case e.Type()&fs.ModeSymlink == 0:
 		return // devices, fifos, sockets: nothing to restore-test
 	}
