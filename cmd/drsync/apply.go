@@ -98,16 +98,12 @@ type applyReport struct {
 }
 
 func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *reconcile.Plan) error {
-	j, err := reconcile.OpenJournal(d.StateDir)
-	if err != nil {
-		return err
-	}
-	st, err := newStorage(g)
+	env, err := envFor(g, d)
 	if err != nil {
 		return err
 	}
 	report := applyReport{Plan: p}
-	res, err := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j, Desired: d}, func(e reconcile.Event) {
+	res, err := reconcile.Apply(cmd.Context(), p, env, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			return
 		}

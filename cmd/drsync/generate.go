@@ -5,11 +5,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/render"
-	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
 )
 
@@ -22,12 +20,7 @@ func newGenerateCommand(g *globalOptions) *cobra.Command {
 			"mirroring their declared paths, without touching anything else: for committing them to a monitoring repository.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			obs, err := observe(g, d, now)
+			d, obs, now, err := loadObserved(g)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
@@ -30,12 +29,7 @@ func newListCommand(g *globalOptions) *cobra.Command {
 		Short: "List the snapshots and replicas that exist, per subvolume",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			obs, err := observe(g, d, now)
+			d, obs, now, err := loadObserved(g)
 			if err != nil {
 				return err
 			}

@@ -14,15 +14,11 @@ import (
 // writeMetricsAfter refreshes the metrics textfile and the runbooks'
 // evidence, for runs that changed nothing else.
 func writeMetricsAfter(g *globalOptions, d *schema.Desired) error {
-	st, err := newStorage(g)
+	env, err := envFor(g, d)
 	if err != nil {
 		return err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
-	if err != nil {
-		return err
-	}
-	return reconcile.RefreshEvidence(d, st, j, time.Now())
+	return reconcile.RefreshEvidence(d, env.Storage, env.Journal, time.Now())
 }
 
 // metricsGatherer serves the backup metrics on watch's /metrics, observed

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -97,11 +98,7 @@ func newObserveCommand(g *globalOptions) *cobra.Command {
 		Short: "Print what drsync sees on this machine, as JSON (for plan --observed and bug reports)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			obs, err := observe(g, d, time.Now())
+			_, obs, _, err := loadObserved(g)
 			if err != nil {
 				return err
 			}
@@ -120,6 +117,30 @@ func readObserved(path string) (*reconcile.Observed, error) {
 		return nil, fmt.Errorf("%s: not an observation: %w", path, err)
 	}
 	return &o, nil
+}
+
+// loadObserved loads the desired state and observes the machine now.
+func loadObserved(g *globalOptions) (*schema.Desired, *reconcile.Observed, time.Time, error) {
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	now := time.Now()
+	obs, err := observe(g, d, now)
+	return d, obs, now, err
+}
+
+// envFor is what an apply, test or drill of d acts through.
+func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
+	st, err := newStorage(g)
+	if err != nil {
+		return reconcile.Env{}, err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return reconcile.Env{}, err
+	}
+	return reconcile.Env{Storage: st, Prover: prove.New(st, d), Journal: j, Desired: d}, nil
 }
 
 func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {

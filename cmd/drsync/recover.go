@@ -116,11 +116,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 }
 
 func resolvePath(g *globalOptions, path string) (*schema.Desired, *reconcile.Observed, map[string]string, error) {
-	d, err := schema.Load(g.file, g.tags)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	obs, err := observe(g, d, time.Now())
+	d, obs, _, err := loadObserved(g)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -34,12 +34,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 		Short: "Show each subvolume's newest snapshot, newest verified-restorable point and last test and drill",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			obs, err := observe(g, d, now)
+			d, obs, now, err := loadObserved(g)
 			if err != nil {
 				return err
 			}

@@ -122,16 +122,12 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 	if o.dryRun {
 		return dryRunProofs(g, p, out)
 	}
-	st, err := newStorage(g)
-	if err != nil {
-		return err
-	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	env, err := envFor(g, d)
 	if err != nil {
 		return err
 	}
 	bar := progressFor(g, kind)
-	_, applyErr := reconcile.Apply(cmd.Context(), p, reconcile.Env{Storage: st, Prover: newProver(g, d), Journal: j, Desired: d}, func(e reconcile.Event) {
+	_, applyErr := reconcile.Apply(cmd.Context(), p, env, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			if bar != nil && e.Bytes > 0 {
 				bar.Set64(e.Bytes)

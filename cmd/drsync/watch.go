@@ -126,15 +126,11 @@ func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (wa
 		out.Result, out.Message = watch.ResultGuarded, err.Error()
 		return out, nil
 	}
-	st, err := newStorage(r.g)
+	env, err := envFor(r.g, d)
 	if err != nil {
 		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
-	if err != nil {
-		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
-	}
-	res, err := reconcile.Apply(r.stop, p, reconcile.Env{Storage: st, Prover: newProver(r.g, d), Journal: j, Desired: d}, nil)
+	res, err := reconcile.Apply(r.stop, p, env, nil)
 	out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
 	if err != nil {
 		out.Result = watch.ResultFailed
