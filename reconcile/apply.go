@@ -40,7 +40,8 @@ type Result struct {
 	Done    int   `json:"done"`
 	Failed  int   `json:"failed"`
 	Skipped int   `json:"skipped"`
-	Bytes   int64 `json:"bytes"`
+	// Bytes is what the sends carried to the drive.
+	Bytes int64 `json:"bytes"`
 }
 
 // Apply carries out a plan's actions in order (repairs, snapshots, sends,
@@ -99,7 +100,9 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 			res.Failed++
 		} else {
 			res.Done++
-			res.Bytes += bytes
+			if a.Kind == KindSend {
+				res.Bytes += bytes
+			}
 		}
 		if jerr := j.Append(e); jerr != nil {
 			return res, jerr

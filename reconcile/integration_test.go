@@ -39,7 +39,7 @@ func newRig(t *testing.T, desired string) *rig {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	d, err := schema.Load(desired, []string{"root=" + dir})
+	d, err := schema.Load(desired, []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()})
 	if err != nil {
 		t.Fatal(err)
 	}

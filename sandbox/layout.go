@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -103,3 +104,15 @@ func pathUnder(path, dir string) bool {
 }
 
 func pathDepth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// NewUUID returns a random (version 4) UUID, for a sandbox drive that must
+// not collide with an attached filesystem, the real drive included.
+func NewUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -44,6 +44,8 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			demo := demoRunner{g: g, file: file, root: root}
+			// The sandbox drive gets its own UUID: the real one may be attached.
+			uuidTag := "drive_uuid=" + sandbox.NewUUID()
 			storage := "btrfs"
 			why := sandbox.Available()
 			if plain && why == nil {
@@ -53,10 +55,10 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				storage = "dir"
 				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
 					"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
-				if err := plainSandbox(file, root); err != nil {
+				if err := plainSandbox(file, root, uuidTag); err != nil {
 					return err
 				}
-			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file); err != nil {
+			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag); err != nil {
 				return err
 			}
 			if !keep {
@@ -68,7 +70,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				}()
 			}
 			demo.storage = storage
-			common := []string{"-f", file, "-t", "root=" + root, "--storage", storage}
+			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "--storage", storage}
 			for _, args := range [][]string{
 				append([]string{"plan"}, common...),
 				append([]string{"apply", "--auto-approve"}, common...),
@@ -109,8 +111,8 @@ func (r demoRunner) step(args ...string) error {
 
 // plainSandbox lays out the desired state as plain directories: sources
 // with sample data, snapshot directories, and a marked drive directory.
-func plainSandbox(file, root string) error {
-	d, err := schema.Load(file, []string{"root=" + root})
+func plainSandbox(file, root, uuidTag string) error {
+	d, err := schema.Load(file, []string{"root=" + root, uuidTag})
 	if err != nil {
 		return err
 	}

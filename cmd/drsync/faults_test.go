@@ -33,7 +33,8 @@ func newFaultRig(t *testing.T) *faultRig {
 	}
 	dir := t.TempDir()
 	file, _ := filepath.Abs("../../testdata/desired/small.cue")
-	d, err := schema.Load(file, []string{"root=" + dir})
+	uuid := sandbox.NewUUID()
+	d, err := schema.Load(file, []string{"root=" + dir, "drive_uuid=" + uuid})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func newFaultRig(t *testing.T) *faultRig {
 	if err := os.Symlink("/etc", filepath.Join(d.Subvolumes["docs"].Source, "etc-link")); err != nil {
 		t.Fatal(err)
 	}
-	r := &faultRig{t: t, dir: dir, d: d, args: []string{"-f", file, "-t", "root=" + dir}}
+	r := &faultRig{t: t, dir: dir, d: d, args: []string{"-f", file, "-t", "root=" + dir, "-t", "drive_uuid=" + uuid}}
 	if code, out := r.run("apply", "--auto-approve"); code != 0 {
 		t.Fatalf("apply: %d\n%s", code, out)
 	}
