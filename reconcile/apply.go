@@ -37,9 +37,9 @@ type Env struct {
 
 // Result sums up an apply.
 type Result struct {
-	Done    int   `json:"done"`
-	Failed  int   `json:"failed"`
-	Skipped int   `json:"skipped"`
+	Done    int `json:"done"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
 	// Bytes is what the sends carried to the drive.
 	Bytes int64 `json:"bytes"`
 }
