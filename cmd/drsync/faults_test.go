@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"golang.org/x/sys/unix"
@@ -219,4 +222,29 @@ func TestEmptySnapshotIsSkip(t *testing.T) {
 	if !strings.Contains(out, `"result": "skip"`) || strings.Contains(out, `"result": "pass"`) {
 		t.Errorf("an empty snapshot must be SKIP, never PASS (exit %d):\n%s", code, out)
 	}
+}
+
+// TestFailedRestoreTestFiresAlert damages a replica, lets `drsync test`
+// find it, and checks that a real Prometheus, scraping the metrics drsync
+// wrote through a real node_exporter with the rules drsync generated,
+// raises RestoreTestFailed for the subvolume.
+func TestFailedRestoreTestFiresAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus and node_exporter")
+	}
+	stack := promtest.NewStack(t)
+	r := newFaultRig(t)
+	rel := someFile(t, r.replica)
+	tamper(t, r.replica, func() { os.WriteFile(filepath.Join(r.replica, rel), []byte("rot"), 0o644) })
+	if code, out := r.run("test", "--subvolume", "docs", "--sample-size", "100000"); code != 1 {
+		t.Fatalf("test of a damaged replica: exit %d\n%s", code, out)
+	}
+	d := *r.d
+	d.Generate.NodeExporter = stack.NodeAddr
+	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack.Start(t, filepath.Dir(d.Generate.Metrics), d.Generate.AlertRules, scrape)
+	stack.WaitAlerts(t, []string{"RestoreTestFailed/docs"}, 60*time.Second)
 }
