@@ -404,6 +404,9 @@ func proofDue(what string, lastPassed, last *TestReport, every time.Duration, ti
 		return true, fmt.Sprintf("last %s FAILED %s ago (%s); retrying", what, schema.Age(now.Sub(last.Started)), last.Snapshot)
 	}
 	if lastPassed == nil {
+		if what == "drill" {
+			return true, "never drilled; " + want
+		}
 		return true, "never tested; " + want
 	}
 	if age := now.Sub(lastPassed.Started); age >= every {

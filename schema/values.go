@@ -90,6 +90,8 @@ func Age(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "in the future"
+	case d < time.Minute:
+		return "<1m"
 	case d < time.Hour:
 		return fmt.Sprintf("%dm", int(d/time.Minute))
 	case d < 72*time.Hour:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
@@ -136,8 +137,13 @@ func printEvent(g *globalOptions, e reconcile.Event) {
 	switch e.Phase {
 	case reconcile.PhaseDone:
 		extra := ""
-		if a.Kind == reconcile.KindSend {
+		switch r := e.Report; {
+		case a.Kind == reconcile.KindSend:
 			extra = ", " + humanBytes(e.Bytes)
+		case r != nil && r.Kind == reconcile.KindDrill:
+			extra = fmt.Sprintf(", %d files verified, RTO %s of %s", r.Files, seconds(r.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
+		case r != nil:
+			extra = fmt.Sprintf(", %d files verified: %s", r.Files, r.Result)
 		}
 		fmt.Fprintf(g.stdout, "  ✓ %-8s %s (%.1fs%s)\n", a.Kind, a.Snapshot, e.Duration.Seconds(), extra)
 	case reconcile.PhaseFailed:
@@ -172,4 +178,13 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// seconds turns journaled seconds into a duration rounded for reading.
+func seconds(s float64) time.Duration {
+	d := time.Duration(s * float64(time.Second))
+	if d < time.Minute {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

@@ -48,7 +48,11 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "mounted btrfs %s at %s%s\n", fs.Label, fs.MountPoint, uuid)
 			}
-			fmt.Fprintf(g.stdout, "created %d source subvolumes with sample data\n\nnext: drsync plan -f %s -t root=%s\n", len(layout.Subvolumes), g.file, abs)
+			next := "drsync plan -f " + g.file
+			for _, t := range tags {
+				next += " -t " + t
+			}
+			fmt.Fprintf(g.stdout, "created %d source subvolumes with sample data\n\nnext: %s\n", len(layout.Subvolumes), next)
 			return nil
 		},
 	}

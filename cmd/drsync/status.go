@@ -62,7 +62,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				}
 				if dr := r.LastDrill; dr != nil {
 					fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
-						time.Duration(dr.Seconds*float64(time.Second)).Round(time.Second), schema.FormatDuration(time.Duration(r.RTOTargetSeconds*float64(time.Second))))
+						seconds(dr.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
 				}
 			}
 			return nil

@@ -216,7 +216,7 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humanBytes(r.Bytes), r.Seconds)
 		if r.Kind == reconcile.KindDrill {
 			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humanBytes(r.Bytes),
-				(time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond), schema.FormatDuration(time.Duration(r.RTOTargetSeconds*float64(time.Second))),
+				seconds(r.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)),
 				100*r.Seconds/max(r.RTOTargetSeconds, 1e-9))
 		}
 		fmt.Fprintf(g.stdout, "%s  %s  %s\n", r.Subvolume, verdict, what)
