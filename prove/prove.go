@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
@@ -36,10 +37,52 @@ var _ reconcile.Prover = (*Prover)(nil)
 // Prove runs req and returns its evidence. An error means the test could
 // not be run at all; damage it finds is a report with Result fail.
 func (p *Prover) Prove(ctx context.Context, req reconcile.TestRequest, progress func(int64)) (reconcile.TestReport, error) {
-	if req.Kind == reconcile.KindDrill {
+	switch {
+	case req.Kind == reconcile.KindDrill:
 		return p.drill(ctx, req, progress)
+	case req.Service != nil:
+		return p.testArchive(ctx, req)
 	}
 	return p.test(ctx, req)
+}
+
+// testArchive restores a whole service archive into scratch and checks it
+// as the service would read it back.
+func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
+	r := p.report(req)
+	r.Why = "the newest archive"
+	start := time.Now()
+	if err := CleanScratch(req.Scratch, p.KeepFailed, p.Now()); err != nil {
+		return r, err
+	}
+	scratch, err := newScratch(req.Scratch, req.Subvolume, r.Started)
+	if err != nil {
+		return r, err
+	}
+	rep, err := services.Verify(ctx, req.Service, req.Copy, filepath.Join(scratch, "restore"))
+	r.Seconds = time.Since(start).Seconds()
+	if errors.Is(err, services.ErrNothingToProve) {
+		r.Result, r.Why, r.Files = reconcile.ResultSkip, err.Error(), rep.Files
+		return r, os.RemoveAll(scratch)
+	}
+	if err != nil {
+		os.RemoveAll(scratch)
+		return r, fmt.Errorf("restore test of %s: %w", req.Snapshot, err)
+	}
+	r.Files, r.Bytes = rep.Files, rep.Bytes
+	for _, m := range rep.Mismatches {
+		r.Failures = append(r.Failures, reconcile.Failure{Path: m.Path, Check: m.Check, Want: m.Want, Got: m.Got})
+	}
+	if len(r.Failures) > 0 {
+		r.Result, r.Scratch = reconcile.ResultFail, scratch
+		return r, nil
+	}
+	if r.Files == 0 {
+		r.Result, r.Why = reconcile.ResultSkip, "the archive holds no files: nothing to prove"
+	} else {
+		r.Result = reconcile.ResultPass
+	}
+	return r, os.RemoveAll(scratch)
 }
 
 func (p *Prover) report(req reconcile.TestRequest) reconcile.TestReport {
@@ -115,11 +158,11 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 	r.RTOTargetSeconds = req.RTOTarget.Seconds()
 	start := time.Now()
 	received := filepath.Join(req.Scratch, filepath.Base(req.Copy))
-	if _, err := os.Lstat(received); err == nil {
-		// A drill that died left its copy: remove it so this one measures a full restore.
-		if err := p.Storage.Delete(ctx, received); err != nil {
-			return r, fmt.Errorf("removing an earlier drill's copy: %w", err)
-		}
+	if received == req.Copy || received == req.Reference {
+		return r, fmt.Errorf("drill target %s would receive onto the copy it tests", req.Scratch)
+	}
+	if err := p.removeLeftover(ctx, req.Scratch, filepath.Base(req.Copy)); err != nil {
+		return r, err
 	}
 	bytes, err := p.Storage.Send(ctx, req.Copy, "", req.Scratch, progress)
 	if err != nil {
@@ -148,6 +191,28 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 		r.Result = reconcile.ResultFail
 	}
 	return r, nil
+}
+
+// removeLeftover deletes the copy a drill that died left in dir, so this
+// one measures a full restore; anything there that is not a received copy
+// is someone else's and stops the drill.
+func (p *Prover) removeLeftover(ctx context.Context, dir, name string) error {
+	entries, err := p.Storage.List(dir)
+	if err != nil {
+		return fmt.Errorf("drill target: %w", err)
+	}
+	for _, e := range entries {
+		if e.Name != name {
+			continue
+		}
+		if !e.Subvolume || e.ReceivedUUID == "" && e.ReadOnly {
+			return fmt.Errorf("drill target %s already holds %s, which no drill made; remove it or choose another drillTarget", dir, name)
+		}
+		if err := p.Storage.Delete(ctx, filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("removing an earlier drill's copy: %w", err)
+		}
+	}
+	return nil
 }
 
 // scratchPrefix marks drsync's scratch directories, so cleaning never

@@ -27,12 +27,17 @@ type Event struct {
 
 // Env is what Apply acts through.
 type Env struct {
-	Storage Storage
-	Prover  Prover
-	Journal *Journal
+	Storage  Storage
+	Services ServiceStore
+	Prover   Prover
+	Journal  *Journal
 	// Desired, when set, has Apply refresh the files that carry evidence
-	// (metrics, runbooks) once the run is journaled.
+	// (metrics, runbooks) once the run is journaled, and check the external
+	// drive is still there before each action on it.
 	Desired *schema.Desired
+	// Command names the run in the journal: "apply" (the default), "test"
+	// or "drill". Only applies count as runs that can be interrupted.
+	Command string
 }
 
 // Result sums up an apply.
@@ -64,7 +69,11 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 			present = append(present, d.Location)
 		}
 	}
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunStart, Drives: present}); err != nil {
+	command := env.Command
+	if command == "" {
+		command = "apply"
+	}
+	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunStart, Drives: present, Command: command}); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -92,7 +101,12 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 		}
 		notify(Event{Action: a, Phase: PhaseStart})
 		start := time.Now()
-		bytes, report, err := run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
+		var bytes int64
+		var report *TestReport
+		err := driveStillThere(env, a)
+		if err == nil {
+			bytes, report, err = run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
+		}
 		e := JournalEntry{Time: time.Now(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
 		if err != nil {
 			e.Phase, e.Error = PhaseFailed, err.Error()
@@ -115,11 +129,11 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 	} else if stopErr != nil {
 		result = "stopped"
 	}
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunEnd, Result: result}); err != nil {
+	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunEnd, Result: result, Command: command}); err != nil {
 		return res, err
 	}
 	if env.Desired != nil {
-		if err := RefreshEvidence(env.Desired, env.Storage, j, time.Now().In(p.Now.Location())); err != nil {
+		if err := RefreshEvidence(env.Desired, env, time.Now().In(p.Now.Location())); err != nil {
 			return res, err
 		}
 	}
@@ -132,6 +146,23 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 	return res, nil
 }
 
+// driveStillThere probes the external drive again right before an action
+// on it: a drive unplugged after the plan was made must not turn a send
+// into a write onto the bare mount point.
+func driveStillThere(env Env, a Action) error {
+	if !a.External || env.Desired == nil {
+		return nil
+	}
+	loc, ok := env.Desired.Locations[a.Location]
+	if !ok {
+		return nil
+	}
+	if d := env.Storage.Probe(loc.Mount, loc.UUID); !d.Present {
+		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
+	}
+	return nil
+}
+
 func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
 	st := env.Storage
 	switch a.Kind {
@@ -140,7 +171,19 @@ func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, 
 	case KindSend:
 		n, err := st.Send(ctx, a.From, a.Parent, filepath.Dir(a.Path), progress)
 		return n, nil, err
+	case KindBackup:
+		if env.Services == nil {
+			return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
+		}
+		n, err := env.Services.Backup(ctx, a.Service, a.Path)
+		return n, nil, err
 	case KindRepair, KindPrune:
+		if a.Service != nil {
+			if env.Services == nil {
+				return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
+			}
+			return 0, nil, env.Services.DeleteArchive(a.Path)
+		}
 		return 0, nil, st.Delete(ctx, a.Path)
 	case KindWrite:
 		return int64(len(a.Content)), nil, WriteFile(a.Path, []byte(a.Content))
@@ -158,13 +201,18 @@ func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, 
 func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int64, *TestReport, error) {
 	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
 		SampleSize: a.SampleSize, Seed: a.Seed, Scratch: a.Scratch, RTOTarget: a.RTOTarget.Duration,
-		Copy: a.Path, External: a.External, Location: a.Location, Reference: a.From}
+		Copy: a.Path, External: a.External, Location: a.Location, Reference: a.From, Service: a.Service}
 	if req.Seed == 0 {
 		req.Seed = time.Now().UnixNano() % 1e9
 	}
 	rep, err := pr.Prove(ctx, req, progress)
 	if err != nil {
-		return 0, nil, err
+		// A test that cannot even run proves nothing: it is recorded as a
+		// failure, so the alert fires and the verified snapshot is kept.
+		rep = TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
+			Location: a.Location, Seed: req.Seed, Result: ResultFail, Started: time.Now(),
+			Failures: []Failure{{Path: a.Path, Check: "run", Got: err.Error()}}}
+		return 0, &rep, err
 	}
 	if rep.Result == ResultFail {
 		return rep.Bytes, &rep, ProofFailure(rep)

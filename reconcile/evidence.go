@@ -3,6 +3,8 @@ package reconcile
 import (
 	"context"
 	"time"
+
+	"github.com/drsync/drsync/schema"
 )
 
 // TestReport is the outcome of a restore test or a drill: the evidence
@@ -75,6 +77,8 @@ type TestRequest struct {
 	// Scratch is where files are restored (tests) or received (drills).
 	Scratch   string
 	RTOTarget time.Duration
+	// Service is set when Copy is a service archive.
+	Service *schema.Service
 }
 
 // Prover runs restore tests and drills.
@@ -90,6 +94,9 @@ type History struct {
 	Passed     int         `json:"passed"`
 	// Verified is the newest snapshot a passing test or drill verified.
 	Verified *TestReport `json:"verified,omitempty"`
+	// LastSkipped is the newest test that found nothing to prove (an empty
+	// snapshot or archive): it is no proof, but it waits out the cadence.
+	LastSkipped *TestReport `json:"lastSkipped,omitempty"`
 	// LastDrill and LastPassedDrill are the newest drills.
 	LastDrill       *TestReport `json:"lastDrill,omitempty"`
 	LastPassedDrill *TestReport `json:"lastPassedDrill,omitempty"`
@@ -105,7 +112,7 @@ func (h *History) record(e JournalEntry) {
 		return
 	}
 	switch e.Action.Kind {
-	case KindSnapshot, KindSend:
+	case KindSnapshot, KindSend, KindBackup:
 		e := e
 		h.LastBackup = &e
 		if e.Action.Kind == KindSend {
@@ -113,7 +120,13 @@ func (h *History) record(e JournalEntry) {
 		}
 	case KindTest, KindDrill:
 		r := e.Report
-		if r == nil || r.Result == ResultSkip {
+		if r == nil {
+			return
+		}
+		if r.Result == ResultSkip {
+			if r.Kind == KindTest {
+				h.LastSkipped = r
+			}
 			return
 		}
 		if r.Kind == KindDrill {

@@ -8,7 +8,7 @@ import (
 
 // symbols follow Terraform: + creates, - destroys, -/+ replaces.
 // ~ runs a check that changes nothing but the evidence.
-var symbols = map[Kind]string{KindSnapshot: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~", KindWrite: "+"}
+var symbols = map[Kind]string{KindSnapshot: "+", KindBackup: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~", KindWrite: "+"}
 
 // WriteText prints the plan for people: drives, then each subvolume that
 // has something to say, then a one-line summary. explain adds retention's
@@ -31,11 +31,15 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 	if len(p.Warnings) > 0 {
 		fmt.Fprintln(w)
 	}
-	for _, s := range p.Subvolumes {
+	for _, s := range append(append([]SubvolumePlan(nil), p.Subvolumes...), p.Services...) {
 		if len(s.Actions) == 0 && len(s.Warnings) == 0 && !explain {
 			continue
 		}
-		fmt.Fprintf(w, "%s  tier %s\n", s.Name, s.Tier)
+		kind := ""
+		if s.Kind != "" {
+			kind = "  (" + s.Kind + ")"
+		}
+		fmt.Fprintf(w, "%s  tier %s%s\n", s.Name, s.Tier, kind)
 		for _, warn := range s.Warnings {
 			fmt.Fprintf(w, "  ! %s\n", warn)
 		}
@@ -94,7 +98,7 @@ func target(a Action) string {
 // Summary is the plan's last line.
 func (p *Plan) Summary() string {
 	attention := 0
-	for _, s := range p.Subvolumes {
+	for _, s := range append(append([]SubvolumePlan(nil), p.Subvolumes...), p.Services...) {
 		if len(s.Warnings) > 0 {
 			attention++
 		}
@@ -107,7 +111,7 @@ func (p *Plan) Summary() string {
 	}
 	n := p.Count()
 	var parts []string
-	for _, k := range []Kind{KindRepair, KindSnapshot, KindSend, KindTest, KindDrill, KindPrune, KindWrite} {
+	for _, k := range []Kind{KindRepair, KindSnapshot, KindBackup, KindSend, KindTest, KindDrill, KindPrune, KindWrite} {
 		if n[k] > 0 {
 			parts = append(parts, plural(n[k], string(k)))
 		}

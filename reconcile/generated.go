@@ -32,8 +32,9 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		st, h := o.Subvolumes[name], o.History[name]
 		var s render.SubvolumeStatus
 		if st != nil {
-			s.LocalCount, s.ExternalCount = len(st.Local), len(st.External)
-			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(st.External)
+			replicas := Replicas(st.External)
+			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
+			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(replicas)
 		}
 		if h != nil {
 			if b := h.LastBackup; b != nil {
@@ -182,8 +183,8 @@ func WriteFile(path string, content []byte) error {
 // run added some: the metrics textfile (always: its ages move with the
 // clock) and the runbooks (last tested, success rate, measured RTO). Other
 // generated files change only through plan and apply.
-func RefreshEvidence(d *schema.Desired, st Storage, j *Journal, now time.Time) error {
-	o, err := Observe(d, st, j, now.Location())
+func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
+	o, err := Observe(d, env, now.Location())
 	if err != nil {
 		return err
 	}

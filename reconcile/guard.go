@@ -13,7 +13,7 @@ func Guard(p *Plan, o *Observed, maxShare float64) error {
 	type key struct{ subvol, loc string }
 	pruned := map[key]int{}
 	for _, a := range p.Actions() {
-		if a.Kind == KindPrune {
+		if a.Kind == KindPrune || a.Kind == KindRepair {
 			pruned[key{a.Subvolume, a.Location}]++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -39,7 +41,16 @@ func newRig(t *testing.T, desired string) *rig {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	d, err := schema.Load(desired, []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()})
+	prom, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom.Close()
+	tags := []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()}
+	if strings.Contains(desired, "homelab") {
+		tags = append(tags, "prometheus_url=http://"+prom.Addr().String())
+	}
+	d, err := schema.Load(desired, tags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +66,9 @@ func newRig(t *testing.T, desired string) *rig {
 	if err := sandbox.Up(t.Context(), dir, layout); err != nil {
 		t.Fatal(err)
 	}
+	if err := sandbox.StartServices(t.Context(), dir, d); err != nil {
+		t.Fatal(err)
+	}
 	j, err := reconcile.OpenJournal(d.StateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +78,10 @@ func newRig(t *testing.T, desired string) *rig {
 		t.Skip(err)
 	}
 	return &rig{t: t, dir: dir, d: d, j: j, loc: loc}
+}
+
+func (r *rig) env() reconcile.Env {
+	return reconcile.Env{Storage: r.st, Services: services.Store{}, Journal: r.j, Prover: prove.New(r.st, r.d), Desired: r.d}
 }
 
 func (r *rig) at(s string) time.Time {
@@ -76,7 +94,7 @@ func (r *rig) at(s string) time.Time {
 
 func (r *rig) plan(now time.Time) *reconcile.Plan {
 	r.t.Helper()
-	obs, err := reconcile.Observe(r.d, r.st, r.j, r.loc)
+	obs, err := reconcile.Observe(r.d, r.env(), r.loc)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -88,7 +106,7 @@ func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
 	r.t.Helper()
 	p := r.plan(now)
 	var events []reconcile.Event
-	_, err := reconcile.Apply(r.t.Context(), p, reconcile.Env{Storage: r.st, Journal: r.j, Prover: prove.New(r.st, r.d), Desired: r.d}, func(e reconcile.Event) {
+	_, err := reconcile.Apply(r.t.Context(), p, r.env(), func(e reconcile.Event) {
 		if e.Phase != reconcile.PhaseStart {
 			events = append(events, e)
 		}
@@ -133,9 +151,14 @@ func TestApplyThenPlanIsEmpty(t *testing.T) {
 	now := r.at("2026-11-22 03:30")
 	p, events, err := r.apply(now)
 	if err != nil {
+		for _, e := range events {
+			if e.Phase == reconcile.PhaseFailed {
+				t.Errorf("%s %s: %s", e.Action.Kind, e.Action.Snapshot, e.Error)
+			}
+		}
 		t.Fatal(err)
 	}
-	if got := p.Count(); got[reconcile.KindSnapshot] != 6 || got[reconcile.KindSend] != 6 {
+	if got := p.Count(); got[reconcile.KindSnapshot] != 6 || got[reconcile.KindSend] != 6 || got[reconcile.KindBackup] != 6 {
 		t.Fatalf("first apply: %v", got)
 	}
 	for _, e := range events {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,8 @@ type JournalEntry struct {
 	Report *TestReport `json:"report,omitempty"`
 	// Drives lists, on run-start, the external drives the plan found present.
 	Drives []string `json:"drives,omitempty"`
+	// Command names what started the run: apply, test or drill.
+	Command string `json:"command,omitempty"`
 }
 
 // OpenJournal returns the journal in stateDir. The directory is created
@@ -62,9 +65,13 @@ func (j *Journal) Append(e JournalEntry) error {
 	if err := os.MkdirAll(filepath.Dir(j.path), 0o750); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
+	}
+	if err := dropTornLine(f); err != nil {
+		f.Close()
+		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -80,6 +87,33 @@ func (j *Journal) Append(e JournalEntry) error {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	return f.Close()
+}
+
+// dropTornLine cuts a last line that a crash left without its newline, so
+// the next entry does not glue onto it and make it unreadable for good.
+func dropTornLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	size := st.Size()
+	buf := make([]byte, 4096)
+	end := size
+	for end > 0 {
+		start := max(end-int64(len(buf)), 0)
+		n, err := f.ReadAt(buf[:end-start], start)
+		if err != nil && n == 0 {
+			return err
+		}
+		if end == size && buf[n-1] == '\n' {
+			return nil // intact
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f.Truncate(start + int64(i) + 1)
+		}
+		end = start
+	}
+	return f.Truncate(0)
 }
 
 // Entries reads the whole journal. A torn last line (a crash mid-write) is
@@ -152,19 +186,27 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	for _, e := range entries {
 		switch e.Phase {
 		case PhaseRunStart:
-			run, ended, started = e.Run, false, e.Time
-			open = map[string]JournalEntry{}
 			for _, d := range e.Drives {
 				s.DriveSeen[d] = e.Time
 			}
+			if isProofRun(e.Command) {
+				continue // tests and drills run by hand are not applies
+			}
+			run, ended, started = e.Run, false, e.Time
+			open = map[string]JournalEntry{}
 		case PhaseRunEnd:
+			if isProofRun(e.Command) {
+				continue
+			}
 			if e.Run == run {
 				ended = true
 			}
 			s.Runs[e.Result]++
 			s.Last = RunSummary{Started: started, Ended: e.Time, Result: e.Result}
 		case PhaseStart:
-			open[actionKey(e.Action)] = e
+			if e.Run == run {
+				open[actionKey(e.Action)] = e
+			}
 		case PhaseDone, PhaseFailed, PhaseSkipped:
 			delete(open, actionKey(e.Action))
 			if e.Action != nil {
@@ -197,6 +239,8 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	}
 	return s, nil
 }
+
+func isProofRun(command string) bool { return command == "test" || command == "drill" }
 
 func actionKey(a *Action) string {
 	if a == nil {

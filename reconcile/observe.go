@@ -2,16 +2,19 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
 
-// Observe reads the machine through st: drives, snapshots and replicas of
-// every declared subvolume. Names are read in loc. It starts no process per
+// Observe reads the machine through env: drives, snapshots and replicas of
+// every declared subvolume, archives of every service, the journal and the
+// generated files. Names are read in loc. It starts no process per
 // snapshot: one directory listing per snapshot directory.
-func Observe(d *schema.Desired, st Storage, j *Journal, loc *time.Location) (*Observed, error) {
+func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) {
+	st, j := env.Storage, env.Journal
 	o := &Observed{Drives: map[string]Drive{}, Subvolumes: map[string]*SubvolumeState{}}
 	for name, l := range d.Locations {
 		if l.External {
@@ -36,6 +39,9 @@ func Observe(d *schema.Desired, st Storage, j *Journal, loc *time.Location) (*Ob
 			}
 		}
 		o.Subvolumes[name] = ss
+	}
+	if err := observeServices(d, env.Services, loc, o); err != nil {
+		return nil, err
 	}
 	if j != nil {
 		sum, err := j.Summary()
@@ -80,4 +86,37 @@ func readSnapshots(st Storage, dir, subvol string, loc *time.Location, receiveTa
 	}
 	sortSnapshots(snaps)
 	return snaps, nil
+}
+
+// ArchiveSuffix ends every service archive's name.
+const ArchiveSuffix = ".tar.gz"
+
+func observeServices(d *schema.Desired, store ServiceStore, loc *time.Location, o *Observed) error {
+	if store == nil || len(d.Services) == 0 {
+		return nil
+	}
+	o.Services = map[string]*ServiceState{}
+	for _, name := range d.ServiceNames() {
+		svc := d.Services[name]
+		dir := d.ArchiveDir(svc)
+		entries, err := store.ListArchives(dir)
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", dir, err)
+		}
+		ss := &ServiceState{}
+		for _, e := range entries {
+			stamp, ok := snapname.Parse(name, strings.TrimSuffix(e.Name, ArchiveSuffix), loc)
+			switch {
+			case !ok || !strings.HasSuffix(e.Name, ArchiveSuffix):
+				ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
+			case !e.HasChecksum:
+				ss.Unchecked = append(ss.Unchecked, dir+"/"+e.Name)
+			default:
+				ss.Archives = append(ss.Archives, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true})
+			}
+		}
+		sortSnapshots(ss.Archives)
+		o.Services[name] = ss
+	}
+	return nil
 }

@@ -5,9 +5,11 @@ package reconcile
 
 import (
 	"context"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/drsync/drsync/schema"
 	"time"
 )
 
@@ -28,6 +30,8 @@ type Observed struct {
 	Runs      map[string]int       `json:"runs,omitempty"`
 	LastRun   RunSummary           `json:"lastRun,omitzero"`
 	DriveSeen map[string]time.Time `json:"driveSeen,omitempty"`
+	// Services holds each declared service's archives.
+	Services map[string]*ServiceState `json:"services,omitempty"`
 	// Files holds the generated files as they are on disk, by path (a
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
@@ -66,6 +70,32 @@ type Snapshot struct {
 	UUID         string    `json:"uuid,omitempty"`
 	ReceivedUUID string    `json:"receivedUUID,omitempty"`
 	ReadOnly     bool      `json:"readOnly"`
+}
+
+// ServiceState is one declared service as observed: its archives named
+// <service>.<timestamp>.tar.gz, oldest first. Archives without a checksum
+// cannot be verified and are left alone, as are other entries.
+type ServiceState struct {
+	Archives  []Snapshot `json:"archives"`
+	Unchecked []string   `json:"unchecked,omitempty"`
+	Foreign   []string   `json:"foreign,omitempty"`
+}
+
+// ArchiveEntry is a file of a service's archive directory.
+type ArchiveEntry struct {
+	Name        string
+	HasChecksum bool
+}
+
+// ServiceStore takes, lists and deletes service archives.
+type ServiceStore interface {
+	// ListArchives returns the archives in dir (missing: empty).
+	ListArchives(dir string) ([]ArchiveEntry, error)
+	// Backup takes a consistent copy of the service's data into the
+	// archive dest, atomically, and returns its size.
+	Backup(ctx context.Context, svc *schema.Service, dest string) (int64, error)
+	// DeleteArchive removes an archive and its checksum.
+	DeleteArchive(path string) error
 }
 
 // Entry is a directory entry of a snapshot directory as a provider sees it.

@@ -22,12 +22,13 @@ const (
 	KindPrune    Kind = "prune"    // delete a snapshot retention no longer keeps
 	KindTest     Kind = "test"     // restore a sample of files and verify them
 	KindDrill    Kind = "drill"    // restore a whole replica and time it
+	KindBackup   Kind = "backup"   // archive a service's data
 )
 
 // phase orders kinds in apply: repairs, snapshots, sends, then the proofs
 // (which test what was just sent), then prunes (which a failed proof of
 // the same subvolume holds back).
-var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindSend: 2, KindTest: 3, KindDrill: 4, KindPrune: 5, KindWrite: 6}
+var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindBackup: 1, KindSend: 2, KindTest: 3, KindDrill: 4, KindPrune: 5, KindWrite: 6}
 
 // Action is one step of a plan, with the reason a person can check.
 type Action struct {
@@ -56,6 +57,8 @@ type Action struct {
 	Scratch string `json:"scratch,omitempty"`
 	// RTOTarget is the drill's target.
 	RTOTarget schema.Duration `json:"rtoTarget,omitzero"`
+	// Service is the service a backup, a prune or a test of an archive is for.
+	Service *schema.Service `json:"service,omitempty"`
 	// Content is a generated file's new content, Diff its unified diff
 	// against the file on disk.
 	Content string `json:"content,omitempty"`
@@ -71,6 +74,8 @@ type Plan struct {
 	Drives      []DriveNote     `json:"drives,omitempty"`
 	Warnings    []string        `json:"warnings,omitempty"`
 	Subvolumes  []SubvolumePlan `json:"subvolumes"`
+	// Services are the monitored services' archives.
+	Services []SubvolumePlan `json:"services,omitempty"`
 	// Files are the writes of generated files (rules, dashboard, units,
 	// runbooks).
 	Files []Action `json:"files,omitempty"`
@@ -87,8 +92,10 @@ type DriveNote struct {
 // SubvolumePlan groups one subvolume's actions, warnings and, for
 // --explain, the verdict of retention on every snapshot.
 type SubvolumePlan struct {
-	Name      string          `json:"name"`
-	Tier      string          `json:"tier"`
+	Name string `json:"name"`
+	Tier string `json:"tier"`
+	// Kind is empty for a subvolume, "service: <kind>" for a service.
+	Kind      string          `json:"kind,omitempty"`
 	Actions   []Action        `json:"actions"`
 	Warnings  []string        `json:"warnings,omitempty"`
 	Retention []RetentionNote `json:"retention,omitempty"`
@@ -107,6 +114,9 @@ type RetentionNote struct {
 func (p *Plan) Actions() []Action {
 	var all []Action
 	for _, s := range p.Subvolumes {
+		all = append(all, s.Actions...)
+	}
+	for _, s := range p.Services {
 		all = append(all, s.Actions...)
 	}
 	all = append(all, p.Files...)
@@ -131,8 +141,11 @@ func (p *Plan) Empty() bool { return len(p.Actions()) == 0 }
 func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 	p := &Plan{Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
 	for _, name := range sortedKeys(d.Locations) {
-		if d.Locations[name].External {
+		if l := d.Locations[name]; l.External {
 			p.Drives = append(p.Drives, DriveNote{Location: name, Drive: o.Drives[name]})
+			if l.UUID == "" {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("drive %s is not pinned by a filesystem uuid: any btrfs mounted at %s counts as it", name, l.Mount))
+			}
 		}
 	}
 	for _, e := range o.Interrupted {
@@ -147,6 +160,11 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
 		sp.markExternal(d)
 		p.Subvolumes = append(p.Subvolumes, sp)
+	}
+	for _, name := range d.ServiceNames() {
+		if st := o.Services[name]; st != nil {
+			p.Services = append(p.Services, planService(d, d.Services[name], st, o, now))
+		}
 	}
 	if o.Files != nil {
 		files, err := GeneratedFiles(d, o, now)
@@ -170,7 +188,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
 	} else if due, why := s.Snapshots.Schedule.Due(newestTime(local), now); due {
-		snap := newSnapshot(s.Name, local, now)
+		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
 		sortSnapshots(local)
@@ -276,10 +294,63 @@ const verifiedWhy = "newest verified-restorable snapshot, since the last restore
 // lastVerified names the snapshot to keep while restore tests fail: the
 // newest one a test proved, until a newer one passes.
 func lastVerified(h *History) string {
-	if h == nil || h.Verified == nil || h.LastTest.Passed() || h.LastTest == nil {
+	if h == nil || h.Verified == nil || h.LastTest.Passed() {
 		return ""
 	}
 	return h.Verified.Snapshot
+}
+
+// planService keeps a service's archives like a subvolume's snapshots: a
+// backup when the schedule has a slot the newest archive predates, the
+// tier's restore test of the newest archive, and retention's prunes (never
+// the newest archive, nor one that cannot be verified).
+func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed, now time.Time) SubvolumePlan {
+	sp := SubvolumePlan{Name: svc.Name, Tier: svc.Tier, Kind: "service: " + svc.Kind, Foreign: st.Foreign}
+	dir := d.ArchiveDir(svc)
+	archives := append([]Snapshot(nil), st.Archives...)
+	for _, u := range st.Unchecked {
+		sp.Warnings = append(sp.Warnings, "left alone: "+u+" has no checksum, so it cannot be verified")
+	}
+	var planned *Snapshot
+	if due, why := svc.Schedule.Due(newestTime(archives), now); due {
+		a := newSnapshot(svc.Name, append(archives, foreignNames(st.Foreign)...), now)
+		a.Name += ArchiveSuffix
+		planned = &a
+		archives = append(archives, a)
+		sortSnapshots(archives)
+		sp.Actions = append(sp.Actions, Action{Kind: KindBackup, Subvolume: svc.Name, Location: svc.Location, Snapshot: a.Name,
+			Path: filepath.Join(dir, a.Name), Service: svc, Reason: fmt.Sprintf("tier %s: %s", svc.Tier, archiveWhy(why))})
+	}
+	h := o.History[svc.Name]
+	if h == nil {
+		h = &History{}
+	}
+	tier := d.Tiers[svc.Tier]
+	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, svc.Tier, now); due && len(archives) > 0 {
+		newest := archives[len(archives)-1]
+		sp.Actions = append(sp.Actions, Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
+			SnapshotTime: newest.Time, Path: filepath.Join(dir, newest.Name), Scratch: d.Restore.Scratch, Service: svc, Reason: why})
+	}
+	protect := map[string]string{}
+	if len(archives) > 0 {
+		protect[archives[len(archives)-1].Name] = "newest archive"
+	}
+	if v := lastVerified(h); v != "" {
+		protect[v] = verifiedWhy
+	}
+	sp.prune(d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
+	for i := range sp.Actions {
+		sp.Actions[i].Service = svc
+	}
+	sortActions(sp.Actions)
+	return sp
+}
+
+func archiveWhy(why string) string {
+	if why == "none yet" {
+		return "no archive yet"
+	}
+	return "newest archive" + why[len("newest"):]
 }
 
 // markExternal flags the actions that touch an external drive.
@@ -307,7 +378,7 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 			sent[a.Snapshot] = true
 		}
 	}
-	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, tier.RestoreTest.Every.Duration, s.Tier, now); due {
+	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, s.Tier, now); due {
 		if a, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
 			a.Reason = why + a.Reason
 			sp.Actions = append(sp.Actions, a)
@@ -318,7 +389,7 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 	if tier.Drill == nil {
 		return
 	}
-	if due, why := proofDue("drill", h.LastPassedDrill, h.LastDrill, tier.Drill.Every.Duration, s.Tier, now); due {
+	if due, why := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, s.Tier, now); due {
 		if a, ok := proofAction(d, s, st, o, local, sent, KindDrill); ok {
 			a.Reason = why + a.Reason
 			sp.Actions = append(sp.Actions, a)
@@ -394,8 +465,11 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *
 // proofDue says whether a test or drill is due: the last pass is older
 // than the tier's cadence. A failing one is retried at most daily, so an
 // unattended watch does not hammer a broken drive.
-func proofDue(what string, lastPassed, last *TestReport, every time.Duration, tier string, now time.Time) (bool, string) {
+func proofDue(what string, lastPassed, last, skipped *TestReport, every time.Duration, tier string, now time.Time) (bool, string) {
 	want := fmt.Sprintf("tier %s wants one every %s", tier, schema.FormatDuration(every))
+	if skipped != nil && now.Sub(skipped.Started) < every && (last == nil || skipped.Started.After(last.Started)) {
+		return false, "" // nothing to prove last time: wait for the next cadence
+	}
 	if last != nil && !last.Passed() {
 		retry := min(every, 24*time.Hour)
 		if now.Sub(last.Started) < retry {
@@ -562,6 +636,26 @@ func sendDue(send, snap schema.Schedule, local, ext []Snapshot, now time.Time) (
 		}
 	}
 	return false, ""
+}
+
+// foreignNames turns foreign entries into names a new snapshot must avoid.
+func foreignNames(paths []string) []Snapshot {
+	out := make([]Snapshot, len(paths))
+	for i, p := range paths {
+		out[i] = Snapshot{Name: filepath.Base(p)}
+	}
+	return out
+}
+
+// Replicas keeps the complete replicas: received and read-only.
+func Replicas(s []Snapshot) []Snapshot {
+	var out []Snapshot
+	for _, r := range s {
+		if r.ReceivedUUID != "" && r.ReadOnly {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func sortSnapshots(s []Snapshot) {

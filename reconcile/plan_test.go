@@ -446,3 +446,58 @@ func BenchmarkCompute(b *testing.B) {
 		Compute(d, o, now)
 	}
 }
+
+func TestComputeServices(t *testing.T) {
+	d := loadHomelab(t)
+	loc := oslo(t)
+	now := time.Date(2026, 11, 22, 3, 30, 0, 0, loc)
+	o := steady(d, now.Add(-30*time.Minute))
+	o.Services = map[string]*ServiceState{}
+	for _, name := range d.ServiceNames() {
+		var archives []Snapshot
+		for h := 40 * 24; h >= 1; h-- { // 40 days of hourly archives
+			a := snap(name, now.Add(-time.Duration(h)*time.Hour).Truncate(time.Hour))
+			a.Name += ArchiveSuffix
+			archives = append(archives, a)
+		}
+		o.Services[name] = &ServiceState{Archives: archives}
+		o.History[name] = o.History["htpc-home"]
+	}
+	o.Services["app-db"].Unchecked = []string{"/var/backups/mcp-monitoring/app-db/app-db.20261122T0300.tar.gz"}
+	p := Compute(d, o, now)
+	byService := map[string]map[Kind]int{}
+	for _, sp := range p.Services {
+		byService[sp.Name] = map[Kind]int{}
+		for _, a := range sp.Actions {
+			byService[sp.Name][a.Kind]++
+			if a.Kind == KindPrune && !strings.HasSuffix(a.Path, ArchiveSuffix) {
+				t.Errorf("prune of a non-archive: %+v", a)
+			}
+		}
+	}
+	// Hourly, keeping 24 hourly and 30 daily (btrbk: the current period
+	// plus N before it): of 960 hourly archives and the one taken now, the
+	// first of each of the last 25 hours and of each of the last 31 days
+	// stay, today's midnight counted once: 961 - (25 + 31 - 1) go.
+	if got := byService["prometheus-tsdb"]; got[KindBackup] != 1 || got[KindPrune] != 961-(25+31-1) {
+		t.Errorf("prometheus-tsdb: %v", got)
+	}
+	// Daily at 01:00: the newest archive (02:00 today) satisfies it.
+	if got := byService["grafana-db"]; got[KindBackup] != 0 {
+		t.Errorf("grafana-db backed up again: %v", got)
+	}
+	var warned bool
+	for _, sp := range p.Services {
+		for _, w := range sp.Warnings {
+			warned = warned || (sp.Name == "app-db" && strings.Contains(w, "has no checksum"))
+		}
+	}
+	if !warned {
+		t.Error("an archive without checksum is not reported")
+	}
+	for _, a := range p.Actions() {
+		if strings.HasSuffix(a.Path, "app-db.20261122T0300.tar.gz") {
+			t.Errorf("touched an unverifiable archive: %+v", a)
+		}
+	}
+}

@@ -115,15 +115,29 @@ func Restore(ctx context.Context, root, rel, dest string, force bool) (verify.Tr
 		return rep, fmt.Errorf("the restored copy differs from the snapshot (%d problems, first %s: %s); nothing was put at %s",
 			len(rep.Mismatches), rep.Mismatches[0].Rel, rep.Mismatches[0].Check, dest)
 	}
-	if force {
-		if err := os.RemoveAll(dest); err != nil {
-			return rep, fmt.Errorf("replacing %s: %w", dest, err)
+	return rep, place(staged, dest, force)
+}
+
+// place moves the verified copy to dest atomically. Without force it
+// refuses whatever appeared at dest meanwhile (RENAME_NOREPLACE); with
+// force it swaps the two (RENAME_EXCHANGE) and only then removes the old
+// one, so the original is never gone before the copy is in place.
+func place(staged, dest string, force bool) error {
+	err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dest, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EEXIST) && !force:
+		return fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
+	case errors.Is(err, unix.EEXIST):
+		if err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dest, unix.RENAME_EXCHANGE); err != nil {
+			return fmt.Errorf("replacing %s: %w", dest, err)
 		}
+		// staged now holds the replaced original, removed with the temp dir.
+		return nil
+	default:
+		return fmt.Errorf("restore: %w", err)
 	}
-	if err := os.Rename(staged, dest); err != nil {
-		return rep, fmt.Errorf("restore: %w", err)
-	}
-	return rep, nil
 }
 
 func verifyCopy(ctx context.Context, root, rel, staged string, src verify.FileInfo) (verify.TreeReport, error) {

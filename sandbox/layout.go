@@ -12,8 +12,8 @@ import (
 
 // Image sizes: sparse files, so generous sizes cost nothing up front.
 const (
-	localSizeMiB    = 512
-	externalSizeMiB = 1024
+	localSizeMiB    = 2048
+	externalSizeMiB = 4096
 )
 
 // LayoutFor derives the throwaway machine a desired state needs: one btrfs

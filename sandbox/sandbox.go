@@ -292,6 +292,9 @@ func Down(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
+	if err := stopServices(dir); err != nil {
+		return fmt.Errorf("sandbox down: %w", err)
+	}
 	mps, err := mountsUnder(dir)
 	if err != nil {
 		return fmt.Errorf("sandbox down: %w", err)

@@ -23,6 +23,17 @@ func (d *Desired) clean() {
 	for _, s := range d.Subvolumes {
 		s.Source = filepath.Clean(s.Source)
 	}
+	for _, s := range d.Services {
+		if s.DataDir != "" {
+			s.DataDir = filepath.Clean(s.DataDir)
+		}
+		if s.Database != "" {
+			s.Database = filepath.Clean(s.Database)
+		}
+		for i, p := range s.Paths {
+			s.Paths[i] = filepath.Clean(p)
+		}
+	}
 }
 
 // check finds what CUE's types cannot: references between entries.
@@ -62,6 +73,40 @@ func (d *Desired) check(v cue.Value) []Problem {
 	for _, name := range d.SubvolumeNames() {
 		if src := d.Subvolumes[name].Source; within(d.Restore.Scratch, src) && src != "/" && d.Root+"/" != src+"/" {
 			add([]string{"restore", "scratch"}, "scratch %s lies inside the source of %q: restores must never write into a source", d.Restore.Scratch, name)
+		}
+	}
+	for _, name := range d.SubvolumeNames() {
+		s := d.Subvolumes[name]
+		if s.DrillTarget == "" {
+			continue
+		}
+		for _, other := range d.SubvolumeNames() {
+			src := d.Subvolumes[other].Source
+			if within(s.DrillTarget, src) && src != "/" && d.Root+"/" != src+"/" {
+				add([]string{"subvolumes", name, "drillTarget"}, "drill target %s lies inside the source of %q: a drill must never write into a source", s.DrillTarget, other)
+			}
+			for loc := range d.Locations {
+				if dir := d.SnapshotDir(loc, other); within(s.DrillTarget, dir) {
+					add([]string{"subvolumes", name, "drillTarget"}, "drill target %s lies inside the snapshot directory %s", s.DrillTarget, dir)
+				}
+			}
+		}
+		if within(s.DrillTarget, d.Restore.Scratch) {
+			add([]string{"subvolumes", name, "drillTarget"}, "drill target %s lies inside the restore scratch", s.DrillTarget)
+		}
+	}
+	for _, name := range d.ServiceNames() {
+		svc := d.Services[name]
+		if _, ok := d.Tiers[svc.Tier]; !ok {
+			add([]string{"services", name, "tier"}, "unknown tier %q (declared: %s)", svc.Tier, keys(d.Tiers))
+		}
+		if l, ok := d.Locations[svc.Location]; !ok {
+			add([]string{"services", name, "location"}, "unknown location %q (declared: %s)", svc.Location, keys(d.Locations))
+		} else if l.External {
+			add([]string{"services", name, "location"}, "location %q is external; archives go to a local location", svc.Location)
+		}
+		if _, dup := d.Subvolumes[name]; dup {
+			add([]string{"services", name}, "%q is also a subvolume: names are shared by metrics and the journal", name)
 		}
 	}
 	for name, l := range d.Locations {
@@ -108,6 +153,21 @@ func (d *Desired) SubvolumeNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ServiceNames returns the declared service names, sorted.
+func (d *Desired) ServiceNames() []string {
+	names := make([]string, 0, len(d.Services))
+	for n := range d.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ArchiveDir is where a service's archives live.
+func (d *Desired) ArchiveDir(s *Service) string {
+	return filepath.Join(d.Locations[s.Location].Path, s.Name)
 }
 
 // SnapshotDir is where a subvolume's snapshots live in a location.

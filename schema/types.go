@@ -11,6 +11,7 @@ type Desired struct {
 	Locations  map[string]Location   `json:"locations"`
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
+	Services   map[string]*Service   `json:"services,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -117,3 +118,24 @@ type Restore struct {
 type Watch struct {
 	MaxPruneShare float64 `json:"maxPruneShare"`
 }
+
+// Service is a monitored service whose data is kept as archives.
+type Service struct {
+	Name      string    `json:"name"`
+	Tier      string    `json:"tier"`
+	Location  string    `json:"location"`
+	Schedule  Schedule  `json:"schedule"`
+	Retention Retention `json:"retention"`
+	Kind      string    `json:"kind"`
+	URL       string    `json:"url,omitempty"`
+	DataDir   string    `json:"dataDir,omitempty"`
+	Database  string    `json:"database,omitempty"`
+	Paths     []string  `json:"paths,omitempty"`
+}
+
+// Service kinds.
+const (
+	ServicePrometheus = "prometheus"
+	ServiceSQLite     = "sqlite"
+	ServiceFiles      = "files"
+)

@@ -76,6 +76,9 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 					return nil
 				}
 				if !o.autoApprove {
+					if g.json {
+						return fmt.Errorf("--json needs --auto-approve: a confirmation prompt would corrupt the JSON")
+					}
 					if err := confirm(g); err != nil {
 						return err
 					}

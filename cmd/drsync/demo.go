@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,8 +46,13 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			demo := demoRunner{g: g, file: file, root: root}
-			// The sandbox drive gets its own UUID: the real one may be attached.
+			// The sandbox drive gets its own UUID (the real one may be
+			// attached) and its Prometheus a free port (a real one may run).
 			uuidTag := "drive_uuid=" + sandbox.NewUUID()
+			promTag, err := freePrometheusTag()
+			if err != nil {
+				return err
+			}
 			storage := "btrfs"
 			why := sandbox.Available()
 			if plain && why == nil {
@@ -55,22 +62,24 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				storage = "dir"
 				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
 					"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
-				if err := plainSandbox(file, root, uuidTag); err != nil {
+				if err := plainSandbox(cmd, file, root, uuidTag, promTag); err != nil {
 					return err
 				}
-			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag); err != nil {
+			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag, "-t", promTag); err != nil {
 				return err
 			}
 			if !keep {
 				defer func() {
 					if storage == "btrfs" {
 						demo.step("sandbox", "down", "--dir", root)
+					} else {
+						sandbox.Down(context.WithoutCancel(cmd.Context()), root)
 					}
 					os.RemoveAll(dir)
 				}()
 			}
 			demo.storage = storage
-			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "--storage", storage}
+			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "--storage", storage}
 			for _, args := range [][]string{
 				append([]string{"plan"}, common...),
 				append([]string{"apply", "--auto-approve"}, common...),
@@ -111,8 +120,8 @@ func (r demoRunner) step(args ...string) error {
 
 // plainSandbox lays out the desired state as plain directories: sources
 // with sample data, snapshot directories, and a marked drive directory.
-func plainSandbox(file, root, uuidTag string) error {
-	d, err := schema.Load(file, []string{"root=" + root, uuidTag})
+func plainSandbox(cmd *cobra.Command, file, root string, tags ...string) error {
+	d, err := schema.Load(file, append([]string{"root=" + root}, tags...))
 	if err != nil {
 		return err
 	}
@@ -136,5 +145,15 @@ func plainSandbox(file, root, uuidTag string) error {
 			}
 		}
 	}
-	return nil
+	return sandbox.StartServices(cmd.Context(), root, d)
+}
+
+// freePrometheusTag points the example's Prometheus at a free loopback port.
+func freePrometheusTag() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return "prometheus_url=http://" + l.Addr().String(), nil
 }

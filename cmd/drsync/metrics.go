@@ -18,7 +18,7 @@ func writeMetricsAfter(g *globalOptions, d *schema.Desired) error {
 	if err != nil {
 		return err
 	}
-	return reconcile.RefreshEvidence(d, env.Storage, env.Journal, time.Now())
+	return reconcile.RefreshEvidence(d, env, time.Now())
 }
 
 // metricsGatherer serves the backup metrics on watch's /metrics, observed

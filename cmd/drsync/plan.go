@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/prove"
+	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -140,19 +141,15 @@ func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
 	if err != nil {
 		return reconcile.Env{}, err
 	}
-	return reconcile.Env{Storage: st, Prover: prove.New(st, d), Journal: j, Desired: d}, nil
+	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d}, nil
 }
 
 func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
-	st, err := newStorage(g)
+	env, err := envFor(g, d)
 	if err != nil {
 		return nil, err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	return reconcile.Observe(d, st, j, now.Location())
+	return reconcile.Observe(d, env, now.Location())
 }
 
 // parseNow reads --now; empty means the clock. Local time follows TZ.

@@ -39,7 +39,13 @@ func newFindCommand(g *globalOptions) *cobra.Command {
 				}
 			}
 			if g.json {
-				return writeJSON(g.stdout, all)
+				if err := writeJSON(g.stdout, all); err != nil {
+					return err
+				}
+				if len(all) == 0 {
+					return exitCodeError{exitError}
+				}
+				return nil
 			}
 			if len(all) == 0 {
 				return fmt.Errorf("%s is in no snapshot", args[0])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -41,6 +42,10 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 			if err := sandbox.Up(cmd.Context(), abs, layout); err != nil {
 				return err
 			}
+			if err := sandbox.StartServices(cmd.Context(), abs, d); err != nil {
+				sandbox.Down(context.WithoutCancel(cmd.Context()), abs)
+				return err
+			}
 			for _, fs := range layout.Filesystems {
 				uuid := ""
 				if fs.UUID != "" {
@@ -51,6 +56,9 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 			next := "drsync plan -f " + g.file
 			for _, t := range tags {
 				next += " -t " + t
+			}
+			if len(d.Services) > 0 {
+				fmt.Fprintf(g.stdout, "prepared %d services' data (sample files, SQLite databases, a running Prometheus)\n", len(d.Services))
 			}
 			fmt.Fprintf(g.stdout, "created %d source subvolumes with sample data\n\nnext: %s\n", len(layout.Subvolumes), next)
 			return nil

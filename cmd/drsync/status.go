@@ -85,8 +85,8 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		if n := len(st.Local); n > 0 {
 			r.NewestSnapshot = age(st.Local[n-1].Time)
 		}
-		if n := len(st.External); n > 0 {
-			r.NewestReplica = age(st.External[n-1].Time)
+		if replicas := reconcile.Replicas(st.External); len(replicas) > 0 {
+			r.NewestReplica = age(replicas[len(replicas)-1].Time)
 		}
 		if h := obs.History[name]; h != nil {
 			if h.Verified != nil {

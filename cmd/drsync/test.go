@@ -127,6 +127,7 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 		return err
 	}
 	bar := progressFor(g, kind)
+	env.Command = string(kind)
 	_, applyErr := reconcile.Apply(cmd.Context(), p, env, func(e reconcile.Event) {
 		if e.Phase == reconcile.PhaseStart {
 			if bar != nil && e.Bytes > 0 {

@@ -69,6 +69,11 @@ func (Storage) Snapshot(ctx context.Context, source, dest string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return fmt.Errorf("snapshot directory: %w", err)
 	}
+	// btrfs would put the snapshot inside an existing directory of that
+	// name and succeed: refuse instead.
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("snapshot %s: already exists", dest)
+	}
 	return Snapshot(ctx, source, dest)
 }
 

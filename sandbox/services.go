@@ -1,0 +1,201 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/drsync/drsync/schema"
+)
+
+// pidFile records the servers a sandbox started, so Down can stop them
+// without any other state.
+const pidFile = ".drsync-sandbox-pids"
+
+// started holds the servers this process started, to reap them: a test
+// that runs Up and Down in one process must not leave zombies behind.
+var (
+	startedMu sync.Mutex
+	started   = map[int]*exec.Cmd{}
+)
+
+// StartServices gives the desired state's services something real to back
+// up: sample configuration files, SQLite databases made with the sqlite3
+// CLI, and a real Prometheus (admin API on, storage in its dataDir)
+// listening where the desired state says, which must be a free loopback
+// port. Down stops what it started.
+func StartServices(ctx context.Context, dir string, d *schema.Desired) error {
+	for _, name := range d.ServiceNames() {
+		svc := d.Services[name]
+		var err error
+		switch svc.Kind {
+		case schema.ServiceFiles:
+			for i, p := range svc.Paths {
+				if err = writeConfigSample(p, i); err != nil {
+					break
+				}
+			}
+		case schema.ServiceSQLite:
+			err = createDatabase(ctx, svc.Database)
+		case schema.ServicePrometheus:
+			err = startPrometheus(ctx, dir, svc)
+		}
+		if err != nil {
+			return fmt.Errorf("sandbox service %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// writeConfigSample writes a few small configuration-like files.
+func writeConfigSample(dir string, seed int) error {
+	files := map[string]string{
+		"config.yaml":           fmt.Sprintf("# sample %d\nlisten: 127.0.0.1:%d\nretention: 30d\n", seed, 8000+seed),
+		"rules/alerts.yml":      "groups: []\n",
+		"secrets/token":         "not-a-real-token\n",
+		"dashboards/README.txt": "Provisioned by the sandbox.\n",
+	}
+	for rel, content := range files {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(rel, "secrets/") {
+			mode = 0o600
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createDatabase(ctx context.Context, db string) error {
+	if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+		return err
+	}
+	sql := "CREATE TABLE IF NOT EXISTS memories(id INTEGER PRIMARY KEY, text TEXT, at TEXT);" +
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) " +
+		"INSERT INTO memories(text, at) SELECT 'memory ' || i, datetime('now') FROM n;"
+	out, err := exec.CommandContext(ctx, "sqlite3", db, sql).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("sqlite3 %s: %v: %s", db, err, out)
+	}
+	return nil
+}
+
+// startPrometheus runs Prometheus on the port of svc.URL, scraping itself,
+// and waits until it answers.
+func startPrometheus(ctx context.Context, dir string, svc *schema.Service) error {
+	u, err := url.Parse(svc.URL)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if h, _, err := net.SplitHostPort(host); err != nil || (h != "localhost" && !net.ParseIP(h).IsLoopback()) {
+		return fmt.Errorf("%s is not a loopback address the sandbox can serve", svc.URL)
+	}
+	if l, err := net.Listen("tcp", host); err != nil {
+		return fmt.Errorf("cannot listen on %s (%v): choose a free port, e.g. -t prometheus_url=http://127.0.0.1:19090", host, err)
+	} else {
+		l.Close()
+	}
+	if err := os.MkdirAll(svc.DataDir, 0o755); err != nil {
+		return err
+	}
+	cfg := filepath.Join(filepath.Dir(svc.DataDir), "prometheus-sandbox.yml")
+	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: [%q]\n", host)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("prometheus", "--config.file="+cfg, "--storage.tsdb.path="+svc.DataDir,
+		"--web.listen-address="+host, "--web.enable-admin-api")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives `sandbox up`
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting prometheus: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, pidFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		cmd.Process.Kill()
+		return err
+	}
+	fmt.Fprintln(f, cmd.Process.Pid)
+	f.Close()
+	startedMu.Lock()
+	started[cmd.Process.Pid] = cmd
+	startedMu.Unlock()
+	client := http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		// Ready, and holding a sample: a snapshot then has data to prove.
+		if resp, err := client.Get(svc.URL + "/api/v1/query?query=up"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"__name__":"up"`) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("prometheus on %s not ready within 30s", host)
+}
+
+// stopServices stops the servers StartServices recorded and waits (bounded)
+// for them to exit, so their files can be unmounted.
+func stopServices(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(line)
+		if err != nil {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGTERM) != nil {
+			continue // already gone
+		}
+		startedMu.Lock()
+		cmd := started[pid]
+		delete(started, pid)
+		startedMu.Unlock()
+		exited := make(chan struct{})
+		go func() {
+			if cmd != nil {
+				cmd.Wait()
+			} else {
+				for syscall.Kill(pid, 0) == nil {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			close(exited)
+		}()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(pid, syscall.SIGKILL)
+			<-exited
+		}
+	}
+	return os.Remove(filepath.Join(dir, pidFile))
+}
