@@ -455,3 +455,33 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
+
+// TestDriveUnpluggedAfterPlan plans with the drive present, unplugs it, and
+// applies that plan: the sends fail, nothing lands on the bare mount
+// point, and the local work still happens.
+func TestDriveUnpluggedAfterPlan(t *testing.T) {
+	r := newRig(t, "../testdata/desired/small.cue")
+	p := r.plan(r.at("2026-11-22 03:30"))
+	if p.Count()[reconcile.KindSend] != 2 {
+		t.Fatalf("plan: %v", p.Count())
+	}
+	mount := r.d.Locations["usb"].Mount
+	if out, err := exec.Command("umount", mount).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	var failed []string
+	_, err := reconcile.Apply(t.Context(), p, r.env(), func(e reconcile.Event) {
+		if e.Phase == reconcile.PhaseFailed {
+			failed = append(failed, e.Error)
+		}
+	})
+	if err == nil || len(failed) != 2 || !strings.Contains(failed[0], "no longer present") {
+		t.Fatalf("apply after unplugging: %v %q", err, failed)
+	}
+	if left, _ := os.ReadDir(mount); len(left) != 0 {
+		t.Errorf("wrote into the bare mount point: %v", left)
+	}
+	if got := r.names("pool", "docs"); len(got) != 1 {
+		t.Errorf("local snapshot not taken: %v", got)
+	}
+}

@@ -248,12 +248,17 @@ func TestCompute(t *testing.T) {
 			s := snap("htpc-home", at("2026-11-23 02:00"))
 			s.Time = at("2026-11-21 02:00") // an old snapshot that happens to carry today's name
 			o.Subvolumes["htpc-home"].Local = append([]Snapshot{s}, o.Subvolumes["htpc-home"].Local...)
+			o.Subvolumes["subvol1-docs"].Foreign = []string{"/mnt/btrfs-pool/.snapshots/subvol1-docs/subvol1-docs.20261123T0200"}
 			return o
 		},
 		check: func(t *testing.T, p *Plan) {
 			a := find(p, "htpc-home", KindSnapshot)
 			if a == nil || a.Snapshot != "htpc-home.20261123T0200_1" {
 				t.Fatalf("want htpc-home.20261123T0200_1, got %+v", a)
+			}
+			// A foreign entry with the next name is avoided as well.
+			if b := find(p, "subvol1-docs", KindSnapshot); b == nil || b.Snapshot != "subvol1-docs.20261123T0200_1" {
+				t.Fatalf("want subvol1-docs.20261123T0200_1 beside a foreign entry, got %+v", b)
 			}
 		},
 	}, {
