@@ -96,7 +96,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- constMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	for _, s := range subvolumes(in) {
+	for _, s := range tracked(in) {
 		l := []string{s.Name, s.Tier}
 		st := s.status
 		gauge(mRPOTarget, seconds(s.rpo), l...)

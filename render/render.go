@@ -177,6 +177,26 @@ func subvolumes(in Input) []subvolume {
 	return out
 }
 
+// tracked is what metrics, alerts and the timer watch: the subvolumes, and
+// the services as subvolumes whose only copies are local archives (their
+// name in the subvolume label, so every backup alert covers them too).
+func tracked(in Input) []subvolume {
+	out := subvolumes(in)
+	d := in.Desired
+	for _, name := range d.ServiceNames() {
+		svc := d.Services[name]
+		t := d.Tiers[svc.Tier]
+		st, known := in.Subvolumes[name]
+		out = append(out, subvolume{
+			Subvolume: &schema.Subvolume{Name: name, Tier: svc.Tier,
+				Snapshots: schema.Replication{Location: svc.Location, Schedule: svc.Schedule, Retention: svc.Retention}},
+			status: st, known: known,
+			rpo: t.RPO.Duration, rto: t.RTO.Duration, restoreEvery: t.RestoreTest.Every.Duration, tierDesc: t.Description,
+		})
+	}
+	return out
+}
+
 // period is the longest gap between two due slots of a schedule: how old
 // the newest copy may get before the schedule is late.
 func period(s schema.Schedule) time.Duration {

@@ -112,7 +112,7 @@ func onCalendar(in Input) []string {
 		}
 		wakes = append(wakes, calendarWakes(s)...)
 	}
-	for _, s := range subvolumes(in) {
+	for _, s := range tracked(in) {
 		addSchedule(s.Snapshots.Schedule)
 		if s.External != nil {
 			addSchedule(s.External.Schedule)
