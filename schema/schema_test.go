@@ -106,6 +106,23 @@ func TestHomelabMatchesDesignDocuments(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("homelab.cue differs from the design documents (-want +got):\n%s", diff)
 	}
+	// The monitoring-stack backup plan of the design documents.
+	type svcRow struct{ Kind, Schedule, Retention string }
+	gotSvc := map[string]svcRow{}
+	for name, s := range d.Services {
+		gotSvc[name] = svcRow{s.Kind, s.Schedule.Text, ret(s.Retention)}
+	}
+	wantSvc := map[string]svcRow{
+		"prometheus-tsdb":   {"prometheus", "hourly", "24h 30d"},
+		"grafana-db":        {"sqlite", "daily 01:00", "90d"},
+		"monitoring-config": {"files", "daily 01:00", "90d"},
+		"app-config":        {"files", "daily 01:00", "90d"},
+		"app-db":            {"sqlite", "hourly", "24h 30d"},
+		"app-chroma":        {"files", "daily 01:00", "30d"},
+	}
+	if diff := cmp.Diff(wantSvc, gotSvc); diff != "" {
+		t.Errorf("homelab.cue services differ from the design documents (-want +got):\n%s", diff)
+	}
 	if d.StateDir != "/sb/var/lib/drsync" {
 		t.Errorf("stateDir %s not under root", d.StateDir)
 	}
