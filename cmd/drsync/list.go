@@ -12,6 +12,14 @@ import (
 type listing struct {
 	Drives     map[string]reconcile.Drive `json:"drives"`
 	Subvolumes []listedSubvolume          `json:"subvolumes"`
+	Services   []listedService            `json:"services,omitempty"`
+}
+
+type listedService struct {
+	Name     string               `json:"name"`
+	Kind     string               `json:"kind"`
+	Location string               `json:"location"`
+	Archives []reconcile.Snapshot `json:"archives"`
 }
 
 type listedSubvolume struct {
@@ -39,6 +47,14 @@ func newListCommand(g *globalOptions) *cobra.Command {
 				l.Subvolumes = append(l.Subvolumes, listedSubvolume{Name: name, Tier: s.Tier, Source: s.Source,
 					Local: st.Local, External: st.External, Foreign: st.Foreign})
 			}
+			for _, name := range d.ServiceNames() {
+				svc := d.Services[name]
+				ls := listedService{Name: name, Kind: svc.Kind, Location: svc.Location}
+				if st := obs.Services[name]; st != nil {
+					ls.Archives = st.Archives
+				}
+				l.Services = append(l.Services, ls)
+			}
 			if g.json {
 				return writeJSON(g.stdout, l)
 			}
@@ -63,6 +79,15 @@ func newListCommand(g *globalOptions) *cobra.Command {
 				}
 				if len(s.Local)+len(s.External) == 0 {
 					fmt.Fprintln(g.stdout, "  (no snapshots)")
+				}
+			}
+			for _, s := range l.Services {
+				fmt.Fprintf(g.stdout, "%s  (service: %s)\n", s.Name, s.Kind)
+				for _, a := range s.Archives {
+					fmt.Fprintf(g.stdout, "  %-40s %6s old  on %s\n", a.Name, schema.Age(now.Sub(a.Time)), s.Location)
+				}
+				if len(s.Archives) == 0 {
+					fmt.Fprintln(g.stdout, "  (no archives)")
 				}
 			}
 			return nil

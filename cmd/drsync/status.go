@@ -14,7 +14,10 @@ import (
 type subvolumeStatus struct {
 	Name string `json:"name"`
 	Tier string `json:"tier"`
-	// NewestSnapshot and NewestReplica are ages in seconds (absent: none).
+	// Service is the kind of a service ("" for a subvolume).
+	Service string `json:"service,omitempty"`
+	// NewestSnapshot (a service's newest archive) and NewestReplica are
+	// ages in seconds (absent: none).
 	NewestSnapshot *float64 `json:"newestSnapshotAgeSeconds,omitempty"`
 	NewestReplica  *float64 `json:"newestReplicaAgeSeconds,omitempty"`
 	// Verified is the age of the newest snapshot a passing test verified:
@@ -43,9 +46,14 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				return writeJSON(g.stdout, rows)
 			}
 			for _, r := range rows {
-				fmt.Fprintf(g.stdout, "%s  tier %s\n", r.Name, r.Tier)
-				fmt.Fprintf(g.stdout, "  newest snapshot   %s\n", ageOr(r.NewestSnapshot, "none"))
-				if d.Subvolumes[r.Name].External != nil {
+				if r.Service != "" {
+					fmt.Fprintf(g.stdout, "%s  tier %s  (service: %s)\n", r.Name, r.Tier, r.Service)
+					fmt.Fprintf(g.stdout, "  newest archive    %s\n", ageOr(r.NewestSnapshot, "none"))
+				} else {
+					fmt.Fprintf(g.stdout, "%s  tier %s\n", r.Name, r.Tier)
+					fmt.Fprintf(g.stdout, "  newest snapshot   %s\n", ageOr(r.NewestSnapshot, "none"))
+				}
+				if s := d.Subvolumes[r.Name]; s != nil && s.External != nil {
 					fmt.Fprintf(g.stdout, "  newest replica    %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
 				}
 				rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
@@ -79,6 +87,14 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		s := now.Sub(t).Seconds()
 		return &s
 	}
+	evidence := func(r *subvolumeStatus) {
+		if h := obs.History[r.Name]; h != nil {
+			if h.Verified != nil {
+				r.Verified = age(h.Verified.SnapshotTime)
+			}
+			r.LastTest, r.Tests, r.TestsPassed, r.LastDrill = h.LastTest, h.Tests, h.Passed, h.LastDrill
+		}
+	}
 	for _, name := range d.SubvolumeNames() {
 		s, st := d.Subvolumes[name], obs.Subvolumes[name]
 		r := subvolumeStatus{Name: name, Tier: s.Tier, RPOTargetSeconds: d.Tiers[s.Tier].RPO.Seconds(), RTOTargetSeconds: d.RTO(s).Seconds()}
@@ -88,12 +104,17 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		if replicas := reconcile.Replicas(st.External); len(replicas) > 0 {
 			r.NewestReplica = age(replicas[len(replicas)-1].Time)
 		}
-		if h := obs.History[name]; h != nil {
-			if h.Verified != nil {
-				r.Verified = age(h.Verified.SnapshotTime)
-			}
-			r.LastTest, r.Tests, r.TestsPassed, r.LastDrill = h.LastTest, h.Tests, h.Passed, h.LastDrill
+		evidence(&r)
+		rows = append(rows, r)
+	}
+	for _, name := range d.ServiceNames() {
+		svc := d.Services[name]
+		t := d.Tiers[svc.Tier]
+		r := subvolumeStatus{Name: name, Tier: svc.Tier, Service: svc.Kind, RPOTargetSeconds: t.RPO.Seconds(), RTOTargetSeconds: t.RTO.Seconds()}
+		if st := obs.Services[name]; st != nil && len(st.Archives) > 0 {
+			r.NewestSnapshot = age(st.Archives[len(st.Archives)-1].Time)
 		}
+		evidence(&r)
 		rows = append(rows, r)
 	}
 	return rows
