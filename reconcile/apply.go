@@ -49,9 +49,10 @@ type Result struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Apply carries out a plan's actions in order (repairs, snapshots, sends,
-// prunes), journaling each before and after it runs. Once an action of a
-// subvolume fails, that subvolume's remaining actions are skipped: in
+// Apply carries out a plan's actions in order (repairs, snapshots and
+// backups, sends, tests and drills, prunes, generated files), journaling
+// each before and after it runs. Once an action of a subvolume (or
+// service) fails, its remaining actions are skipped: in
 // particular no snapshot is pruned after its send failed, and no prune
 // runs on the retention verdict of a snapshot that was never made.
 // A cancelled ctx stops the apply between actions: the running action
@@ -77,15 +78,19 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 		return Result{}, err
 	}
 	var res Result
-	failed := map[string]string{} // subvolume → the action that failed
+	failed := map[string]string{} // subvolume or service (a file: its path) → the action that failed
 	var stopErr error
 	for _, a := range p.Actions() {
 		a := a
 		if stopErr == nil && ctx.Err() != nil {
 			stopErr = ctx.Err()
 		}
-		if stopErr != nil || failed[a.Subvolume] != "" {
-			note := "not run: " + failed[a.Subvolume] + " failed earlier"
+		owner := a.Subvolume
+		if owner == "" {
+			owner = a.Path
+		}
+		if stopErr != nil || failed[owner] != "" {
+			note := "not run: " + failed[owner] + " failed earlier"
 			if stopErr != nil {
 				note = "not run: apply was stopped"
 			}
@@ -110,7 +115,7 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 		e := JournalEntry{Time: time.Now(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
 		if err != nil {
 			e.Phase, e.Error = PhaseFailed, err.Error()
-			failed[a.Subvolume] = string(a.Kind) + " " + a.Snapshot
+			failed[owner] = string(a.Kind) + " " + a.Snapshot
 			res.Failed++
 		} else {
 			res.Done++

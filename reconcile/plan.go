@@ -225,9 +225,8 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			}
 			parent := commonParent(local, ext)
 			keepLocal = parent
-			newest := local
-			if len(newest) > 0 {
-				cand := newest[len(newest)-1]
+			if n := len(local); n > 0 {
+				cand := local[n-1]
 				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
 				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
 				if fresher && !hasName(ext, cand.Name) && (due || repaired) {
