@@ -106,7 +106,7 @@ wait_applied() { # wait_applied COMMIT TIMEOUT_MS
 say "starting drsync watch on 127.0.0.1:$PORT ..."
 "$DRSYNC" watch --repo "$tmp/remote.git" --branch main --path drsync.cue \
 	--interval "$INTERVAL" --listen "127.0.0.1:$PORT" \
-	--webhook-secret-file "$tmp/secret" --apply=false \
+	--webhook-secret-file "$tmp/secret" --apply=false --work-dir "$tmp/watch" \
 	-t "root=$root" --storage dir --log-level info \
 	> "$tmp/watch.log" 2>&1 &
 watch_pid=$!
