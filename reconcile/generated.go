@@ -36,10 +36,8 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
 			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(replicas)
 		}
+		fillEvidence(&s, h)
 		if h != nil {
-			if b := h.LastBackup; b != nil {
-				s.LastSuccess, s.LastDuration = b.Time, time.Duration(b.Seconds*float64(time.Second))
-			}
 			if send := h.LastSend; send != nil {
 				s.SizeBytes = send.Bytes
 				// The drive may be away: its newest replica is the last one sent.
@@ -49,20 +47,39 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 					}
 				}
 			}
-			if t := h.LastTest; t != nil {
-				s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
-			}
-			s.TestsRun, s.TestsPassed = h.Tests, h.Passed
-			if h.Verified != nil {
-				s.Verified = h.Verified.SnapshotTime
-			}
-			if dr := h.LastDrill; dr != nil {
-				s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
-			}
 		}
 		in.Subvolumes[name] = s
 	}
+	// Services are tracked like subvolumes whose only copies are local.
+	for _, name := range d.ServiceNames() {
+		var s render.SubvolumeStatus
+		if st := o.Services[name]; st != nil {
+			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(st.Archives)
+		}
+		fillEvidence(&s, o.History[name])
+		in.Subvolumes[name] = s
+	}
 	return in
+}
+
+// fillEvidence copies the journal's backups, tests and drills into s.
+func fillEvidence(s *render.SubvolumeStatus, h *History) {
+	if h == nil {
+		return
+	}
+	if b := h.LastBackup; b != nil {
+		s.LastSuccess, s.LastDuration = b.Time, seconds(b.Seconds)
+	}
+	if t := h.LastTest; t != nil {
+		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+	}
+	s.TestsRun, s.TestsPassed = h.Tests, h.Passed
+	if h.Verified != nil {
+		s.Verified = h.Verified.SnapshotTime
+	}
+	if dr := h.LastDrill; dr != nil {
+		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
+	}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -19,14 +19,17 @@ func Guard(p *Plan, o *Observed, maxShare float64) error {
 	}
 	var problems []string
 	for k, n := range pruned {
-		st := o.Subvolumes[k.subvol]
-		if st == nil {
-			continue
-		}
-		have := len(st.Local)
+		var have int
 		where := "local"
-		if isExternal(p, k.loc) {
+		switch st, svc := o.Subvolumes[k.subvol], o.Services[k.subvol]; {
+		case st != nil && isExternal(p, k.loc):
 			have, where = len(st.External), "external"
+		case st != nil:
+			have = len(st.Local)
+		case svc != nil:
+			have = len(svc.Archives)
+		default:
+			continue
 		}
 		switch {
 		case where == "external" && n >= have:

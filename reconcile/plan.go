@@ -312,7 +312,16 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	}
 	var planned *Snapshot
 	if due, why := svc.Schedule.Due(newestTime(archives), now); due {
-		a := newSnapshot(svc.Name, append(archives, foreignNames(st.Foreign)...), now)
+		// Names are compared without the archive suffix, unverifiable
+		// archives included: a backup never takes an existing archive's name.
+		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))
+		for _, x := range archives {
+			taken = append(taken, Snapshot{Name: x.Name})
+		}
+		for i := range taken {
+			taken[i].Name = strings.TrimSuffix(taken[i].Name, ArchiveSuffix)
+		}
+		a := newSnapshot(svc.Name, taken, now)
 		a.Name += ArchiveSuffix
 		planned = &a
 		archives = append(archives, a)
@@ -401,6 +410,15 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 // ProofAction is the test or drill of a subvolume's newest copy now, for
 // `drsync test` and `drsync drill` run by hand.
 func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action, bool) {
+	if svc := d.Services[name]; svc != nil {
+		st := o.Services[name]
+		if kind != KindTest || st == nil || len(st.Archives) == 0 {
+			return Action{}, false
+		}
+		newest := st.Archives[len(st.Archives)-1]
+		return Action{Kind: KindTest, Subvolume: name, Location: svc.Location, Snapshot: newest.Name, SnapshotTime: newest.Time,
+			Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Scratch: d.Restore.Scratch, Service: svc}, true
+	}
 	s, st := d.Subvolumes[name], o.Subvolumes[name]
 	if s == nil || st == nil {
 		return Action{}, false

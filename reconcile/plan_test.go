@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 	"github.com/google/go-cmp/cmp"
@@ -503,6 +504,73 @@ func TestComputeServices(t *testing.T) {
 	for _, a := range p.Actions() {
 		if strings.HasSuffix(a.Path, "app-db.20261122T0300.tar.gz") {
 			t.Errorf("touched an unverifiable archive: %+v", a)
+		}
+	}
+}
+
+// TestServiceBackupNeverReusesAName: on the night clocks fall back, 02:30
+// comes twice; the second backup must not take the first one's name.
+func TestServiceBackupNeverReusesAName(t *testing.T) {
+	d := loadHomelab(t)
+	loc := oslo(t)
+	first := time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC).In(loc) // 02:30 CEST
+	second := first.Add(time.Hour)                                  // 02:30 CET
+	o := steady(d, first)
+	o.Services = map[string]*ServiceState{}
+	for _, name := range d.ServiceNames() {
+		a := snap(name, first)
+		a.Name += ArchiveSuffix
+		o.Services[name] = &ServiceState{Archives: []Snapshot{a}}
+	}
+	p := Compute(d, o, second)
+	for _, sp := range p.Services {
+		for _, a := range sp.Actions {
+			if a.Kind == KindBackup && a.Snapshot == o.Services[sp.Name].Archives[0].Name {
+				t.Errorf("%s: backup reuses %s", sp.Name, a.Snapshot)
+			}
+		}
+	}
+	if a := find(p, "prometheus-tsdb", KindBackup); a == nil || a.Snapshot != "prometheus-tsdb.20261025T0230_1.tar.gz" {
+		t.Errorf("hourly backup after the fall-back: %+v", a)
+	}
+}
+
+func TestGuardCoversServices(t *testing.T) {
+	o := &Observed{Services: map[string]*ServiceState{"app-db": {Archives: make([]Snapshot, 10)}}}
+	sp := SubvolumePlan{Name: "app-db"}
+	for i := 0; i < 9; i++ {
+		sp.Actions = append(sp.Actions, Action{Kind: KindPrune, Subvolume: "app-db", Location: "backups"})
+	}
+	if err := Guard(&Plan{Services: []SubvolumePlan{sp}}, o, 0.5); err == nil {
+		t.Error("pruning 9 of 10 archives unattended was allowed")
+	}
+}
+
+// Services reach the metrics with their evidence, so their alerts speak
+// of real archives and tests, not of nothing known.
+func TestRenderInputCoversServices(t *testing.T) {
+	d := loadHomelab(t)
+	now := time.Date(2026, 11, 22, 3, 30, 0, 0, oslo(t))
+	o := steady(d, now.Add(-time.Hour))
+	a := snap("app-db", now.Add(-time.Hour))
+	a.Name += ArchiveSuffix
+	o.Services = map[string]*ServiceState{"app-db": {Archives: []Snapshot{a}}}
+	o.History["app-db"] = &History{
+		LastBackup: &JournalEntry{Time: now.Add(-time.Hour), Seconds: 2},
+		LastTest:   &TestReport{Kind: KindTest, Result: ResultFail, Started: now.Add(-30 * time.Minute)},
+		Tests:      1,
+	}
+	metrics, err := render.Metrics(RenderInput(d, o, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`backup_last_success_timestamp{subvolume="app-db",tier="svc-hourly"}`,
+		`backup_restore_test_success{subvolume="app-db",tier="svc-hourly"} 0`,
+		`backup_snapshots{location="local",location_name="backups",subvolume="app-db",tier="svc-hourly"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }

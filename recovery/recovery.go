@@ -124,6 +124,9 @@ func Restore(ctx context.Context, root, rel, dest string, force bool) (verify.Tr
 // one, so the original is never gone before the copy is in place.
 func place(staged, dest string, force bool) error {
 	err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dest, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) {
+		return placeWithoutFlags(staged, dest, force) // NFS, CIFS, many FUSE filesystems
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -235,4 +238,28 @@ func Resolve(sources map[string]string, path string) (map[string]string, error) 
 		return nil, fmt.Errorf("%s is not under the source of any declared subvolume", path)
 	}
 	return out, nil
+}
+
+// placeWithoutFlags is place for filesystems without renameat2's flags:
+// check, then rename; with force the original is moved aside first and
+// put back if the copy cannot take its place.
+func placeWithoutFlags(staged, dest string, force bool) error {
+	if _, err := os.Lstat(dest); err == nil {
+		if !force {
+			return fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
+		}
+		aside := staged + ".replaced"
+		if err := os.Rename(dest, aside); err != nil {
+			return fmt.Errorf("replacing %s: %w", dest, err)
+		}
+		if err := os.Rename(staged, dest); err != nil {
+			os.Rename(aside, dest)
+			return fmt.Errorf("replacing %s: %w", dest, err)
+		}
+		return nil // aside lies in the temp dir, removed with it
+	}
+	if err := os.Rename(staged, dest); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
 }

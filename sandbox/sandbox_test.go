@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/schema"
 )
 
 func requireAvailable(t *testing.T) {
@@ -397,5 +400,39 @@ func TestUpThroughSymlink(t *testing.T) {
 	}
 	if left := leftovers(t, real); len(left) > 0 {
 		t.Errorf("after Down via symlink: %v", left)
+	}
+}
+
+// StartServices writes sample data only where the sandbox owns the paths.
+func TestStartServicesStaysInside(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	d := &schema.Desired{Services: map[string]*schema.Service{
+		"conf": {Name: "conf", Kind: schema.ServiceFiles, Paths: []string{outside}},
+	}}
+	err := sandbox.StartServices(t.Context(), dir, d)
+	if err == nil || !strings.Contains(err.Error(), "outside the sandbox") {
+		t.Fatalf("StartServices with a path outside: %v", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("wrote outside the sandbox: %v", entries)
+	}
+}
+
+// Down signals only the servers the sandbox started: a pid in the file
+// that now belongs to another program is left alone.
+func TestDownSparesForeignPids(t *testing.T) {
+	dir := t.TempDir()
+	sleep := exec.Command("sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleep.Process.Kill()
+	os.WriteFile(filepath.Join(dir, ".drsync-sandbox-pids"), []byte(strconv.Itoa(sleep.Process.Pid)+"\n"), 0o644)
+	if err := sandbox.Down(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := sleep.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("Down killed a process it did not start: %v", err)
 	}
 }

@@ -39,6 +39,13 @@ var (
 func StartServices(ctx context.Context, dir string, d *schema.Desired) error {
 	for _, name := range d.ServiceNames() {
 		svc := d.Services[name]
+		// Sample data goes only where the sandbox owns the paths: a
+		// desired state without root must not have real data overwritten.
+		for _, p := range append([]string{svc.DataDir, svc.Database}, svc.Paths...) {
+			if p != "" && !pathUnder(p, dir) {
+				return fmt.Errorf("sandbox service %s: %s lies outside the sandbox %s: build its paths on root", name, p, dir)
+			}
+		}
 		var err error
 		switch svc.Kind {
 		case schema.ServiceFiles:
@@ -172,8 +179,11 @@ func stopServices(dir string) error {
 		if err != nil {
 			continue
 		}
+		if !ourPrometheus(pid, dir) {
+			continue // gone, or the pid now belongs to someone else
+		}
 		if syscall.Kill(pid, syscall.SIGTERM) != nil {
-			continue // already gone
+			continue
 		}
 		startedMu.Lock()
 		cmd := started[pid]
@@ -194,8 +204,31 @@ func stopServices(dir string) error {
 		case <-exited:
 		case <-time.After(10 * time.Second):
 			syscall.Kill(pid, syscall.SIGKILL)
-			<-exited
+			select { // a zombie nobody reaps must not hang Down
+			case <-exited:
+			case <-time.After(5 * time.Second):
+			}
 		}
 	}
 	return os.Remove(filepath.Join(dir, pidFile))
+}
+
+// ourPrometheus checks a recorded pid still is a Prometheus this sandbox
+// started (its storage lies under dir) before it is signalled: pids are
+// reused, and Down runs as root.
+func ourPrometheus(pid int, dir string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(b), "\x00")
+	if len(args) == 0 || filepath.Base(args[0]) != "prometheus" {
+		return false
+	}
+	for _, a := range args {
+		if p, ok := strings.CutPrefix(a, "--storage.tsdb.path="); ok && pathUnder(p, dir) {
+			return true
+		}
+	}
+	return false
 }

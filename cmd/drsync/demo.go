@@ -60,14 +60,9 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 			}
 			if why != nil {
 				storage = "dir"
-				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
-					"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
-				if err := plainSandbox(cmd, file, root, uuidTag, promTag); err != nil {
-					return err
-				}
-			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag, "-t", promTag); err != nil {
-				return err
 			}
+			// Cleanup is in place before anything starts, so a failure or
+			// ^C half way leaves no mount, loop device or server behind.
 			if !keep {
 				defer func() {
 					if storage == "btrfs" {
@@ -77,6 +72,15 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 					}
 					os.RemoveAll(dir)
 				}()
+			}
+			if why != nil {
+				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
+					"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
+				if err := plainSandbox(cmd, file, root, uuidTag, promTag); err != nil {
+					return err
+				}
+			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag, "-t", promTag); err != nil {
+				return err
 			}
 			demo.storage = storage
 			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "--storage", storage}

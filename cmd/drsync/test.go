@@ -40,7 +40,7 @@ func newTestCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume to test (repeatable; default all)")
+	f.StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume or service to test (repeatable; default all)")
 	f.IntVar(&o.sampleSize, "sample-size", 0, "files per subvolume (default: the tier's sampleSize)")
 	f.Int64Var(&o.seed, "seed", 0, "seed of the random sample (default: a new one, printed)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "show which snapshot and which files would be tested")
@@ -80,10 +80,18 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 	names := o.subvolumes
 	if len(names) == 0 {
 		names = d.SubvolumeNames()
+		if kind == reconcile.KindTest {
+			names = append(names, d.ServiceNames()...)
+		}
 	}
 	for _, n := range names {
-		if d.Subvolumes[n] == nil {
-			return fmt.Errorf("--subvolume %q: not declared in %s (declared: %s)", n, g.file, strings.Join(d.SubvolumeNames(), ", "))
+		switch {
+		case d.Subvolumes[n] != nil:
+		case d.Services[n] != nil && kind == reconcile.KindTest:
+		case d.Services[n] != nil:
+			return fmt.Errorf("--subvolume %q is a service: drills restore subvolumes; test it with drsync test --subvolume %s", n, n)
+		default:
+			return fmt.Errorf("--subvolume %q: not declared in %s (declared: %s)", n, g.file, strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 		}
 	}
 	if o.seed == 0 {
@@ -106,7 +114,7 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 	for _, n := range names {
 		a, ok := reconcile.ProofAction(d, obs, n, kind)
 		if !ok {
-			out.Skipped[n] = "no snapshot to test yet"
+			out.Skipped[n] = "nothing to test yet"
 			if kind == reconcile.KindDrill {
 				out.Skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
 			}
@@ -187,9 +195,12 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 	var all []planned
 	for _, sp := range p.Subvolumes {
 		a := sp.Actions[0]
-		files, err := verify.Sample(a.Path, a.SampleSize, a.Seed)
-		if err != nil {
-			return err
+		files := []string{"(the whole archive, every member against its checksum)"}
+		if a.Service == nil {
+			var err error
+			if files, err = verify.Sample(a.Path, a.SampleSize, a.Seed); err != nil {
+				return err
+			}
 		}
 		all = append(all, planned{Subvolume: sp.Name, Snapshot: a.Snapshot, Location: a.Location, Path: a.Path, Files: files})
 	}

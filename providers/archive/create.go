@@ -337,10 +337,18 @@ func atEOF(f *os.File) bool {
 // publish renames the finished temp file to dest. A stale sidecar goes
 // first: until the new one is written, dest has none.
 func publish(tmp, dest string) error {
+	// Never over an existing archive: it may be the last verified copy.
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("%s already exists", dest)
+	}
 	if err := os.Remove(dest + sumExt); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return os.Rename(tmp, dest)
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dest, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) { // a filesystem without renameat2 flags: the check above stands
+		err = os.Rename(tmp, dest)
+	}
+	return err
 }
 
 // writeFileAtomic gives path the content s, synced, through a temp file

@@ -4,9 +4,12 @@
 package services
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +49,9 @@ func (Store) Backup(ctx context.Context, svc *schema.Service, dest string) (int6
 	if err := os.MkdirAll(filepath.Dir(dest), 0o750); err != nil {
 		return 0, fmt.Errorf("backup %s: %w", svc.Name, err)
 	}
+	if err := sweep(filepath.Dir(dest)); err != nil {
+		return 0, fmt.Errorf("backup %s: %w", svc.Name, err)
+	}
 	var sources []archive.Source
 	switch svc.Kind {
 	case schema.ServicePrometheus:
@@ -53,7 +59,11 @@ func (Store) Backup(ctx context.Context, svc *schema.Service, dest string) (int6
 		if err != nil {
 			return 0, fmt.Errorf("backup %s: %w", svc.Name, err)
 		}
-		defer prometheus.Remove(svc.DataDir, snap)
+		defer func() {
+			if err := prometheus.Remove(svc.DataDir, snap); err != nil {
+				slog.Warn("a Prometheus snapshot was left behind", "service", svc.Name, "err", err)
+			}
+		}()
 		sources = []archive.Source{{Path: snap, Name: TSDBMember}}
 	case schema.ServiceSQLite:
 		tmp, err := os.MkdirTemp(filepath.Dir(dest), ".sqlite-backup-")
@@ -96,6 +106,15 @@ func Verify(ctx context.Context, svc *schema.Service, path, scratch string) (arc
 		if err := sqlite.IntegrityCheck(ctx, db); err != nil {
 			rep.Mismatches = append(rep.Mismatches, archive.Mismatch{Path: filepath.Base(svc.Database), Check: "integrity", Got: err.Error()})
 		}
+	case schema.ServiceFiles:
+		// Files may hold live SQLite databases: a copy taken mid-write is
+		// caught here rather than on the day it is needed.
+		for _, db := range sqliteFiles(scratch) {
+			if err := sqlite.IntegrityCheck(ctx, db); err != nil {
+				rel, _ := filepath.Rel(scratch, db)
+				rep.Mismatches = append(rep.Mismatches, archive.Mismatch{Path: rel, Check: "integrity", Got: err.Error()})
+			}
+		}
 	case schema.ServicePrometheus:
 		_, err := prometheus.Check(ctx, filepath.Join(scratch, TSDBMember))
 		switch {
@@ -111,3 +130,45 @@ func Verify(ctx context.Context, svc *schema.Service, path, scratch string) (arc
 // ErrNothingToProve reports an archive that restores but holds no data a
 // test could check, such as the TSDB of a Prometheus that stored nothing yet.
 var ErrNothingToProve = errors.New("nothing to prove")
+
+// sweep removes what a backup killed mid-way left in the archive
+// directory: temp archives and SQLite copies. The apply lock guarantees no
+// other backup is running.
+func sweep(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, ".sqlite-backup-") || (strings.HasPrefix(n, ".") && strings.Contains(n, ".tar.gz.tmp-")) {
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sqliteFiles lists the regular files under root that start with SQLite's
+// magic header.
+func sqliteFiles(root string) []string {
+	var out []string
+	magic := []byte("SQLite format 3\x00")
+	filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		head := make([]byte, len(magic))
+		if n, _ := io.ReadFull(f, head); n == len(magic) && bytes.Equal(head, magic) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
