@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
@@ -51,14 +52,13 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 		o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
 	}
-	files, err := GeneratedFiles(d, o, time.Now().In(loc))
-	if err != nil {
-		return nil, err
+	var paths []string
+	for _, p := range render.Paths(d) {
+		if p != d.Generate.Metrics { // rewritten after every run, not planned
+			paths = append(paths, p)
+		}
 	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
+	var err error
 	if o.Files, err = observeFiles(paths); err != nil {
 		return nil, err
 	}

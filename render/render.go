@@ -278,3 +278,27 @@ func runbookFor(d *schema.Desired, s *schema.Subvolume) string {
 	}
 	return runbookPool
 }
+
+// Paths lists the enabled generated files' paths without rendering them,
+// for observing what is on disk.
+func Paths(d *schema.Desired) []string {
+	g := d.Generate
+	var out []string
+	add := func(on bool, paths ...string) {
+		if on {
+			out = append(out, paths...)
+		}
+	}
+	add(g.Enabled.Metrics, g.Metrics)
+	add(g.Enabled.AlertRules, g.AlertRules, g.AlertTests)
+	add(g.Enabled.ScrapeConfig, g.ScrapeConfig)
+	add(g.Enabled.Dashboard, g.Dashboard)
+	for _, u := range []string{applyService, applyTimer, watchService} {
+		add(g.Enabled.Systemd, filepath.Join(g.Systemd, u))
+	}
+	for _, r := range []string{runbookSystem, runbookPool, runbookDeletion, runbookTotal} {
+		add(g.Enabled.Runbooks, filepath.Join(g.Runbooks, r))
+	}
+	slices.Sort(out)
+	return out
+}

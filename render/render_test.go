@@ -2,8 +2,10 @@ package render
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +173,18 @@ func TestFilesPaths(t *testing.T) {
 	}
 	if strings.Contains(string(rules), "runbook:") {
 		t.Error("alert rules point to runbooks that are not generated")
+	}
+}
+
+// Paths names exactly the files Files renders.
+func TestPathsMatchFiles(t *testing.T) {
+	in := fixedInput(t)
+	files, err := Files(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(maps.Keys(files))
+	if diff := cmp.Diff(want, Paths(in.Desired)); diff != "" {
+		t.Errorf("Paths differs from Files (-want +got):\n%s", diff)
 	}
 }
