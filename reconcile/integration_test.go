@@ -46,8 +46,17 @@ func newRig(t *testing.T, desired string) *rig {
 		t.Fatal(err)
 	}
 	prom.Close()
-	tags := []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()}
-	if strings.Contains(desired, "homelab") {
+	// Each sandbox drive gets its own UUID and Prometheus its own port,
+	// where the desired state has tags for them.
+	src, err := os.ReadFile(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := []string{"root=" + dir}
+	if strings.Contains(string(src), "@tag(drive_uuid)") {
+		tags = append(tags, "drive_uuid="+sandbox.NewUUID())
+	}
+	if strings.Contains(string(src), "@tag(prometheus_url)") {
 		tags = append(tags, "prometheus_url=http://"+prom.Addr().String())
 	}
 	d, err := schema.Load(desired, tags)
@@ -483,5 +492,50 @@ func TestDriveUnpluggedAfterPlan(t *testing.T) {
 	}
 	if got := r.names("pool", "docs"); len(got) != 1 {
 		t.Errorf("local snapshot not taken: %v", got)
+	}
+}
+
+// TestAdoptsBtrbkDirectory lays down what btrbk leaves in a snapshot_dir —
+// two subvolumes' snapshots side by side, in its short, long and long-iso
+// names, with a _N suffix — and checks drsync keeps them as history, prunes
+// by the same rules and adds its own snapshot beside them.
+func TestAdoptsBtrbkDirectory(t *testing.T) {
+	r := newRig(t, "../testdata/desired/btrbk-flat.cue")
+	ctx := t.Context()
+	dir := r.d.Locations["pool"].Path
+	os.MkdirAll(dir, 0o755)
+	names := map[string][]string{
+		"docs":  {"docs.20261101", "docs.20261110T0200", "docs.20261119T020000+0100", "docs.20261120T0200", "docs.20261120T0200_1", "docs.20261121T0200"},
+		"media": {"media.20261115T0200", "media.20261121T0200"},
+	}
+	for subvol, list := range names {
+		for _, n := range list {
+			if err := btrfs.Snapshot(ctx, r.d.Subvolumes[subvol].Source, filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p, _, err := r.apply(r.at("2026-11-22 03:30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pruned []string
+	for _, a := range p.Actions() {
+		if a.Kind == reconcile.KindPrune {
+			pruned = append(pruned, a.Snapshot)
+		}
+		if a.Kind == reconcile.KindSnapshot && filepath.Dir(a.Path) != dir {
+			t.Errorf("new snapshot outside the shared directory: %s", a.Path)
+		}
+	}
+	sort.Strings(pruned)
+	// daily 7 keeps Nov 15-22 for docs (the first of Nov 20, not its _1);
+	// daily 3 keeps Nov 19-22 for media.
+	want := []string{"docs.20261101", "docs.20261110T0200", "docs.20261120T0200_1", "media.20261115T0200"}
+	if diff := cmp.Diff(want, pruned); diff != "" {
+		t.Errorf("prunes (-want +got):\n%s", diff)
+	}
+	if again := r.plan(r.at("2026-11-22 03:31")); !again.Empty() {
+		t.Errorf("second plan: %v", again.Actions())
 	}
 }

@@ -30,12 +30,12 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 		var err error
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
-		if ss.Local, err = readSnapshots(st, dir, name, loc, false, ss); err != nil {
+		if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
 			return nil, err
 		}
 		if s.External != nil && o.Drives[s.External.Location].Present {
 			dir := d.SnapshotDir(s.External.Location, name)
-			if ss.External, err = readSnapshots(st, dir, name, loc, true, ss); err != nil {
+			if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
 				return nil, err
 			}
 		}
@@ -69,7 +69,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 // subvolumes; everything else is foreign and recorded as such. Writable
 // subvolumes count as snapshots only on a receive target (where writable
 // means half-received); locally they are someone else's and left alone.
-func readSnapshots(st Storage, dir, subvol string, loc *time.Location, receiveTarget bool, ss *SubvolumeState) ([]Snapshot, error) {
+func readSnapshots(d *schema.Desired, st Storage, dir, subvol string, loc *time.Location, receiveTarget bool, ss *SubvolumeState) ([]Snapshot, error) {
 	entries, err := st.List(dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
@@ -77,6 +77,9 @@ func readSnapshots(st Storage, dir, subvol string, loc *time.Location, receiveTa
 	var snaps []Snapshot
 	for _, e := range entries {
 		stamp, ok := snapname.Parse(subvol, e.Name, loc)
+		if !ok && ofAnother(d, subvol, e.Name, loc) {
+			continue // a flat directory shared with another declared subvolume
+		}
 		if !ok || !e.Subvolume || (!e.ReadOnly && !receiveTarget) {
 			ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
 			continue
@@ -119,4 +122,17 @@ func observeServices(d *schema.Desired, store ServiceStore, loc *time.Location, 
 		o.Services[name] = ss
 	}
 	return nil
+}
+
+// ofAnother reports whether entry is named like a snapshot of another
+// declared subvolume.
+func ofAnother(d *schema.Desired, subvol, entry string, loc *time.Location) bool {
+	for name := range d.Subvolumes {
+		if name != subvol {
+			if _, ok := snapname.Parse(name, entry, loc); ok {
+				return true
+			}
+		}
+	}
+	return false
 }

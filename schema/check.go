@@ -170,9 +170,16 @@ func (d *Desired) ArchiveDir(s *Service) string {
 	return filepath.Join(d.Locations[s.Location].Path, s.Name)
 }
 
+// LayoutFlat keeps all snapshots of a location in one directory (btrbk's).
+const LayoutFlat = "flat"
+
 // SnapshotDir is where a subvolume's snapshots live in a location.
 func (d *Desired) SnapshotDir(location, subvolume string) string {
-	return filepath.Join(d.Locations[location].Path, subvolume)
+	l := d.Locations[location]
+	if l.Layout == LayoutFlat {
+		return l.Path
+	}
+	return filepath.Join(l.Path, subvolume)
 }
 
 // DrillDir is where a drill of s receives into: its drillTarget, else a

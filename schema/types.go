@@ -24,6 +24,7 @@ type Calendar struct {
 
 type Location struct {
 	Path      string `json:"path"`
+	Layout    string `json:"layout"`
 	External  bool   `json:"external"`
 	Mount     string `json:"mount,omitempty"`
 	UUID      string `json:"uuid,omitempty"`
