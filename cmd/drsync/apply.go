@@ -39,6 +39,9 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 				}
 				saved = &pf
 				g.file, g.tags = pf.File, pf.Tags
+				if !cmd.Flags().Changed("storage") && pf.Storage != "" {
+					g.storage = pf.Storage
+				}
 			}
 			d, err := schema.Load(g.file, g.tags)
 			if err != nil {

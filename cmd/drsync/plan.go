@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/drsync/drsync/prove"
@@ -28,6 +29,7 @@ type planFile struct {
 	Version int             `json:"version"`
 	File    string          `json:"file"`
 	Tags    []string        `json:"tags,omitempty"`
+	Storage string          `json:"storage"`
 	Plan    *reconcile.Plan `json:"plan"`
 }
 
@@ -59,7 +61,12 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 			}
 			p := reconcile.Compute(d, obs, now)
 			if o.out != "" {
-				if err := savePlan(o.out, planFile{Version: planFileVersion, File: g.file, Tags: g.tags, Plan: p}); err != nil {
+				// Absolute, so the plan applies from any directory.
+				file, err := filepath.Abs(g.file)
+				if err != nil {
+					return err
+				}
+				if err := savePlan(o.out, planFile{Version: planFileVersion, File: file, Tags: g.tags, Storage: g.storage, Plan: p}); err != nil {
 					return err
 				}
 			}
