@@ -22,7 +22,7 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 	var o applyOptions
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
-		Short: "Carry out the plan: snapshots, sends, repairs and prunes",
+		Short: "Carry out the plan: snapshots, backups, sends, repairs, tests, drills, prunes and generated files",
 		Long: "Plan and carry out the changes after confirmation (--auto-approve for services). " +
 			"With PLANFILE, apply exactly that saved plan, refusing if the machine changed since it was made.",
 		Args: cobra.MaximumNArgs(1),
