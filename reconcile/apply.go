@@ -174,6 +174,13 @@ func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, 
 	case KindSnapshot:
 		return 0, nil, st.Snapshot(ctx, a.From, a.Path)
 	case KindSend:
+		if a.Service != nil {
+			if env.Services == nil {
+				return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
+			}
+			n, err := env.Services.CopyArchive(ctx, a.From, filepath.Dir(a.Path))
+			return n, nil, err
+		}
 		n, err := st.Send(ctx, a.From, a.Parent, filepath.Dir(a.Path), progress)
 		return n, nil, err
 	case KindBackup:

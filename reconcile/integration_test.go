@@ -167,7 +167,7 @@ func TestApplyThenPlanIsEmpty(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-	if got := p.Count(); got[reconcile.KindSnapshot] != 6 || got[reconcile.KindSend] != 6 || got[reconcile.KindBackup] != 6 {
+	if got := p.Count(); got[reconcile.KindSnapshot] != 6 || got[reconcile.KindSend] != 12 || got[reconcile.KindBackup] != 6 {
 		t.Fatalf("first apply: %v", got)
 	}
 	for _, e := range events {

@@ -107,18 +107,15 @@ func observeServices(d *schema.Desired, store ServiceStore, loc *time.Location, 
 			return fmt.Errorf("listing %s: %w", dir, err)
 		}
 		ss := &ServiceState{}
-		for _, e := range entries {
-			stamp, ok := snapname.Parse(name, strings.TrimSuffix(e.Name, ArchiveSuffix), loc)
-			switch {
-			case !ok || !strings.HasSuffix(e.Name, ArchiveSuffix):
-				ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
-			case !e.HasChecksum:
-				ss.Unchecked = append(ss.Unchecked, dir+"/"+e.Name)
-			default:
-				ss.Archives = append(ss.Archives, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true})
+		ss.Archives = readArchives(name, dir, entries, loc, ss)
+		if svc.External != nil && o.Drives[svc.External.Location].Present {
+			extDir := d.ArchiveCopyDir(svc)
+			entries, err := store.ListArchives(extDir)
+			if err != nil {
+				return fmt.Errorf("listing %s: %w", extDir, err)
 			}
+			ss.External = readArchives(name, extDir, entries, loc, ss)
 		}
-		sortSnapshots(ss.Archives)
 		o.Services[name] = ss
 	}
 	return nil
@@ -135,4 +132,23 @@ func ofAnother(d *schema.Desired, subvol, entry string, loc *time.Location) bool
 		}
 	}
 	return false
+}
+
+// readArchives keeps the checksummed archives named like the service's;
+// the rest is recorded as foreign or unchecked and left alone.
+func readArchives(name, dir string, entries []ArchiveEntry, loc *time.Location, ss *ServiceState) []Snapshot {
+	var out []Snapshot
+	for _, e := range entries {
+		stamp, ok := snapname.Parse(name, strings.TrimSuffix(e.Name, ArchiveSuffix), loc)
+		switch {
+		case !ok || !strings.HasSuffix(e.Name, ArchiveSuffix):
+			ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
+		case !e.HasChecksum:
+			ss.Unchecked = append(ss.Unchecked, dir+"/"+e.Name)
+		default:
+			out = append(out, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true})
+		}
+	}
+	sortSnapshots(out)
+	return out
 }

@@ -76,7 +76,10 @@ type Snapshot struct {
 // <service>.<timestamp>.tar.gz, oldest first. Archives without a checksum
 // cannot be verified and are left alone, as are other entries.
 type ServiceState struct {
-	Archives  []Snapshot `json:"archives"`
+	Archives []Snapshot `json:"archives"`
+	// External are the copies on the external drive (nil: absent or none
+	// declared).
+	External  []Snapshot `json:"external,omitempty"`
 	Unchecked []string   `json:"unchecked,omitempty"`
 	Foreign   []string   `json:"foreign,omitempty"`
 }
@@ -94,6 +97,9 @@ type ServiceStore interface {
 	// Backup takes a consistent copy of the service's data into the
 	// archive dest, atomically, and returns its size.
 	Backup(ctx context.Context, svc *schema.Service, dest string) (int64, error)
+	// CopyArchive copies an archive and its checksum into destDir,
+	// verified, and returns the bytes copied.
+	CopyArchive(ctx context.Context, src, destDir string) (int64, error)
 	// DeleteArchive removes an archive and its checksum.
 	DeleteArchive(path string) error
 }

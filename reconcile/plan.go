@@ -347,11 +347,43 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		protect[v] = verifiedWhy
 	}
 	sp.prune(d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
+	if svc.External != nil {
+		sp.planArchiveCopies(d, svc, st, o, archives, dir, now)
+	}
 	for i := range sp.Actions {
 		sp.Actions[i].Service = svc
+		sp.Actions[i].External = d.Locations[sp.Actions[i].Location].External
 	}
 	sortActions(sp.Actions)
 	return sp
+}
+
+// planArchiveCopies copies the newest archive to the drive when it lacks it,
+// and prunes the copies there by their own retention.
+func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed,
+	archives []Snapshot, dir string, now time.Time) {
+	ext := svc.External.Location
+	if !o.Drives[ext].Present {
+		sp.Warnings = append(sp.Warnings, fmt.Sprintf("archive copy and external prune deferred: drive %s is absent", ext))
+		return
+	}
+	extDir := d.ArchiveCopyDir(svc)
+	copies := append([]Snapshot(nil), st.External...)
+	if n := len(archives); n > 0 {
+		newest := archives[n-1]
+		fresher := len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)
+		if fresher && !hasName(copies, newest.Name) {
+			sp.Actions = append(sp.Actions, Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
+				Path: filepath.Join(extDir, newest.Name), From: filepath.Join(dir, newest.Name),
+				Reason: fmt.Sprintf("tier %s: the drive lacks the newest archive", svc.Tier)})
+			copies = append(copies, newest)
+		}
+	}
+	protect := map[string]string{}
+	if n := len(copies); n > 0 {
+		protect[copies[n-1].Name] = "newest copy"
+	}
+	sp.prune(d, ext, extDir, copies, nil, svc.External.Retention, protect, now)
 }
 
 func archiveWhy(why string) string {

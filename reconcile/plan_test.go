@@ -488,9 +488,22 @@ func TestComputeServices(t *testing.T) {
 	if got := byService["prometheus-tsdb"]; got[KindBackup] != 1 || got[KindPrune] != 961-(25+31-1) {
 		t.Errorf("prometheus-tsdb: %v", got)
 	}
-	// Daily at 01:00: the newest archive (02:00 today) satisfies it.
-	if got := byService["grafana-db"]; got[KindBackup] != 0 {
-		t.Errorf("grafana-db backed up again: %v", got)
+	// Daily at 01:00: the newest archive (02:00 today) satisfies it; the
+	// drive lacks it, so it is copied there.
+	if got := byService["grafana-db"]; got[KindBackup] != 0 || got[KindSend] != 1 {
+		t.Errorf("grafana-db: %v", got)
+	}
+	copyTo := find(p, "grafana-db", KindSend)
+	if !copyTo.External || copyTo.Location != "WD-18TB" || !strings.HasSuffix(copyTo.From, "grafana-db.20261122T0200.tar.gz") {
+		t.Errorf("archive copy: %+v", copyTo)
+	}
+	o.Drives["WD-18TB"] = Drive{Reason: "nothing mounted"}
+	for _, sp := range Compute(d, o, now).Services {
+		for _, a := range sp.Actions {
+			if a.Location == "WD-18TB" {
+				t.Errorf("%s: action on the absent drive: %+v", sp.Name, a)
+			}
+		}
 	}
 	var warned bool
 	for _, sp := range p.Services {

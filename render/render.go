@@ -187,9 +187,12 @@ func tracked(in Input) []subvolume {
 		svc := d.Services[name]
 		t := d.Tiers[svc.Tier]
 		st, known := in.Subvolumes[name]
+		// Only the local archives count here: the tier's RPO is about them,
+		// and copies on a drive plugged in weekly would always look late.
+		sub := &schema.Subvolume{Name: name, Tier: svc.Tier,
+			Snapshots: schema.Replication{Location: svc.Location, Schedule: svc.Schedule, Retention: svc.Retention}}
 		out = append(out, subvolume{
-			Subvolume: &schema.Subvolume{Name: name, Tier: svc.Tier,
-				Snapshots: schema.Replication{Location: svc.Location, Schedule: svc.Schedule, Retention: svc.Retention}},
+			Subvolume: sub,
 			status: st, known: known,
 			rpo: t.RPO.Duration, rto: t.RTO.Duration, restoreEvery: t.RestoreTest.Every.Duration, tierDesc: t.Description,
 		})

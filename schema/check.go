@@ -105,6 +105,13 @@ func (d *Desired) check(v cue.Value) []Problem {
 		} else if l.External {
 			add([]string{"services", name, "location"}, "location %q is external; archives go to a local location", svc.Location)
 		}
+		if svc.External != nil {
+			if l, ok := d.Locations[svc.External.Location]; !ok {
+				add([]string{"services", name, "external", "location"}, "unknown location %q (declared: %s)", svc.External.Location, keys(d.Locations))
+			} else if !l.External {
+				add([]string{"services", name, "external", "location"}, "location %q is not external (set external: true on it)", svc.External.Location)
+			}
+		}
 		if _, dup := d.Subvolumes[name]; dup {
 			add([]string{"services", name}, "%q is also a subvolume: names are shared by metrics and the journal", name)
 		}
@@ -172,6 +179,11 @@ func (d *Desired) ArchiveDir(s *Service) string {
 
 // LayoutFlat keeps all snapshots of a location in one directory (btrbk's).
 const LayoutFlat = "flat"
+
+// ArchiveCopyDir is where a service's archives are copied on its drive.
+func (d *Desired) ArchiveCopyDir(s *Service) string {
+	return filepath.Join(d.Locations[s.External.Location].Path, s.Name)
+}
 
 // SnapshotDir is where a subvolume's snapshots live in a location.
 func (d *Desired) SnapshotDir(location, subvolume string) string {

@@ -128,10 +128,12 @@ type Service struct {
 	Schedule  Schedule  `json:"schedule"`
 	Retention Retention `json:"retention"`
 	Kind      string    `json:"kind"`
-	URL       string    `json:"url,omitempty"`
-	DataDir   string    `json:"dataDir,omitempty"`
-	Database  string    `json:"database,omitempty"`
-	Paths     []string  `json:"paths,omitempty"`
+	// External copies archives to a drive (Schedule is the service's own).
+	External *ArchiveCopies `json:"external,omitempty"`
+	URL      string         `json:"url,omitempty"`
+	DataDir  string         `json:"dataDir,omitempty"`
+	Database string         `json:"database,omitempty"`
+	Paths    []string       `json:"paths,omitempty"`
 }
 
 // Service kinds.
@@ -140,3 +142,10 @@ const (
 	ServiceSQLite     = "sqlite"
 	ServiceFiles      = "files"
 )
+
+// ArchiveCopies says where a service's archives are copied and how long
+// the copies are kept.
+type ArchiveCopies struct {
+	Location  string    `json:"location"`
+	Retention Retention `json:"retention"`
+}

@@ -579,3 +579,39 @@ func TestDelete(t *testing.T) {
 	}
 	assertOnly(t, tmp, "notes.txt", "src")
 }
+
+// TestCopy copies an archive as a replica: content and checksum arrive,
+// the copy verifies, an existing archive is never replaced, and an
+// archive that no longer matches its checksum is not copied.
+func TestCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello"), 0o644)
+	arch := filepath.Join(dir, "local", "svc.20261122T0100.tar.gz")
+	os.MkdirAll(filepath.Dir(arch), 0o755)
+	if _, err := Create(context.Background(), arch, []Source{{Path: src, Name: "src"}}); err != nil {
+		t.Fatal(err)
+	}
+	drive := filepath.Join(dir, "drive", "svc")
+	n, err := Copy(context.Background(), arch, drive)
+	if err != nil || n == 0 {
+		t.Fatalf("copy: %d %v", n, err)
+	}
+	rep, err := Verify(context.Background(), filepath.Join(drive, filepath.Base(arch)), filepath.Join(dir, "scratch"))
+	if err != nil || len(rep.Mismatches) != 0 {
+		t.Fatalf("the copy does not verify: %+v %v", rep.Mismatches, err)
+	}
+	if _, err := Copy(context.Background(), arch, drive); err == nil {
+		t.Error("copied over an existing archive")
+	}
+	f, _ := os.OpenFile(arch, os.O_RDWR, 0)
+	f.WriteAt([]byte{0}, 10)
+	f.Close()
+	if _, err := Copy(context.Background(), arch, filepath.Join(dir, "drive2")); err == nil || !strings.Contains(err.Error(), "differs from its checksum") {
+		t.Errorf("copied a damaged archive: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "drive2")); len(entries) != 0 {
+		t.Errorf("a refused copy left files: %v", entries)
+	}
+}

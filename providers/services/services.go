@@ -92,6 +92,10 @@ func (Store) Backup(ctx context.Context, svc *schema.Service, dest string) (int6
 
 func (Store) DeleteArchive(path string) error { return archive.Delete(path) }
 
+func (Store) CopyArchive(ctx context.Context, src, destDir string) (int64, error) {
+	return archive.Copy(ctx, src, destDir)
+}
+
 // Verify restores an archive into scratch and checks it the way the
 // service would read it back: every member against its checksum, then
 // SQLite's integrity check or Prometheus's own reading of the TSDB.
