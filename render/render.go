@@ -193,7 +193,7 @@ func tracked(in Input) []subvolume {
 			Snapshots: schema.Replication{Location: svc.Location, Schedule: svc.Schedule, Retention: svc.Retention}}
 		out = append(out, subvolume{
 			Subvolume: sub,
-			status: st, known: known,
+			status:    st, known: known,
 			rpo: t.RPO.Duration, rto: t.RTO.Duration, restoreEvery: t.RestoreTest.Every.Duration, tierDesc: t.Description,
 		})
 	}
