@@ -157,6 +157,7 @@ func cueError(err error, user cue.Value) error {
 		if p.Message == "" {
 			p.Message = e.Error()
 		}
+		p.Message = friendlier(p.Message, path)
 		if key := p.String(); !seen[key] {
 			seen[key] = true
 			probs = append(probs, p)
@@ -218,4 +219,31 @@ func Export(dir string) (string, error) {
 		return "", fmt.Errorf("schema export: %w", err)
 	}
 	return path, nil
+}
+
+// hints replace a pattern's regular expression, which explains nothing to
+// a person, by what the field wants; keyed by the field's name.
+var hints = map[string]string{
+	"schedule":   `a schedule: "every 6h", "hourly", "daily 02:00", "weekly sun 03:00" or "monthly 1 04:00"`,
+	"rpo":        `a duration like "90m", "36h", "7d" or "2w"`,
+	"rto":        `a duration like "90m", "36h", "7d" or "2w"`,
+	"every":      `a duration like "90m", "36h", "7d" or "2w"`,
+	"keepFailed": `a duration like "90m", "36h", "7d" or "2w"`,
+	"min":        `"all", "latest", or an age like "2d" (h, d, w, m, y)`,
+	"uuid":       `a filesystem UUID like "4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f" (blkid shows it)`,
+	"name":       `a name of letters, digits, ".", "_" and "-", without "/" or ".."`,
+}
+
+func friendlier(msg string, path []string) string {
+	if !strings.Contains(msg, "out of bound =~") && !strings.Contains(msg, "out of bound !~") || len(path) == 0 {
+		return msg
+	}
+	value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " (out of bound")
+	if hint, ok := hints[path[len(path)-1]]; ok {
+		return fmt.Sprintf("invalid value %s: want %s", value, hint)
+	}
+	if strings.Contains(msg, `=~"^/"`) {
+		return fmt.Sprintf("invalid value %s: want an absolute path", value)
+	}
+	return msg
 }
