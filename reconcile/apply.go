@@ -238,5 +238,5 @@ func ProofFailure(r TestReport) error {
 		return fmt.Errorf("%s of %s failed", r.Kind, r.Snapshot)
 	}
 	f := r.Failures[0]
-	return fmt.Errorf("%s of %s failed: %d problems, first %s: %s", r.Kind, r.Snapshot, len(r.Failures), f.Path, f.Check)
+	return fmt.Errorf("%s of %s failed: %d problem(s), first %s: %s", r.Kind, r.Snapshot, len(r.Failures), f.Path, f.Check)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
@@ -20,6 +21,8 @@ type listedService struct {
 	Kind     string               `json:"kind"`
 	Location string               `json:"location"`
 	Archives []reconcile.Snapshot `json:"archives"`
+	// External are the copies on the drive (absent when it is).
+	External []reconcile.Snapshot `json:"external,omitempty"`
 }
 
 type listedSubvolume struct {
@@ -51,7 +54,7 @@ func newListCommand(g *globalOptions) *cobra.Command {
 				svc := d.Services[name]
 				ls := listedService{Name: name, Kind: svc.Kind, Location: svc.Location}
 				if st := obs.Services[name]; st != nil {
-					ls.Archives = st.Archives
+					ls.Archives, ls.External = st.Archives, st.External
 				}
 				l.Services = append(l.Services, ls)
 			}
@@ -70,11 +73,11 @@ func newListCommand(g *globalOptions) *cobra.Command {
 					if sub.External != nil && replicated[snap.Name] {
 						mark = "  ✓ on " + sub.External.Location
 					}
-					fmt.Fprintf(g.stdout, "  %-40s %6s old  on %s%s\n", snap.Name, schema.Age(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
+					fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, ageText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
 				}
 				for _, r := range s.External {
 					if !hasLocal(s.Local, r.Name) {
-						fmt.Fprintf(g.stdout, "  %-40s %6s old  on %s only\n", r.Name, schema.Age(now.Sub(r.Time)), sub.External.Location)
+						fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, ageText(now.Sub(r.Time)), sub.External.Location)
 					}
 				}
 				if len(s.Local)+len(s.External) == 0 {
@@ -83,8 +86,18 @@ func newListCommand(g *globalOptions) *cobra.Command {
 			}
 			for _, s := range l.Services {
 				fmt.Fprintf(g.stdout, "%s  (service: %s)\n", s.Name, s.Kind)
+				svc := d.Services[s.Name]
 				for _, a := range s.Archives {
-					fmt.Fprintf(g.stdout, "  %-40s %6s old  on %s\n", a.Name, schema.Age(now.Sub(a.Time)), s.Location)
+					mark := ""
+					if svc.External != nil && hasLocal(s.External, a.Name) {
+						mark = "  ✓ on " + svc.External.Location
+					}
+					fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, ageText(now.Sub(a.Time)), s.Location, mark)
+				}
+				for _, c := range s.External {
+					if !hasLocal(s.Archives, c.Name) {
+						fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, ageText(now.Sub(c.Time)), svc.External.Location)
+					}
 				}
 				if len(s.Archives) == 0 {
 					fmt.Fprintln(g.stdout, "  (no archives)")
@@ -102,4 +115,13 @@ func hasLocal(local []reconcile.Snapshot, name string) bool {
 		}
 	}
 	return false
+}
+
+// ageText is "26h old", or "in the future" for a name dated ahead of the
+// clock (a plan made with --now, or a clock that went back).
+func ageText(d time.Duration) string {
+	if d < 0 {
+		return "in the future"
+	}
+	return schema.Age(d) + " old"
 }

@@ -56,7 +56,7 @@ func newFindCommand(g *globalOptions) *cobra.Command {
 					fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humanBytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
 				}
 			}
-			fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT\n", args[0])
+			fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", args[0], commonFlags(g))
 			return nil
 		},
 	}
@@ -109,8 +109,8 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 					Bytes    int64  `json:"bytes"`
 				}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
 			}
-			fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %d entries, %s, verified\n",
-				rel, snap.Name, snap.Location, dest, rep.Entries, humanBytes(rep.Bytes))
+			fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
+				rel, snap.Name, snap.Location, dest, count(rep.Entries, "entry"), humanBytes(rep.Bytes))
 			return nil
 		},
 	}
@@ -148,6 +148,18 @@ func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []reco
 					Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
 			}
 		}
+	}
+	return out
+}
+
+// commonFlags repeats -f and -t for a command a user will copy.
+func commonFlags(g *globalOptions) string {
+	out := " -f " + g.file
+	for _, t := range g.tags {
+		out += " -t " + t
+	}
+	if g.storage != "btrfs" {
+		out += " --storage " + g.storage
 	}
 	return out
 }

@@ -49,18 +49,21 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 			for _, fs := range layout.Filesystems {
 				uuid := ""
 				if fs.UUID != "" {
-					uuid = " uuid " + fs.UUID
+					uuid = " (uuid " + fs.UUID + ")"
 				}
-				fmt.Fprintf(g.stdout, "mounted btrfs %s at %s%s\n", fs.Label, fs.MountPoint, uuid)
+				fmt.Fprintf(g.stdout, "mounted a btrfs at %s%s\n", fs.MountPoint, uuid)
 			}
 			next := "drsync plan -f " + g.file
 			for _, t := range tags {
 				next += " -t " + t
 			}
-			if len(d.Services) > 0 {
-				fmt.Fprintf(g.stdout, "prepared %d services' data (sample files, SQLite databases, a running Prometheus)\n", len(d.Services))
+			for _, name := range d.ServiceNames() {
+				svc := d.Services[name]
+				what := map[string]string{schema.ServiceFiles: "sample configuration files", schema.ServiceSQLite: "a SQLite database",
+					schema.ServicePrometheus: "a running Prometheus at " + svc.URL}[svc.Kind]
+				fmt.Fprintf(g.stdout, "prepared service %s: %s\n", name, what)
 			}
-			fmt.Fprintf(g.stdout, "created %d source subvolumes with sample data\n\nnext: %s\n", len(layout.Subvolumes), next)
+			fmt.Fprintf(g.stdout, "created %s with sample data\n\nnext: %s\n", count(len(layout.Subvolumes), "source subvolume"), next)
 			return nil
 		},
 	}

@@ -56,6 +56,9 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 				if s := d.Subvolumes[r.Name]; s != nil && s.External != nil {
 					fmt.Fprintf(g.stdout, "  newest replica    %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
 				}
+				if svc := d.Services[r.Name]; svc != nil && svc.External != nil {
+					fmt.Fprintf(g.stdout, "  newest copy       %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
+				}
 				rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
 				verdict := ""
 				if r.Verified != nil && *r.Verified > r.RPOTargetSeconds {
@@ -111,8 +114,13 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		svc := d.Services[name]
 		t := d.Tiers[svc.Tier]
 		r := subvolumeStatus{Name: name, Tier: svc.Tier, Service: svc.Kind, RPOTargetSeconds: t.RPO.Seconds(), RTOTargetSeconds: t.RTO.Seconds()}
-		if st := obs.Services[name]; st != nil && len(st.Archives) > 0 {
-			r.NewestSnapshot = age(st.Archives[len(st.Archives)-1].Time)
+		if st := obs.Services[name]; st != nil {
+			if n := len(st.Archives); n > 0 {
+				r.NewestSnapshot = age(st.Archives[n-1].Time)
+			}
+			if n := len(st.External); n > 0 {
+				r.NewestReplica = age(st.External[n-1].Time)
+			}
 		}
 		evidence(&r)
 		rows = append(rows, r)
@@ -124,7 +132,7 @@ func ageOr(secs *float64, none string) string {
 	if secs == nil {
 		return none
 	}
-	return schema.Age(time.Duration(*secs*float64(time.Second))) + " old"
+	return ageText(time.Duration(*secs * float64(time.Second)))
 }
 
 func upper(s string) string { return strings.ToUpper(s) }

@@ -125,7 +125,13 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 			a.SampleSize = o.sampleSize
 		}
 		a.Reason = "requested"
-		p.Subvolumes = append(p.Subvolumes, reconcile.SubvolumePlan{Name: n, Tier: d.Subvolumes[n].Tier, Actions: []reconcile.Action{a}})
+		tier := ""
+		if s := d.Subvolumes[n]; s != nil {
+			tier = s.Tier
+		} else {
+			tier = d.Services[n].Tier
+		}
+		p.Subvolumes = append(p.Subvolumes, reconcile.SubvolumePlan{Name: n, Tier: tier, Actions: []reconcile.Action{a}})
 	}
 	if o.dryRun {
 		return dryRunProofs(g, p, out)

@@ -42,8 +42,8 @@ func newValidateCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: valid (%d subvolumes, %d services, %d locations, %d tiers)\n",
-				g.file, len(d.Subvolumes), len(d.Services), len(d.Locations), len(d.Tiers))
+			fmt.Fprintf(g.stdout, "%s: valid (%s, %s, %s, %s)\n", g.file, count(len(d.Subvolumes), "subvolume"),
+				count(len(d.Services), "service"), count(len(d.Locations), "location"), count(len(d.Tiers), "tier"))
 			return nil
 		},
 	}
