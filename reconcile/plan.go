@@ -141,13 +141,11 @@ func (p *Plan) Empty() bool { return len(p.Actions()) == 0 }
 func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 	p := &Plan{Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
 	for _, name := range sortedKeys(d.Locations) {
-		if l := d.Locations[name]; l.External {
+		if d.Locations[name].External {
 			p.Drives = append(p.Drives, DriveNote{Location: name, Drive: o.Drives[name]})
-			if l.UUID == "" {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("drive %s is not pinned by a filesystem uuid: any btrfs mounted at %s counts as it", name, l.Mount))
-			}
 		}
 	}
+	p.Warnings = append(p.Warnings, d.Warnings()...)
 	for _, e := range o.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
 			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))

@@ -162,6 +162,26 @@ func (d *Desired) SubvolumeNames() []string {
 	return names
 }
 
+// Warnings are legal but risky choices, for validate and plan to show.
+func (d *Desired) Warnings() []string {
+	var out []string
+	for _, name := range sortedKeys(d.Locations) {
+		if l := d.Locations[name]; l.External && l.UUID == "" {
+			out = append(out, fmt.Sprintf("drive %s is not pinned by a filesystem uuid: any btrfs mounted at %s counts as it", name, l.Mount))
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
 // ServiceNames returns the declared service names, sorted.
 func (d *Desired) ServiceNames() []string {
 	names := make([]string, 0, len(d.Services))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -235,15 +236,67 @@ var hints = map[string]string{
 }
 
 func friendlier(msg string, path []string) string {
-	if !strings.Contains(msg, "out of bound =~") && !strings.Contains(msg, "out of bound !~") || len(path) == 0 {
+	if len(path) == 0 {
+		return msg
+	}
+	last := path[len(path)-1]
+	switch {
+	case msg == "field not allowed":
+		if near := nearestField(last); near != "" {
+			return fmt.Sprintf("field not allowed (did you mean %q?)", near)
+		}
+		return msg
+	case strings.Contains(msg, " and string (mismatched types") && strings.HasSuffix(msg, "and string)"):
+		return msg + ": quote it, names are strings"
+	case !strings.Contains(msg, "out of bound =~") && !strings.Contains(msg, "out of bound !~"):
 		return msg
 	}
 	value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " (out of bound")
-	if hint, ok := hints[path[len(path)-1]]; ok {
+	if hint, ok := hints[last]; ok {
 		return fmt.Sprintf("invalid value %s: want %s", value, hint)
 	}
 	if strings.Contains(msg, `=~"^/"`) {
 		return fmt.Sprintf("invalid value %s: want an absolute path", value)
 	}
 	return msg
+}
+
+// fieldName finds the field names the schema declares.
+var fieldName = regexp.MustCompile(`(?m)^\s*([a-zA-Z]+)\??:`)
+
+// nearestField suggests a declared field within two edits of a misspelt
+// one, or "".
+func nearestField(name string) string {
+	src, err := Files.ReadFile("drsync.cue")
+	if err != nil {
+		return ""
+	}
+	best, bestDist := "", 3
+	for _, m := range fieldName.FindAllStringSubmatch(string(src), -1) {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(m[1])); d < bestDist && m[1] != name {
+			best, bestDist = m[1], d
+		}
+	}
+	return best
+}
+
+// editDistance is Levenshtein's distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -22,7 +22,11 @@ func newValidateCommand(g *globalOptions) *cobra.Command {
 					Valid    bool             `json:"valid"`
 					File     string           `json:"file"`
 					Problems []schema.Problem `json:"problems,omitempty"`
+					Warnings []string         `json:"warnings,omitempty"`
 				}{Valid: err == nil, File: g.file}
+				if d != nil {
+					out.Warnings = d.Warnings()
+				}
 				var se *schema.Error
 				if errors.As(err, &se) {
 					out.Problems = se.Problems
@@ -41,6 +45,9 @@ func newValidateCommand(g *globalOptions) *cobra.Command {
 			}
 			if err != nil {
 				return err
+			}
+			for _, w := range d.Warnings() {
+				fmt.Fprintf(g.stderr, "warning: %s\n", w)
 			}
 			fmt.Fprintf(g.stdout, "%s: valid (%s, %s, %s, %s)\n", g.file, count(len(d.Subvolumes), "subvolume"),
 				count(len(d.Services), "service"), count(len(d.Locations), "location"), count(len(d.Tiers), "tier"))
