@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +57,16 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 					return fmt.Errorf("--webhook-secret-file %s is empty", o.secretFile)
 				}
 			}
-			w, err := watch.New(opts, &reconciler{g: g, stop: cmd.Context()})
+			// Errors name the user's file, not watch's staged copy of it.
+			shownAs := ""
+			if opts.File != "" {
+				shownAs = opts.File
+				if st, err := os.Stat(opts.File); err == nil && !st.IsDir() {
+					shownAs = filepath.Dir(opts.File)
+				}
+				shownAs = strings.TrimSuffix(shownAs, "/") + "/"
+			}
+			w, err := watch.New(opts, &reconciler{g: g, stop: cmd.Context(), shownAs: shownAs})
 			if err != nil {
 				return err
 			}
@@ -82,6 +92,9 @@ type reconciler struct {
 	g *globalOptions
 	// stop is cancelled by SIGTERM/SIGINT: the apply stops between actions.
 	stop context.Context
+	// shownAs replaces the staged checkout's directory in error messages:
+	// the local file's directory, or nothing (paths inside the repository).
+	shownAs string
 	// last is the desired state of the newest reconcile, for /metrics.
 	mu   sync.Mutex
 	last *schema.Desired
@@ -89,7 +102,14 @@ type reconciler struct {
 
 func (r *reconciler) Validate(_ context.Context, path string) error {
 	_, err := schema.Load(path, r.g.tags)
-	return err
+	if err != nil {
+		staged, _ := filepath.Abs(path)
+		if st, serr := os.Stat(staged); serr == nil && !st.IsDir() {
+			staged = filepath.Dir(staged)
+		}
+		return errors.New(strings.ReplaceAll(err.Error(), staged+"/", r.shownAs))
+	}
+	return nil
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {

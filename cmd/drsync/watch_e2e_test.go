@@ -200,7 +200,8 @@ func TestWatchFollowsGit(t *testing.T) {
 	// A broken commit is never applied; the error names file:line and the commit.
 	broken := r.push(fmt.Sprintf(watchDesired, docsSubvolume)+"subvolumes: docs: tier: 9\n", "broken")
 	s := r.await("broken commit attempted", 20*time.Second, func(s watchStatus) bool { return s.LastAttempted == broken })
-	if s.LastApplied != second || !strings.Contains(s.LastError, "drsync.cue:") || !strings.Contains(s.LastError, broken[:7]) {
+	if s.LastApplied != second || !strings.Contains(s.LastError, "drsync.cue:") || !strings.Contains(s.LastError, broken[:7]) ||
+		strings.Contains(s.LastError, "checkouts/") {
 		t.Fatalf("after a broken commit: %+v", s)
 	}
 
