@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,10 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 			"snapshots, tests and prunes happen on time. Serves /metrics, /healthz and /status on --listen (loopback by default).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A service's log is its only voice: revisions applied, errors.
+			if !cmd.Flags().Changed("log-level") {
+				slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+			}
 			opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
 				Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
 			if o.repo == "" {
