@@ -213,7 +213,7 @@ func Dashboard(in Input) ([]byte, error) {
 	if err := check(in); err != nil {
 		return nil, err
 	}
-	subs := subvolumes(in)
+	subs := tracked(in)
 	perSub := func(f func(subvolume) (warn, crit float64)) []override {
 		var out []override
 		for _, s := range subs {
