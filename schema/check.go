@@ -36,7 +36,82 @@ func (d *Desired) clean() {
 	}
 }
 
-// check finds what CUE's types cannot: references between entries.
+// references checks what CUE's types cannot: that every tier and location
+// a subvolume or service names is declared, and of the right kind. It reads
+// the CUE value itself, so it also runs when CUE found other errors, and a
+// person sees every problem in one pass.
+func references(v cue.Value) []Problem {
+	var probs []Problem
+	at := func(path ...string) cue.Path {
+		sel := make([]cue.Selector, len(path))
+		for i, p := range path {
+			sel[i] = cue.Str(p)
+		}
+		return cue.MakePath(sel...)
+	}
+	add := func(p cue.Path, format string, args ...any) {
+		probs = append(probs, Problem{Pos: posOf(v.LookupPath(p)), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+	}
+	names := func(field string) map[string]cue.Value {
+		out := map[string]cue.Value{}
+		if it, err := v.LookupPath(at(field)).Fields(); err == nil {
+			for it.Next() {
+				out[it.Selector().Unquoted()] = it.Value()
+			}
+		}
+		return out
+	}
+	tiers, locations := names("tiers"), names("locations")
+	external := func(loc string) bool {
+		b, _ := locations[loc].LookupPath(at("external")).Bool()
+		return b
+	}
+	ref := func(p cue.Path) (string, bool) {
+		s, err := v.LookupPath(p).String()
+		return s, err == nil
+	}
+	tierNames := sortedKeys(tiers)
+	locNames := sortedKeys(locations)
+	checkTier := func(p cue.Path) {
+		if t, ok := ref(p); ok {
+			if _, known := tiers[t]; !known {
+				add(p, "unknown tier %q (declared: %s)", t, listOr(tierNames))
+			}
+		}
+	}
+	checkLocation := func(p cue.Path, wantExternal bool, what string) {
+		l, ok := ref(p)
+		switch {
+		case !ok:
+		case locations[l] == (cue.Value{}):
+			add(p, "unknown location %q (declared: %s)", l, listOr(locNames))
+		case external(l) && !wantExternal:
+			add(p, "location %q is external; %s", l, what)
+		case !external(l) && wantExternal:
+			add(p, "location %q is not external (set external: true on it)", l)
+		}
+	}
+	for _, name := range sortedKeys(names("subvolumes")) {
+		checkTier(at("subvolumes", name, "tier"))
+		checkLocation(at("subvolumes", name, "snapshots", "location"), false, "local snapshots need a location on the source's filesystem")
+		checkLocation(at("subvolumes", name, "external", "location"), true, "")
+	}
+	for _, name := range sortedKeys(names("services")) {
+		checkTier(at("services", name, "tier"))
+		checkLocation(at("services", name, "location"), false, "archives go to a local location")
+		checkLocation(at("services", name, "external", "location"), true, "")
+	}
+	return probs
+}
+
+func listOr(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// check finds what CUE's types cannot: paths that must not overlap.
 func (d *Desired) check(v cue.Value) []Problem {
 	var probs []Problem
 	add := func(path []string, format string, args ...any) {
@@ -50,25 +125,10 @@ func (d *Desired) check(v cue.Value) []Problem {
 	sources := map[string]string{}
 	for _, name := range d.SubvolumeNames() {
 		s := d.Subvolumes[name]
-		if _, ok := d.Tiers[s.Tier]; !ok {
-			add([]string{"subvolumes", name, "tier"}, "unknown tier %q (declared: %s)", s.Tier, keys(d.Tiers))
-		}
 		if other, dup := sources[s.Source]; dup {
 			add([]string{"subvolumes", name, "source"}, "source %s is also the source of %q", s.Source, other)
 		}
 		sources[s.Source] = name
-		if l, ok := d.Locations[s.Snapshots.Location]; !ok {
-			add([]string{"subvolumes", name, "snapshots", "location"}, "unknown location %q (declared: %s)", s.Snapshots.Location, keys(d.Locations))
-		} else if l.External {
-			add([]string{"subvolumes", name, "snapshots", "location"}, "location %q is external; local snapshots need a location on the source's filesystem", s.Snapshots.Location)
-		}
-		if s.External != nil {
-			if l, ok := d.Locations[s.External.Location]; !ok {
-				add([]string{"subvolumes", name, "external", "location"}, "unknown location %q (declared: %s)", s.External.Location, keys(d.Locations))
-			} else if !l.External {
-				add([]string{"subvolumes", name, "external", "location"}, "location %q is not external (set external: true on it)", s.External.Location)
-			}
-		}
 	}
 	for _, name := range d.SubvolumeNames() {
 		if src := d.Subvolumes[name].Source; within(d.Restore.Scratch, src) && src != "/" && d.Root+"/" != src+"/" {
@@ -96,22 +156,6 @@ func (d *Desired) check(v cue.Value) []Problem {
 		}
 	}
 	for _, name := range d.ServiceNames() {
-		svc := d.Services[name]
-		if _, ok := d.Tiers[svc.Tier]; !ok {
-			add([]string{"services", name, "tier"}, "unknown tier %q (declared: %s)", svc.Tier, keys(d.Tiers))
-		}
-		if l, ok := d.Locations[svc.Location]; !ok {
-			add([]string{"services", name, "location"}, "unknown location %q (declared: %s)", svc.Location, keys(d.Locations))
-		} else if l.External {
-			add([]string{"services", name, "location"}, "location %q is external; archives go to a local location", svc.Location)
-		}
-		if svc.External != nil {
-			if l, ok := d.Locations[svc.External.Location]; !ok {
-				add([]string{"services", name, "external", "location"}, "unknown location %q (declared: %s)", svc.External.Location, keys(d.Locations))
-			} else if !l.External {
-				add([]string{"services", name, "external", "location"}, "location %q is not external (set external: true on it)", svc.External.Location)
-			}
-		}
 		if _, dup := d.Subvolumes[name]; dup {
 			add([]string{"services", name}, "%q is also a subvolume: names are shared by metrics and the journal", name)
 		}
@@ -124,7 +168,6 @@ func (d *Desired) check(v cue.Value) []Problem {
 			add([]string{"locations", name, "path"}, "path %s is not on the drive mounted at %s", l.Path, l.Mount)
 		}
 	}
-	sort.Slice(probs, func(i, j int) bool { return probs[i].Pos < probs[j].Pos })
 	return probs
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -74,7 +75,8 @@ func Load(path string, tags []string) (*Desired, error) {
 	}
 	d.Source = path
 	d.clean()
-	if probs := d.check(v); len(probs) > 0 {
+	if probs := append(references(v), d.check(v)...); len(probs) > 0 {
+		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}
 	return &d, nil
@@ -109,6 +111,12 @@ func Value(path string, tags []string) (cue.Value, error) {
 	}
 	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(user)
 	if err := v.Validate(cue.Concrete(true)); err != nil {
+		// Report the broken references too, so one pass shows everything.
+		if e, ok := cueError(err, user).(*Error); ok {
+			e.Problems = append(e.Problems, references(user)...)
+			sortProblems(e.Problems)
+			return cue.Value{}, e
+		}
 		return cue.Value{}, cueError(err, user)
 	}
 	return v, nil
@@ -242,8 +250,15 @@ func friendlier(msg string, path []string) string {
 	last := path[len(path)-1]
 	switch {
 	case msg == "field not allowed":
-		if near := nearestField(last); near != "" {
-			return fmt.Sprintf("field not allowed (did you mean %q?)", near)
+		// The misspelt field is the last one the schema does not know
+		// (a nested field below it may be a known name, such as daily).
+		for i := len(path) - 1; i >= 0; i-- {
+			if known(path[i]) {
+				continue
+			}
+			if near := nearestField(path[i]); near != "" {
+				return fmt.Sprintf("field %q not allowed (did you mean %q?)", path[i], near)
+			}
 		}
 		return msg
 	case strings.Contains(msg, " and string (mismatched types") && strings.HasSuffix(msg, "and string)"):
@@ -264,17 +279,35 @@ func friendlier(msg string, path []string) string {
 // fieldName finds the field names the schema declares.
 var fieldName = regexp.MustCompile(`(?m)^\s*([a-zA-Z]+)\??:`)
 
+// schemaFields returns the field names the schema declares.
+func schemaFields() []string {
+	src, err := Files.ReadFile("drsync.cue")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, m := range fieldName.FindAllStringSubmatch(string(src), -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func known(name string) bool {
+	for _, f := range schemaFields() {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
 // nearestField suggests a declared field within two edits of a misspelt
 // one, or "".
 func nearestField(name string) string {
-	src, err := Files.ReadFile("drsync.cue")
-	if err != nil {
-		return ""
-	}
 	best, bestDist := "", 3
-	for _, m := range fieldName.FindAllStringSubmatch(string(src), -1) {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(m[1])); d < bestDist && m[1] != name {
-			best, bestDist = m[1], d
+	for _, f := range schemaFields() {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(f)); d < bestDist && f != name {
+			best, bestDist = f, d
 		}
 	}
 	return best
@@ -299,4 +332,30 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// sortProblems orders problems by file position (line, then column), the
+// order a person reads the file in.
+func sortProblems(probs []Problem) {
+	sort.SliceStable(probs, func(i, j int) bool {
+		fi, li, ci := splitPos(probs[i].Pos)
+		fj, lj, cj := splitPos(probs[j].Pos)
+		if fi != fj {
+			return fi < fj
+		}
+		if li != lj {
+			return li < lj
+		}
+		return ci < cj
+	})
+}
+
+func splitPos(pos string) (file string, line, col int) {
+	parts := strings.Split(pos, ":")
+	if len(parts) < 3 {
+		return pos, 0, 0
+	}
+	line, _ = strconv.Atoi(parts[len(parts)-2])
+	col, _ = strconv.Atoi(parts[len(parts)-1])
+	return strings.Join(parts[:len(parts)-2], ":"), line, col
 }
