@@ -294,12 +294,12 @@ func AlertRuleTests(in Input) ([]byte, error) {
 	}
 	sl := map[string]string{"subvolume": s.Name, "tier": s.Tier}
 	local := with(sl, "location", "local", "location_name", s.Snapshots.Location)
-	minInterval := period(s.Snapshots.Schedule)
+	minInterval := s.Snapshots.Schedule.Period()
 	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(seconds(minInterval))}}
 	if s.External != nil {
 		ext := with(sl, "location", "external", "location_name", s.External.Location)
-		schedules = append(schedules, seriesSpec{"backup_schedule_interval_seconds", ext, flat(seconds(period(s.External.Schedule)))})
-		minInterval = min(minInterval, period(s.External.Schedule))
+		schedules = append(schedules, seriesSpec{"backup_schedule_interval_seconds", ext, flat(seconds(s.External.Schedule.Period()))})
+		minInterval = min(minInterval, s.External.Schedule.Period())
 	}
 	var groups []testGroup
 	add := func(name string, a alert, labels map[string]string, input []seriesSpec, t timing) {

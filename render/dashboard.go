@@ -271,9 +271,9 @@ func Dashboard(in Input) ([]byte, error) {
 		stat("Time since last backup", 12, 6,
 			"Since the last apply that snapshotted or sent the subvolume without error: yellow past its schedule interval, red past twice it (BackupFailed).",
 			"s", perSub(func(s subvolume) (float64, float64) {
-				iv := period(s.Snapshots.Schedule)
+				iv := s.Snapshots.Schedule.Period()
 				if s.External != nil {
-					iv = min(iv, period(s.External.Schedule))
+					iv = min(iv, s.External.Schedule.Period())
 				}
 				return seconds(iv), 2 * seconds(iv)
 			}),

@@ -105,9 +105,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		if s.drillEvery > 0 {
 			gauge(mDrillInterval, seconds(s.drillEvery), l...)
 		}
-		locs := []copyAt{{"local", s.Snapshots.Location, period(s.Snapshots.Schedule), st.LocalCount, st.NewestLocal}}
+		locs := []copyAt{{"local", s.Snapshots.Location, s.Snapshots.Schedule.Period(), st.LocalCount, st.NewestLocal}}
 		if s.External != nil {
-			locs = append(locs, copyAt{"external", s.External.Location, period(s.External.Schedule), st.ExternalCount, st.NewestExternal})
+			locs = append(locs, copyAt{"external", s.External.Location, s.External.Schedule.Period(), st.ExternalCount, st.NewestExternal})
 		}
 		for _, loc := range locs {
 			ll := append(l[:2:2], loc.kind, loc.name)

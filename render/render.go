@@ -200,23 +200,6 @@ func tracked(in Input) []subvolume {
 	return out
 }
 
-// period is the longest gap between two due slots of a schedule: how old
-// the newest copy may get before the schedule is late.
-func period(s schema.Schedule) time.Duration {
-	switch s.Kind {
-	case "every":
-		return s.Every
-	case "hourly":
-		return time.Hour
-	case "daily":
-		return 24 * time.Hour
-	case "weekly":
-		return 7 * 24 * time.Hour
-	default: // monthly: the longest month
-		return 31 * 24 * time.Hour
-	}
-}
-
 // externalLocations returns the names of external locations that replicas
 // are sent to, sorted, with the subvolumes sent to each.
 func externalLocations(in Input) ([]string, map[string][]subvolume) {
@@ -253,7 +236,7 @@ func driveLastSeen(in Input, location string, subs []subvolume) time.Time {
 func driveInterval(subs []subvolume) time.Duration {
 	var iv time.Duration
 	for _, s := range subs {
-		if p := period(s.External.Schedule); iv == 0 || p < iv {
+		if p := s.External.Schedule.Period(); iv == 0 || p < iv {
 			iv = p
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 )
@@ -211,6 +212,28 @@ func (d *Desired) Warnings() []string {
 	for _, name := range sortedKeys(d.Locations) {
 		if l := d.Locations[name]; l.External && l.UUID == "" {
 			out = append(out, fmt.Sprintf("drive %s is not pinned by a filesystem uuid: any btrfs mounted at %s counts as it", name, l.Mount))
+		}
+	}
+	// A schedule slower than the tier's RPO cannot meet it: the newest
+	// copy that survives the machine (on the drive, if one is declared)
+	// grows older than the target between two runs. A day of slack lets
+	// "monthly" meet a 30-day RPO, as people mean it.
+	for _, name := range d.SubvolumeNames() {
+		s := d.Subvolumes[name]
+		sched, where := s.Snapshots.Schedule, "snapshots"
+		if s.External != nil {
+			sched, where = s.External.Schedule, "replicas on "+s.External.Location
+		}
+		if rpo := d.Tiers[s.Tier].RPO.Duration; rpo > 0 && sched.Period() > rpo+24*time.Hour {
+			out = append(out, fmt.Sprintf("subvolume %s: tier %s wants an RPO of %s, but its %s come %q",
+				name, s.Tier, FormatDuration(rpo), where, sched.Text))
+		}
+	}
+	for _, name := range d.ServiceNames() {
+		s := d.Services[name]
+		if rpo := d.Tiers[s.Tier].RPO.Duration; rpo > 0 && s.Schedule.Period() > rpo+24*time.Hour {
+			out = append(out, fmt.Sprintf("service %s: tier %s wants an RPO of %s, but its archives come %q",
+				name, s.Tier, FormatDuration(rpo), s.Schedule.Text))
 		}
 	}
 	return out

@@ -200,3 +200,33 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "d.cue")
+	os.WriteFile(file, []byte(`package x
+locations: {pool: path: "/pool/.snapshots", usb: {external: true, path: "/usb/.snapshots", mount: "/usb"}}
+tiers: "1": {rpo: "2d", rto: "1h"}
+subvolumes: docs: {tier: "1", source: "/pool/docs", snapshots: {location: "pool", schedule: "daily 02:00", retention: daily: 7},
+	external: {location: "usb", schedule: "weekly sun 03:00", retention: weekly: 4}}
+`), 0o644)
+	d, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"drive usb is not pinned by a filesystem uuid: any btrfs mounted at /usb counts as it",
+		`subvolume docs: tier 1 wants an RPO of 2d, but its replicas on usb come "weekly sun 03:00"`,
+	}
+	if diff := cmp.Diff(want, d.Warnings()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	chdirRoot(t)
+	home, err := Load("examples/desired/homelab.cue", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := home.Warnings(); len(w) != 0 {
+		t.Errorf("the homelab example warns: %q", w)
+	}
+}

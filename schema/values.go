@@ -285,3 +285,20 @@ func (s Schedule) Next(newest, now time.Time) time.Time {
 		return monthSlot(y, mo+1, s, loc)
 	}
 }
+
+// Period is the longest gap between two due slots: how old the newest copy
+// may get before the schedule is late.
+func (s Schedule) Period() time.Duration {
+	switch s.Kind {
+	case "every":
+		return s.Every
+	case "hourly":
+		return time.Hour
+	case "daily":
+		return 24 * time.Hour
+	case "weekly":
+		return 7 * 24 * time.Hour
+	default: // monthly: the longest month
+		return 31 * 24 * time.Hour
+	}
+}
