@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -411,7 +412,7 @@ func TestFailedSendHoldsBackPrunes(t *testing.T) {
 	}
 	after := r.names("pool", "docs")
 	for _, name := range before {
-		if !contains(after, name) {
+		if !slices.Contains(after, name) {
 			t.Errorf("%s was pruned although the send failed", name)
 		}
 	}
@@ -454,15 +455,6 @@ func TestSecondApplyIsLockedOut(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	l2.Release()
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // TestDriveUnpluggedAfterPlan plans with the drive present, unplugs it, and

@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -140,7 +142,7 @@ func (p *Plan) Empty() bool { return len(p.Actions()) == 0 }
 // now carries the local time zone that schedules and retention use.
 func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 	p := &Plan{Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
-	for _, name := range sortedKeys(d.Locations) {
+	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
 		if d.Locations[name].External {
 			p.Drives = append(p.Drives, DriveNote{Location: name, Drive: o.Drives[name]})
 		}
@@ -227,7 +229,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 				cand := local[n-1]
 				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
 				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
-				if fresher && !hasName(ext, cand.Name) && (due || repaired) {
+				if fresher && !HasName(ext, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
 					parentPath := ""
 					if parent != "" {
@@ -370,7 +372,7 @@ func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Servic
 	if n := len(archives); n > 0 {
 		newest := archives[n-1]
 		fresher := len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)
-		if fresher && !hasName(copies, newest.Name) {
+		if fresher && !HasName(copies, newest.Name) {
 			sp.Actions = append(sp.Actions, Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
 				Path: filepath.Join(extDir, newest.Name), From: filepath.Join(dir, newest.Name),
 				Reason: fmt.Sprintf("tier %s: the drive lacks the newest archive", svc.Tier)})
@@ -491,7 +493,7 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *
 		if replica != nil {
 			a.Location, a.Snapshot, a.SnapshotTime, a.External = s.External.Location, replica.Name, replica.Time, true
 			a.Path = filepath.Join(d.SnapshotDir(s.External.Location, s.Name), replica.Name)
-			if hasName(local, replica.Name) {
+			if HasName(local, replica.Name) {
 				a.From = filepath.Join(localDir, replica.Name)
 			}
 			return a, true
@@ -610,7 +612,7 @@ func capitalize(s string) string {
 func newSnapshot(subvol string, existing []Snapshot, now time.Time) Snapshot {
 	t := now.Truncate(time.Minute)
 	seq := 0
-	for hasName(existing, snapname.FormatSeq(subvol, t, seq)) {
+	for HasName(existing, snapname.FormatSeq(subvol, t, seq)) {
 		seq++
 	}
 	return Snapshot{Name: snapname.FormatSeq(subvol, t, seq), Time: t, HasTime: true, Seq: seq, ReadOnly: true}
@@ -725,20 +727,12 @@ func lastName(s []Snapshot) string {
 	return s[len(s)-1].Name
 }
 
-func hasName(s []Snapshot, name string) bool {
+// HasName reports whether s holds a snapshot of that name.
+func HasName(s []Snapshot, name string) bool {
 	for _, x := range s {
 		if x.Name == name {
 			return true
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

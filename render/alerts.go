@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -441,7 +442,7 @@ func edgeTests(in Input, name string, a alert, labels map[string]string, input [
 // selector prints labels as a series selector in sorted order.
 func selector(labels map[string]string) string {
 	var parts []string
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		parts = append(parts, fmt.Sprintf("%s=%q", k, labels[k]))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
@@ -474,13 +475,4 @@ func expandRunbook(in Input, tmpl string, labels map[string]string) string {
 		return tmpl
 	}
 	return runbookPath(in, runbookFor(in.Desired, in.Desired.Subvolumes[labels["subvolume"]]))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

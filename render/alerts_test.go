@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -13,7 +14,7 @@ import (
 // Generate names them, checks the rules and runs the tests.
 func promtoolRules(t *testing.T, in Input, mutate func(rules string) string) (string, error) {
 	t.Helper()
-	promtool := tool(t, "promtool", "prometheus")
+	promtool := promtest.Tool(t, "promtool", "prometheus")
 	rules, err := AlertRules(in)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // The dashboard is built from typed structs mirroring @grafana/schema's
@@ -402,7 +404,7 @@ func table(title string, w, h int, rename map[string]string, units map[string]pr
 		{ID: "merge"},
 		{ID: "organize", Options: transformOptions{ExcludeByName: map[string]bool{"Time": true, "Value": true, "__name__": true}, RenameByName: rename}},
 	}
-	for _, name := range sortedKeys(units) {
+	for _, name := range slices.Sorted(maps.Keys(units)) {
 		p.FieldConfig.Overrides = append(p.FieldConfig.Overrides, override{
 			Matcher:    matcher{ID: "byName", Options: name},
 			Properties: []property{{ID: "unit", Value: units[name]}},

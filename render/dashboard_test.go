@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/internal/promtest"
 )
 
 // dashboardShape is what the tests read back from the JSON.
@@ -93,7 +95,7 @@ func TestDashboardQueries(t *testing.T) {
 			fmt.Fprintf(&rules, "      - record: dashboard:query%d\n        expr: %q\n", n, q.Expr)
 		}
 	}
-	promtool := tool(t, "promtool", "prometheus")
+	promtool := promtest.Tool(t, "promtool", "prometheus")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "dashboard.rules.yml"), []byte(rules.String()))
 	run(t, dir, promtool, "check", "rules", "dashboard.rules.yml")
@@ -139,8 +141,8 @@ func TestMetricNames(t *testing.T) {
 // TestDashboardGrafanaSchema type-checks the dashboard against the
 // Dashboard type of @grafana/schema (pinned in tools/grafana-schema).
 func TestDashboardGrafanaSchema(t *testing.T) {
-	node := tool(t, "node", "nodejs")
-	npm := tool(t, "npm", "npm")
+	node := promtest.Tool(t, "node", "nodejs")
+	npm := promtest.Tool(t, "npm", "npm")
 	dir, err := filepath.Abs("../tools/grafana-schema")
 	if err != nil {
 		t.Fatal(err)

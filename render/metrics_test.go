@@ -5,10 +5,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/internal/promtest"
 )
 
 func TestMetricsPromtoolCheck(t *testing.T) {
-	promtool := tool(t, "promtool", "prometheus")
+	promtool := promtest.Tool(t, "promtool", "prometheus")
 	b, err := Metrics(fixedInput(t))
 	if err != nil {
 		t.Fatal(err)

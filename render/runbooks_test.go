@@ -1,6 +1,7 @@
 package render
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func TestRunbookCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := map[string]bool{}
-	for _, name := range sortedKeys(rbs) {
+	for _, name := range slices.Sorted(maps.Keys(rbs)) {
 		for _, c := range Commands(rbs[name]) {
 			if c[0] != "/usr/local/bin/drsync" || len(c) < 2 {
 				t.Errorf("%s: odd command %q", name, c)

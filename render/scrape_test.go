@@ -4,12 +4,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/internal/promtest"
 )
 
 // TestScrapeConfigPromtool embeds the snippet in a minimal prometheus.yml,
 // with the generated rule file, and has promtool check it.
 func TestScrapeConfigPromtool(t *testing.T) {
-	promtool := tool(t, "promtool", "prometheus")
+	promtool := promtest.Tool(t, "promtool", "prometheus")
 	in := fixedInput(t)
 	scrape, err := ScrapeConfig(in)
 	if err != nil {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -72,7 +74,7 @@ func TestCalendarUnion(t *testing.T) {
 }
 
 func TestSystemdCalendarExpressions(t *testing.T) {
-	sa := tool(t, "systemd-analyze", "systemd")
+	sa := promtest.Tool(t, "systemd-analyze", "systemd")
 	exprs := onCalendar(fixedInput(t))
 	for _, s := range []string{"hourly", "monthly 29 01:00", "monthly 31 01:00", "every 15m", "every 6h", "every 5h", "every 2d"} {
 		sc, err := schema.ParseSchedule(s)
@@ -98,7 +100,7 @@ func TestSystemdCalendarExpressions(t *testing.T) {
 // TestSystemdVerify verifies the units with the binary pointed at a stub,
 // since systemd checks ExecStart is executable.
 func TestSystemdVerify(t *testing.T) {
-	sa := tool(t, "systemd-analyze", "systemd")
+	sa := promtest.Tool(t, "systemd-analyze", "systemd")
 	in := fixedInput(t)
 	dir := t.TempDir()
 	stub := filepath.Join(dir, "bin", "drsync")
@@ -112,13 +114,13 @@ func TestSystemdVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	var paths []string
-	for _, name := range sortedKeys(units) {
+	for _, name := range slices.Sorted(maps.Keys(units)) {
 		p := filepath.Join(dir, name)
 		writeFile(t, p, units[name])
 		paths = append(paths, p)
 	}
 	out := run(t, dir, sa, append([]string{"verify"}, paths...)...)
-	for _, name := range sortedKeys(units) {
+	for _, name := range slices.Sorted(maps.Keys(units)) {
 		if strings.Contains(out, name) {
 			t.Errorf("systemd-analyze verify complains about %s:\n%s", name, out)
 		}

@@ -9,17 +9,6 @@ import (
 	"testing"
 )
 
-// tool finds an external program a test runs, or skips the test saying
-// which Debian package provides it.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (apt-get install %s)", name, pkg)
-	}
-	return p
-}
-
 // run runs a program in dir and fails the test with its output when it
 // does not exit 0.
 func run(t *testing.T, dir string, name string, args ...string) string {

@@ -3,7 +3,9 @@ package sandbox
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,7 +39,7 @@ func LayoutFor(d *schema.Desired, dir string) (Layout, error) {
 		l.Subvolumes = append(l.Subvolumes, s.Source)
 		l.Fill = append(l.Fill, s.Source)
 	}
-	for _, name := range sortedNames(d.Locations) {
+	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
 		loc := d.Locations[name]
 		l.Dirs = append(l.Dirs, loc.Path)
 		if loc.External {
@@ -50,7 +52,7 @@ func LayoutFor(d *schema.Desired, dir string) (Layout, error) {
 		addFS(Filesystem{MountPoint: commonDir(append([]string{loc.Path}, users[name]...)), Label: name, SizeMiB: localSizeMiB})
 	}
 	for _, fs := range l.Filesystems {
-		if !pathUnder(fs.MountPoint, dir) {
+		if !within(dir, fs.MountPoint) {
 			return Layout{}, fmt.Errorf("%s lies outside the sandbox %s: build the desired state's paths on root (root: *\"\" | string @tag(root))", fs.MountPoint, dir)
 		}
 	}
@@ -73,7 +75,7 @@ func LayoutFor(d *schema.Desired, dir string) (Layout, error) {
 func commonDir(paths []string) string {
 	common := filepath.Clean(paths[0])
 	for _, p := range paths[1:] {
-		for !pathUnder(filepath.Clean(p), common) {
+		for !within(common, filepath.Clean(p)) {
 			common = filepath.Dir(common)
 		}
 	}
@@ -83,24 +85,11 @@ func commonDir(paths []string) string {
 func deepestMount(fss []Filesystem, path string) string {
 	best := ""
 	for _, fs := range fss {
-		if pathUnder(path, fs.MountPoint) && len(fs.MountPoint) > len(best) {
+		if within(fs.MountPoint, path) && len(fs.MountPoint) > len(best) {
 			best = fs.MountPoint
 		}
 	}
 	return best
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func pathUnder(path, dir string) bool {
-	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
 func pathDepth(p string) int { return strings.Count(filepath.Clean(p), "/") }

@@ -42,7 +42,7 @@ func StartServices(ctx context.Context, dir string, d *schema.Desired) error {
 		// Sample data goes only where the sandbox owns the paths: a
 		// desired state without root must not have real data overwritten.
 		for _, p := range append([]string{svc.DataDir, svc.Database}, svc.Paths...) {
-			if p != "" && !pathUnder(p, dir) {
+			if p != "" && !within(dir, p) {
 				return fmt.Errorf("sandbox service %s: %s lies outside the sandbox %s: build its paths on root", name, p, dir)
 			}
 		}
@@ -226,7 +226,7 @@ func ourPrometheus(pid int, dir string) bool {
 		return false
 	}
 	for _, a := range args {
-		if p, ok := strings.CutPrefix(a, "--storage.tsdb.path="); ok && pathUnder(p, dir) {
+		if p, ok := strings.CutPrefix(a, "--storage.tsdb.path="); ok && within(dir, p) {
 			return true
 		}
 	}

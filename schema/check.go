@@ -2,8 +2,9 @@ package schema
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,8 +72,8 @@ func references(v cue.Value) []Problem {
 		s, err := v.LookupPath(p).String()
 		return s, err == nil
 	}
-	tierNames := sortedKeys(tiers)
-	locNames := sortedKeys(locations)
+	tierNames := slices.Sorted(maps.Keys(tiers))
+	locNames := slices.Sorted(maps.Keys(locations))
 	checkTier := func(p cue.Path) {
 		if t, ok := ref(p); ok {
 			if _, known := tiers[t]; !known {
@@ -92,12 +93,12 @@ func references(v cue.Value) []Problem {
 			add(p, "location %q is not external (set external: true on it)", l)
 		}
 	}
-	for _, name := range sortedKeys(names("subvolumes")) {
+	for _, name := range slices.Sorted(maps.Keys(names("subvolumes"))) {
 		checkTier(at("subvolumes", name, "tier"))
 		checkLocation(at("subvolumes", name, "snapshots", "location"), false, "local snapshots need a location on the source's filesystem")
 		checkLocation(at("subvolumes", name, "external", "location"), true, "")
 	}
-	for _, name := range sortedKeys(names("services")) {
+	for _, name := range slices.Sorted(maps.Keys(names("services"))) {
 		checkTier(at("services", name, "tier"))
 		checkLocation(at("services", name, "location"), false, "archives go to a local location")
 		checkLocation(at("services", name, "external", "location"), true, "")
@@ -185,31 +186,18 @@ func within(path, dir string) bool {
 }
 
 func keys[V any](m map[string]V) string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	if len(ks) == 0 {
-		return "none"
-	}
-	return strings.Join(ks, ", ")
+	return listOr(slices.Sorted(maps.Keys(m)))
 }
 
 // SubvolumeNames returns the declared subvolume names, sorted.
 func (d *Desired) SubvolumeNames() []string {
-	names := make([]string, 0, len(d.Subvolumes))
-	for n := range d.Subvolumes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(d.Subvolumes))
 }
 
 // Warnings are legal but risky choices, for validate and plan to show.
 func (d *Desired) Warnings() []string {
 	var out []string
-	for _, name := range sortedKeys(d.Locations) {
+	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
 		if l := d.Locations[name]; l.External && l.UUID == "" {
 			out = append(out, fmt.Sprintf("drive %s is not pinned by a filesystem uuid: any btrfs mounted at %s counts as it", name, l.Mount))
 		}
@@ -239,23 +227,9 @@ func (d *Desired) Warnings() []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 // ServiceNames returns the declared service names, sorted.
 func (d *Desired) ServiceNames() []string {
-	names := make([]string, 0, len(d.Services))
-	for n := range d.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(d.Services))
 }
 
 // ArchiveDir is where a service's archives live.

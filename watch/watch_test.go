@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -145,16 +145,6 @@ func (r *remote) push(content string) string {
 	return r.git(r.work, "rev-parse", "HEAD")
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -174,7 +164,7 @@ func start(t *testing.T, opts Options, r Reconciler) (w *Watcher, stop func()) {
 		opts.WorkDir = filepath.Join(t.TempDir(), "watch")
 	}
 	if opts.Listen == "" {
-		opts.Listen = freeAddr(t)
+		opts.Listen = promtest.FreeAddr(t)
 	}
 	opts.Logger = testLogger(t)
 	w, err := New(opts, r)

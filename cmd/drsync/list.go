@@ -76,7 +76,7 @@ func newListCommand(g *globalOptions) *cobra.Command {
 					fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, ageText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
 				}
 				for _, r := range s.External {
-					if !hasLocal(s.Local, r.Name) {
+					if !reconcile.HasName(s.Local, r.Name) {
 						fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, ageText(now.Sub(r.Time)), sub.External.Location)
 					}
 				}
@@ -89,13 +89,13 @@ func newListCommand(g *globalOptions) *cobra.Command {
 				svc := d.Services[s.Name]
 				for _, a := range s.Archives {
 					mark := ""
-					if svc.External != nil && hasLocal(s.External, a.Name) {
+					if svc.External != nil && reconcile.HasName(s.External, a.Name) {
 						mark = "  ✓ on " + svc.External.Location
 					}
 					fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, ageText(now.Sub(a.Time)), s.Location, mark)
 				}
 				for _, c := range s.External {
-					if !hasLocal(s.Archives, c.Name) {
+					if !reconcile.HasName(s.Archives, c.Name) {
 						fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, ageText(now.Sub(c.Time)), svc.External.Location)
 					}
 				}
@@ -106,15 +106,6 @@ func newListCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func hasLocal(local []reconcile.Snapshot, name string) bool {
-	for _, s := range local {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // ageText is "26h old", or "in the future" for a name dated ahead of the

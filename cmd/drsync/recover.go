@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +31,7 @@ func newFindCommand(g *globalOptions) *cobra.Command {
 				Copies    []recovery.Copy `json:"copies"`
 			}
 			var all []found
-			for _, name := range sortedKeys(targets) {
+			for _, name := range slices.Sorted(maps.Keys(targets)) {
 				copies, err := recovery.Find(snapshotsOf(d, obs, name), targets[name])
 				if err != nil {
 					return err

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -270,7 +272,7 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 }
 
 func printSkipped(g *globalOptions, skipped map[string]string) {
-	for _, n := range sortedKeys(skipped) {
+	for _, n := range slices.Sorted(maps.Keys(skipped)) {
 		fmt.Fprintf(g.stdout, "%s  SKIP  %s\n", n, skipped[n])
 	}
 }

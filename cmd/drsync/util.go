@@ -2,18 +2,8 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
 
 // count says "1 file", "2 files", "2 entries".
 func count(n int, noun string) string {
