@@ -478,11 +478,8 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *
 	}
 	if s.External != nil && o.Drives[s.External.Location].Present {
 		var replica *Snapshot
-		for i := len(st.External) - 1; i >= 0; i-- {
-			if r := st.External[i]; r.ReceivedUUID != "" && r.ReadOnly {
-				replica = &st.External[i]
-				break
-			}
+		if replicas := Replicas(st.External); len(replicas) > 0 {
+			replica = &replicas[len(replicas)-1]
 		}
 		for i := len(local) - 1; i >= 0; i-- {
 			if sent[local[i].Name] && (replica == nil || local[i].Time.After(replica.Time)) {

@@ -144,11 +144,9 @@ func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []reco
 			Path: filepath.Join(d.SnapshotDir(s.Snapshots.Location, name), l.Name)})
 	}
 	if s.External != nil {
-		for _, r := range st.External {
-			if r.ReceivedUUID != "" && r.ReadOnly {
-				out = append(out, recovery.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
-					Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
-			}
+		for _, r := range reconcile.Replicas(st.External) {
+			out = append(out, recovery.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
+				Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
 		}
 	}
 	return out
