@@ -170,6 +170,9 @@ func driveStillThere(env Env, a Action) error {
 
 func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
 	st := env.Storage
+	if err := confineAction(env, a); err != nil {
+		return 0, nil, err
+	}
 	switch a.Kind {
 	case KindSnapshot:
 		return 0, nil, st.Snapshot(ctx, a.From, a.Path)

@@ -59,6 +59,9 @@ type SubvolumeState struct {
 	// Foreign are entries of the snapshot directories that drsync leaves
 	// alone: other names, plain directories, writable subvolumes.
 	Foreign []string `json:"foreign,omitempty"`
+	// Refused says why a snapshot directory was not even listed: it is
+	// reached through a symlink or lies on another filesystem.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // Snapshot is a read-only subvolume named <subvolume>.<timestamp>.

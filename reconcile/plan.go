@@ -178,6 +178,9 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 }
 
 func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, now time.Time) SubvolumePlan {
+	if len(st.Refused) > 0 {
+		return refusedPlan(s, st)
+	}
 	sp := SubvolumePlan{Name: s.Name, Tier: s.Tier, Foreign: st.Foreign}
 	localLoc := s.Snapshots.Location
 	localDir := d.SnapshotDir(localLoc, s.Name)

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/reconcile"
 )
 
@@ -66,15 +69,26 @@ func (Storage) Probe(mount, uuid string) reconcile.Drive {
 }
 
 func (Storage) Snapshot(ctx context.Context, source, dest string) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+	dir, err := safefs.MkdirAll(filepath.Dir(dest), 0o755)
+	if err != nil {
 		return fmt.Errorf("snapshot directory: %w", err)
 	}
-	// btrfs would put the snapshot inside an existing directory of that
-	// name and succeed: refuse instead.
-	if _, err := os.Lstat(dest); err == nil {
-		return fmt.Errorf("snapshot %s: already exists", dest)
-	}
+	unix.Close(dir)
 	return Snapshot(ctx, source, dest)
+}
+
+// Confine refuses dir unless it is reached from root without a symlink and
+// without crossing onto another filesystem. A dir that does not exist yet
+// holds nothing to protect.
+func (Storage) Confine(root, dir string) error {
+	fd, err := safefs.OpenDirBelow(root, dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }
 
 func (Storage) Send(ctx context.Context, snapshot, parent, destDir string, progress func(int64)) (int64, error) {

@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/reconcile"
 )
 
@@ -94,13 +96,20 @@ func newUUID() string {
 // List reports directories with a sidecar as subvolumes and everything else
 // as foreign entries, hiding the sidecars themselves.
 func (Storage) List(dir string) ([]reconcile.Entry, error) {
-	des, err := os.ReadDir(dir)
+	fd, err := safefs.OpenDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	des, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
+	slices.SortFunc(des, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var entries []reconcile.Entry
 	for _, de := range des {
 		name := de.Name()
@@ -120,6 +129,19 @@ func (Storage) List(dir string) ([]reconcile.Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// Confine refuses dir unless it is reached from root without a symlink and
+// without crossing onto another filesystem (missing: nothing to protect).
+func (Storage) Confine(root, dir string) error {
+	fd, err := safefs.OpenDirBelow(root, dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }
 
 // CheckSource accepts any existing directory: without btrfs there is no
