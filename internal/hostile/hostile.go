@@ -27,11 +27,10 @@ const modeEnv = "DRSYNC_HOSTILE_MODE"
 //
 //	exchange A B   swap A and B with renameat2(RENAME_EXCHANGE) until killed
 func Serve() {
-	mode := os.Getenv(modeEnv)
-	if mode == "" {
+	if os.Getenv(modeEnv) == "" {
 		return
 	}
-	args := strings.Split(mode, "\x00")
+	args := os.Args[1:]
 	switch args[0] {
 	case "exchange":
 		fmt.Println("ready")
@@ -118,8 +117,8 @@ func (u *User) Own(t testing.TB, paths ...string) {
 // called), once the attacker says it is running.
 func (u *User) Start(t testing.TB, mode ...string) (stop func()) {
 	t.Helper()
-	cmd := exec.Command(u.attacker(t))
-	cmd.Env = append(os.Environ(), modeEnv+"="+strings.Join(mode, "\x00"))
+	cmd := exec.Command(u.attacker(t), mode...)
+	cmd.Env = append(os.Environ(), modeEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID)}}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -168,9 +168,10 @@ func openat2(dirfd int, path string, flags int, mode uint32, resolve uint64) (in
 }
 
 // explain names the component that is a symlink when the kernel refused
-// one (ELOOP); the lstat walk only words the error, it decides nothing.
+// one; the lstat walk only words the error, it decides nothing.
 func explain(path string, err error) error {
-	if !errors.Is(err, unix.ELOOP) {
+	// O_NOFOLLOW|O_DIRECTORY on a final symlink says ENOTDIR.
+	if !errors.Is(err, unix.ELOOP) && !errors.Is(err, unix.ENOTDIR) {
 		return &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	p := "/"
@@ -182,6 +183,9 @@ func explain(path string, err error) error {
 		if fi, lerr := os.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("%s: %w at %s", path, ErrSymlink, p)
 		}
+	}
+	if errors.Is(err, unix.ENOTDIR) {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	return fmt.Errorf("%s: %w", path, ErrSymlink)
 }
