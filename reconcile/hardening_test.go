@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +109,44 @@ func TestSnapshotDirOnAnotherFilesystemIsLeftAlone(t *testing.T) {
 	}
 	if got := r.names("usb", "docs"); strings.Join(got, " ") != strings.Join(replicas, " ") {
 		t.Errorf("the drive's replicas changed: %v, was %v", got, replicas)
+	}
+}
+
+// TestModifiedReplicaIsLeftAlone is issue 11 item 2: an administrator made
+// an old replica writable to copy files out of it (its local snapshot long
+// pruned). No send of it was interrupted, so the next apply reports it as
+// modified and deletes nothing; the files written into it survive.
+func TestModifiedReplicaIsLeftAlone(t *testing.T) {
+	r, _ := hostileRig(t)
+	for _, day := range []string{"2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"} {
+		r.mustApply(r.at(day + " 03:30"))
+	}
+	oldest := r.names("usb", "docs")[0]
+	if slices.Contains(r.names("pool", "docs"), oldest) {
+		t.Fatalf("setup: %s should be pruned locally by daily 2", oldest)
+	}
+	replica := filepath.Join(r.d.SnapshotDir("usb", "docs"), oldest)
+	if out, err := exec.Command("btrfs", "property", "set", "-f", replica, "ro", "false").CombinedOutput(); err != nil {
+		t.Fatalf("btrfs property set: %v %s", err, out)
+	}
+	note := filepath.Join(replica, "copied-out.txt")
+	if err := os.WriteFile(note, []byte("the administrator was here"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p, _, err := r.apply(r.at("2026-11-22 03:30"))
+	if err != nil {
+		t.Errorf("apply: %v", err)
+	}
+	for _, a := range p.Actions() {
+		if a.Snapshot == oldest && a.Location == "usb" {
+			t.Errorf("the modified replica got a %s action: %s", a.Kind, a.Reason)
+		}
+	}
+	if _, warnings := subvolWarnings(p, "docs"); !strings.Contains(warnings, oldest+" on usb is modified") {
+		t.Errorf("the plan does not report the modified replica: %q", warnings)
+	}
+	if _, err := os.Stat(note); err != nil {
+		t.Errorf("the modified replica lost its files: %v", err)
 	}
 }

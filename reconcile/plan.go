@@ -214,7 +214,13 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			var ext []Snapshot
 			repaired := false
 			extDir := d.SnapshotDir(extLoc, s.Name)
+			var modified []Snapshot
 			for _, r := range st.External {
+				if (r.ReceivedUUID == "" || !r.ReadOnly) && !interruptedReceive(o, s.Name, extLoc, r, local) {
+					modified = append(modified, r)
+					sp.Warnings = append(sp.Warnings, modifiedWarning(extLoc, r))
+					continue
+				}
 				if r.ReceivedUUID == "" || !r.ReadOnly {
 					repaired = true
 					sp.Actions = append(sp.Actions, Action{
@@ -232,7 +238,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 				cand := local[n-1]
 				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
 				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
-				if fresher && !HasName(ext, cand.Name) && (due || repaired) {
+				if fresher && !HasName(ext, cand.Name) && !HasName(modified, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
 					parentPath := ""
 					if parent != "" {
