@@ -25,7 +25,9 @@ const modeEnv = "DRSYNC_HOSTILE_MODE"
 // Serve turns this process into the attacker when a test started it so;
 // otherwise it returns at once. Modes:
 //
-//	exchange A B   swap A and B with renameat2(RENAME_EXCHANGE) until killed
+//	exchange A B       swap A and B with renameat2(RENAME_EXCHANGE) until killed
+//	hijack DIR PREFIX  move away every entry of DIR named PREFIX* that is not
+//	                   the user's and put a 0777 directory of its own there
 func Serve() {
 	if os.Getenv(modeEnv) == "" {
 		return
@@ -37,6 +39,9 @@ func Serve() {
 		for {
 			_ = unix.Renameat2(unix.AT_FDCWD, args[1], unix.AT_FDCWD, args[2], unix.RENAME_EXCHANGE)
 		}
+	case "hijack":
+		fmt.Println("ready")
+		hijack(args[1], args[2])
 	default:
 		fmt.Fprintf(os.Stderr, "hostile: unknown mode %q\n", args[0])
 		os.Exit(2)
@@ -101,6 +106,12 @@ func (u *User) Sh(t testing.TB, script string) {
 	if err != nil {
 		t.Fatalf("as %s: %s: %v: %s", u.Name, script, err, out)
 	}
+}
+
+// Can reports whether script, run with sh as the user, succeeds.
+func (u *User) Can(script string) bool {
+	return exec.Command("setpriv", "--reuid", strconv.Itoa(u.UID), "--regid", strconv.Itoa(u.GID),
+		"--clear-groups", "--", "sh", "-c", script).Run() == nil
 }
 
 // Own gives the user the paths (as if the user had made them).
@@ -188,6 +199,27 @@ func Reachable(t testing.TB, dir string) {
 		}
 		if err := os.Chmod(p, keep|0o011); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+func hijack(dir, prefix string) {
+	mine := os.Getuid()
+	for n := 0; ; n++ {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), prefix) {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) != nil || int(st.Uid) == mine {
+				continue
+			}
+			if os.Rename(p, filepath.Join(dir, fmt.Sprintf(".stolen-%d", n))) == nil {
+				os.Mkdir(p, 0o777)
+				os.Chmod(p, 0o777)
+			}
 		}
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -100,3 +103,23 @@ func (Storage) Send(ctx context.Context, snapshot, parent, destDir string, progr
 }
 
 func (Storage) Delete(ctx context.Context, path string) error { return Delete(ctx, path) }
+
+// Size is what receiving the subvolume at path again would write: the
+// bytes of its extents, shared ones included (`btrfs filesystem du`).
+func (Storage) Size(path string) (int64, error) {
+	out, err := exec.Command("btrfs", "filesystem", "du", "-s", "--raw", path).Output()
+	if err != nil {
+		return 0, fmt.Errorf("btrfs filesystem du %s: %w", path, err)
+	}
+	// "Total Exclusive Set-shared Filename" then one line for path.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	fields := strings.Fields(lines[len(lines)-1])
+	if len(lines) < 2 || len(fields) < 4 {
+		return 0, fmt.Errorf("btrfs filesystem du %s: unexpected output %q", path, out)
+	}
+	n, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("btrfs filesystem du %s: %w", path, err)
+	}
+	return n, nil
+}
