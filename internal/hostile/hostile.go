@@ -26,6 +26,8 @@ const modeEnv = "DRSYNC_HOSTILE_MODE"
 // otherwise it returns at once. Modes:
 //
 //	exchange A B       swap A and B with renameat2(RENAME_EXCHANGE) until killed
+//	swap DIR PREFIX B  exchange every entry of DIR named PREFIX* with B, again
+//	                   and again (renameat2 RENAME_EXCHANGE)
 //	hijack DIR PREFIX  move away every entry of DIR named PREFIX* that is not
 //	                   the user's and put a 0777 directory of its own there
 func Serve() {
@@ -39,6 +41,9 @@ func Serve() {
 		for {
 			_ = unix.Renameat2(unix.AT_FDCWD, args[1], unix.AT_FDCWD, args[2], unix.RENAME_EXCHANGE)
 		}
+	case "swap":
+		fmt.Println("ready")
+		swap(args[1], args[2], args[3])
 	case "hijack":
 		fmt.Println("ready")
 		hijack(args[1], args[2])
@@ -219,6 +224,17 @@ func hijack(dir, prefix string) {
 			if os.Rename(p, filepath.Join(dir, fmt.Sprintf(".stolen-%d", n))) == nil {
 				os.Mkdir(p, 0o777)
 				os.Chmod(p, 0o777)
+			}
+		}
+	}
+}
+
+func swap(dir, prefix, other string) {
+	for {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) {
+				_ = unix.Renameat2(unix.AT_FDCWD, filepath.Join(dir, e.Name()), unix.AT_FDCWD, other, unix.RENAME_EXCHANGE)
 			}
 		}
 	}
