@@ -1,6 +1,8 @@
 package reconcile_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +150,60 @@ func TestModifiedReplicaIsLeftAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(note); err != nil {
 		t.Errorf("the modified replica lost its files: %v", err)
+	}
+}
+
+// TestSymlinkedGeneratedFileIsNotFollowed is issue 11 item 7: generated
+// files often live in a user's directories. The user replaces one with a
+// symlink to a root-only file; plan (text with --explain, and JSON) and the
+// journal never show that file's content, apply leaves the link and the
+// file alone, and the plan says why.
+func TestSymlinkedGeneratedFileIsNotFollowed(t *testing.T) {
+	r, u := hostileRig(t)
+	rules := r.d.Generate.AlertRules
+	if err := os.MkdirAll(filepath.Dir(rules), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostile.Reachable(t, filepath.Dir(rules))
+	u.Own(t, filepath.Dir(rules))
+	r.mustApply(r.at("2026-11-22 03:30"))
+
+	const secret = "root:$6$only-root-may-read-this"
+	shadow := filepath.Join(r.dir, "shadow")
+	if err := os.WriteFile(shadow, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u.Sh(t, "rm -f "+rules+" && ln -s "+shadow+" "+rules)
+
+	p := r.plan(r.at("2026-11-22 04:00"))
+	var text bytes.Buffer
+	p.WriteText(&text, true)
+	js, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, out := range map[string]string{"plan --explain": text.String(), "plan --json": string(js)} {
+		if strings.Contains(out, "only-root-may-read-this") {
+			t.Errorf("%s shows the root-only file", what)
+		}
+	}
+	if !strings.Contains(text.String(), rules) || !strings.Contains(text.String(), "symlink") {
+		t.Errorf("the plan does not report the symlinked generated file:\n%s", text.String())
+	}
+	if _, _, err := r.apply(r.at("2026-11-22 04:00")); err != nil {
+		t.Errorf("apply: %v", err)
+	}
+	journal, err := os.ReadFile(r.j.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(journal), "only-root-may-read-this") {
+		t.Errorf("the journal holds the root-only file's content")
+	}
+	if b, _ := os.ReadFile(shadow); string(b) != secret+"\n" {
+		t.Errorf("the root-only file was written: %q", b)
+	}
+	if target, err := os.Readlink(rules); err != nil || target != shadow {
+		t.Errorf("the user's link was replaced: %q %v", target, err)
 	}
 }

@@ -63,7 +63,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 	}
 	var err error
-	if o.Files, err = observeFiles(paths); err != nil {
+	if o.Files, o.RefusedFiles, err = observeFiles(paths); err != nil {
 		return nil, err
 	}
 	return o, nil

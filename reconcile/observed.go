@@ -36,6 +36,9 @@ type Observed struct {
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
 	Files map[string]string `json:"files,omitempty"`
+	// RefusedFiles says why a generated file was not read: a symlink, or
+	// not a regular file. It is reported and left alone.
+	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
 }
 
 // Drive is an external location's drive as observed.

@@ -171,7 +171,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		if err != nil {
 			p.FilesError = err.Error()
 		} else {
-			planFiles(p, files, o.Files)
+			planFiles(p, files, o.Files, o.RefusedFiles)
 		}
 	}
 	return p
