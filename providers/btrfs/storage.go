@@ -95,9 +95,11 @@ func (Storage) Confine(root, dir string) error {
 }
 
 func (Storage) Send(ctx context.Context, snapshot, parent, destDir string, progress func(int64)) (int64, error) {
-	if err := os.MkdirAll(destDir, 0o755); err != nil {
+	dir, err := safefs.MkdirAll(destDir, 0o755)
+	if err != nil {
 		return 0, fmt.Errorf("replica directory: %w", err)
 	}
+	unix.Close(dir)
 	res, err := Send(ctx, snapshot, parent, destDir, progress)
 	return res.Bytes, err
 }

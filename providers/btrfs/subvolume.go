@@ -33,14 +33,15 @@ type Subvolume struct {
 	Created      time.Time // otime
 }
 
-// openSubvol opens path and checks it is a subvolume root on btrfs.
+// openSubvol opens path, with no symlink in any component, and checks it
+// is a subvolume root on btrfs.
 func openSubvol(op, path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := safefs.OpenDir(path)
 	if errors.Is(err, unix.ENOTDIR) {
 		return -1, fmt.Errorf("%s %s: %w", op, path, ErrNotSubvolume)
 	}
 	if err != nil {
-		return -1, fmt.Errorf("%s %s: %w", op, path, &os.PathError{Op: "open", Path: path, Err: err})
+		return -1, fmt.Errorf("%s: %w", op, err)
 	}
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &sfs); err != nil {

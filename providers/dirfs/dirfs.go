@@ -307,9 +307,18 @@ func refuseExisting(path string) error {
 	return nil
 }
 
-// removeSubvolume removes the tree at path and its sidecar.
+// removeSubvolume removes the tree at path and its sidecar. The parent
+// is opened once with no symlink on the way and every later step names
+// entries through that descriptor (/proc/self/fd/N/name), so swapping the
+// parent for a symlink cannot redirect the delete.
 func removeSubvolume(path string) error {
-	doomed := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".deleting")
+	dir, err := safefs.OpenDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	path = safefs.ProcPath(dir, filepath.Base(path))
+	doomed := safefs.ProcPath(dir, "."+filepath.Base(path)+".deleting")
 	if err := removeTree(doomed); err != nil { // left by a crash
 		return err
 	}
