@@ -163,3 +163,38 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestSymlinkedDrillTargetCannotDeleteTheReplica: the drill target lies
+// in a user's directory (beside ~/.snapshots), and the user replaces it
+// with a symlink to the drive's replica directory. Clearing "an earlier
+// drill's copy" there would delete the very replica being drilled; the
+// drill is refused instead and the replica survives (issue 11 item 1).
+func TestSymlinkedDrillTargetCannotDeleteTheReplica(t *testing.T) {
+	mnt := sandbox.TestFS(t, 0)
+	u := hostile.NewUser(t)
+	ctx := context.Background()
+	src, local, drive, home := filepath.Join(mnt, "src"), filepath.Join(mnt, "local"), filepath.Join(mnt, "drive"), filepath.Join(mnt, "home")
+	for _, d := range []string{local, drive, home} {
+		must(t, os.Mkdir(d, 0o755))
+	}
+	must(t, btrfs.Create(ctx, src))
+	must(t, os.WriteFile(filepath.Join(src, "a.txt"), []byte("data"), 0o644))
+	snap := filepath.Join(local, "src.20261122T0200")
+	must(t, btrfs.Snapshot(ctx, src, snap))
+	if _, err := btrfs.Send(ctx, snap, "", drive, nil); err != nil {
+		t.Fatal(err)
+	}
+	replica := filepath.Join(drive, "src.20261122T0200")
+	hostile.Reachable(t, home)
+	u.Own(t, home)
+	u.Sh(t, "ln -s "+drive+" "+filepath.Join(home, ".drill"))
+
+	req := reconcile.TestRequest{Kind: reconcile.KindDrill, Subvolume: "src", Snapshot: "src.20261122T0200",
+		Copy: replica, Reference: snap, External: true, Scratch: filepath.Join(home, ".drill")}
+	if _, err := prover().Prove(ctx, req, nil); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("drill into a symlinked target = %v, want a refusal naming the symlink", err)
+	}
+	if _, err := btrfs.Info(replica); err != nil {
+		t.Errorf("the drilled replica is gone: %v", err)
+	}
+}

@@ -80,23 +80,8 @@ func removeBelow(dirfd int, name string) error {
 	return os.RemoveAll(safefs.ProcPath(dirfd, name))
 }
 
-// CleanScratch removes the kept scratch directories of failed tests that
-// are older than keep.
-func CleanScratch(root string, keep time.Duration, now time.Time) error {
-	fd, err := safefs.OpenDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("scratch: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := safefs.CheckTrusted(fd, root); err != nil {
-		return fmt.Errorf("scratch: refusing %w", err)
-	}
-	return cleanScratchAt(fd, root, keep, now)
-}
-
+// cleanScratchAt removes the kept scratch directories of failed tests that
+// are older than keep from the scratch root open at fd.
 func cleanScratchAt(fd int, root string, keep time.Duration, now time.Time) error {
 	dup, err := unix.Dup(fd)
 	if err != nil {
