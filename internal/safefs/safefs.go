@@ -135,10 +135,13 @@ func FreeBytes(fd int) (uint64, error) {
 	return s.Bavail * uint64(s.Bsize), nil
 }
 
-// ProcPath names fd (or the entry name below it) for calls that only take
-// paths, such as listxattr: the kernel resolves it to the open file itself.
+// ProcPath names fd (or the entry name below it) for calls and programs
+// that only take paths: the kernel resolves it to the open file itself,
+// however the path it was opened by has changed since. It names this
+// process rather than "self", so child processes running as root (sqlite3,
+// promtool checking a restored service) reach the same directory.
 func ProcPath(fd int, name string) string {
-	p := fmt.Sprintf("/proc/self/fd/%d", fd)
+	p := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd)
 	if name != "" {
 		p += "/" + name
 	}
