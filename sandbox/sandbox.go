@@ -46,7 +46,7 @@ const (
 	mixedBelowMiB = 1024
 	imagesDir     = ".images"
 	// markerFile in imagesDir says the directory is a sandbox Up made.
-	markerFile = "drsync-sandbox"
+	markerFile    = "drsync-sandbox"
 	detachTimeout = 10 * time.Second
 )
 
