@@ -52,7 +52,7 @@ func newGitSource(repo, branch, path string) (*gitSource, error) {
 func (g *gitSource) kind() string { return "commit" }
 
 func (g *gitSource) describe() string {
-	return fmt.Sprintf("%s@%s:%s", g.url, g.branch, g.path)
+	return fmt.Sprintf("%s@%s:%s", Redact(g.url), g.branch, g.path)
 }
 
 func (g *gitSource) desired(dir string) string { return filepath.Join(dir, g.path) }
@@ -65,7 +65,7 @@ func (g *gitSource) head(ctx context.Context) (string, error) {
 	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{g.url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{})
 	if err != nil {
-		return "", fmt.Errorf("listing refs: %w", err)
+		return "", fmt.Errorf("listing refs: %s", Redact(err.Error()))
 	}
 	want := plumbing.NewBranchReferenceName(g.branch)
 	for _, ref := range refs {
@@ -90,7 +90,7 @@ func (g *gitSource) stage(ctx context.Context, dir string) (string, error) {
 		Tags:          git.NoTags,
 	})
 	if err != nil {
-		return "", fmt.Errorf("cloning %s: %w", g.branch, err)
+		return "", fmt.Errorf("cloning %s: %s", g.branch, Redact(err.Error()))
 	}
 	head, err := repo.Head()
 	if err != nil {
