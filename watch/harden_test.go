@@ -67,10 +67,10 @@ func TestRepoCredentialsNeverShown(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://user:pass@host/x.git":                     "https://***@host/x.git",
+		"https://user:pass@host/x.git":                      "https://***@host/x.git",
 		"https://TOKEN@host/x.git and ssh://git@h:22/r.git": "https://***@host/x.git and ssh://***@h:22/r.git",
-		"https://host/x.git":                               "https://host/x.git",
-		"git@host:r.git":                                   "git@host:r.git",
+		"https://host/x.git":                                "https://host/x.git",
+		"git@host:r.git":                                    "git@host:r.git",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
