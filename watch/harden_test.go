@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,5 +187,42 @@ func TestHookUnderAttack(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "bad or missing signature"); n > 2 {
 		t.Errorf("%d log lines for 10000 bad signatures, want at most 2:\n%.2000s", n, logs.String())
+	}
+}
+
+// TestSymlinkOutOfRepositoryRefused commits drsync.cue as a relative
+// symlink to a file outside the checkout: the revision is rejected before
+// anything reads through it, and the good one stays in force.
+func TestSymlinkOutOfRepositoryRefused(t *testing.T) {
+	rem := newRemote(t)
+	good := rem.push("package drsync\n")
+	f := &fakeReconciler{}
+	w, _ := start(t, Options{Repo: rem.bare, Interval: 200 * time.Millisecond}, f)
+	waitFor(t, 10*time.Second, "good commit applied", applied(w, good))
+
+	// The staged checkout is WorkDir/checkouts/<rev>/; enough ../ reach /.
+	secret := filepath.Join(t.TempDir(), "secret.cue")
+	if err := os.WriteFile(secret, []byte("package drsync\n// TOPSECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(rem.work, "drsync.cue")
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(strings.Repeat("../", 20)+strings.TrimPrefix(secret, "/"), link); err != nil {
+		t.Fatal(err)
+	}
+	rem.git(rem.work, "add", "drsync.cue")
+	rem.git(rem.work, "commit", "-q", "-m", "symlink out")
+	rem.git(rem.work, "push", "-q", "origin", "HEAD:main")
+	bad := rem.git(rem.work, "rev-parse", "HEAD")
+
+	waitFor(t, 10*time.Second, "symlinked commit attempted", func() bool { return w.Status().LastAttemptedRevision == bad })
+	st := w.Status()
+	if st.DesiredStateValid || st.Revision != good || !strings.Contains(st.LastError, "outside the repository") {
+		t.Errorf("after a commit with a symlink out of the repository: %+v", st)
+	}
+	if n := f.validations(bad); n != 0 {
+		t.Errorf("the symlinked revision was validated (read) %d times, want never", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,4 +193,35 @@ func (f *fileSource) stage(_ context.Context, dir string) (string, error) {
 		}
 	}
 	return rev, nil
+}
+
+// symlinksStayInside checks that every symlink of a staged checkout resolves
+// to a path inside it. A committed symlink (drsync.cue → ../../etc/…) must
+// not make root read, and show in errors, a file outside the repository.
+func symlinksStayInside(dir string) error {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("checking the checkout: %w", err)
+	}
+	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("checking the checkout: %w", err)
+		}
+		if e.IsDir() && e.Name() == ".git" && filepath.Dir(p) == root {
+			return filepath.SkipDir
+		}
+		if e.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return fmt.Errorf("%s in the repository is a symlink that does not resolve: %w", rel, err)
+		}
+		if t, err := filepath.Rel(root, target); err != nil || !filepath.IsLocal(t) {
+			link, _ := os.Readlink(p)
+			return fmt.Errorf("%s in the repository is a symlink to %s, outside the repository: refused", rel, link)
+		}
+		return nil
+	})
 }

@@ -392,6 +392,10 @@ func (w *Watcher) sync(ctx context.Context) bool {
 		w.fetchFailed(fmt.Errorf("staging %s: %w", rev, err))
 		return false
 	}
+	if err := symlinksStayInside(dir); err != nil {
+		w.reject(rev, dir, err)
+		return false
+	}
 	vctx, cancel := context.WithTimeout(ctx, validateTimeout)
 	err = w.r.Validate(vctx, w.src.desired(dir))
 	cancel()
