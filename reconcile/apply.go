@@ -6,8 +6,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/drsync/drsync/schema"
 	"time"
+
+	"github.com/drsync/drsync/schema"
 )
 
 // Event reports progress of an apply to the caller (CLI output, metrics).
@@ -31,13 +32,9 @@ type Env struct {
 	Services ServiceStore
 	Prover   Prover
 	Journal  *Journal
-	// Desired, when set, has Apply refresh the files that carry evidence
-	// (metrics, runbooks) once the run is journaled, and check the external
-	// drive is still there before each action on it.
+	// Desired, when set, has Apply check the external drive is still
+	// there before each action on it.
 	Desired *schema.Desired
-	// Command names the run in the journal: "apply" (the default), "test"
-	// or "drill". Only applies count as runs that can be interrupted.
-	Command string
 }
 
 // Result sums up an apply.
@@ -47,6 +44,8 @@ type Result struct {
 	Skipped int `json:"skipped"`
 	// Bytes is what the sends carried to the drive.
 	Bytes int64 `json:"bytes"`
+	// Stopped is the cancellation that stopped the apply between actions.
+	Stopped error `json:"-"`
 }
 
 // Apply carries out a plan's actions in order (repairs, snapshots and
@@ -58,51 +57,88 @@ type Result struct {
 // A cancelled ctx stops the apply between actions: the running action
 // finishes (it gets a context that ctx's cancellation does not reach), so
 // a signal never leaves a half-made snapshot or an unrecorded action.
+// Everything it records is timed by the plan's clock (see planClock).
+// Run wraps it in the whole pipeline; Apply alone writes no evidence.
 func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, error) {
-	j := env.Journal
+	res, _, err := apply(ctx, p, env, "apply", planClock(p.Now), notify)
+	if err != nil {
+		return res, err
+	}
+	return res, res.err(env.Journal)
+}
+
+// planClock reads time as the plan sees it: the plan's now plus the time
+// elapsed since, so `apply --now T` journals its actions at T (and `plan
+// --now T` right after finds nothing to do), while durations stay real.
+func planClock(now time.Time) func() time.Time {
+	start := time.Now()
+	if now.IsZero() {
+		return time.Now
+	}
+	return func() time.Time { return now.Add(time.Since(start)) }
+}
+
+// err turns a finished apply into the error its caller reports.
+func (res Result) err(j *Journal) error {
+	if res.Stopped != nil {
+		return fmt.Errorf("apply stopped: %w", res.Stopped)
+	}
+	if res.Failed > 0 {
+		return fmt.Errorf("%d of %d actions failed (see %s)", res.Failed, res.Done+res.Failed+res.Skipped, j.Path())
+	}
+	return nil
+}
+
+// apply runs the actions and returns the journal entries it wrote; its
+// error is a journal that cannot be written, which ends the run at once.
+func apply(ctx context.Context, p *Plan, env Env, command string, clock func() time.Time, notify func(Event)) (Result, []JournalEntry, error) {
+	var written []JournalEntry
+	appendEntry := func(e JournalEntry) error {
+		if err := env.Journal.Append(e); err != nil {
+			return err
+		}
+		written = append(written, e)
+		return nil
+	}
 	if notify == nil {
 		notify = func(Event) {}
 	}
-	run := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000"), os.Getpid())
+	run := fmt.Sprintf("%s-%d", clock().UTC().Format("20060102T150405.000"), os.Getpid())
 	var present []string
 	for _, d := range p.Drives {
 		if d.Present {
 			present = append(present, d.Location)
 		}
 	}
-	command := env.Command
-	if command == "" {
-		command = "apply"
-	}
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunStart, Drives: present, Command: command}); err != nil {
-		return Result{}, err
+	if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseRunStart, Drives: present, Command: command}); err != nil {
+		return Result{}, written, err
 	}
 	var res Result
 	failed := map[string]string{} // subvolume or service (a file: its path) → the action that failed
-	var stopErr error
 	for _, a := range p.Actions() {
 		a := a
-		if stopErr == nil && ctx.Err() != nil {
-			stopErr = ctx.Err()
+		if res.Stopped == nil && ctx.Err() != nil {
+			res.Stopped = ctx.Err()
 		}
 		owner := a.Subvolume
 		if owner == "" {
 			owner = a.Path
 		}
-		if stopErr != nil || failed[owner] != "" {
+		if res.Stopped != nil || failed[owner] != "" {
 			note := "not run: " + failed[owner] + " failed earlier"
-			if stopErr != nil {
+			if res.Stopped != nil {
 				note = "not run: apply was stopped"
 			}
 			res.Skipped++
-			if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseSkipped, Action: &a, Error: note}); err != nil {
-				return res, err
+			if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseSkipped, Action: &a, Error: note}); err != nil {
+				return res, written, err
 			}
 			notify(Event{Action: a, Phase: PhaseSkipped, Note: note})
 			continue
 		}
-		if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseStart, Action: &a}); err != nil {
-			return res, err
+		started := clock()
+		if err := appendEntry(JournalEntry{Time: started, Run: run, Phase: PhaseStart, Action: &a}); err != nil {
+			return res, written, err
 		}
 		notify(Event{Action: a, Phase: PhaseStart})
 		start := time.Now()
@@ -112,7 +148,10 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 		if err == nil {
 			bytes, report, err = run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
 		}
-		e := JournalEntry{Time: time.Now(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
+		if report != nil {
+			report.Started = started
+		}
+		e := JournalEntry{Time: clock(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
 		if err != nil {
 			e.Phase, e.Error = PhaseFailed, err.Error()
 			failed[owner] = string(a.Kind) + " " + a.Snapshot
@@ -123,32 +162,21 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 				res.Bytes += bytes
 			}
 		}
-		if jerr := j.Append(e); jerr != nil {
-			return res, jerr
+		if jerr := appendEntry(e); jerr != nil {
+			return res, written, jerr
 		}
 		notify(Event{Action: a, Phase: e.Phase, Bytes: bytes, Duration: time.Since(start), Err: err, Error: e.Error, Report: report})
 	}
 	result := "ok"
 	if res.Failed > 0 {
 		result = "failed"
-	} else if stopErr != nil {
+	} else if res.Stopped != nil {
 		result = "stopped"
 	}
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunEnd, Result: result, Command: command}); err != nil {
-		return res, err
+	if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseRunEnd, Result: result, Command: command}); err != nil {
+		return res, written, err
 	}
-	if env.Desired != nil {
-		if err := RefreshEvidence(env.Desired, env, time.Now().In(p.Now.Location())); err != nil {
-			return res, err
-		}
-	}
-	if stopErr != nil {
-		return res, fmt.Errorf("apply stopped: %w", stopErr)
-	}
-	if res.Failed > 0 {
-		return res, fmt.Errorf("%d of %d actions failed (see %s)", res.Failed, res.Done+res.Failed+res.Skipped, j.Path())
-	}
-	return res, nil
+	return res, written, nil
 }
 
 // driveStillThere probes the external drive again right before an action

@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -196,22 +198,15 @@ func WriteFile(path string, content []byte) error {
 	return nil
 }
 
-// RefreshEvidence rewrites the generated files that carry evidence after a
-// run added some: the metrics textfile (always: its ages move with the
-// clock) and the runbooks (last tested, success rate, measured RTO). Other
-// generated files change only through plan and apply.
-func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
-	o, err := Observe(d, env, now.Location())
-	if err != nil {
-		return err
-	}
-	files, err := render.Files(RenderInput(d, o, now))
-	if err != nil {
-		return fmt.Errorf("rendering evidence: %w", err)
-	}
-	for path, content := range files {
-		evidence := path == d.Generate.Metrics || strings.HasPrefix(path, d.Generate.Runbooks+"/")
-		if !evidence || o.Files[path] == string(content) {
+// writeEvidence rewrites the rendered files that carry evidence and that
+// want(path) selects, when they differ from what o saw on disk: the
+// metrics textfile (always: its ages move with the clock) and the
+// runbooks (last tested, success rate, measured RTO). Other generated
+// files change only through plan and apply.
+func writeEvidence(files map[string][]byte, o *Observed, want func(path string) bool) error {
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		content := files[path]
+		if !want(path) || o.Files[path] == string(content) {
 			continue
 		}
 		if err := WriteFile(path, content); err != nil {
@@ -219,4 +214,9 @@ func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// isRunbook reports whether path is one of d's runbooks.
+func isRunbook(d *schema.Desired, path string) bool {
+	return d.Generate.Runbooks != "" && strings.HasPrefix(path, d.Generate.Runbooks+"/")
 }

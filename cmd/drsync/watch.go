@@ -117,6 +117,8 @@ func (r *reconciler) Validate(_ context.Context, path string) error {
 	return nil
 }
 
+// Reconcile is one unattended run of the pipeline: guarded, and a dry run
+// when apply is false.
 func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {
 	d, err := schema.Load(path, r.g.tags)
 	if err != nil {
@@ -125,47 +127,43 @@ func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (wa
 	r.mu.Lock()
 	r.last = d
 	r.mu.Unlock()
-	now := time.Now()
-	var lock *reconcile.Lock
-	if apply {
-		if lock, err = reconcile.AcquireLock(d.StateDir, "drsync watch"); err != nil {
-			return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
-		}
-		defer lock.Release()
-	}
-	obs, err := observe(r.g, d, now)
-	if err != nil {
-		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
-	}
-	p := reconcile.Compute(d, obs, now)
-	out := watch.Outcome{Actions: len(p.Actions()), Message: p.Summary(), NextDue: nextDue(d, obs, p, now)}
-	switch {
-	case p.Empty():
-		out.Result = watch.ResultOK
-		return out, writeMetricsAfter(r.g, d)
-	case !apply:
-		out.Result = watch.ResultDrift
-		return out, nil
-	}
-	if err := reconcile.Guard(p, obs, d.Watch.MaxPruneShare); err != nil {
-		out.Result, out.Message = watch.ResultGuarded, err.Error()
-		return out, nil
-	}
 	env, err := envFor(r.g, d)
 	if err != nil {
 		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
 	}
-	res, err := reconcile.Apply(r.stop, p, env, nil)
-	out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
-	if err != nil {
+	now := time.Now()
+	// r.stop, not ctx: a signal stops the apply between actions.
+	ran, err := reconcile.Run(r.stop, env, reconcile.RunOptions{Command: "watch", Now: now, DryRun: !apply, Unattended: true})
+	return watchOutcome(d, ran, now, err)
+}
+
+// watchOutcome turns a pipeline outcome into what watch reports.
+func watchOutcome(d *schema.Desired, ran reconcile.Outcome, now time.Time, err error) (watch.Outcome, error) {
+	p := ran.Plan
+	if p == nil {
+		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+	}
+	out := watch.Outcome{Actions: len(p.Actions()), Message: p.Summary(), NextDue: nextDue(d, ran.Observed, p, now)}
+	res := ran.Result
+	switch ran.Status {
+	case reconcile.StatusUnchanged:
+		out.Result = watch.ResultOK
+	case reconcile.StatusDrift:
+		out.Result = watch.ResultDrift
+	case reconcile.StatusGuarded:
+		out.Result, out.Message = watch.ResultGuarded, err.Error()
+		return out, nil
+	case reconcile.StatusApplied:
+		out.Result = watch.ResultOK
+		out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
+	default:
 		out.Result = watch.ResultFailed
-		if errors.Is(err, context.Canceled) {
+		out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
+		if ran.Status == reconcile.StatusStopped {
 			out.Message += " (stopped by a signal between actions)"
 		}
-		return out, err
 	}
-	out.Result = watch.ResultOK
-	return out, nil
+	return out, err
 }
 
 // Gatherer serves the backup metrics of the newest desired state in force,
