@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"time"
 
@@ -180,68 +179,34 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 }
 
 // driveStillThere probes the external drive again right before an action
-// on it: a drive unplugged after the plan was made must not turn a send
-// into a write onto the bare mount point.
+// on it: a drive unplugged (or swapped) after the plan was made must not
+// turn a send into a write onto the bare mount point or another disk.
 func driveStillThere(env Env, a Action) error {
-	if !a.External || env.Desired == nil {
+	if !a.External || a.Drive == nil {
 		return nil
 	}
-	loc, ok := env.Desired.Locations[a.Location]
-	if !ok {
-		return nil
-	}
-	if d := env.Storage.Probe(loc.Mount, loc.UUID); !d.Present {
+	if d := env.Storage.Probe(a.Drive.Mount, a.Drive.UUID); !d.Present {
 		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil
 }
 
+// run1 carries out one action: its kind alone says how.
 func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
-	st := env.Storage
-	switch a.Kind {
-	case KindSnapshot:
-		return 0, nil, st.Snapshot(ctx, a.From, a.Path)
-	case KindSend:
-		if a.Service != nil {
-			if env.Services == nil {
-				return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
-			}
-			n, err := env.Services.CopyArchive(ctx, a.From, filepath.Dir(a.Path))
-			return n, nil, err
-		}
-		n, err := st.Send(ctx, a.From, a.Parent, filepath.Dir(a.Path), progress)
-		return n, nil, err
-	case KindBackup:
-		if env.Services == nil {
-			return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
-		}
-		n, err := env.Services.Backup(ctx, a.Service, a.Path)
-		return n, nil, err
-	case KindRepair, KindPrune:
-		if a.Service != nil {
-			if env.Services == nil {
-				return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
-			}
-			return 0, nil, env.Services.DeleteArchive(a.Path)
-		}
-		return 0, nil, st.Delete(ctx, a.Path)
-	case KindWrite:
-		return int64(len(a.Content)), nil, WriteFile(a.Path, []byte(a.Content))
-	case KindTest, KindDrill:
-		if env.Prover == nil {
-			return 0, nil, fmt.Errorf("no prover configured for %s", a.Kind)
-		}
-		return prove(ctx, env.Prover, a, progress)
+	k, ok := kinds[a.Kind]
+	if !ok {
+		return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)
 	}
-	return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)
+	return k.run(ctx, env, a, progress)
 }
 
 // prove runs a planned test or drill; a failing proof is a failed action,
 // so the subvolume's prunes are held back until its copies verify again.
 func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int64, *TestReport, error) {
-	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
-		SampleSize: a.SampleSize, Seed: a.Seed, Scratch: a.Scratch, RTOTarget: a.RTOTarget.Duration,
-		Copy: a.Path, External: a.External, Location: a.Location, Reference: a.From, Service: a.Service}
+	ps := a.Proof
+	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
+		SampleSize: ps.SampleSize, Seed: ps.Seed, Scratch: ps.Scratch, RTOTarget: ps.RTOTarget.Duration,
+		Copy: a.Path, External: a.External, Location: a.Location, Reference: ps.Reference, Service: ps.Service}
 	if req.Seed == 0 {
 		req.Seed = time.Now().UnixNano() % 1e9
 	}
@@ -249,7 +214,7 @@ func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int6
 	if err != nil {
 		// A test that cannot even run proves nothing: it is recorded as a
 		// failure, so the alert fires and the verified snapshot is kept.
-		rep = TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
+		rep = TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
 			Location: a.Location, Seed: req.Seed, Result: ResultFail, Started: time.Now(),
 			Failures: []Failure{{Path: a.Path, Check: "run", Got: err.Error()}}}
 		return 0, &rep, err

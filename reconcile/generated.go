@@ -17,10 +17,6 @@ import (
 	"github.com/drsync/drsync/snapname"
 )
 
-// KindWrite writes a generated file (alert rules, dashboard, units,
-// runbooks) whose content differs from what the desired state renders.
-const KindWrite Kind = "write"
-
 // RenderInput gathers what the generated files say about the machine:
 // counts, ages, the journal's backups, tests, drills and runs.
 func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
@@ -129,12 +125,12 @@ func planFiles(p *Plan, files map[string][]byte, current map[string]string) {
 		if exists && have == want {
 			continue
 		}
-		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Content: want}
+		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
 			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
 		} else {
-			a.Diff = unifiedDiff(path, have, want)
-			a.Reason = "content differs: " + diffStat(a.Diff)
+			a.Write.Diff = unifiedDiff(path, have, want)
+			a.Reason = "content differs: " + diffStat(a.Write.Diff)
 		}
 		p.Files = append(p.Files, a)
 	}

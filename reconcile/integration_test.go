@@ -211,7 +211,7 @@ func TestIncrementalSendTransfersTheChange(t *testing.T) {
 		t.Errorf("incremental send of a 10 KiB change carried %d bytes (full: %d)", inc, full)
 	}
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Parent == "" {
+		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Send.Parent == "" {
 			t.Errorf("second send was not incremental: %+v", e.Action)
 		}
 	}

@@ -36,7 +36,7 @@ func (o *Observed) learn(entries []JournalEntry, loc *time.Location) {
 func (o *Observed) learnAction(a Action, loc *time.Location) {
 	var list *[]Snapshot
 	stem := a.Snapshot
-	if svc := o.Services[a.Subvolume]; svc != nil && a.Service != nil {
+	if svc := o.Services[a.Subvolume]; svc != nil {
 		stem = strings.TrimSuffix(a.Snapshot, ArchiveSuffix)
 		list = &svc.Archives
 		if a.External {

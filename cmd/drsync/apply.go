@@ -60,13 +60,13 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 	if err != nil {
 		return err
 	}
-	var saved *planFile
+	var saved *reconcile.SavedPlan
 	if o.planFile != "" {
-		pf, err := loadPlan(o.planFile)
+		pf, err := reconcile.ReadSavedPlan(o.planFile)
 		if err != nil {
 			return err
 		}
-		saved = &pf
+		saved = pf
 		g.file, g.tags = pf.File, pf.Tags
 		if !o.storageSet && pf.Storage != "" {
 			g.storage = pf.Storage
@@ -92,7 +92,7 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 			}
 		}}
 	if saved != nil {
-		opts.Planner = savedPlanner(saved, o.planFile)
+		opts.Planner = saved.Planner(o.planFile)
 	} else {
 		opts.Review = func(p *reconcile.Plan) error {
 			if !g.json {
@@ -130,18 +130,6 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 			res.Done, res.Failed, res.Skipped, humanBytes(res.Bytes))
 	}
 	return err
-}
-
-// savedPlanner hands the pipeline a saved plan, refusing it when the
-// machine changed since it was made.
-func savedPlanner(saved *planFile, path string) reconcile.Planner {
-	return func(_ *schema.Desired, obs *reconcile.Observed, _ time.Time) (*reconcile.Plan, error) {
-		if fp := obs.Fingerprint(); fp != saved.Plan.Fingerprint {
-			return nil, fmt.Errorf("the machine changed since %s was made (observed %s, plan expects %s): run drsync plan again",
-				path, fp, saved.Plan.Fingerprint)
-		}
-		return saved.Plan, nil
-	}
 }
 
 func printEvent(g *globalOptions, e reconcile.Event) {

@@ -23,18 +23,6 @@ type planOptions struct {
 	out              string
 }
 
-// planFile is what `plan -o` saves and `apply PLANFILE` reads: the plan and
-// how to reload the desired state it was made from.
-type planFile struct {
-	Version int             `json:"version"`
-	File    string          `json:"file"`
-	Tags    []string        `json:"tags,omitempty"`
-	Storage string          `json:"storage"`
-	Plan    *reconcile.Plan `json:"plan"`
-}
-
-const planFileVersion = 1
-
 func newPlanCommand(g *globalOptions) *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
@@ -66,7 +54,11 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := savePlan(o.out, planFile{Version: planFileVersion, File: file, Tags: g.tags, Storage: g.storage, Plan: p}); err != nil {
+				saved, err := reconcile.NewSavedPlan(file, g.tags, g.storage, p)
+				if err != nil {
+					return err
+				}
+				if err := saved.Write(o.out); err != nil {
 					return err
 				}
 			}
@@ -173,32 +165,6 @@ func parseNow(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("--now %q: want RFC 3339 (2026-11-22T02:00:00+01:00) or local 2026-11-22T02:00", s)
-}
-
-func savePlan(path string, pf planFile) error {
-	b, err := json.MarshalIndent(pf, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o640); err != nil {
-		return fmt.Errorf("saving plan: %w", err)
-	}
-	return nil
-}
-
-func loadPlan(path string) (planFile, error) {
-	var pf planFile
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return pf, fmt.Errorf("reading plan: %w", err)
-	}
-	if err := json.Unmarshal(b, &pf); err != nil {
-		return pf, fmt.Errorf("%s: not a drsync plan file: %w", path, err)
-	}
-	if pf.Version != planFileVersion || pf.Plan == nil {
-		return pf, fmt.Errorf("%s: not a drsync plan file of version %d", path, planFileVersion)
-	}
-	return pf, nil
 }
 
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {

@@ -184,9 +184,9 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 			}
 			continue
 		}
-		a.Seed = o.seed
+		a.Proof.Seed = o.seed
 		if o.sampleSize > 0 {
-			a.SampleSize = o.sampleSize
+			a.Proof.SampleSize = o.sampleSize
 		}
 		a.Reason = "requested"
 		tier := ""
@@ -220,9 +220,9 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 	for _, sp := range p.Subvolumes {
 		a := sp.Actions[0]
 		files := []string{"(the whole archive, every member against its checksum)"}
-		if a.Service == nil {
+		if a.Proof.Service == nil {
 			var err error
-			if files, err = verify.Sample(a.Path, a.SampleSize, a.Seed); err != nil {
+			if files, err = verify.Sample(a.Path, a.Proof.SampleSize, a.Proof.Seed); err != nil {
 				return err
 			}
 		}
