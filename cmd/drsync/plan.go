@@ -30,57 +30,7 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Short: "Show what apply would change, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now, err := parseNow(o.now)
-			if err != nil {
-				return err
-			}
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			var obs *reconcile.Observed
-			if o.observed != "" {
-				obs, err = readObserved(o.observed)
-			} else {
-				obs, err = observe(g, d, now)
-			}
-			if err != nil {
-				return err
-			}
-			p := reconcile.Compute(d, obs, now)
-			if o.out != "" {
-				// Absolute, so the plan applies from any directory.
-				file, err := filepath.Abs(g.file)
-				if err != nil {
-					return err
-				}
-				saved, err := reconcile.NewSavedPlan(file, g.tags, g.storage, p)
-				if err != nil {
-					return err
-				}
-				if err := saved.Write(o.out); err != nil {
-					return err
-				}
-			}
-			if g.json {
-				if err := writeJSON(g.stdout, p); err != nil {
-					return err
-				}
-			} else {
-				// Thousands of lines for a long history: one write, not one per line.
-				w := bufio.NewWriterSize(g.stdout, 64<<10)
-				p.WriteText(w, o.explain)
-				if o.out != "" {
-					fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
-				}
-				if err := w.Flush(); err != nil {
-					return err
-				}
-			}
-			if o.detailedExitcode && !p.Empty() {
-				return exitCodeError{exitChanges}
-			}
-			return nil
+			return runPlan(g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -98,11 +48,7 @@ func newObserveCommand(g *globalOptions) *cobra.Command {
 		Short: "Print what drsync sees on this machine, as JSON (for plan --observed and bug reports)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, obs, _, err := loadObserved(g)
-			if err != nil {
-				return err
-			}
-			return writeJSON(g.stdout, obs)
+			return runObserve(g)
 		},
 	}
 }
@@ -171,4 +117,68 @@ func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// runPlan shows (and with -o saves) what apply would change, and why.
+func runPlan(g *globalOptions, o planOptions) error {
+	now, err := parseNow(o.now)
+	if err != nil {
+		return err
+	}
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return err
+	}
+	var obs *reconcile.Observed
+	if o.observed != "" {
+		obs, err = readObserved(o.observed)
+	} else {
+		obs, err = observe(g, d, now)
+	}
+	if err != nil {
+		return err
+	}
+	p := reconcile.Compute(d, obs, now)
+	if o.out != "" {
+		// Absolute, so the plan applies from any directory.
+		file, err := filepath.Abs(g.file)
+		if err != nil {
+			return err
+		}
+		saved, err := reconcile.NewSavedPlan(file, g.tags, g.storage, p)
+		if err != nil {
+			return err
+		}
+		if err := saved.Write(o.out); err != nil {
+			return err
+		}
+	}
+	if g.json {
+		if err := writeJSON(g.stdout, p); err != nil {
+			return err
+		}
+	} else {
+		// Thousands of lines for a long history: one write, not one per line.
+		w := bufio.NewWriterSize(g.stdout, 64<<10)
+		p.WriteText(w, o.explain)
+		if o.out != "" {
+			fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if o.detailedExitcode && !p.Empty() {
+		return exitCodeError{exitChanges}
+	}
+	return nil
+}
+
+// runObserve prints the observation of this machine.
+func runObserve(g *globalOptions) error {
+	_, obs, _, err := loadObserved(g)
+	if err != nil {
+		return err
+	}
+	return writeJSON(g.stdout, obs)
 }

@@ -27,6 +27,8 @@ type watchOptions struct {
 	listen             string
 	secretFile         string
 	apply              bool
+	// logLevelSet says --log-level was given; watch logs at info otherwise.
+	logLevelSet bool
 }
 
 func newWatchCommand(g *globalOptions) *cobra.Command {
@@ -40,43 +42,8 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 			"snapshots, tests and prunes happen on time. Serves /metrics, /healthz and /status on --listen (loopback by default).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A service's log is its only voice: revisions applied, errors.
-			if !cmd.Flags().Changed("log-level") {
-				slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-			}
-			opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
-				Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
-			if o.repo == "" {
-				opts.File = o.file
-				if opts.File == "" {
-					opts.File = g.file
-				}
-			}
-			if o.secretFile != "" {
-				secret, err := os.ReadFile(o.secretFile)
-				if err != nil {
-					return fmt.Errorf("--webhook-secret-file: %w", err)
-				}
-				opts.WebhookSecret = []byte(strings.TrimSpace(string(secret)))
-				if len(opts.WebhookSecret) == 0 {
-					return fmt.Errorf("--webhook-secret-file %s is empty", o.secretFile)
-				}
-			}
-			// Errors name the user's file, not watch's staged copy of it.
-			shownAs := ""
-			if opts.File != "" {
-				shownAs = opts.File
-				if st, err := os.Stat(opts.File); err == nil && !st.IsDir() {
-					shownAs = filepath.Dir(opts.File)
-				}
-				shownAs = strings.TrimSuffix(shownAs, "/") + "/"
-			}
-			w, err := watch.New(opts, &reconciler{g: g, stop: cmd.Context(), shownAs: shownAs})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "drsync watch: serving /metrics, /healthz, /status on %s\n", o.listen)
-			return w.Run(cmd.Context())
+			o.logLevelSet = cmd.Flags().Changed("log-level")
+			return runWatch(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -90,6 +57,47 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.secretFile, "webhook-secret-file", "", "file holding the HMAC-SHA256 secret for POST /hook (disabled without)")
 	f.BoolVar(&o.apply, "apply", true, "apply changes; --apply=false only plans and reports drift")
 	return cmd
+}
+
+// runWatch follows the desired state and reconciles until ctx ends.
+func runWatch(ctx context.Context, g *globalOptions, o watchOptions) error {
+	// A service's log is its only voice: revisions applied, errors.
+	if !o.logLevelSet {
+		slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	}
+	opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
+		Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
+	if o.repo == "" {
+		opts.File = o.file
+		if opts.File == "" {
+			opts.File = g.file
+		}
+	}
+	if o.secretFile != "" {
+		secret, err := os.ReadFile(o.secretFile)
+		if err != nil {
+			return fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		opts.WebhookSecret = []byte(strings.TrimSpace(string(secret)))
+		if len(opts.WebhookSecret) == 0 {
+			return fmt.Errorf("--webhook-secret-file %s is empty", o.secretFile)
+		}
+	}
+	// Errors name the user's file, not watch's staged copy of it.
+	shownAs := ""
+	if opts.File != "" {
+		shownAs = opts.File
+		if st, err := os.Stat(opts.File); err == nil && !st.IsDir() {
+			shownAs = filepath.Dir(opts.File)
+		}
+		shownAs = strings.TrimSuffix(shownAs, "/") + "/"
+	}
+	w, err := watch.New(opts, &reconciler{g: g, stop: ctx, shownAs: shownAs})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "drsync watch: serving /metrics, /healthz, /status on %s\n", o.listen)
+	return w.Run(ctx)
 }
 
 // reconciler is watch's view of plan/apply: one unattended run, guarded.
