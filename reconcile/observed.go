@@ -5,12 +5,12 @@ package reconcile
 
 import (
 	"context"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/drsync/drsync/schema"
 	"time"
+
+	"github.com/drsync/drsync/schema"
 )
 
 // Observed is everything the planner knows about the machine.
@@ -36,6 +36,10 @@ type Observed struct {
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
 	Files map[string]string `json:"files,omitempty"`
+
+	// journal is the fold of the journal this observation read; a run
+	// folds its own entries into it (see learn).
+	journal *journalFold
 }
 
 // Drive is an external location's drive as observed.
