@@ -33,6 +33,9 @@ type btrbkCase struct {
 	Min      string   `json:"min"`
 	DOW      string   `json:"dow"`
 	HOD      int      `json:"hod"`
+
+	// covers names what the case exercises, for the coverage check.
+	covers []string
 }
 
 // btrbkVerdict is what btrbk decided for a case, name by name.
@@ -65,9 +68,14 @@ func TestMatchesBtrbk(t *testing.T) {
 	verdicts := askBtrbk(t, btrbk, cases)
 
 	failed, decided := 0, 0
+	covered := map[string]int{}
 	for i, c := range cases {
 		decided += len(c.Names)
-		if diff := compareWithBtrbk(t, c, verdicts[i]); diff != "" {
+		diff, rules := compareWithBtrbk(t, c, verdicts[i])
+		for _, f := range append(c.covers, rules...) {
+			covered[f]++
+		}
+		if diff != "" {
 			failed++
 			if failed <= 5 {
 				js, _ := json.Marshal(c)
@@ -79,7 +87,34 @@ func TestMatchesBtrbk(t *testing.T) {
 		t.Errorf("%d of %d cases differ from btrbk", failed, n)
 	}
 	t.Logf("%d cases, %d names: %d differ", n, decided, failed)
+
+	// Every feature the README promises is compared must have come up.
+	var missing []string
+	for _, f := range mustCover {
+		if covered[f] == 0 {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d cases never exercised: %s (more cases or another seed)", n, strings.Join(missing, ", "))
+	}
+	t.Logf("coverage: %v", covered)
 }
+
+// mustCover are the features a run must exercise: how names are written,
+// zones and DST, the policy's settings and every verdict.
+var mustCover = func() []string {
+	fs := []string{"long", "short", "long-iso", "_N", "DST gap or overlap name", "foreign name", "now near DST change",
+		"min no", "min all", "min latest", "min duration", "count all", "count 0", "day start hour",
+		"kept future", "kept min", "kept latest", "kept hourly", "kept daily", "kept weekly", "kept monthly", "kept yearly", "pruned"}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		fs = append(fs, "weeks start "+d.String())
+	}
+	for _, z := range caseZones {
+		fs = append(fs, "zone "+z)
+	}
+	return fs
+}()
 
 // btrbkPath returns the installed btrbk, skipping the test (with how to get
 // it) when it or perl is missing.
@@ -146,8 +181,9 @@ func askBtrbk(t *testing.T, btrbk string, cases []btrbkCase) []btrbkVerdict {
 }
 
 // compareWithBtrbk decides c as drsync does and returns the differences from
-// btrbk's verdict, one line a name, with drsync's reason; "" when none.
-func compareWithBtrbk(t *testing.T, c btrbkCase, want btrbkVerdict) string {
+// btrbk's verdict, one line a name, with drsync's reason ("" when none), and
+// the verdicts drsync gave ("kept RULE", "pruned").
+func compareWithBtrbk(t *testing.T, c btrbkCase, want btrbkVerdict) (string, []string) {
 	t.Helper()
 	loc := zone(t, c.TZ)
 	var items []retention.Item
@@ -161,10 +197,14 @@ func compareWithBtrbk(t *testing.T, c btrbkCase, want btrbkVerdict) string {
 		items = append(items, retention.Item{Name: name, Time: st.Time, HasTime: st.HasTime, Seq: st.Seq})
 	}
 	reasons := map[string]string{}
+	var verdicts []string
 	for _, d := range retention.Evaluate(items, policyOf(t, c), time.Unix(c.Now, 0), loc) {
 		got[d.Name], reasons[d.Name] = "delete", d.Reason
 		if d.Keep {
 			got[d.Name] = "keep"
+			verdicts = append(verdicts, "kept "+d.Rule)
+		} else {
+			verdicts = append(verdicts, "pruned")
 		}
 	}
 	wantOf := map[string]string{}
@@ -179,7 +219,7 @@ func compareWithBtrbk(t *testing.T, c btrbkCase, want btrbkVerdict) string {
 			diffs = append(diffs, fmt.Sprintf("  %s: btrbk %s, drsync %s (%s)", name, wantOf[name], got[name], reasons[name]))
 		}
 	}
-	return strings.Join(diffs, "\n")
+	return strings.Join(diffs, "\n"), verdicts
 }
 
 // policyOf reads c's btrbk.conf values into a Policy, as the schema's
@@ -266,12 +306,14 @@ func randomCase(t *testing.T, rng *rand.Rand, id int) btrbkCase {
 		c.Subvol = "data.2"
 	}
 	loc := zone(t, c.TZ)
+	c.covers = append(c.covers, "zone "+c.TZ)
 
 	year := 2016 + rng.IntN(12)
 	now := time.Date(year, time.January, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(365 * 24 * time.Hour))))
 	changes := dstChanges(loc, year)
 	if len(changes) > 0 && rng.IntN(2) == 0 {
 		now = changes[rng.IntN(len(changes))].Add(time.Duration(rng.Int64N(int64(8*24*time.Hour))) - 4*24*time.Hour)
+		c.covers = append(c.covers, "now near DST change")
 	}
 	switch rng.IntN(4) {
 	case 0: // on the hour, where hour and day boundaries bite
@@ -295,6 +337,7 @@ func randomCase(t *testing.T, rng *rand.Rand, id int) btrbkCase {
 		if f == 9 {
 			f = rng.IntN(9)
 		}
+		c.covers = append(c.covers, [...]string{"long", "long", "long", "long", "long", "long", "short", "short", "long-iso"}[f])
 		base := c.Subvol + "." + stamp(rng, at, loc, f)
 		name := base
 		for n := 1; used[name]; n++ { // btrbk's _N for a name already taken
@@ -303,12 +346,16 @@ func randomCase(t *testing.T, rng *rand.Rand, id int) btrbkCase {
 		if name == base && rng.IntN(20) == 0 {
 			name += "_" + []string{"0", "1", "7", "01", "12"}[rng.IntN(5)]
 		}
+		if name != base {
+			c.covers = append(c.covers, "_N")
+		}
 		add(name)
 	}
 	// Wall clocks that do not exist (in a spring-forward gap) or exist twice
 	// (in a fall-back overlap), and their neighbours just outside.
 	for _, ch := range changes {
 		if rng.IntN(4) == 0 {
+			c.covers = append(c.covers, "DST gap or overlap name")
 			before, after := ch.Add(-time.Second).In(loc), ch.In(loc)
 			_, offBefore := before.Zone()
 			_, offAfter := after.Zone()
@@ -322,6 +369,7 @@ func randomCase(t *testing.T, rng *rand.Rand, id int) btrbkCase {
 	for range rng.IntN(4) {
 		if rng.IntN(3) == 0 {
 			add(fmt.Sprintf(foreignNames[rng.IntN(len(foreignNames))], c.Subvol))
+			c.covers = append(c.covers, "foreign name")
 		}
 	}
 	rng.Shuffle(len(c.Names), func(i, j int) { c.Names[i], c.Names[j] = c.Names[j], c.Names[i] })
@@ -332,8 +380,10 @@ func randomCase(t *testing.T, rng *rand.Rand, id int) btrbkCase {
 		case r < 4: // unset
 		case r == 4:
 			rules = append(rules, "*"+q)
+			c.covers = append(c.covers, "count all")
 		case r == 5:
 			rules = append(rules, "0"+q)
+			c.covers = append(c.covers, "count 0")
 		default:
 			rules = append(rules, strconv.Itoa(1+rng.IntN(30))+q)
 		}
@@ -352,10 +402,17 @@ func randomCase(t *testing.T, rng *rand.Rand, id int) btrbkCase {
 		c.Min = "latest"
 	default:
 		c.Min = strconv.Itoa(rng.IntN(12)) + []string{"h", "d", "w", "m", "y"}[rng.IntN(5)]
+		c.covers = append(c.covers, "min duration")
 	}
-	c.DOW = strings.ToLower(time.Weekday(rng.IntN(7)).String())
+	if c.Min == "no" || c.Min == "all" || c.Min == "latest" {
+		c.covers = append(c.covers, "min "+c.Min)
+	}
+	dow := time.Weekday(rng.IntN(7))
+	c.DOW = strings.ToLower(dow.String())
+	c.covers = append(c.covers, "weeks start "+dow.String())
 	if rng.IntN(2) == 0 {
 		c.HOD = rng.IntN(24)
+		c.covers = append(c.covers, "day start hour")
 	}
 	return c
 }
