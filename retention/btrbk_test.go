@@ -55,6 +55,7 @@ type btrbkVerdict struct {
 // with snapname, compared name by name. DRSYNC_BTRBK_CASES sets how many (3000
 // by default), DRSYNC_BTRBK_SEED repeats a run.
 func TestMatchesBtrbk(t *testing.T) {
+	t.Parallel()
 	btrbk := btrbkPath(t)
 	n := envInt(t, "DRSYNC_BTRBK_CASES", 3000)
 	seed := int64(envInt(t, "DRSYNC_BTRBK_SEED", int(time.Now().UnixNano()%1e9)))
