@@ -51,6 +51,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 		o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+		o.JournalMalformed = sum.Malformed
 	}
 	var paths []string
 	for _, p := range render.Paths(d) {

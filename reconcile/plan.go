@@ -148,6 +148,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		}
 	}
 	p.Warnings = append(p.Warnings, d.Warnings()...)
+	p.Warnings = append(p.Warnings, o.JournalMalformed...)
 	for _, e := range o.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
 			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
