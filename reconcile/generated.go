@@ -32,7 +32,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		if st != nil {
 			replicas := Replicas(st.External)
 			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
-			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(replicas)
+			s.NewestLocal, s.NewestExternal = newestTime(current(st.Local, now)), newestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
 		if h != nil {
@@ -52,7 +52,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 	for _, name := range d.ServiceNames() {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
-			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(st.Archives)
+			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(current(st.Archives, now))
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s

@@ -45,7 +45,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		return nil, err
 	}
 	if j != nil {
-		entries, err := j.Entries()
+		entries, malformed, err := j.read()
 		if err != nil {
 			return nil, err
 		}
@@ -54,6 +54,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 			o.journal.add(e)
 		}
 		o.takeSummary()
+		o.JournalMalformed = malformed
 	}
 	var paths []string
 	for _, p := range render.Paths(d) {

@@ -24,6 +24,8 @@ type Observed struct {
 	LastSent map[string]string `json:"lastSent,omitempty"`
 	// Interrupted lists actions a previous apply started and never finished.
 	Interrupted []JournalEntry `json:"interrupted,omitempty"`
+	// JournalMalformed names the journal lines skipped as unreadable.
+	JournalMalformed []string `json:"journalMalformed,omitempty"`
 	// History is each subvolume's journaled backups, tests and drills.
 	History map[string]*History `json:"history,omitempty"`
 	// Runs, LastRun and DriveSeen summarise past applies, for metrics.

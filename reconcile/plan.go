@@ -96,6 +96,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		}
 	}
 	p.Warnings = append(p.Warnings, d.Warnings()...)
+	p.Warnings = append(p.Warnings, o.JournalMalformed...)
 	for _, e := range o.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
 			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
@@ -132,10 +133,11 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 
 	// Snapshot when the schedule has a slot the newest snapshot predates.
 	local := append([]Snapshot(nil), st.Local...)
+	sp.Warnings = append(sp.Warnings, futureWarnings(local, now, "snapshot")...)
 	var planned *Snapshot
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
-	} else if due, why := s.Snapshots.Schedule.Due(newestTime(local), now); due {
+	} else if due, why := s.Snapshots.Schedule.Due(newestTime(current(local, now)), now); due {
 		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
@@ -173,10 +175,11 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			}
 			parent := commonParent(local, ext)
 			keepLocal = parent
-			if n := len(local); n > 0 {
-				cand := local[n-1]
-				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
-				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
+			sp.Warnings = append(sp.Warnings, futureWarnings(ext, now, "replica")...)
+			if cur, curExt := current(local, now), current(ext, now); len(cur) > 0 {
+				cand := cur[len(cur)-1]
+				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, cur, curExt, now)
+				fresher := len(curExt) == 0 || cand.Time.After(curExt[len(curExt)-1].Time)
 				if fresher && !HasName(ext, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
 					parentPath := ""
@@ -258,8 +261,9 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	for _, u := range st.Unchecked {
 		sp.Warnings = append(sp.Warnings, "left alone: "+u+" has no checksum, so it cannot be verified")
 	}
+	sp.Warnings = append(sp.Warnings, futureWarnings(archives, now, "archive")...)
 	var planned *Snapshot
-	if due, why := svc.Schedule.Due(newestTime(archives), now); due {
+	if due, why := svc.Schedule.Due(newestTime(current(archives, now)), now); due {
 		// Names are compared without the archive suffix, unverifiable
 		// archives included: a backup never takes an existing archive's name.
 		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))

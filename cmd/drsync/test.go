@@ -269,16 +269,13 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 				fmt.Fprintf(g.stdout, "  … %d more (--verbose lists all)\n", len(r.Failures)-10)
 				break
 			}
-			detail := ""
-			if f.Want != "" || f.Got != "" {
-				detail = fmt.Sprintf(" (want %s, got %s)", f.Want, f.Got)
-			}
-			fmt.Fprintf(g.stdout, "  ✗ %s: %s%s\n", f.Path, f.Check, detail)
+			fmt.Fprintf(g.stdout, "  %s\n", failureLine(f))
+		}
+		if names := checkNames(r); names != "" {
+			fmt.Fprintf(g.stdout, "  checks: %s\n", names)
 		}
 		if verbose {
-			for _, p := range r.Paths {
-				fmt.Fprintf(g.stdout, "  ✓ %s\n", p)
-			}
+			printChecked(g.stdout, r)
 		}
 		if r.Scratch != "" {
 			fmt.Fprintf(g.stdout, "  scratch kept for inspection: %s\n", r.Scratch)
