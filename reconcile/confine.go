@@ -53,18 +53,18 @@ func confineObserved(d *schema.Desired, st Storage, location, dir string, ss *Su
 // directory it acts in is still its location's: the plan's observation may
 // be hours old.
 func confineAction(env Env, a Action) error {
-	if env.Desired == nil || a.Service != nil {
+	if env.Desired == nil {
 		return nil
 	}
 	var root, dir string
-	switch a.Kind {
-	case KindSnapshot, KindSend, KindPrune, KindRepair:
+	switch {
+	case a.Take != nil, a.Send != nil && !a.Send.Archive, a.Remove != nil && !a.Remove.Archive:
 		if _, ok := env.Desired.Locations[a.Location]; !ok {
 			return nil
 		}
 		root, dir = LocationRoot(env.Desired, a.Location), filepath.Dir(a.Path)
-	case KindDrill:
-		root, dir = a.Scratch, a.Scratch
+	case a.Kind == KindDrill && a.Proof != nil:
+		root, dir = a.Proof.Scratch, a.Proof.Scratch
 	default:
 		return nil
 	}

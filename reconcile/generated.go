@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,10 +18,6 @@ import (
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
-
-// KindWrite writes a generated file (alert rules, dashboard, units,
-// runbooks) whose content differs from what the desired state renders.
-const KindWrite Kind = "write"
 
 // RenderInput gathers what the generated files say about the machine:
 // counts, ages, the journal's backups, tests, drills and runs.
@@ -36,7 +34,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		if st != nil {
 			replicas := Replicas(st.External)
 			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
-			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(replicas)
+			s.NewestLocal, s.NewestExternal = newestTime(current(st.Local, now)), newestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
 		if h != nil {
@@ -56,7 +54,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 	for _, name := range d.ServiceNames() {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
-			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(st.Archives)
+			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(current(st.Archives, now))
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s
@@ -141,12 +139,12 @@ func planFiles(p *Plan, files map[string][]byte, current, refused map[string]str
 		if exists && have == want {
 			continue
 		}
-		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Content: want}
+		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
 			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
 		} else {
-			a.Diff = unifiedDiff(path, have, want)
-			a.Reason = "content differs: " + diffStat(a.Diff)
+			a.Write.Diff = unifiedDiff(path, have, want)
+			a.Reason = "content differs: " + diffStat(a.Write.Diff)
 		}
 		p.Files = append(p.Files, a)
 	}
@@ -184,22 +182,15 @@ func WriteFile(path string, content []byte) error {
 	return safefs.ReplaceFile(path, content, 0o644)
 }
 
-// RefreshEvidence rewrites the generated files that carry evidence after a
-// run added some: the metrics textfile (always: its ages move with the
-// clock) and the runbooks (last tested, success rate, measured RTO). Other
-// generated files change only through plan and apply.
-func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
-	o, err := Observe(d, env, now.Location())
-	if err != nil {
-		return err
-	}
-	files, err := render.Files(RenderInput(d, o, now))
-	if err != nil {
-		return fmt.Errorf("rendering evidence: %w", err)
-	}
-	for path, content := range files {
-		evidence := path == d.Generate.Metrics || strings.HasPrefix(path, d.Generate.Runbooks+"/")
-		if _, refused := o.RefusedFiles[path]; !evidence || refused || o.Files[path] == string(content) {
+// writeEvidence rewrites the rendered files that carry evidence and that
+// want(path) selects, when they differ from what o saw on disk: the
+// metrics textfile (always: its ages move with the clock) and the
+// runbooks (last tested, success rate, measured RTO). Other generated
+// files change only through plan and apply.
+func writeEvidence(files map[string][]byte, o *Observed, want func(path string) bool) error {
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		content := files[path]
+		if _, refused := o.RefusedFiles[path]; !want(path) || refused || o.Files[path] == string(content) {
 			continue
 		}
 		if err := WriteFile(path, content); err != nil {
@@ -207,4 +198,9 @@ func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// isRunbook reports whether path is one of d's runbooks.
+func isRunbook(d *schema.Desired, path string) bool {
+	return d.Generate.Runbooks != "" && strings.HasPrefix(path, d.Generate.Runbooks+"/")
 }

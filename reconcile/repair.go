@@ -14,7 +14,7 @@ func interruptedReceive(o *Observed, subvol, location string, replica Snapshot, 
 	}
 	for _, e := range o.Interrupted {
 		a := e.Action
-		if a != nil && a.Kind == KindSend && a.Service == nil && a.Subvolume == subvol &&
+		if a != nil && a.Kind == KindSend && (a.Send == nil || !a.Send.Archive) && a.Subvolume == subvol &&
 			a.Location == location && a.Snapshot == replica.Name {
 			return true
 		}
