@@ -12,6 +12,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -66,21 +67,19 @@ func fillEvidence(s *render.SubvolumeStatus, h *History) {
 		return
 	}
 	if b := h.LastBackup; b != nil {
-		s.LastSuccess, s.LastDuration = b.Time, seconds(b.Seconds)
+		s.LastSuccess, s.LastDuration = b.Time, humane.Seconds(b.Seconds)
 	}
 	if t := h.LastTest; t != nil {
-		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
 	}
 	s.TestsRun, s.TestsPassed = h.Tests, h.Passed
 	if h.Verified != nil {
 		s.Verified = h.Verified.SnapshotTime
 	}
 	if dr := h.LastDrill; dr != nil {
-		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
+		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
 	}
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // GeneratedFiles renders the files plan and apply manage as resources:
 // every enabled generated file except the metrics textfile, which changes

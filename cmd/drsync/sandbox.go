@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -70,7 +71,7 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 		}
 		reportServices(g, d)
 		fmt.Fprintf(g.stdout, "created %s with sample data in plain directories\n\nnext: %s --storage dir\n",
-			count(len(d.Subvolumes), "source"), next)
+			humane.Count(len(d.Subvolumes), "source"), next)
 		return nil
 	}
 	if _, err := newStorage(g); err != nil {
@@ -102,7 +103,7 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 		fmt.Fprintf(g.stdout, "mounted a btrfs at %s%s\n", fs.MountPoint, uuid)
 	}
 	reportServices(g, d)
-	fmt.Fprintf(g.stdout, "created %s with sample data\n\nnext: %s\n", count(len(layout.Subvolumes), "source subvolume"), next)
+	fmt.Fprintf(g.stdout, "created %s with sample data\n\nnext: %s\n", humane.Count(len(layout.Subvolumes), "source subvolume"), next)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -136,7 +137,7 @@ func runStatus(g *globalOptions) error {
 		}
 		if dr := r.LastDrill; dr != nil {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
-				seconds(dr.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
+				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		}
 	}
 	return nil

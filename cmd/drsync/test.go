@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
@@ -249,10 +250,10 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 func printProofs(g *globalOptions, out proofReport, verbose bool) {
 	for _, r := range out.Reports {
 		verdict := strings.ToUpper(r.Result)
-		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humanBytes(r.Bytes), r.Seconds)
+		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humane.Bytes(r.Bytes), r.Seconds)
 		if r.Kind == reconcile.KindDrill {
-			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humanBytes(r.Bytes),
-				seconds(r.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)),
+			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),
+				humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
 				100*r.Seconds/max(r.RTOTargetSeconds, 1e-9))
 		}
 		fmt.Fprintf(g.stdout, "%s  %s  %s\n", r.Subvolume, verdict, what)
