@@ -54,6 +54,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
 			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(st.Archives)
+			s.ExternalCount, s.NewestExternal = len(st.External), newestTime(st.External)
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s
