@@ -127,10 +127,10 @@ func planFiles(p *Plan, files map[string][]byte, current map[string]string) {
 		}
 		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
-			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
+			a.because(Reason{Code: BecauseNewFile, Detail: fmt.Sprintf("%d lines", strings.Count(want, "\n"))})
 		} else {
 			a.Write.Diff = unifiedDiff(path, have, want)
-			a.Reason = "content differs: " + diffStat(a.Write.Diff)
+			a.because(Reason{Code: BecauseFileDiffers, Detail: diffStat(a.Write.Diff)})
 		}
 		p.Files = append(p.Files, a)
 	}

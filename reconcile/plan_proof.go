@@ -1,9 +1,7 @@
 package reconcile
 
 import (
-	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/drsync/drsync/schema"
@@ -34,9 +32,10 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 			sent[a.Snapshot] = true
 		}
 	}
-	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, s.Tier, now); due {
-		if a, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
-			a.Reason = why + a.Reason
+	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
+		if a, fallback, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
+			why.LocalFallback = fallback
+			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
 		} else {
 			sp.Warnings = append(sp.Warnings, "restore test due but nothing to test yet")
@@ -45,9 +44,9 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 	if tier.Drill == nil {
 		return
 	}
-	if due, why := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, s.Tier, now); due {
-		if a, ok := proofAction(d, s, st, o, local, sent, KindDrill); ok {
-			a.Reason = why + a.Reason
+	if why, due := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
+		if a, _, ok := proofAction(d, s, st, o, local, sent, KindDrill); ok {
+			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
 		} else {
 			sp.Warnings = append(sp.Warnings, "drill due but deferred: it restores the replica on the external drive, which is absent or holds none")
@@ -67,16 +66,17 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 		a := Action{Kind: KindTest, Subvolume: name, Location: svc.Location, Snapshot: newest.Name,
 			Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Proof: archiveProof(d, svc, newest)}
 		a.markExternal(d, o)
+		a.because(Reason{Code: BecauseRequested})
 		return a, true
 	}
 	s, st := d.Subvolumes[name], o.Subvolumes[name]
 	if s == nil || st == nil {
 		return Action{}, false
 	}
-	a, ok := proofAction(d, s, st, o, st.Local, nil, kind)
+	a, _, ok := proofAction(d, s, st, o, st.Local, nil, kind)
 	if ok {
-		a.Reason = strings.TrimPrefix(a.Reason, "; ")
 		a.markExternal(d, o)
+		a.because(Reason{Code: BecauseRequested})
 	}
 	return a, ok
 }
@@ -85,10 +85,10 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 // drive (after this plan's sends) when the drive is present, the copy a
 // disaster would leave; a test falls back to the newest local snapshot,
 // a drill has nothing to do without a replica.
-func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, sent map[string]bool, kind Kind) (Action, bool) {
+func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, sent map[string]bool, kind Kind) (a Action, localFallback, ok bool) {
 	tier := d.Tiers[s.Tier]
 	localDir := d.SnapshotDir(s.Snapshots.Location, s.Name)
-	a := Action{Kind: kind, Subvolume: s.Name, Proof: &ProofSpec{}}
+	a = Action{Kind: kind, Subvolume: s.Name, Proof: &ProofSpec{}}
 	if kind == KindDrill {
 		a.Proof.Scratch, a.Proof.RTOTarget = d.DrillDir(s), d.RTO(s)
 	} else {
@@ -111,44 +111,42 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *
 			if HasName(local, replica.Name) {
 				a.Proof.Reference = filepath.Join(localDir, replica.Name)
 			}
-			return a, true
+			return a, false, true
 		}
 	}
 	if kind == KindDrill || len(local) == 0 {
-		return Action{}, false
+		return Action{}, false, false
 	}
 	newest := local[len(local)-1]
 	a.Location, a.Snapshot, a.Proof.SnapshotTime = s.Snapshots.Location, newest.Name, newest.Time
 	a.Path = filepath.Join(localDir, newest.Name)
 	if s.External != nil {
-		a.Reason = "; no replica on the drive, so the local snapshot"
+		localFallback = true // the drive holds no replica: the plan says so
 	}
-	return a, true
+	return a, localFallback, true
 }
 
 // proofDue says whether a test or drill is due: the last pass is older
 // than the tier's cadence. A failing one is retried at most daily, so an
 // unattended watch does not hammer a broken drive.
-func proofDue(what string, lastPassed, last, skipped *TestReport, every time.Duration, tier string, now time.Time) (bool, string) {
-	want := fmt.Sprintf("tier %s wants one every %s", tier, schema.FormatDuration(every))
+func proofDue(what string, lastPassed, last, skipped *TestReport, every time.Duration, now time.Time) (*ProofWhy, bool) {
+	why := &ProofWhy{What: what, Every: schema.Duration{Duration: every}}
 	if skipped != nil && now.Sub(skipped.Started) < every && (last == nil || skipped.Started.After(last.Started)) {
-		return false, "" // nothing to prove last time: wait for the next cadence
+		return nil, false // nothing to prove last time: wait for the next cadence
 	}
 	if last != nil && !last.Passed() {
-		retry := min(every, 24*time.Hour)
-		if now.Sub(last.Started) < retry {
-			return false, ""
+		if now.Sub(last.Started) < min(every, 24*time.Hour) {
+			return nil, false
 		}
-		return true, fmt.Sprintf("last %s FAILED %s ago (%s); retrying", what, schema.Age(now.Sub(last.Started)), last.Snapshot)
+		why.Last, why.Age, why.Snapshot = ResultFail, schema.Duration{Duration: now.Sub(last.Started)}, last.Snapshot
+		return why, true
 	}
 	if lastPassed == nil {
-		if what == "drill" {
-			return true, "never drilled; " + want
-		}
-		return true, "never tested; " + want
+		return why, true
 	}
 	if age := now.Sub(lastPassed.Started); age >= every {
-		return true, fmt.Sprintf("last passed %s ago; %s", schema.Age(age), want)
+		why.Last, why.Age = ResultPass, schema.Duration{Duration: age}
+		return why, true
 	}
-	return false, ""
+	return nil, false
 }

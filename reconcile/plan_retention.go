@@ -26,10 +26,10 @@ func (sp *SubvolumePlan) prune(d *schema.Desired, loc, dir string, snaps []Snaps
 		if keep || (planned != nil && dec.Name == planned.Name) {
 			continue
 		}
-		sp.Actions = append(sp.Actions, Action{
-			Kind: KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
-			Path: filepath.Join(dir, dec.Name), Remove: &RemoveCopy{}, Reason: reason,
-		})
+		a := Action{Kind: KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
+			Path: filepath.Join(dir, dec.Name), Remove: &RemoveCopy{}}
+		a.because(Reason{Code: BecauseRetention, Retention: &RetentionWhy{Rule: dec.Rule, Verdict: reason}})
+		sp.Actions = append(sp.Actions, a)
 	}
 }
 

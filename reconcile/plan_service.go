@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/schedule"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -21,7 +22,7 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		sp.Warnings = append(sp.Warnings, "left alone: "+u+" has no checksum, so it cannot be verified")
 	}
 	var planned *Snapshot
-	if due, why := svc.Schedule.Due(newestTime(archives), now); due {
+	if v := schedule.Due(svc.Schedule, newestTime(archives), now); v.Due {
 		// Names are compared without the archive suffix, unverifiable
 		// archives included: a backup never takes an existing archive's name.
 		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))
@@ -36,18 +37,22 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		planned = &a
 		archives = append(archives, a)
 		sortSnapshots(archives)
-		sp.Actions = append(sp.Actions, Action{Kind: KindBackup, Subvolume: svc.Name, Location: svc.Location, Snapshot: a.Name,
-			Path: filepath.Join(dir, a.Name), Backup: &BackupService{Service: svc}, Reason: fmt.Sprintf("tier %s: %s", svc.Tier, archiveWhy(why))})
+		backup := Action{Kind: KindBackup, Subvolume: svc.Name, Location: svc.Location, Snapshot: a.Name,
+			Path: filepath.Join(dir, a.Name), Backup: &BackupService{Service: svc}}
+		backup.because(Reason{Code: BecauseSchedule, Tier: svc.Tier, Subject: "archive", Schedule: &v})
+		sp.Actions = append(sp.Actions, backup)
 	}
 	h := o.History[svc.Name]
 	if h == nil {
 		h = &History{}
 	}
 	tier := d.Tiers[svc.Tier]
-	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, svc.Tier, now); due && len(archives) > 0 {
+	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
 		newest := archives[len(archives)-1]
-		sp.Actions = append(sp.Actions, Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
-			Path: filepath.Join(dir, newest.Name), Proof: archiveProof(d, svc, newest), Reason: why})
+		test := Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
+			Path: filepath.Join(dir, newest.Name), Proof: archiveProof(d, svc, newest)}
+		test.because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
+		sp.Actions = append(sp.Actions, test)
 	}
 	protect := protections(archives, "newest archive", "", lastVerified(h))
 	sp.prune(d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
@@ -84,19 +89,13 @@ func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Servic
 		newest := archives[n-1]
 		fresher := len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)
 		if fresher && !HasName(copies, newest.Name) {
-			sp.Actions = append(sp.Actions, Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
-				Path: filepath.Join(extDir, newest.Name), Send: &SendCopy{From: filepath.Join(dir, newest.Name), Archive: true},
-				Reason: fmt.Sprintf("tier %s: the drive lacks the newest archive", svc.Tier)})
+			send := Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
+				Path: filepath.Join(extDir, newest.Name), Send: &SendCopy{From: filepath.Join(dir, newest.Name), Archive: true}}
+			send.because(Reason{Code: BecauseDriveLacks, Tier: svc.Tier})
+			sp.Actions = append(sp.Actions, send)
 			copies = append(copies, newest)
 		}
 	}
 	protect := protections(copies, "newest copy", "", "")
 	sp.prune(d, ext, extDir, copies, nil, svc.External.Retention, protect, now)
-}
-
-func archiveWhy(why string) string {
-	if why == "none yet" {
-		return "no archive yet"
-	}
-	return "newest archive" + why[len("newest"):]
 }

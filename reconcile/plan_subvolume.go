@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drsync/drsync/schedule"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
@@ -19,16 +20,15 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	var planned *Snapshot
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
-	} else if due, why := s.Snapshots.Schedule.Due(newestTime(local), now); due {
+	} else if v := schedule.Due(s.Snapshots.Schedule, newestTime(local), now); v.Due {
 		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
 		sortSnapshots(local)
-		sp.Actions = append(sp.Actions, Action{
-			Kind: KindSnapshot, Subvolume: s.Name, Location: localLoc, Snapshot: snap.Name,
-			Path: filepath.Join(localDir, snap.Name), Take: &TakeSnapshot{Source: s.Source},
-			Reason: fmt.Sprintf("tier %s: %s", s.Tier, localWhy(why)),
-		})
+		a := Action{Kind: KindSnapshot, Subvolume: s.Name, Location: localLoc, Snapshot: snap.Name,
+			Path: filepath.Join(localDir, snap.Name), Take: &TakeSnapshot{Source: s.Source}}
+		a.because(Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "local snapshot", Schedule: &v})
+		sp.Actions = append(sp.Actions, a)
 	}
 
 	// keepLocal protects the parent of the next incremental send.
@@ -46,11 +46,10 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			for _, r := range st.External {
 				if r.ReceivedUUID == "" || !r.ReadOnly {
 					repaired = true
-					sp.Actions = append(sp.Actions, Action{
-						Kind: KindRepair, Subvolume: s.Name, Location: extLoc, Snapshot: r.Name,
-						Path: filepath.Join(extDir, r.Name), Remove: &RemoveCopy{},
-						Reason: "half-received (" + halfReason(r) + "): an interrupted send; removed and sent again",
-					})
+					a := Action{Kind: KindRepair, Subvolume: s.Name, Location: extLoc, Snapshot: r.Name,
+						Path: filepath.Join(extDir, r.Name), Remove: &RemoveCopy{}}
+					a.because(Reason{Code: BecauseHalfReceived, Detail: halfReason(r)})
+					sp.Actions = append(sp.Actions, a)
 					continue
 				}
 				ext = append(ext, r)
@@ -59,22 +58,21 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			keepLocal = parent
 			if n := len(local); n > 0 {
 				cand := local[n-1]
-				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
+				v := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
 				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
-				if fresher && !HasName(ext, cand.Name) && (due || repaired) {
-					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
+				if fresher && !HasName(ext, cand.Name) && (v.Due || repaired) {
+					why := Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "replica", Schedule: &v, Send: &SendWhy{Parent: parent}}
+					if !v.Due {
+						why = Reason{Code: BecauseResend, Tier: s.Tier, Send: &SendWhy{Parent: parent}}
+					}
 					parentPath := ""
 					if parent != "" {
 						parentPath = filepath.Join(localDir, parent)
-						reason += "; incremental from " + parent
-					} else {
-						reason += "; full send (no common parent on the drive)"
 					}
-					sp.Actions = append(sp.Actions, Action{
-						Kind: KindSend, Subvolume: s.Name, Location: extLoc, Snapshot: cand.Name,
-						Path: filepath.Join(extDir, cand.Name), Send: &SendCopy{From: filepath.Join(localDir, cand.Name), Parent: parentPath},
-						Reason: reason,
-					})
+					a := Action{Kind: KindSend, Subvolume: s.Name, Location: extLoc, Snapshot: cand.Name,
+						Path: filepath.Join(extDir, cand.Name), Send: &SendCopy{From: filepath.Join(localDir, cand.Name), Parent: parentPath}}
+					a.because(why)
+					sp.Actions = append(sp.Actions, a)
 					ext = append(ext, Snapshot{Name: cand.Name, Time: cand.Time, HasTime: cand.HasTime, Seq: cand.Seq,
 						ReceivedUUID: cand.UUID, ReadOnly: true})
 					keepLocal = cand.Name
@@ -135,49 +133,32 @@ func halfReason(r Snapshot) string {
 	return "not read-only"
 }
 
-func localWhy(why string) string {
-	if why == "none yet" {
-		return "no local snapshot yet"
-	}
-	return "newest local snapshot" + why[len("newest"):]
-}
-
-func externalWhy(why string, due bool) string {
-	if !due {
-		return "re-sending after removing a half-received copy"
-	}
-	return why
-}
-
 // sendDue decides whether the drive lacks what the external schedule asks
 // for: the newest local snapshot that belongs to a snapshot slot at or
 // before the latest send slot. A snapshot belongs to the snapshot slot it
 // was taken for, so one taken at 03:30 for the 02:00 slot is sent by a 03:00
 // send slot that same run, and a 02:00 snapshot sent at 03:00 satisfies the
 // send slot until the next one.
-func sendDue(send, snap schema.Schedule, local, ext []Snapshot, now time.Time) (bool, string) {
+func sendDue(send, snap schema.Schedule, local, ext []Snapshot, now time.Time) schedule.Verdict {
 	if len(ext) == 0 {
-		return true, "no replica on the drive yet"
+		return schedule.Due(send, time.Time{}, now)
 	}
 	newest := ext[len(ext)-1].Time
-	age := schema.Age(now.Sub(newest))
 	if send.Kind == "every" {
-		due, _ := send.Due(newest, now)
-		return due, fmt.Sprintf("newest replica is %s old; wants one every %s", age, schema.FormatDuration(send.Every))
+		return schedule.Due(send, newest, now)
 	}
-	slot := send.Slot(now)
+	v := schedule.Verdict{Why: schedule.Satisfied, Rule: send.Text, Age: schema.Duration{Duration: now.Sub(newest)}, Since: send.Slot(now)}
 	for i := len(local) - 1; i >= 0; i-- {
 		taken := local[i].Time
 		if snap.Kind != "every" {
 			taken = snap.Slot(taken)
 		}
-		if !taken.After(slot) {
+		if !taken.After(v.Since) {
 			if local[i].Time.After(newest) {
-				return true, fmt.Sprintf("newest replica is %s old; %q wants %s or newer on the drive since %s",
-					age, send.Text, local[i].Name, slot.Format("2006-01-02 15:04"))
+				v.Due, v.Why, v.Want = true, schedule.Slot, local[i].Name
 			}
 			break
 		}
 	}
-	return false, ""
+	return v
 }

@@ -189,7 +189,6 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 		if o.sampleSize > 0 {
 			a.Proof.SampleSize = o.sampleSize
 		}
-		a.Reason = "requested"
 		tier := ""
 		if s := d.Subvolumes[n]; s != nil {
 			tier = s.Tier
