@@ -62,10 +62,17 @@ type Action struct {
 }
 
 // DriveRef identifies an external drive: what is mounted at Mount must
-// be the filesystem UUID (when one is declared).
+// be the filesystem UUID (when one is declared) on the declared LUKS
+// device (when one is declared).
 type DriveRef struct {
-	Mount string `json:"mount"`
-	UUID  string `json:"uuid,omitempty"`
+	Mount string       `json:"mount"`
+	UUID  string       `json:"uuid,omitempty"`
+	LUKS  *schema.LUKS `json:"luks,omitempty"`
+}
+
+// location is the drive as Storage.Probe takes it.
+func (r *DriveRef) location() schema.Location {
+	return schema.Location{External: true, Mount: r.Mount, UUID: r.UUID, LUKS: r.LUKS}
 }
 
 // TakeSnapshot is a snapshot's payload: the subvolume it is taken of.

@@ -185,7 +185,7 @@ func driveStillThere(env Env, a Action) error {
 	if !a.External || a.Drive == nil {
 		return nil
 	}
-	if d := env.Storage.Probe(a.Drive.Mount, a.Drive.UUID); !d.Present {
+	if d := env.Storage.Probe(a.Drive.location()); !d.Present {
 		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil
@@ -193,6 +193,9 @@ func driveStillThere(env Env, a Action) error {
 
 // run1 carries out one action: its kind alone says how.
 func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
+	if err := confineAction(env, a); err != nil {
+		return 0, nil, err
+	}
 	k, ok := kinds[a.Kind]
 	if !ok {
 		return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)

@@ -19,6 +19,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		}
 	}
 	p.Warnings = append(p.Warnings, d.Warnings()...)
+	p.Warnings = append(p.Warnings, o.JournalMalformed...)
 	for _, e := range o.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
 			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
@@ -42,7 +43,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		if err != nil {
 			p.FilesError = err.Error()
 		} else {
-			planFiles(p, files, o.Files)
+			planFiles(p, files, o.Files, o.RefusedFiles)
 		}
 	}
 	return p
@@ -67,5 +68,5 @@ func (a *Action) markExternal(d *schema.Desired, o *Observed) {
 	if uuid == "" {
 		uuid = loc.UUID
 	}
-	a.Drive = &DriveRef{Mount: loc.Mount, UUID: uuid}
+	a.Drive = &DriveRef{Mount: loc.Mount, UUID: uuid, LUKS: loc.LUKS}
 }

@@ -21,8 +21,9 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	for _, u := range st.Unchecked {
 		sp.Warnings = append(sp.Warnings, "left alone: "+u+" has no checksum, so it cannot be verified")
 	}
+	sp.Warnings = append(sp.Warnings, futureWarnings(archives, now, "archive")...)
 	var planned *Snapshot
-	if v := schedule.Due(svc.Schedule, newestTime(archives), now); v.Due {
+	if v := schedule.Due(svc.Schedule, newestTime(current(archives, now)), now); v.Due {
 		// Names are compared without the archive suffix, unverifiable
 		// archives included: a backup never takes an existing archive's name.
 		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))

@@ -11,16 +11,20 @@ import (
 )
 
 func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, now time.Time) SubvolumePlan {
+	if len(st.Refused) > 0 {
+		return refusedPlan(s, st)
+	}
 	sp := SubvolumePlan{Name: s.Name, Tier: s.Tier, Foreign: st.Foreign}
 	localLoc := s.Snapshots.Location
 	localDir := d.SnapshotDir(localLoc, s.Name)
 
 	// Snapshot when the schedule has a slot the newest snapshot predates.
 	local := append([]Snapshot(nil), st.Local...)
+	sp.Warnings = append(sp.Warnings, futureWarnings(local, now, "snapshot")...)
 	var planned *Snapshot
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
-	} else if v := schedule.Due(s.Snapshots.Schedule, newestTime(local), now); v.Due {
+	} else if v := schedule.Due(s.Snapshots.Schedule, newestTime(current(local, now)), now); v.Due {
 		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
@@ -43,7 +47,13 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			var ext []Snapshot
 			repaired := false
 			extDir := d.SnapshotDir(extLoc, s.Name)
+			var modified []Snapshot
 			for _, r := range st.External {
+				if (r.ReceivedUUID == "" || !r.ReadOnly) && !interruptedReceive(o, s.Name, extLoc, r, local) {
+					modified = append(modified, r)
+					sp.Warnings = append(sp.Warnings, modifiedWarning(extLoc, r))
+					continue
+				}
 				if r.ReceivedUUID == "" || !r.ReadOnly {
 					repaired = true
 					a := Action{Kind: KindRepair, Subvolume: s.Name, Location: extLoc, Snapshot: r.Name,
@@ -56,11 +66,12 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			}
 			parent := commonParent(local, ext)
 			keepLocal = parent
-			if n := len(local); n > 0 {
-				cand := local[n-1]
-				v := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
-				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
-				if fresher && !HasName(ext, cand.Name) && (v.Due || repaired) {
+			sp.Warnings = append(sp.Warnings, futureWarnings(ext, now, "replica")...)
+			if cur, curExt := current(local, now), current(ext, now); len(cur) > 0 {
+				cand := cur[len(cur)-1]
+				v := sendDue(s.External.Schedule, s.Snapshots.Schedule, cur, curExt, now)
+				fresher := len(curExt) == 0 || cand.Time.After(curExt[len(curExt)-1].Time)
+				if fresher && !HasName(ext, cand.Name) && !HasName(modified, cand.Name) && (v.Due || repaired) {
 					why := Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "replica", Schedule: &v, Send: &SendWhy{Parent: parent}}
 					if !v.Due {
 						why = Reason{Code: BecauseResend, Tier: s.Tier, Send: &SendWhy{Parent: parent}}

@@ -53,7 +53,7 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		if t.IsZero() {
 			return nil
 		}
-		s := now.Sub(t).Seconds()
+		s := max(0, now.Sub(t).Seconds()) // a future-dated snapshot is warned about by plan, never a negative age
 		return &s
 	}
 	row := func(name, tier, service string, rpo, rto time.Duration) subvolumeStatus {

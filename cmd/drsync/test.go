@@ -79,6 +79,9 @@ type proofReport struct {
 // runProofs tests or drills the named subvolumes (default all) through
 // the reconcile pipeline, with a plan of just those proofs.
 func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind reconcile.Kind) error {
+	if o.sampleSize < 0 || o.sampleSize > verify.MaxSampleSize {
+		return fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.sampleSize, verify.MaxSampleSize)
+	}
 	d, err := schema.Load(g.file, g.tags)
 	if err != nil {
 		return err
@@ -266,16 +269,13 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 				fmt.Fprintf(g.stdout, "  … %d more (--verbose lists all)\n", len(r.Failures)-10)
 				break
 			}
-			detail := ""
-			if f.Want != "" || f.Got != "" {
-				detail = fmt.Sprintf(" (want %s, got %s)", f.Want, f.Got)
-			}
-			fmt.Fprintf(g.stdout, "  ✗ %s: %s%s\n", f.Path, f.Check, detail)
+			fmt.Fprintf(g.stdout, "  %s\n", failureLine(f))
+		}
+		if names := checkNames(r); names != "" {
+			fmt.Fprintf(g.stdout, "  checks: %s\n", names)
 		}
 		if verbose {
-			for _, p := range r.Paths {
-				fmt.Fprintf(g.stdout, "  ✓ %s\n", p)
-			}
+			printChecked(g.stdout, r)
 		}
 		if r.Scratch != "" {
 			fmt.Fprintf(g.stdout, "  scratch kept for inspection: %s\n", r.Scratch)
