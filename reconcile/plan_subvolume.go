@@ -31,7 +31,11 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 		sortSnapshots(local)
 		a := Action{Kind: KindSnapshot, Subvolume: s.Name, Location: localLoc, Snapshot: snap.Name,
 			Path: filepath.Join(localDir, snap.Name), Take: &TakeSnapshot{Source: s.Source}}
-		a.because(Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "local snapshot", Schedule: &v})
+		why := Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "local snapshot", Schedule: &v}
+		if v.Why == schedule.NoneYet && len(st.Local) > 0 {
+			why.Detail = "that is not dated in the future"
+		}
+		a.because(why)
 		sp.Actions = append(sp.Actions, a)
 	}
 

@@ -39,7 +39,8 @@ type Reason struct {
 	// Retention is retention's verdict on a pruned copy.
 	Retention *RetentionWhy `json:"retention,omitempty"`
 	// Detail completes the reasons that need a word more: why a replica
-	// counts as half-received, how big a generated file's change is.
+	// counts as half-received, how big a generated file's change is, that
+	// the only snapshots are dated in the future.
 	Detail string `json:"detail,omitempty"`
 }
 
@@ -81,7 +82,11 @@ func (r Reason) Text() string {
 	tier := "tier " + r.Tier + ": "
 	switch r.Code {
 	case BecauseSchedule:
-		return tier + scheduleText(r.Subject, r.Schedule) + r.Send.text()
+		text := scheduleText(r.Subject, r.Schedule)
+		if r.Detail != "" {
+			text += " " + r.Detail
+		}
+		return tier + text + r.Send.text()
 	case BecauseResend:
 		return tier + "re-sending after removing a half-received copy" + r.Send.text()
 	case BecauseDriveLacks:
