@@ -75,7 +75,7 @@ func Load(path string, tags []string) (*Desired, error) {
 	}
 	d.Source = path
 	d.clean()
-	if probs := append(references(v), d.check(v)...); len(probs) > 0 {
+	if probs := append(append(references(v), d.check(v)...), d.checkAlerting(v)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}

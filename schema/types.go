@@ -12,6 +12,8 @@ type Desired struct {
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
 	Services   map[string]*Service   `json:"services,omitempty"`
+	Alerting   *Alerting             `json:"alerting,omitempty"`
+	Pings      map[string]Ping       `json:"pings,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -96,6 +98,7 @@ type Generate struct {
 	Dashboard    string          `json:"dashboard"`
 	Systemd      string          `json:"systemd"`
 	Runbooks     string          `json:"runbooks"`
+	Alertmanager string          `json:"alertmanager"`
 	NodeExporter string          `json:"nodeExporter"`
 	Enabled      GenerateEnabled `json:"enabled"`
 }
@@ -107,6 +110,7 @@ type GenerateEnabled struct {
 	Systemd      bool `json:"systemd"`
 	Runbooks     bool `json:"runbooks"`
 	ScrapeConfig bool `json:"scrapeConfig"`
+	Alertmanager bool `json:"alertmanager"`
 }
 
 // Restore says where restore tests and drills may write.
