@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/render"
+)
+
+// received is one request a stand-in receiver got.
+type received struct {
+	path, query, auth string
+	body              []byte
+}
+
+// chatReceiver stands in for Discord (its Slack-compatible endpoint) and
+// an ntfy server, recording what arrives.
+type chatReceiver struct {
+	mu  sync.Mutex
+	got []received
+}
+
+func (c *chatReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	c.mu.Lock()
+	c.got = append(c.got, received{path: r.URL.Path, query: r.URL.RawQuery, auth: r.Header.Get("Authorization"), body: body})
+	c.mu.Unlock()
+}
+
+// wait returns the first request to path that match accepts.
+func (c *chatReceiver) wait(t *testing.T, path string, match func(received) bool, limit time.Duration) received {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		c.mu.Lock()
+		for _, r := range c.got {
+			if r.path == path && match(r) {
+				c.mu.Unlock()
+				return r
+			}
+		}
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.Fatalf("nothing matching arrived at %s within %s; got %d requests: %+v", path, limit, len(c.got), c.got)
+	return received{}
+}
+
+// The alerting part of the desired state under test: Discord for the
+// team, ntfy for the phone, both for critical alerts, fast grouping.
+const alertingCUE = `package drsync
+
+alerting: {
+	receiver:      "chat"
+	groupWait:     "1s"
+	groupInterval: "1s"
+	receivers: {
+		chat: {kind: "discord", urlFile: "\(root)/secrets/discord-url"}
+		phone: {kind: "ntfy", url: "%s/ntfy/drsync-alerts", tokenFile: "\(root)/secrets/ntfy-token"}
+	}
+	routes: [
+		{receiver: "phone", severity: "critical", continue: true},
+		{receiver: "chat", severity: "critical"},
+	]
+}
+`
+
+// TestRestoreTestFailedReachesPeople is the whole chain with real parts:
+// drsync apply generates the rules and the Alertmanager config, `drsync
+// test` finds a damaged replica, a real node_exporter serves the metrics,
+// a real Prometheus evaluates the generated rules and sends to a real
+// Alertmanager running the generated config (checked by amtool first),
+// which delivers RestoreTestFailed to a Discord and an ntfy stand-in on
+// 127.0.0.1, naming the subvolume, the host and the runbook. The secrets
+// (Discord's webhook token, ntfy's access token) reach Alertmanager only
+// from files.
+func TestRestoreTestFailedReachesPeople(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus, node_exporter and Alertmanager")
+	}
+	amtool := promtest.Tool(t, "amtool", "prometheus-alertmanager")
+	promtest.Tool(t, "prometheus-alertmanager", "prometheus-alertmanager")
+	stack := promtest.NewStack(t)
+	chat := &chatReceiver{}
+	srv := httptest.NewServer(chat)
+	t.Cleanup(srv.Close)
+
+	// small.cue plus the alerting part, as one package.
+	cue := t.TempDir()
+	small, err := os.ReadFile("../../testdata/desired/small.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(cue, "small.cue"), small)
+	writeTestFile(t, filepath.Join(cue, "alerting.cue"), fmt.Appendf(nil, alertingCUE, srv.URL))
+	r := newFaultRigFrom(t, t.TempDir(), cue)
+	const discordToken, ntfyToken = "wh-token-7f3a", "tk_ntfy_51c9"
+	writeTestFile(t, filepath.Join(r.dir, "secrets", "discord-url"), []byte(srv.URL+"/discord/1234/"+discordToken+"/slack\n"))
+	writeTestFile(t, filepath.Join(r.dir, "secrets", "ntfy-token"), []byte(ntfyToken+"\n"))
+
+	amConfig := r.d.Generate.Alertmanager
+	if out, err := exec.Command(amtool, "check-config", amConfig).CombinedOutput(); err != nil {
+		t.Fatalf("amtool check-config on the config apply wrote: %v\n%s", err, out)
+	}
+	cfg, _ := os.ReadFile(amConfig)
+	if bytes.Contains(cfg, []byte(discordToken)) || bytes.Contains(cfg, []byte(ntfyToken)) {
+		t.Fatalf("a secret is in the generated config:\n%s", cfg)
+	}
+
+	rel := someFile(t, r.replica)
+	tamper(t, r.replica, func() { os.WriteFile(filepath.Join(r.replica, rel), []byte("rot"), 0o644) })
+	if code, out := r.run("test", "--subvolume", "docs", "--sample-size", "100000"); code != 1 {
+		t.Fatalf("test of a damaged replica: exit %d\n%s", code, out)
+	}
+
+	stack.AlertmanagerAddr = promtest.StartAlertmanager(t, amConfig)
+	d := *r.d
+	d.Generate.NodeExporter = stack.NodeAddr
+	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: time.Now(), Host: "host-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack.Start(t, filepath.Dir(d.Generate.Metrics), shortFor(t, d.Generate.AlertRules), scrape)
+
+	runbook := filepath.Join(d.Generate.Runbooks, "DR-002-btrfs-pool-corruption.md")
+	isRestoreTestFailed := func(text string) bool {
+		return strings.Contains(text, "RestoreTestFailed") && strings.Contains(text, "docs") &&
+			strings.Contains(text, "host-b") && strings.Contains(text, runbook)
+	}
+	discord := chat.wait(t, "/discord/1234/"+discordToken+"/slack", func(r received) bool {
+		var msg struct {
+			Attachments []struct{ Title, Text string } `json:"attachments"`
+		}
+		if json.Unmarshal(r.body, &msg) != nil || len(msg.Attachments) == 0 {
+			return false
+		}
+		return isRestoreTestFailed(msg.Attachments[0].Title + "\n" + msg.Attachments[0].Text)
+	}, 90*time.Second)
+	t.Logf("Discord got: %s", discord.body)
+
+	ntfy := chat.wait(t, "/ntfy/drsync-alerts", func(r received) bool {
+		return strings.Contains(string(r.body), `"alertname":"RestoreTestFailed"`)
+	}, 30*time.Second)
+	if ntfy.auth != "Bearer "+ntfyToken {
+		t.Errorf("ntfy got Authorization %q, want the token from its file", ntfy.auth)
+	}
+	// ntfy renders the message from Alertmanager's JSON with Go templates:
+	// do what it does, and read what the phone would show.
+	msg := ntfyMessage(t, ntfy)
+	if !isRestoreTestFailed(msg) {
+		t.Errorf("ntfy message does not name the alert, subvolume, host and runbook:\n%s", msg)
+	}
+}
+
+// shortFor copies the generated rule file with every for: duration cut to
+// one second, so alerts fire within the test instead of after 5 minutes;
+// expressions, labels and annotations stay as generated.
+func shortFor(t *testing.T, rules string) string {
+	t.Helper()
+	b, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := regexp.MustCompile(`(?m)^(\s+for: )\S+$`).ReplaceAll(b, []byte("${1}1s"))
+	if bytes.Equal(short, b) {
+		t.Fatalf("no for: durations in %s", rules)
+	}
+	path := filepath.Join(t.TempDir(), "rules.yml")
+	writeTestFile(t, path, short)
+	return path
+}
+
+// ntfyMessage executes the message template the request carries (ntfy's
+// tpl=yes, m=…) on its JSON body.
+func ntfyMessage(t *testing.T, r received) string {
+	t.Helper()
+	q, err := url.ParseQuery(r.query)
+	if err != nil || q.Get("tpl") != "yes" || q.Get("m") == "" {
+		t.Fatalf("ntfy request lacks a message template: %q (%v)", r.query, err)
+	}
+	tmpl, err := template.New("m").Parse(q.Get("m"))
+	if err != nil {
+		t.Fatalf("ntfy message template: %v", err)
+	}
+	var payload any
+	if err := json.Unmarshal(r.body, &payload); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, payload); err != nil {
+		t.Fatalf("ntfy message template on Alertmanager's payload: %v", err)
+	}
+	return out.String()
+}
+
+func writeTestFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
