@@ -165,6 +165,89 @@ func TestRestoreTestFailedReachesPeople(t *testing.T) {
 	if !isRestoreTestFailed(msg) {
 		t.Errorf("ntfy message does not name the alert, subvolume, host and runbook:\n%s", msg)
 	}
+
+	// The dashboard's "Recent alerts" table, as apply wrote it, asked of
+	// the same Prometheus: the alert is there, active, and firing now.
+	since, now := recentAlertsRow(t, d.Generate.Dashboard, stack.PromAddr, "RestoreTestFailed", "docs", "host-b")
+	if since <= 0 || now != 1 {
+		t.Errorf("Recent alerts row for RestoreTestFailed/docs/host-b: active since %v, now %v; want a time and 1 (firing)", since, now)
+	}
+}
+
+// recentAlertsRow runs the queries of the dashboard's "Recent alerts"
+// panel against Prometheus and returns the values of the row of one alert.
+func recentAlertsRow(t *testing.T, dashboard, promAddr, alertname, subvolume, host string) (since, now float64) {
+	t.Helper()
+	b, err := os.ReadFile(dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	var values []float64
+	for _, p := range dash.Panels {
+		if !strings.HasPrefix(p.Title, "Recent alerts") {
+			continue
+		}
+		for _, q := range p.Targets {
+			v, ok := instantValue(t, promAddr, q.Expr, map[string]string{"alertname": alertname, "subvolume": subvolume, "host": host})
+			if !ok {
+				t.Fatalf("no row for %s/%s/%s from %q", alertname, subvolume, host, q.Expr)
+			}
+			values = append(values, v)
+		}
+	}
+	if len(values) != 2 {
+		t.Fatalf("Recent alerts panel: want 2 queries, ran %d", len(values))
+	}
+	return values[0], values[1]
+}
+
+// instantValue asks Prometheus for expr and returns the value of the
+// series carrying labels.
+func instantValue(t *testing.T, promAddr, expr string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
+		t.Fatalf("query %q: %v %s", expr, err, body.Error)
+	}
+next:
+	for _, r := range body.Data.Result {
+		for k, v := range labels {
+			if r.Metric[k] != v {
+				continue next
+			}
+		}
+		var f float64
+		if s, ok := r.Value[1].(string); ok {
+			fmt.Sscan(s, &f)
+		}
+		return f, true
+	}
+	return 0, false
 }
 
 // shortFor copies the generated rule file with every for: duration cut to
