@@ -3,6 +3,7 @@ package schema
 // Desired is the decoded, validated desired state. Paths are cleaned.
 type Desired struct {
 	Root       string                `json:"root"`
+	Host       string                `json:"host,omitempty"`
 	StateDir   string                `json:"stateDir"`
 	Calendar   Calendar              `json:"calendar"`
 	Generate   Generate              `json:"generate"`
