@@ -80,9 +80,9 @@ func alerts(in Input) []alert {
 	out := []alert{
 		{
 			name: "BackupFailed",
-			expr: `(time() - backup_last_success_timestamp > 2 * min by (subvolume, tier) (backup_schedule_interval_seconds))
+			expr: `(time() - backup_last_success_timestamp > 2 * min by (host, subvolume, tier) (backup_schedule_interval_seconds))
 or
-(min by (subvolume, tier) (backup_schedule_interval_seconds) unless backup_last_success_timestamp)`,
+(min by (host, subvolume, tier) (backup_schedule_interval_seconds) unless backup_last_success_timestamp)`,
 			forDur: time.Hour, severity: "critical", category: "backup",
 			summary:     "Backup failed for {{ $labels.subvolume }}",
 			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),
@@ -92,9 +92,9 @@ or
 		testOverdue,
 		{
 			name: "BackupTooOld",
-			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (subvolume, tier) group_left backup_rpo_target_seconds)
+			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (host, subvolume, tier) group_left backup_rpo_target_seconds)
 or
-(backup_schedule_interval_seconds{location="external"} unless on (subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
+(backup_schedule_interval_seconds{location="external"} unless on (host, subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
 			forDur: time.Hour, severity: "warning", category: "backup",
 			summary:     "External backup of {{ $labels.subvolume }} is older than its RPO",
 			description: fmt.Sprintf("The newest replica of {{ $labels.subvolume }} on {{ $labels.location_name }} is older than the tier {{ $labels.tier }} RPO target, or there is none: losing the machine now loses more data than accepted. Connect the drive and run `%s apply -f %s`.", bin, f),

@@ -28,9 +28,6 @@ type Input struct {
 	// found the drive mounted. The newest replica on a drive also proves it
 	// was there, so a drive missing here is still dated by its replicas.
 	ExternalSeen map[string]time.Time
-	// Host names this machine in alerts: the scrape config gives every
-	// series a host label. Empty: no label (the instance still names it).
-	Host string
 }
 
 // SubvolumeStatus is the recorded evidence about one subvolume.

@@ -61,9 +61,12 @@ func (c *chatReceiver) wait(t *testing.T, path string, match func(received) bool
 	return received{}
 }
 
-// The alerting part of the desired state under test: Discord for the
-// team, ntfy for the phone, both for critical alerts, fast grouping.
+// The alerting part of the desired state under test: the machine's name,
+// Discord for the team, ntfy for the phone, both for critical alerts, fast
+// grouping.
 const alertingCUE = `package drsync
+
+host: "host-b"
 
 alerting: {
 	receiver:      "chat"
@@ -131,7 +134,7 @@ func TestRestoreTestFailedReachesPeople(t *testing.T) {
 	stack.AlertmanagerAddr = promtest.StartAlertmanager(t, amConfig)
 	d := *r.d
 	d.Generate.NodeExporter = stack.NodeAddr
-	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: time.Now(), Host: "host-b"})
+	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

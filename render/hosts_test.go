@@ -1,0 +1,97 @@
+package render
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/drsync/drsync/internal/promtest"
+)
+
+// TestMetricsCarryTheHost: a named machine's every sample carries its
+// name; an unnamed one's none (the goldens).
+func TestMetricsCarryTheHost(t *testing.T) {
+	promtool := promtest.Tool(t, "promtool", "prometheus")
+	in := fixedInput(t)
+	in.Desired.Host = "htpc"
+	b, err := Metrics(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := regexp.MustCompile(`(?m)^[a-z_]+(\{[^}]*\})? `).FindAllStringSubmatch(string(b), -1)
+	if len(samples) < 50 {
+		t.Fatalf("only %d samples", len(samples))
+	}
+	for _, s := range samples {
+		if !strings.Contains(s[1], `host="htpc"`) {
+			t.Errorf("sample without the host: %s", s[0])
+		}
+	}
+	if out, err := runStdin(promtool, strings.NewReader(string(b)), "check", "metrics"); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	in.Desired.Host = ""
+	if b, _ := Metrics(in); strings.Contains(string(b), "host=") {
+		t.Errorf("an unnamed machine's metrics carry a host label")
+	}
+}
+
+// TestAlertRulesAcrossHosts evaluates the generated rules with promtool on
+// two hosts that name their subvolume alike: only the host whose backup
+// failed, or whose replica is too old, alerts, named by its host label.
+// Rules that aggregate or match on subvolume alone merge the hosts (one
+// alert without a host) or fail on duplicate matches.
+func TestAlertRulesAcrossHosts(t *testing.T) {
+	promtool := promtest.Tool(t, "promtool", "prometheus")
+	in := fixedInput(t)
+	byName := map[string]alert{}
+	for _, a := range alerts(in) {
+		byName[a.name] = a
+	}
+	s := in.Desired.Subvolumes["htpc-home"]
+	sub := map[string]string{"subvolume": s.Name, "tier": s.Tier}
+	onHost := func(h string, m map[string]string, kv ...string) map[string]string {
+		return with(m, append([]string{"host", h}, kv...)...)
+	}
+	local := func(h string) map[string]string {
+		return onHost(h, sub, "location", "local", "location_name", s.Snapshots.Location)
+	}
+	external := func(h string) map[string]string {
+		return onHost(h, sub, "location", "external", "location_name", s.External.Location)
+	}
+	day := 86400.0
+	var input []seriesSpec
+	for _, h := range []string{"a", "b"} {
+		input = append(input,
+			seriesSpec{"backup_schedule_interval_seconds", local(h), flat(day)},
+			seriesSpec{"backup_schedule_interval_seconds", external(h), flat(7 * day)},
+			seriesSpec{"backup_rpo_target_seconds", onHost(h, sub), flat(seconds(in.Desired.Tiers[s.Tier].RPO.Duration))})
+	}
+	// Host a backed up just now with a fresh replica; host b never did,
+	// and its newest replica is 30 days old.
+	input = append(input,
+		seriesSpec{"backup_last_success_timestamp", onHost("a", sub), flat(0)},
+		seriesSpec{"backup_newest_snapshot_timestamp", external("a"), flat(0)},
+		seriesSpec{"backup_newest_snapshot_timestamp", external("b"), flat(-30 * day)})
+	tf := testFile{
+		RuleFiles:          []string{"rules.yml"},
+		EvaluationInterval: promDuration(step),
+		Tests: []testGroup{
+			edgeTests(in, "BackupFailed on host b only", byName["BackupFailed"], onHost("b", sub), input, fromStartTiming),
+			edgeTests(in, "BackupTooOld on host b only", byName["BackupTooOld"], external("b"), input, fromStartTiming),
+		},
+	}
+	tests, err := marshalYAML("", tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := AlertRules(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules.yml"), rules)
+	writeFile(t, filepath.Join(dir, "tests.yml"), tests)
+	run(t, dir, promtool, "test", "rules", "tests.yml")
+}
