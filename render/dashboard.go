@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 )
 
@@ -35,10 +36,13 @@ type templating struct {
 }
 
 type variable struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
-	Type  string `json:"type"`
-	Query string `json:"query"`
+	Name       string         `json:"name"`
+	Label      string         `json:"label"`
+	Type       string         `json:"type"`
+	Query      string         `json:"query"`
+	Datasource *dataSourceRef `json:"datasource,omitempty"`
+	Refresh    int            `json:"refresh,omitempty"` // 1: on dashboard load
+	Sort       int            `json:"sort,omitempty"`    // 1: alphabetical
 }
 
 type dataSourceRef struct {
@@ -329,9 +333,14 @@ func Dashboard(in Input) ([]byte, error) {
 		Refresh:       "5m",
 		SchemaVersion: 39,
 		Time:          timeRange{From: "now-30d", To: "now"},
-		Templating: templating{List: []variable{{
-			Name: "datasource", Label: "Prometheus", Type: "datasource", Query: "prometheus",
-		}}},
+		Templating: templating{List: []variable{
+			{Name: "datasource", Label: "Prometheus", Type: "datasource", Query: "prometheus"},
+			// One machine at a time: a fleet's machines share subvolume
+			// names. A machine without a host label leaves it empty, and
+			// host=~"" selects its series.
+			{Name: "host", Label: "Host", Type: "query", Query: "label_values(backup_rpo_target_seconds, host)",
+				Datasource: &datasource, Refresh: 1, Sort: 1},
+		}},
 		Panels: panels,
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
@@ -342,7 +351,22 @@ func Dashboard(in Input) ([]byte, error) {
 }
 
 func query(expr, legend string) target {
-	return target{Expr: expr, LegendFormat: legend}
+	return target{Expr: onHost(expr), LegendFormat: legend}
+}
+
+// drsyncSelector is a selector of one of drsync's series (or of the alerts
+// raised on them), with its matchers if any.
+var drsyncSelector = regexp.MustCompile(`\b(backup_[a-z_]+|drsync_[a-z_]+|ALERTS(?:_FOR_STATE)?)\b(\{[^}]*\})?`)
+
+// onHost restricts every selector of expr to the dashboard's $host.
+func onHost(expr string) string {
+	return drsyncSelector.ReplaceAllStringFunc(expr, func(sel string) string {
+		m := drsyncSelector.FindStringSubmatch(sel)
+		if m[2] == "" {
+			return m[1] + `{host=~"$host"}`
+		}
+		return m[1] + `{host=~"$host", ` + m[2][1:]
+	})
 }
 
 func statDefaults(textMode string) statOptions {

@@ -95,3 +95,30 @@ func TestAlertRulesAcrossHosts(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "tests.yml"), tests)
 	run(t, dir, promtool, "test", "rules", "tests.yml")
 }
+
+// TestDashboardOnHost: every selector of every panel is restricted to the
+// $host variable, which lists the hosts drsync's metrics carry.
+func TestDashboardOnHost(t *testing.T) {
+	cases := map[string]string{
+		`backup_size_bytes`: `backup_size_bytes{host=~"$host"}`,
+		`time() - max by (subvolume) (backup_newest_snapshot_timestamp{location="external"})`:     `time() - max by (subvolume) (backup_newest_snapshot_timestamp{host=~"$host", location="external"})`,
+		`max by (alertname, host, location_name) (ALERTS_FOR_STATE{category=~"x"}) or 0 * ALERTS`: `max by (alertname, host, location_name) (ALERTS_FOR_STATE{host=~"$host", category=~"x"}) or 0 * ALERTS{host=~"$host"}`,
+		`backup_restore_tests_passed_total / backup_restore_tests_total`:                          `backup_restore_tests_passed_total{host=~"$host"} / backup_restore_tests_total{host=~"$host"}`,
+	}
+	for in, want := range cases {
+		if got := onHost(in); got != want {
+			t.Errorf("onHost(%s)\n got %s\nwant %s", in, got, want)
+		}
+	}
+	b, d := renderDashboard(t)
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			if n, h := len(metricNames(q.Expr)), strings.Count(q.Expr, `host=~"$host"`); n != h {
+				t.Errorf("panel %q: %d selectors, %d on $host: %s", p.Title, n, h, q.Expr)
+			}
+		}
+	}
+	if !strings.Contains(string(b), `"query": "label_values(backup_rpo_target_seconds, host)"`) {
+		t.Errorf("no host variable")
+	}
+}

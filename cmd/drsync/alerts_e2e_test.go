@@ -202,9 +202,11 @@ func recentAlertsRow(t *testing.T, dashboard, promAddr, alertname, subvolume, ho
 			continue
 		}
 		for _, q := range p.Targets {
-			v, ok := instantValue(t, promAddr, q.Expr, map[string]string{"alertname": alertname, "subvolume": subvolume, "host": host})
+			// Grafana puts the chosen host where the panel says $host.
+			expr := strings.ReplaceAll(q.Expr, "$host", host)
+			v, ok := instantValue(t, promAddr, expr, map[string]string{"alertname": alertname, "subvolume": subvolume, "host": host})
 			if !ok {
-				t.Fatalf("no row for %s/%s/%s from %q", alertname, subvolume, host, q.Expr)
+				t.Fatalf("no row for %s/%s/%s from %q", alertname, subvolume, host, expr)
 			}
 			values = append(values, v)
 		}
