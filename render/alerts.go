@@ -80,9 +80,11 @@ func alerts(in Input) []alert {
 	out := []alert{
 		{
 			name: "BackupFailed",
-			expr: `(time() - backup_last_success_timestamp > 2 * min by (host, subvolume, tier) (backup_schedule_interval_seconds))
+			// on (...): the aggregate has lost the instance and job labels a
+			// scrape adds to the raw series, so only these labels can match.
+			expr: `(time() - backup_last_success_timestamp > on (host, subvolume, tier) 2 * min by (host, subvolume, tier) (backup_schedule_interval_seconds))
 or
-(min by (host, subvolume, tier) (backup_schedule_interval_seconds) unless backup_last_success_timestamp)`,
+(min by (host, subvolume, tier) (backup_schedule_interval_seconds) unless on (host, subvolume, tier) backup_last_success_timestamp)`,
 			forDur: time.Hour, severity: "critical", category: "backup",
 			summary:     "Backup failed for {{ $labels.subvolume }}",
 			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),

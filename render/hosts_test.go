@@ -38,10 +38,12 @@ func TestMetricsCarryTheHost(t *testing.T) {
 }
 
 // TestAlertRulesAcrossHosts evaluates the generated rules with promtool on
-// two hosts that name their subvolume alike: only the host whose backup
-// failed, or whose replica is too old, alerts, named by its host label.
-// Rules that aggregate or match on subvolume alone merge the hosts (one
-// alert without a host) or fail on duplicate matches.
+// two hosts that name their subvolume alike, with the instance and job
+// labels a scrape adds: only the host whose backup failed, or whose replica
+// is too old, alerts, named by its host label. Rules that aggregate or
+// match on subvolume alone merge the hosts (one alert without a host) or
+// fail on duplicate matches; rules that compare an aggregate with a raw
+// series without on (...) never match a scraped series.
 func TestAlertRulesAcrossHosts(t *testing.T) {
 	promtool := promtest.Tool(t, "promtool", "prometheus")
 	in := fixedInput(t)
@@ -61,6 +63,11 @@ func TestAlertRulesAcrossHosts(t *testing.T) {
 		return onHost(h, sub, "location", "external", "location_name", s.External.Location)
 	}
 	day := 86400.0
+	// As scraped: every series also carries the target's instance and job,
+	// which aggregations drop and raw series keep.
+	scraped := func(m map[string]string) map[string]string {
+		return with(m, "instance", "node:9100", "job", "backup-metrics")
+	}
 	var input []seriesSpec
 	for _, h := range []string{"a", "b"} {
 		input = append(input,
@@ -74,12 +81,15 @@ func TestAlertRulesAcrossHosts(t *testing.T) {
 		seriesSpec{"backup_last_success_timestamp", onHost("a", sub), flat(0)},
 		seriesSpec{"backup_newest_snapshot_timestamp", external("a"), flat(0)},
 		seriesSpec{"backup_newest_snapshot_timestamp", external("b"), flat(-30 * day)})
+	for i := range input {
+		input[i].labels = scraped(input[i].labels)
+	}
 	tf := testFile{
 		RuleFiles:          []string{"rules.yml"},
 		EvaluationInterval: promDuration(step),
 		Tests: []testGroup{
 			edgeTests(in, "BackupFailed on host b only", byName["BackupFailed"], onHost("b", sub), input, fromStartTiming),
-			edgeTests(in, "BackupTooOld on host b only", byName["BackupTooOld"], external("b"), input, fromStartTiming),
+			edgeTests(in, "BackupTooOld on host b only", byName["BackupTooOld"], scraped(external("b")), input, fromStartTiming),
 		},
 	}
 	tests, err := marshalYAML("", tf)

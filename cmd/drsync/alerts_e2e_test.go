@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -138,7 +137,7 @@ func TestRestoreTestFailedReachesPeople(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack.Start(t, filepath.Dir(d.Generate.Metrics), shortFor(t, d.Generate.AlertRules), scrape)
+	stack.Start(t, filepath.Dir(d.Generate.Metrics), promtest.ShortFor(t, d.Generate.AlertRules), scrape)
 
 	runbook := filepath.Join(d.Generate.Runbooks, "DR-002-btrfs-pool-corruption.md")
 	isRestoreTestFailed := func(text string) bool {
@@ -253,24 +252,6 @@ next:
 		return f, true
 	}
 	return 0, false
-}
-
-// shortFor copies the generated rule file with every for: duration cut to
-// one second, so alerts fire within the test instead of after 5 minutes;
-// expressions, labels and annotations stay as generated.
-func shortFor(t *testing.T, rules string) string {
-	t.Helper()
-	b, err := os.ReadFile(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := regexp.MustCompile(`(?m)^(\s+for: )\S+$`).ReplaceAll(b, []byte("${1}1s"))
-	if bytes.Equal(short, b) {
-		t.Fatalf("no for: durations in %s", rules)
-	}
-	path := filepath.Join(t.TempDir(), "rules.yml")
-	writeTestFile(t, path, short)
-	return path
 }
 
 // ntfyMessage executes the message template the request carries (ntfy's

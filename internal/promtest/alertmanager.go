@@ -1,8 +1,11 @@
 package promtest
 
 import (
+	"bytes"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -27,4 +30,24 @@ func StartAlertmanager(t testing.TB, config string) string {
 	}
 	t.Fatalf("alertmanager on %s not ready within 20s", addr)
 	return ""
+}
+
+// ShortFor copies a rule file with every for: duration cut to one second,
+// so alerts fire within a test instead of after minutes; expressions,
+// labels and annotations stay as they are. It returns the copy's path.
+func ShortFor(t testing.TB, rules string) string {
+	t.Helper()
+	b, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := regexp.MustCompile(`(?m)^(\s+for: )\S+$`).ReplaceAll(b, []byte("${1}1s"))
+	if bytes.Equal(short, b) {
+		t.Fatalf("no for: durations in %s", rules)
+	}
+	path := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(path, short, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
