@@ -59,6 +59,9 @@ type Target struct {
 	Notifier   Notifier
 	Commands   []string
 	Events     []Event
+	// Budget bounds one ping to this target, retries included (zero: the
+	// Sender's).
+	Budget time.Duration
 }
 
 func (t Target) wants(p Ping) bool {
@@ -69,7 +72,8 @@ func (t Target) wants(p Ping) bool {
 type Sender struct {
 	Targets []Target
 	Log     *slog.Logger
-	// Budget is the most time one ping may take, retries included.
+	// Budget is the most time one ping may take, retries included, for
+	// targets without their own.
 	Budget time.Duration
 	// Client makes the requests; its own timeout is not relied upon.
 	Client *http.Client
@@ -114,7 +118,10 @@ func (s *Sender) Wait() {
 // deliver tries one target until it succeeds, fails for good, or the
 // budget is spent: 0.5 s, 1 s, 2 s … between attempts.
 func (s *Sender) deliver(t Target, p Ping) {
-	budget := s.Budget
+	budget := t.Budget
+	if budget <= 0 {
+		budget = s.Budget
+	}
 	if budget <= 0 {
 		budget = DefaultBudget
 	}

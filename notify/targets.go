@@ -27,7 +27,7 @@ func Targets(d *schema.Desired) ([]Target, []error) {
 			problems = append(problems, fmt.Errorf("ping %q: %w", name, err))
 			continue
 		}
-		t := Target{Name: name, Kind: p.Kind, Notifier: n, Commands: p.Commands}
+		t := Target{Name: name, Kind: p.Kind, Notifier: n, Commands: p.Commands, Budget: p.Timeout.Duration}
 		for _, e := range p.Events {
 			t.Events = append(t.Events, Event(e))
 		}

@@ -60,6 +60,7 @@ type Ping struct {
 	TokenFile string   `json:"tokenFile,omitempty"`
 	Commands  []string `json:"commands"`
 	Events    []string `json:"events"`
+	Timeout   Duration `json:"timeout"`
 }
 
 // PingNames returns the declared pings' names, sorted.

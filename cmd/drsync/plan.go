@@ -86,7 +86,7 @@ func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
 	if err != nil {
 		return reconcile.Env{}, err
 	}
-	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d}, nil
+	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d, Pings: pingsFor(d)}, nil
 }
 
 func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
