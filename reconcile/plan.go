@@ -120,13 +120,16 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		if err != nil {
 			p.FilesError = err.Error()
 		} else {
-			planFiles(p, files, o.Files)
+			planFiles(p, files, o.Files, o.RefusedFiles)
 		}
 	}
 	return p
 }
 
 func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, now time.Time) SubvolumePlan {
+	if len(st.Refused) > 0 {
+		return refusedPlan(s, st)
+	}
 	sp := SubvolumePlan{Name: s.Name, Tier: s.Tier, Foreign: st.Foreign}
 	localLoc := s.Snapshots.Location
 	localDir := d.SnapshotDir(localLoc, s.Name)
@@ -161,7 +164,13 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			var ext []Snapshot
 			repaired := false
 			extDir := d.SnapshotDir(extLoc, s.Name)
+			var modified []Snapshot
 			for _, r := range st.External {
+				if (r.ReceivedUUID == "" || !r.ReadOnly) && !interruptedReceive(o, s.Name, extLoc, r, local) {
+					modified = append(modified, r)
+					sp.Warnings = append(sp.Warnings, modifiedWarning(extLoc, r))
+					continue
+				}
 				if r.ReceivedUUID == "" || !r.ReadOnly {
 					repaired = true
 					sp.Actions = append(sp.Actions, Action{
@@ -180,7 +189,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 				cand := cur[len(cur)-1]
 				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, cur, curExt, now)
 				fresher := len(curExt) == 0 || cand.Time.After(curExt[len(curExt)-1].Time)
-				if fresher && !HasName(ext, cand.Name) && (due || repaired) {
+				if fresher && !HasName(ext, cand.Name) && !HasName(modified, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
 					parentPath := ""
 					if parent != "" {
