@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drsync/drsync/schema"
 )
 
 // Event is the moment of a command a ping reports.
@@ -78,7 +80,20 @@ type Sender struct {
 	// Client makes the requests; its own timeout is not relied upon.
 	Client *http.Client
 
-	wg sync.WaitGroup
+	wg      sync.WaitGroup
+	resolve func() ([]Target, []error) // adds Targets at the first Send
+	once    sync.Once
+}
+
+// FromDesired is a Sender for d's pings, nil when none are declared. Their
+// secret files are read when the first ping is sent, so a command that
+// never pings (plan) never reads them; a ping whose file cannot be used is
+// logged and left out.
+func FromDesired(d *schema.Desired) *Sender {
+	if len(d.Pings) == 0 {
+		return nil
+	}
+	return &Sender{resolve: func() ([]Target, []error) { return Targets(d) }}
 }
 
 // DefaultBudget keeps the wait at the end of a run short even when a
@@ -91,6 +106,16 @@ func (s *Sender) Send(p Ping) {
 	if s == nil {
 		return
 	}
+	s.once.Do(func() {
+		if s.resolve == nil {
+			return
+		}
+		targets, problems := s.resolve()
+		s.Targets = append(s.Targets, targets...)
+		for _, err := range problems {
+			s.logger().Warn("ping left out", "error", err)
+		}
+	})
 	if p.Time.IsZero() {
 		p.Time = time.Now()
 	}

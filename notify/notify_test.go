@@ -294,3 +294,33 @@ func TestLogTail(t *testing.T) {
 		t.Errorf("a short log was changed")
 	}
 }
+
+// TestFromDesiredReadsSecretsAtFirstPing: building the sender reads no
+// file (plan builds one and never pings); the first ping reads them, and a
+// missing one is logged and left out while the others are sent.
+func TestFromDesiredReadsSecretsAtFirstPing(t *testing.T) {
+	rc := newReceiver(t, nil)
+	dir := t.TempDir()
+	later := filepath.Join(dir, "written-later")
+	d := desired(map[string]schema.Ping{
+		"hc":      {Kind: "healthchecks", URLFile: later},
+		"missing": {Kind: "webhook", URLFile: filepath.Join(dir, "nope")},
+	})
+	s := FromDesired(d)
+	if err := os.WriteFile(later, []byte(rc.URL+"/ping/"+secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	s.Send(Ping{Command: "apply", Event: Start})
+	s.Wait()
+	if got := rc.requests(); len(got) != 1 || got[0].Path != "/ping/"+secret+"/start" {
+		t.Errorf("requests: %+v", got)
+	}
+	if !strings.Contains(logs.String(), `ping left out`) || !strings.Contains(logs.String(), `ping \"missing\"`) {
+		t.Errorf("log: %s", logs.String())
+	}
+	if FromDesired(desired(map[string]schema.Ping{})) != nil {
+		t.Errorf("a sender without pings")
+	}
+}
