@@ -307,7 +307,14 @@ func AlertRuleTests(in Input) ([]byte, error) {
 			break
 		}
 	}
-	sl := map[string]string{"subvolume": s.Name, "tier": s.Tier}
+	// A named machine's series carry its host label: so do the tests'.
+	host := func(m map[string]string) map[string]string {
+		if h := in.Desired.Host; h != "" {
+			return with(m, "host", h)
+		}
+		return m
+	}
+	sl := host(map[string]string{"subvolume": s.Name, "tier": s.Tier})
 	local := with(sl, "location", "local", "location_name", s.Snapshots.Location)
 	minInterval := s.Snapshots.Schedule.Period()
 	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(seconds(minInterval))}}
@@ -354,7 +361,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		if ds.drillEvery == 0 {
 			continue
 		}
-		dl := map[string]string{"subvolume": ds.Name, "tier": ds.Tier}
+		dl := host(map[string]string{"subvolume": ds.Name, "tier": ds.Tier})
 		add("DrillFailed: passing drill quiet, failed drill fires", byName["DrillFailed"], dl,
 			[]seriesSpec{{"backup_drill_success", dl, step2(1, 0)}}, stepTiming)
 		interval := seriesSpec{"backup_drill_interval_seconds", dl, flat(seconds(ds.drillEvery))}
@@ -372,7 +379,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 				a = c
 			}
 		}
-		dl := map[string]string{"location_name": name}
+		dl := host(map[string]string{"location_name": name})
 		iv := seconds(driveInterval(by[name]))
 		ivs := seriesSpec{"backup_external_drive_interval_seconds", dl, flat(iv)}
 		add("ExternalDriveNotSeen "+name+": last seen just inside and past its schedule", a, dl,

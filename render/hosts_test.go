@@ -132,3 +132,20 @@ func TestDashboardOnHost(t *testing.T) {
 		t.Errorf("no host variable")
 	}
 }
+
+// TestAlertRuleTestsOfANamedHost: a named machine's generated promtool
+// tests feed series with its host label, as its metrics have, and pass.
+func TestAlertRuleTestsOfANamedHost(t *testing.T) {
+	in := fixedInput(t)
+	in.Desired.Host = "htpc"
+	tests, err := AlertRuleTests(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(tests), `host="htpc"`) < 10 {
+		t.Errorf("the tests' series lack the host label:\n%s", tests)
+	}
+	if out, err := promtoolRules(t, in, nil); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
