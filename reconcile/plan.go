@@ -141,6 +141,9 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
 	} else if due, why := s.Snapshots.Schedule.Due(newestTime(current(local, now)), now); due {
+		if why == "none yet" && len(local) > 0 {
+			why = "none yet that is not dated in the future"
+		}
 		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
@@ -619,8 +622,8 @@ func halfReason(r Snapshot) string {
 }
 
 func localWhy(why string) string {
-	if why == "none yet" {
-		return "no local snapshot yet"
+	if rest, ok := strings.CutPrefix(why, "none yet"); ok {
+		return "no local snapshot yet" + rest
 	}
 	return "newest local snapshot" + why[len("newest"):]
 }
