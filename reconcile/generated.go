@@ -13,6 +13,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
@@ -55,6 +56,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
 			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(current(st.Archives, now))
+			s.ExternalCount, s.NewestExternal = len(st.External), newestTime(current(st.External, now))
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s
@@ -68,21 +70,19 @@ func fillEvidence(s *render.SubvolumeStatus, h *History) {
 		return
 	}
 	if b := h.LastBackup; b != nil {
-		s.LastSuccess, s.LastDuration = b.Time, seconds(b.Seconds)
+		s.LastSuccess, s.LastDuration = b.Time, humane.Seconds(b.Seconds)
 	}
 	if t := h.LastTest; t != nil {
-		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
 	}
 	s.TestsRun, s.TestsPassed = h.Tests, h.Passed
 	if h.Verified != nil {
 		s.Verified = h.Verified.SnapshotTime
 	}
 	if dr := h.LastDrill; dr != nil {
-		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
+		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
 	}
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // GeneratedFiles renders the files plan and apply manage as resources:
 // every enabled generated file except the metrics textfile, which changes
@@ -141,10 +141,10 @@ func planFiles(p *Plan, files map[string][]byte, current, refused map[string]str
 		}
 		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
-			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
+			a.because(Reason{Code: BecauseNewFile, Detail: fmt.Sprintf("%d lines", strings.Count(want, "\n"))})
 		} else {
 			a.Write.Diff = unifiedDiff(path, have, want)
-			a.Reason = "content differs: " + diffStat(a.Write.Diff)
+			a.because(Reason{Code: BecauseFileDiffers, Detail: diffStat(a.Write.Diff)})
 		}
 		p.Files = append(p.Files, a)
 	}

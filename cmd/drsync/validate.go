@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
 )
@@ -78,8 +79,8 @@ func runValidate(g *globalOptions) error {
 		if h != "" {
 			name += ": host " + h
 		}
-		fmt.Fprintf(g.stdout, "%s: valid (%s, %s, %s, %s)\n", name, count(len(d.Subvolumes), "subvolume"),
-			count(len(d.Services), "service"), count(len(d.Locations), "location"), count(len(d.Tiers), "tier"))
+		fmt.Fprintf(g.stdout, "%s: valid (%s, %s, %s, %s)\n", name, humane.Count(len(d.Subvolumes), "subvolume"),
+			humane.Count(len(d.Services), "service"), humane.Count(len(d.Locations), "location"), humane.Count(len(d.Tiers), "tier"))
 	}
 	return nil
 }
