@@ -80,9 +80,11 @@ func alerts(in Input) []alert {
 	out := []alert{
 		{
 			name: "BackupFailed",
-			expr: `(time() - backup_last_success_timestamp > 2 * min by (subvolume, tier) (backup_schedule_interval_seconds))
+			// on (...): the aggregate has lost the instance and job labels a
+			// scrape adds to the raw series, so only these labels can match.
+			expr: `(time() - backup_last_success_timestamp > on (host, subvolume, tier) 2 * min by (host, subvolume, tier) (backup_schedule_interval_seconds))
 or
-(min by (subvolume, tier) (backup_schedule_interval_seconds) unless backup_last_success_timestamp)`,
+(min by (host, subvolume, tier) (backup_schedule_interval_seconds) unless on (host, subvolume, tier) backup_last_success_timestamp)`,
 			forDur: time.Hour, severity: "critical", category: "backup",
 			summary:     "Backup failed for {{ $labels.subvolume }}",
 			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),
@@ -92,9 +94,9 @@ or
 		testOverdue,
 		{
 			name: "BackupTooOld",
-			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (subvolume, tier) group_left backup_rpo_target_seconds)
+			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (host, subvolume, tier) group_left backup_rpo_target_seconds)
 or
-(backup_schedule_interval_seconds{location="external"} unless on (subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
+(backup_schedule_interval_seconds{location="external"} unless on (host, subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
 			forDur: time.Hour, severity: "warning", category: "backup",
 			summary:     "External backup of {{ $labels.subvolume }} is older than its RPO",
 			description: fmt.Sprintf("The newest replica of {{ $labels.subvolume }} on {{ $labels.location_name }} is older than the tier {{ $labels.tier }} RPO target, or there is none: losing the machine now loses more data than accepted. Connect the drive and run `%s apply -f %s`.", bin, f),
@@ -305,7 +307,14 @@ func AlertRuleTests(in Input) ([]byte, error) {
 			break
 		}
 	}
-	sl := map[string]string{"subvolume": s.Name, "tier": s.Tier}
+	// A named machine's series carry its host label: so do the tests'.
+	host := func(m map[string]string) map[string]string {
+		if h := in.Desired.Host; h != "" {
+			return with(m, "host", h)
+		}
+		return m
+	}
+	sl := host(map[string]string{"subvolume": s.Name, "tier": s.Tier})
 	local := with(sl, "location", "local", "location_name", s.Snapshots.Location)
 	minInterval := s.Snapshots.Schedule.Period()
 	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(seconds(minInterval))}}
@@ -352,7 +361,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		if ds.drillEvery == 0 {
 			continue
 		}
-		dl := map[string]string{"subvolume": ds.Name, "tier": ds.Tier}
+		dl := host(map[string]string{"subvolume": ds.Name, "tier": ds.Tier})
 		add("DrillFailed: passing drill quiet, failed drill fires", byName["DrillFailed"], dl,
 			[]seriesSpec{{"backup_drill_success", dl, step2(1, 0)}}, stepTiming)
 		interval := seriesSpec{"backup_drill_interval_seconds", dl, flat(seconds(ds.drillEvery))}
@@ -370,7 +379,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 				a = c
 			}
 		}
-		dl := map[string]string{"location_name": name}
+		dl := host(map[string]string{"location_name": name})
 		iv := seconds(driveInterval(by[name]))
 		ivs := seriesSpec{"backup_external_drive_interval_seconds", dl, flat(iv)}
 		add("ExternalDriveNotSeen "+name+": last seen just inside and past its schedule", a, dl,

@@ -75,7 +75,7 @@ func TestAlertRulesOtherShapes(t *testing.T) {
 // edges: moving a threshold by a minute or two makes them fail.
 func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
 	for _, m := range []struct{ name, old, new string }{
-		{"BackupFailed", "> 2 * min by", "> 2.001 * min by"},
+		{"BackupFailed", "> on (host, subvolume, tier) 2 * min by", "> on (host, subvolume, tier) 2.001 * min by"},
 		{"RestoreTestOverdue", "> 1.2 * backup_restore_test_interval_seconds", "> 1.2001 * backup_restore_test_interval_seconds"},
 		{"BackupTooOld", "group_left backup_rpo_target_seconds", "group_left backup_rpo_target_seconds - 60"},
 		{"RTOAboveTarget", "backup_rto_measured_seconds > backup_rto_target_seconds", "backup_rto_measured_seconds >= backup_rto_target_seconds"},

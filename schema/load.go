@@ -65,7 +65,14 @@ func (e *Error) Error() string {
 // one package, unifies it with #Desired and decodes it. tags are
 // "key=value" strings injected into @tag() fields.
 func Load(path string, tags []string) (*Desired, error) {
-	v, err := Value(path, tags)
+	return LoadHost(path, tags, "")
+}
+
+// LoadHost is Load for the machine called host: in a fleet file (one that
+// declares hosts) it reads that host's part; an empty host in a fleet file
+// is an error naming the hosts to choose from.
+func LoadHost(path string, tags []string, host string) (*Desired, error) {
+	v, err := valueFor(path, tags, host)
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +81,11 @@ func Load(path string, tags []string) (*Desired, error) {
 		return nil, cueError(err, v)
 	}
 	d.Source = path
+	if host != "" {
+		d.Host = host
+	}
 	d.clean()
-	if probs := append(references(v), d.check(v)...); len(probs) > 0 {
+	if probs := append(append(references(v), d.check(v)...), d.checkAlerting(v)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}
@@ -85,29 +95,25 @@ func Load(path string, tags []string) (*Desired, error) {
 // Value returns the user's state unified with #Desired and validated as
 // concrete, before decoding.
 func Value(path string, tags []string) (cue.Value, error) {
-	files, err := inputFiles(path)
+	return valueFor(path, tags, "")
+}
+
+// valueFor is Value for one host of a fleet file (see selectHost).
+func valueFor(path string, tags []string, host string) (cue.Value, error) {
+	user, err := userValue(path, tags)
 	if err != nil {
 		return cue.Value{}, err
 	}
-	ctx := cuecontext.New()
 	src, err := Files.ReadFile("drsync.cue")
 	if err != nil {
 		return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
 	}
-	schema := ctx.CompileBytes(src, cue.Filename(SchemaFile))
+	schema := user.Context().CompileBytes(src, cue.Filename(SchemaFile))
 	if schema.Err() != nil {
 		return cue.Value{}, fmt.Errorf("embedded schema: %w", schema.Err())
 	}
-	insts := load.Instances(files, &load.Config{Tags: tags})
-	if len(insts) != 1 {
-		return cue.Value{}, fmt.Errorf("%s: expected one CUE package, found %d", path, len(insts))
-	}
-	if insts[0].Err != nil {
-		return cue.Value{}, cueError(insts[0].Err, cue.Value{})
-	}
-	user := ctx.BuildInstance(insts[0])
-	if user.Err() != nil {
-		return cue.Value{}, cueError(user.Err(), user)
+	if user, err = selectHost(user, path, host); err != nil {
+		return cue.Value{}, err
 	}
 	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(user)
 	if err := v.Validate(cue.Concrete(true)); err != nil {
@@ -120,6 +126,26 @@ func Value(path string, tags []string) (cue.Value, error) {
 		return cue.Value{}, cueError(err, user)
 	}
 	return v, nil
+}
+
+// userValue builds the user's files, with tags, as written.
+func userValue(path string, tags []string) (cue.Value, error) {
+	files, err := inputFiles(path)
+	if err != nil {
+		return cue.Value{}, err
+	}
+	insts := load.Instances(files, &load.Config{Tags: tags})
+	if len(insts) != 1 {
+		return cue.Value{}, fmt.Errorf("%s: expected one CUE package, found %d", path, len(insts))
+	}
+	if insts[0].Err != nil {
+		return cue.Value{}, cueError(insts[0].Err, cue.Value{})
+	}
+	user := cuecontext.New().BuildInstance(insts[0])
+	if user.Err() != nil {
+		return cue.Value{}, cueError(user.Err(), user)
+	}
+	return user, nil
 }
 
 // inputFiles expands a directory into its .cue files so that a directory

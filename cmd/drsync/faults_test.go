@@ -31,11 +31,17 @@ type faultRig struct {
 
 func newFaultRig(t *testing.T) *faultRig {
 	t.Helper()
+	file, _ := filepath.Abs("../../testdata/desired/small.cue")
+	return newFaultRigFrom(t, t.TempDir(), file)
+}
+
+// newFaultRigFrom is newFaultRig for a desired state at file (a directory
+// of .cue files works) whose root is dir.
+func newFaultRigFrom(t *testing.T, dir, file string) *faultRig {
+	t.Helper()
 	if err := sandbox.Available(); err != nil {
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	file, _ := filepath.Abs("../../testdata/desired/small.cue")
 	uuid := sandbox.NewUUID()
 	d, err := schema.Load(file, []string{"root=" + dir, "drive_uuid=" + uuid})
 	if err != nil {

@@ -82,14 +82,14 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 	if err := sandbox.Available(); err != nil {
 		return fmt.Errorf("sandbox needs loop-mounted btrfs (or --storage dir for plain directories): %w", err)
 	}
-	d, err := schema.Load(g.file, tags)
+	d, err := loadDesired(g, g.file, tags)
 	if err != nil {
 		return err
 	}
 	// The sandbox's drive is a plain loop device (this sandbox makes no
 	// dm-crypt container): where the file declares the tag, the LUKS check
 	// is turned off for this sandbox alone.
-	if dl, err := schema.Load(g.file, append(tags, luksOffTag)); err == nil {
+	if dl, err := loadDesired(g, g.file, append(tags, luksOffTag)); err == nil {
 		tags, d = append(tags, luksOffTag), dl
 		next += " -t " + luksOffTag
 	}

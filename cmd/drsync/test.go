@@ -82,7 +82,7 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	if o.sampleSize < 0 || o.sampleSize > verify.MaxSampleSize {
 		return fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.sampleSize, verify.MaxSampleSize)
 	}
-	d, err := schema.Load(g.file, g.tags)
+	d, err := loadDesired(g, g.file, g.tags)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ type reconciler struct {
 }
 
 func (r *reconciler) Validate(_ context.Context, path string) error {
-	_, err := schema.Load(path, r.g.tags)
+	_, err := loadDesired(r.g, path, r.g.tags)
 	if err != nil {
 		staged, _ := filepath.Abs(path)
 		if st, serr := os.Stat(staged); serr == nil && !st.IsDir() {
@@ -144,7 +144,7 @@ func (r *reconciler) shown(err error, staged string) error {
 // Reconcile is one unattended run of the pipeline: guarded, and a dry run
 // when apply is false.
 func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {
-	d, err := schema.Load(path, r.g.tags)
+	d, err := loadDesired(r.g, path, r.g.tags)
 	if err != nil {
 		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
 	}
