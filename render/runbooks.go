@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/runbooks"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -298,7 +299,7 @@ func Commands(md []byte) [][]string {
 			pending += strings.TrimSuffix(line, `\`)
 			continue
 		}
-		words := shellWords(pending + line)
+		words := shellwords.Split(pending + line)
 		pending = ""
 		if len(words) > 0 && words[0] == "sudo" {
 			words = words[1:]
@@ -318,58 +319,6 @@ func unquote(line string) string {
 		return line
 	}
 	return strings.TrimPrefix(t[1:], " ")
-}
-
-// shellWords splits one shell command line into words, stopping at a
-// comment or at the first operator (| & ; < > ( )).
-func shellWords(line string) []string {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == '\'':
-			j := strings.IndexByte(line[i+1:], '\'')
-			if j < 0 {
-				j = len(line) - i - 1
-			}
-			cur.WriteString(line[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(line) && line[i] != '"'; i++ {
-				if line[i] == '\\' && i+1 < len(line) && strings.IndexByte("$`\"\\", line[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(line[i])
-			}
-			inWord = true
-		case c == '\\' && i+1 < len(line):
-			i++
-			cur.WriteByte(line[i])
-			inWord = true
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '#' && !inWord, strings.IndexByte("|&;<>()", c) >= 0:
-			if inWord {
-				words = append(words, cur.String())
-			}
-			return words
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
 }
 
 // generated dates a runbook by the run whose evidence it carries, so that

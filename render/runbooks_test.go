@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/internal/shellwords"
 )
 
 func TestRunbooksContent(t *testing.T) {
@@ -146,8 +148,8 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
-		if in != "" && strings.Join(shellWords(shellQuote(in)), "|") != in {
-			t.Errorf("%q does not round-trip through shellWords", in)
+		if in != "" && strings.Join(shellwords.Split(shellQuote(in)), "|") != in {
+			t.Errorf("%q does not round-trip through shellwords.Split", in)
 		}
 	}
 }
