@@ -54,6 +54,10 @@ type alert struct {
 	// runbook is the runbook annotation: a path, or a template choosing the
 	// path by subvolume. Empty when runbooks are not generated.
 	runbook string
+	// labels are added to severity and category: one rule per drive
+	// carries its drive's name, so promtool does not take the rules for
+	// duplicates.
+	labels map[string]string
 }
 
 // Slack on the cadences: a restore test or drill runs at the first apply
@@ -66,8 +70,9 @@ const (
 // alerts returns the rules for in, in file order.
 func alerts(in Input) []alert {
 	d := in.Desired
-	f := d.Generate.DesiredFile
-	bin := d.Generate.Binary
+	// Commands in descriptions are pasted into a shell: quoted.
+	f := shellQuote(d.Generate.DesiredFile)
+	bin := shellQuote(d.Generate.Binary)
 	rb := subvolumeRunbook(in)
 	out := []alert{
 		{
@@ -144,7 +149,7 @@ or
 		}
 		unlock := ""
 		if loc.LUKS != nil {
-			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", loc.LUKS.Device, loc.LUKS.Mapping)
+			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", shellQuote(loc.LUKS.Device), loc.LUKS.Mapping)
 		}
 		sel := fmt.Sprintf(`{location_name=%q}`, name)
 		out = append(out, alert{
@@ -155,7 +160,8 @@ or
 			forDur: time.Hour, severity: "warning", category: "backup",
 			summary:     fmt.Sprintf("External drive %s not seen", name),
 			description: fmt.Sprintf("External drive %s has not been present for longer than its schedule allows (every %s, plus %s), or never was: replicas of %s are going stale. Unlock it (%smount it at %s) and run `%s apply -f %s`.", name, schema.FormatDuration(driveInterval(by[name])), schema.FormatDuration(driveSlack), strings.Join(subs, ", "), unlock, loc.Mount, bin, f),
-			runbook:     runbookPath(in, runbookSystem),
+			runbook:     runbookPath(in, driveRunbook(in.Desired, by[name])),
+			labels:      map[string]string{"location_name": name},
 		})
 	}
 	return out
@@ -168,6 +174,21 @@ func runbookPath(in Input, file string) string {
 		return ""
 	}
 	return filepath.Join(g.Runbooks, file)
+}
+
+// driveRunbook is the runbook that recovers from what a drive holds: the
+// scenario runbook of its subvolumes when they share one, else DR-004,
+// which restores everything from the drive.
+func driveRunbook(d *schema.Desired, subs []subvolume) string {
+	file := runbookTotal
+	for i, s := range subs {
+		rb := runbookFor(d, s.Subvolume)
+		if i > 0 && rb != file {
+			return runbookTotal
+		}
+		file = rb
+	}
+	return file
 }
 
 // subvolumeRunbook is a template choosing, by the alert's subvolume label,
@@ -212,7 +233,7 @@ func AlertRules(in Input) ([]byte, error) {
 			Alert:       a.name,
 			Expr:        a.expr,
 			For:         promDuration(a.forDur),
-			Labels:      map[string]string{"severity": a.severity, "category": a.category},
+			Labels:      with(a.labels, "severity", a.severity, "category", a.category),
 			Annotations: ann,
 		})
 	}
@@ -275,9 +296,11 @@ func AlertRuleTests(in Input) ([]byte, error) {
 	if err := check(in); err != nil {
 		return nil, err
 	}
-	subs := subvolumes(in)
+	// Services count as subvolumes here, as in the metrics: a state of
+	// services alone still has every backup alert to test.
+	subs := tracked(in)
 	if len(subs) == 0 {
-		return nil, fmt.Errorf("alert rule tests: no subvolumes declared")
+		return nil, fmt.Errorf("alert rule tests: no subvolumes or services declared")
 	}
 	all := alerts(in)
 	byName := map[string]alert{}
