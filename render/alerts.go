@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -71,8 +72,8 @@ const (
 func alerts(in Input) []alert {
 	d := in.Desired
 	// Commands in descriptions are pasted into a shell: quoted.
-	f := shellQuote(d.Generate.DesiredFile)
-	bin := shellQuote(d.Generate.Binary)
+	f := shellwords.Quote(d.Generate.DesiredFile)
+	bin := shellwords.Quote(d.Generate.Binary)
 	rb := subvolumeRunbook(in)
 	out := []alert{
 		{
@@ -149,7 +150,7 @@ or
 		}
 		unlock := ""
 		if loc.LUKS != nil {
-			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", shellQuote(loc.LUKS.Device), loc.LUKS.Mapping)
+			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", shellwords.Quote(loc.LUKS.Device), loc.LUKS.Mapping)
 		}
 		sel := fmt.Sprintf(`{location_name=%q}`, name)
 		out = append(out, alert{

@@ -35,7 +35,7 @@ var scenarios = []scenario{
 type runbookData struct {
 	ID, Severity string
 	Generated    string
-	Drsync       string // the binary, as the units call it
+	Drsync       string // the binary, as the units call it, shell-quoted
 	Desired      string // the desired-state file
 	RunbookDir   string
 	ApplyService string
@@ -93,7 +93,7 @@ func Runbooks(in Input) (map[string][]byte, error) {
 		return nil, err
 	}
 	tmpl, err := template.New("runbooks").Funcs(template.FuncMap{
-		"sh":   shellQuote,
+		"sh":   shellwords.Quote,
 		"join": strings.Join,
 	}).ParseFS(runbooks.FS, "*.tmpl")
 	if err != nil {
@@ -116,13 +116,14 @@ func runbookView(in Input, sc scenario) runbookData {
 	v := runbookData{
 		ID: sc.id, Severity: sc.severity,
 		Generated:    generated(in),
-		Drsync:       g.Binary,
+		Drsync:       shellwords.Quote(g.Binary),
 		Desired:      g.DesiredFile,
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
 	}
 	var sumRTO, maxRPO time.Duration
+	tiers := map[string]bool{}
 	var oldestTest time.Time
 	run, passed := 0, 0
 	subs := subvolumes(in)
@@ -133,6 +134,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		}
 		rs := rbView(in, s)
 		v.Subvolumes = append(v.Subvolumes, rs)
+		tiers[s.Tier] = true
 		sumRTO += s.rto
 		maxRPO = max(maxRPO, s.rpo)
 		run += s.status.TestsRun
@@ -147,8 +149,21 @@ func runbookView(in Input, sc scenario) runbookData {
 			oldestTest = t.Time
 		}
 	}
-	v.RTOTarget = clock(sumRTO) + " (the subvolumes' targets below, restored one after another)"
-	v.RPOTarget = schema.FormatDuration(maxRPO) + " of data loss at most (the loosest tier below)"
+	switch len(v.Subvolumes) {
+	case 0:
+		v.RTOTarget = "none: no subvolume is restored by this runbook"
+		v.RPOTarget = v.RTOTarget
+	case 1:
+		v.RTOTarget = clock(sumRTO) + " (the subvolume's target below)"
+	default:
+		v.RTOTarget = clock(sumRTO) + " (the subvolumes' targets below, restored one after another)"
+	}
+	if len(v.Subvolumes) > 0 {
+		v.RPOTarget = schema.FormatDuration(maxRPO) + " of data loss at most"
+		if len(tiers) > 1 {
+			v.RPOTarget += " (the loosest tier below)"
+		}
+	}
 	switch {
 	case len(v.Subvolumes) == 0:
 		v.LastTested = "nothing to test: no subvolume is restored by this runbook"
@@ -158,6 +173,9 @@ func runbookView(in Input, sc scenario) runbookData {
 		v.LastTested = day(in, oldestTest) + " (the oldest of the subvolumes' newest restore tests)"
 	}
 	v.SuccessRate = successRate(run, passed)
+	if len(v.Subvolumes) == 0 {
+		v.SuccessRate = v.RTOTarget
+	}
 
 	names, by := externalLocations(in)
 	for _, n := range names {
@@ -208,7 +226,7 @@ func rbView(in Input, s subvolume) rbSubvolume {
 		MeasuredRTO:   "never measured",
 		RTOStatus:     "**UNPROVEN**: no passing drill",
 		Verified:      "**no verified snapshot**",
-		Drsync:        d.Generate.Binary,
+		Drsync:        shellwords.Quote(d.Generate.Binary),
 		Desired:       d.Generate.DesiredFile,
 	}
 	if s.External != nil {
@@ -266,15 +284,6 @@ func successRate(run, passed int) string {
 	return fmt.Sprintf("%d/%d tests passed (%d%%)", passed, run, passed*100/run)
 }
 
-// shellQuote quotes s for a POSIX shell when it needs it, so that paths in
-// the runbooks' commands can be pasted as they are.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // Commands extracts every drsync command line from the fenced code blocks
 // of a rendered runbook, split into words as a POSIX shell would (quotes,
 // backslashes, line continuations, comments; no expansion: "$SNAP" stays
@@ -325,7 +334,7 @@ func unquote(line string) string {
 // rendering it again without a new run gives the same file.
 func generated(in Input) string {
 	if in.Reconcile.LastRun.IsZero() {
-		return "before any recorded run"
+		return "no recorded run yet"
 	}
-	return in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
+	return "the run of " + in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
 }

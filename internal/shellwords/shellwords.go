@@ -3,7 +3,38 @@
 // commands drsync prints for people to paste.
 package shellwords
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
+
+// Quote quotes s for a POSIX shell when it needs it, so that a printed
+// command can be pasted as it is: in single quotes, or, when s holds
+// control characters, in $'...' with each written as \xNN, so that
+// nothing reaches the terminal raw.
+func Quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,%") == "" {
+		return s
+	}
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
 
 // Split splits one shell command line into words, stopping at a
 // comment or at the first operator (| & ; < > ( )).
