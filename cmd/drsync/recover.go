@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/shellwords"
+	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
@@ -50,15 +52,15 @@ func newFindCommand(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			if len(all) == 0 {
-				return fmt.Errorf("%s is in no snapshot", args[0])
+				return fmt.Errorf("%s is in no snapshot", termtext.Escape(args[0]))
 			}
 			for _, f := range all {
-				fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, f.Path)
+				fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, termtext.Escape(f.Path))
 				for _, c := range f.Copies {
 					fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humanBytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
 				}
 			}
-			fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", args[0], commonFlags(g))
+			fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", shellwords.Quote(args[0]), commonFlags(g))
 			return nil
 		},
 	}
@@ -112,7 +114,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 				}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
 			}
 			fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
-				rel, snap.Name, snap.Location, dest, count(rep.Entries, "entry"), humanBytes(rep.Bytes))
+				termtext.Escape(rel), snap.Name, snap.Location, termtext.Escape(dest), count(rep.Entries, "entry"), humanBytes(rep.Bytes))
 			return nil
 		},
 	}
@@ -152,11 +154,11 @@ func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []reco
 	return out
 }
 
-// commonFlags repeats -f and -t for a command a user will copy.
+// commonFlags repeats -f and -t for a command a user will copy, quoted.
 func commonFlags(g *globalOptions) string {
-	out := " -f " + g.file
+	out := " -f " + shellwords.Quote(g.file)
 	for _, t := range g.tags {
-		out += " -t " + t
+		out += " -t " + shellwords.Quote(t)
 	}
 	if g.storage != "btrfs" {
 		out += " --storage " + g.storage

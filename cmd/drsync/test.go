@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
@@ -222,7 +223,7 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 	for _, t := range all {
 		fmt.Fprintf(g.stdout, "%s: would test %d files of %s on %s\n", t.Subvolume, len(t.Files), t.Snapshot, t.Location)
 		for _, f := range t.Files {
-			fmt.Fprintf(g.stdout, "  %s\n", f)
+			fmt.Fprintf(g.stdout, "  %s\n", termtext.Escape(f))
 		}
 	}
 	printSkipped(g, out.Skipped)
@@ -252,13 +253,13 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 			}
 			detail := ""
 			if f.Want != "" || f.Got != "" {
-				detail = fmt.Sprintf(" (want %s, got %s)", f.Want, f.Got)
+				detail = fmt.Sprintf(" (want %s, got %s)", termtext.Escape(f.Want), termtext.Escape(f.Got))
 			}
-			fmt.Fprintf(g.stdout, "  ✗ %s: %s%s\n", f.Path, f.Check, detail)
+			fmt.Fprintf(g.stdout, "  ✗ %s: %s%s\n", termtext.Escape(f.Path), f.Check, detail)
 		}
 		if verbose {
 			for _, p := range r.Paths {
-				fmt.Fprintf(g.stdout, "  ✓ %s\n", p)
+				fmt.Fprintf(g.stdout, "  ✓ %s\n", termtext.Escape(p))
 			}
 		}
 		if r.Scratch != "" {
