@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/drsync/drsync/examples/desired"
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -96,7 +97,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				}
 			}
 			if keep {
-				fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, root)
+				fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, shellwords.Quote(root))
 			}
 			return nil
 		},

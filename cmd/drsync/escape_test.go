@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,4 +85,13 @@ func TestHumanOutputEscapesControlCharacters(t *testing.T) {
 		t.Errorf("restore does not name the file, escaped:\n%s", out)
 	}
 	drsync("list")
+
+	saved := filepath.Join(dir, "my plans", "tonight's.plan")
+	if err := os.MkdirAll(filepath.Dir(saved), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out = drsync("plan", "-o", saved)
+	if _, hint, ok := strings.Cut(out, "apply exactly it with: "); !ok || !slices.Equal(shellwords.Split(strings.TrimSpace(hint)), []string{"drsync", "apply", saved}) {
+		t.Errorf("plan -o's hint does not read back as drsync apply %q:\n%s", saved, out)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
@@ -79,7 +80,7 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 				w := bufio.NewWriterSize(g.stdout, 64<<10)
 				p.WriteText(w, o.explain)
 				if o.out != "" {
-					fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+					fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, shellwords.Quote(o.out))
 				}
 				if err := w.Flush(); err != nil {
 					return err

@@ -94,7 +94,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 				}
 			}
 			if snap == nil {
-				return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", from, args[0])
+				return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", from, shellwords.Quote(args[0]))
 			}
 			dest := filepath.Join(d.Subvolumes[subvol].Source, filepath.FromSlash(rel)) + ".restored-" + time.Now().Format("20060102T150405")
 			if to != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -53,9 +54,9 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "mounted a btrfs at %s%s\n", fs.MountPoint, uuid)
 			}
-			next := "drsync plan -f " + g.file
+			next := "drsync plan -f " + shellwords.Quote(g.file)
 			for _, t := range tags {
-				next += " -t " + t
+				next += " -t " + shellwords.Quote(t)
 			}
 			for _, name := range d.ServiceNames() {
 				svc := d.Services[name]
