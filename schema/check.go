@@ -169,7 +169,7 @@ func (d *Desired) check(v, user cue.Value) []Problem {
 			}
 		}
 	}
-	for _, w := range d.written() {
+	for _, w := range d.touchedPaths() {
 		if d.Root != "" && !within(w.path, filepath.Clean(d.Root)) {
 			add(w.at, "%s lies outside root %s: with a root (-t root=DIR) nothing may reach outside it", w.path, d.Root)
 		}
@@ -192,11 +192,11 @@ type touched struct {
 	at   []string
 }
 
-// written lists every path drsync acts on: sources and service data, the
+// touchedPaths lists every path drsync acts on: sources and service data, the
 // locations and drives, the state, scratch and drill directories, and the
 // enabled generated files. (The binary and desiredFile are only named in
 // generated files.)
-func (d *Desired) written() []touched {
+func (d *Desired) touchedPaths() []touched {
 	out := []touched{
 		{d.StateDir, []string{"stateDir"}},
 		{d.Restore.Scratch, []string{"restore", "scratch"}},
