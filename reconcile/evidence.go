@@ -31,8 +31,14 @@ type TestReport struct {
 	Bytes      int64     `json:"bytes"`
 	Seconds    float64   `json:"seconds"`
 	Failures   []Failure `json:"failures,omitempty"`
-	// Paths are the sampled files a test restored and verified.
-	Paths []string `json:"paths,omitempty"`
+	// FailuresOmitted counts the failures a journaled report leaves out.
+	FailuresOmitted int `json:"failuresOmitted,omitempty"`
+	// Paths are the sampled files a test restored and verified, and
+	// Checked each of them (or each archive member) with the checks it
+	// passed and failed; the journal keeps only their number (Files) and
+	// the seed that drew them.
+	Paths   []string    `json:"paths,omitempty"`
+	Checked []FileCheck `json:"checked,omitempty"`
 	// Scratch is kept for inspection when the test failed.
 	Scratch string `json:"scratch,omitempty"`
 	// RTOTargetSeconds is the drill's target; Seconds is the measured RTO.
@@ -47,12 +53,42 @@ const (
 	ResultSkip = "skip"
 )
 
-// Failure names a file and the check it failed.
+// Failure names a file and the check it failed. Path is relative to the
+// subvolume or service (for the archive itself, its file name); WantFrom
+// and GotFrom name where each value was read: "local snapshot", "replica",
+// "restored copy", "archive", "checksum file".
 type Failure struct {
-	Path  string `json:"path"`
-	Check string `json:"check"`
-	Want  string `json:"want,omitempty"`
-	Got   string `json:"got,omitempty"`
+	Path     string `json:"path"`
+	Check    string `json:"check"`
+	Want     string `json:"want,omitempty"`
+	WantFrom string `json:"wantFrom,omitempty"`
+	Got      string `json:"got,omitempty"`
+	GotFrom  string `json:"gotFrom,omitempty"`
+}
+
+// FileCheck is one verified file (or archive member) and the checks it
+// passed and failed.
+type FileCheck struct {
+	Path   string   `json:"path"`
+	Passed []string `json:"passed,omitempty"`
+	Failed []string `json:"failed,omitempty"`
+}
+
+// journalMaxFailures bounds the failures a journaled report keeps: a drill
+// of a wrecked replica can find millions, and every later command reads the
+// journal.
+const journalMaxFailures = 100
+
+// journaled is the bounded summary of r that the journal keeps: counts,
+// the seed and the first failures, not every file.
+func (r *TestReport) journaled() *TestReport {
+	c := *r
+	c.Paths, c.Checked = nil, nil
+	if len(c.Failures) > journalMaxFailures {
+		c.FailuresOmitted += len(c.Failures) - journalMaxFailures
+		c.Failures = c.Failures[:journalMaxFailures:journalMaxFailures]
+	}
+	return &c
 }
 
 // Passed reports whether the evidence counts as proof.

@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-)
 
-// symbols follow Terraform: + creates, - destroys, -/+ replaces.
-// ~ runs a check that changes nothing but the evidence.
-var symbols = map[Kind]string{KindSnapshot: "+", KindBackup: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~", KindWrite: "+"}
+	"github.com/drsync/drsync/internal/humane"
+)
 
 // WriteText prints the plan for people: drives, then each subvolume that
 // has something to say, then a one-line summary. explain adds retention's
@@ -44,7 +42,7 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 			fmt.Fprintf(w, "  ! %s\n", warn)
 		}
 		for _, a := range s.Actions {
-			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", symbols[a.Kind], a.Kind, target(a), a.Reason)
+			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", kinds[a.Kind].symbol, a.Kind, kinds[a.Kind].target(a), a.Reason)
 		}
 		if explain {
 			for _, r := range s.Retention {
@@ -66,13 +64,13 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 			fmt.Fprintf(w, "  ! %s\n", p.FilesError)
 		}
 		for _, a := range p.Files {
-			sym, verb := "+", "write"
-			if a.Diff != "" {
+			sym, verb, diff := "+", "write", a.Write.Diff
+			if diff != "" {
 				sym, verb = "~", "update"
 			}
 			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", sym, verb, a.Path, a.Reason)
-			if explain || a.Diff != "" && len(a.Diff) < 4000 {
-				for _, l := range strings.Split(strings.TrimRight(a.Diff, "\n"), "\n") {
+			if explain || diff != "" && len(diff) < 4000 {
+				for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
 					if l != "" {
 						fmt.Fprintf(w, "        %s\n", l)
 					}
@@ -82,17 +80,6 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, p.Summary())
-}
-
-func target(a Action) string {
-	switch a.Kind {
-	case KindSend:
-		return a.Snapshot + " → " + a.Location
-	case KindTest, KindDrill:
-		return a.Snapshot + " from " + a.Location
-	default:
-		return a.Snapshot + " on " + a.Location
-	}
 }
 
 // Summary is the plan's last line.
@@ -105,23 +92,16 @@ func (p *Plan) Summary() string {
 	}
 	if p.Empty() {
 		if attention > 0 {
-			return fmt.Sprintf("No changes; %s with warnings (marked !).", plural(attention, "subvolume"))
+			return fmt.Sprintf("No changes; %s with warnings (marked !).", humane.Count(attention, "subvolume"))
 		}
 		return "No changes. The machine matches the desired state."
 	}
 	n := p.Count()
 	var parts []string
-	for _, k := range []Kind{KindRepair, KindSnapshot, KindBackup, KindSend, KindTest, KindDrill, KindPrune, KindWrite} {
+	for _, k := range kindOrder {
 		if n[k] > 0 {
-			parts = append(parts, plural(n[k], string(k)))
+			parts = append(parts, humane.Count(n[k], string(k)))
 		}
 	}
 	return "Plan: " + strings.Join(parts, ", ") + "."
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -57,6 +57,9 @@ func newRig(t *testing.T, desired string) *rig {
 	if strings.Contains(string(src), "@tag(drive_uuid)") {
 		tags = append(tags, "drive_uuid="+sandbox.NewUUID())
 	}
+	if strings.Contains(string(src), "@tag(luks_verify") {
+		tags = append(tags, "luks_verify=false") // the sandbox drive is a loop device
+	}
 	if strings.Contains(string(src), "@tag(prometheus_url)") {
 		tags = append(tags, "prometheus_url=http://"+prom.Addr().String())
 	}
@@ -111,17 +114,20 @@ func (r *rig) plan(now time.Time) *reconcile.Plan {
 	return reconcile.Compute(r.d, obs, now)
 }
 
-// apply plans and applies at now, returning the plan and the events.
+// apply plans and applies at now through the whole pipeline, as `drsync
+// apply` does, returning the plan and the events.
 func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
 	r.t.Helper()
-	p := r.plan(now)
 	var events []reconcile.Event
-	_, err := reconcile.Apply(r.t.Context(), p, r.env(), func(e reconcile.Event) {
+	out, err := reconcile.Run(r.t.Context(), r.env(), reconcile.RunOptions{Now: now, Notify: func(e reconcile.Event) {
 		if e.Phase != reconcile.PhaseStart {
 			events = append(events, e)
 		}
-	})
-	return p, events, err
+	}})
+	if out.Plan == nil {
+		r.t.Fatalf("no plan: %v", err)
+	}
+	return out.Plan, events, err
 }
 
 func (r *rig) mustApply(now time.Time) []reconcile.Event {
@@ -208,7 +214,7 @@ func TestIncrementalSendTransfersTheChange(t *testing.T) {
 		t.Errorf("incremental send of a 10 KiB change carried %d bytes (full: %d)", inc, full)
 	}
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Parent == "" {
+		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Send.Parent == "" {
 			t.Errorf("second send was not incremental: %+v", e.Action)
 		}
 	}
@@ -245,6 +251,18 @@ func TestKilledReceiveIsRepaired(t *testing.T) {
 	in, _ := recv.StdinPipe()
 	if err := recv.Start(); err != nil {
 		t.Fatal(err)
+	}
+	// The apply that ran this receive died with it: its journal shows the
+	// send started and never finished, which is what makes it a repair.
+	died := r.at("2026-11-22 03:35")
+	for _, e := range []reconcile.JournalEntry{
+		{Time: died, Run: "died", Phase: reconcile.PhaseRunStart, Command: "apply"},
+		{Time: died, Run: "died", Phase: reconcile.PhaseStart, Action: &reconcile.Action{Kind: reconcile.KindSend,
+			Subvolume: "docs", Location: "usb", Snapshot: local[0], Path: filepath.Join(destDir, local[0]), External: true}},
+	} {
+		if err := r.j.Append(e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	in.Write(stream[:len(stream)/2])
 	recv.Process.Signal(syscall.SIGKILL)

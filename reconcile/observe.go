@@ -19,7 +19,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	o := &Observed{Drives: map[string]Drive{}, Subvolumes: map[string]*SubvolumeState{}}
 	for name, l := range d.Locations {
 		if l.External {
-			o.Drives[name] = st.Probe(l.Mount, l.UUID)
+			o.Drives[name] = st.Probe(l)
 		}
 	}
 	for _, name := range d.SubvolumeNames() {
@@ -30,13 +30,17 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 		var err error
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
-		if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
-			return nil, err
+		if confineObserved(d, st, s.Snapshots.Location, dir, ss) {
+			if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
+				return nil, err
+			}
 		}
 		if s.External != nil && o.Drives[s.External.Location].Present {
 			dir := d.SnapshotDir(s.External.Location, name)
-			if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
-				return nil, err
+			if confineObserved(d, st, s.External.Location, dir, ss) {
+				if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
+					return nil, err
+				}
 			}
 		}
 		o.Subvolumes[name] = ss
@@ -45,12 +49,16 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		return nil, err
 	}
 	if j != nil {
-		sum, err := j.Summary()
+		entries, malformed, err := j.read()
 		if err != nil {
 			return nil, err
 		}
-		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
-		o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+		o.journal = newJournalFold()
+		for _, e := range entries {
+			o.journal.add(e)
+		}
+		o.takeSummary()
+		o.JournalMalformed = malformed
 	}
 	var paths []string
 	for _, p := range render.Paths(d) {
@@ -59,7 +67,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 	}
 	var err error
-	if o.Files, err = observeFiles(paths); err != nil {
+	if o.Files, o.RefusedFiles, err = observeFiles(paths); err != nil {
 		return nil, err
 	}
 	return o, nil

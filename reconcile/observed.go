@@ -5,12 +5,12 @@ package reconcile
 
 import (
 	"context"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/drsync/drsync/schema"
 	"time"
+
+	"github.com/drsync/drsync/schema"
 )
 
 // Observed is everything the planner knows about the machine.
@@ -24,6 +24,8 @@ type Observed struct {
 	LastSent map[string]string `json:"lastSent,omitempty"`
 	// Interrupted lists actions a previous apply started and never finished.
 	Interrupted []JournalEntry `json:"interrupted,omitempty"`
+	// JournalMalformed names the journal lines skipped as unreadable.
+	JournalMalformed []string `json:"journalMalformed,omitempty"`
 	// History is each subvolume's journaled backups, tests and drills.
 	History map[string]*History `json:"history,omitempty"`
 	// Runs, LastRun and DriveSeen summarise past applies, for metrics.
@@ -36,6 +38,13 @@ type Observed struct {
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
 	Files map[string]string `json:"files,omitempty"`
+	// RefusedFiles says why a generated file was not read: a symlink, or
+	// not a regular file. It is reported and left alone.
+	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
+
+	// journal is the fold of the journal this observation read; a run
+	// folds its own entries into it (see learn).
+	journal *journalFold
 }
 
 // Drive is an external location's drive as observed.
@@ -59,6 +68,9 @@ type SubvolumeState struct {
 	// Foreign are entries of the snapshot directories that drsync leaves
 	// alone: other names, plain directories, writable subvolumes.
 	Foreign []string `json:"foreign,omitempty"`
+	// Refused says why a snapshot directory was not even listed: it is
+	// reached through a symlink or lies on another filesystem.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // Snapshot is a read-only subvolume named <subvolume>.<timestamp>.
@@ -120,9 +132,10 @@ type Storage interface {
 	List(dir string) ([]Entry, error)
 	// CheckSource reports why path cannot be snapshotted, or nil.
 	CheckSource(path string) error
-	// Probe reports whether an external drive is mounted at mount and,
-	// when uuid is not empty, whether it is that filesystem.
-	Probe(mount, uuid string) Drive
+	// Probe reports whether the external drive loc is mounted at its mount
+	// point and is the declared filesystem (UUID) on the declared encrypted
+	// device (LUKS).
+	Probe(loc schema.Location) Drive
 	// Snapshot creates a read-only snapshot of source at dest.
 	Snapshot(ctx context.Context, source, dest string) error
 	// Send replicates snapshot into destDir, incrementally from parent when

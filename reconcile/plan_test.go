@@ -2,21 +2,19 @@ package reconcile
 
 import (
 	"bytes"
-	"flag"
 	"math/rand"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "github.com/drsync/drsync/internal/golden"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const homelab = "../examples/desired/homelab.cue"
 
@@ -111,8 +109,8 @@ func TestCompute(t *testing.T) {
 				t.Errorf("counts (-want +got):\n%s", diff)
 			}
 			for _, a := range p.Actions() {
-				if a.Kind == KindSend && a.Parent != "" {
-					t.Errorf("first send of %s is incremental from %s", a.Snapshot, a.Parent)
+				if a.Kind == KindSend && a.Send.Parent != "" {
+					t.Errorf("first send of %s is incremental from %s", a.Snapshot, a.Send.Parent)
 				}
 			}
 		},
@@ -154,7 +152,7 @@ func TestCompute(t *testing.T) {
 		},
 		check: func(t *testing.T, p *Plan) {
 			send := find(p, "htpc-home", KindSend)
-			if send == nil || !strings.HasSuffix(send.Parent, "htpc-home.20261114T0200") {
+			if send == nil || !strings.HasSuffix(send.Send.Parent, "htpc-home.20261114T0200") {
 				t.Fatalf("want an incremental send from 20261114, got %+v", send)
 			}
 			// The old parent may go once the new send made a new one: apply
@@ -208,6 +206,8 @@ func TestCompute(t *testing.T) {
 			docs := o.Subvolumes["subvol1-docs"]
 			docs.External[0].ReceivedUUID = ""
 			docs.External[0].ReadOnly = false
+			o.Interrupted = []JournalEntry{{Time: sun.Add(-time.Hour), Phase: PhaseStart, Action: &Action{Kind: KindSend, Subvolume: "subvol1-docs",
+				Location: "WD-18TB", Snapshot: docs.External[0].Name}}}
 			return o
 		},
 		check: func(t *testing.T, p *Plan) {
@@ -215,8 +215,53 @@ func TestCompute(t *testing.T) {
 			if r == nil || s == nil || r.Snapshot != s.Snapshot {
 				t.Fatalf("want repair and re-send of the same snapshot, got %+v %+v", r, s)
 			}
-			if s.Parent != "" {
-				t.Errorf("re-send after repair has no common parent, got %s", s.Parent)
+			if s.Send.Parent != "" {
+				t.Errorf("re-send after repair has no common parent, got %s", s.Send.Parent)
+			}
+		},
+	}, {
+		// Issue 11 item 2: writable without a journaled interrupted send
+		// (an administrator copying files out) is modified, not repaired.
+		name: "modified-replica-not-journaled",
+		now:  sun.Add(time.Hour),
+		obs: func() *Observed {
+			o := steady(d, sun)
+			docs := o.Subvolumes["subvol1-docs"]
+			docs.External[0].ReceivedUUID = ""
+			docs.External[0].ReadOnly = false
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			for _, a := range p.Actions() {
+				if a.Subvolume == "subvol1-docs" && a.Location == "WD-18TB" && a.Kind != KindSend {
+					t.Errorf("a modified replica must be left alone, got %s %s", a.Kind, a.Snapshot)
+				}
+			}
+			if !planWarns(p, "subvol1-docs", "is modified (no received UUID)") {
+				t.Errorf("the plan does not report the modified replica")
+			}
+		},
+	}, {
+		// Interrupted, but its local snapshot is gone: nothing can be sent
+		// again, so deleting it would lose the only copy.
+		name: "interrupted-without-local-snapshot",
+		now:  sun.Add(time.Hour),
+		obs: func() *Observed {
+			o := steady(d, sun)
+			docs := o.Subvolumes["subvol1-docs"]
+			gone := docs.External[0].Name
+			docs.External[0].ReceivedUUID = ""
+			docs.Local = slices.DeleteFunc(docs.Local, func(s Snapshot) bool { return s.Name == gone })
+			o.Interrupted = []JournalEntry{{Time: sun.Add(-time.Hour), Phase: PhaseStart, Action: &Action{Kind: KindSend, Subvolume: "subvol1-docs",
+				Location: "WD-18TB", Snapshot: gone}}}
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			if r := find(p, "subvol1-docs", KindRepair); r != nil {
+				t.Errorf("repaired a replica whose local snapshot is gone: %+v", r)
+			}
+			if !planWarns(p, "subvol1-docs", "is modified (no received UUID)") {
+				t.Errorf("the plan does not report the modified replica")
 			}
 		},
 	}, {
@@ -283,7 +328,7 @@ func TestCompute(t *testing.T) {
 			if a == nil || !strings.Contains(a.Reason, "last passed 32d ago; tier 1 wants one every 30d") {
 				t.Fatalf("test of htpc-home: %+v", a)
 			}
-			if !a.External || a.Snapshot != "htpc-home.20261224T0200" || a.From == "" {
+			if !a.External || a.Snapshot != "htpc-home.20261224T0200" || a.Proof.Reference == "" {
 				t.Errorf("the test reads the newest replica and compares with its local snapshot: %+v", a)
 			}
 			if find(p, "subvol1-docs", KindTest) != nil {
@@ -412,22 +457,7 @@ func countKind(p *Plan, subvol string, k Kind) int {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Check(t, path, []byte(got))
 }
 
 // BenchmarkCompute plans 6 subvolumes × 1,000 snapshots, the history the
@@ -494,7 +524,7 @@ func TestComputeServices(t *testing.T) {
 		t.Errorf("grafana-db: %v", got)
 	}
 	copyTo := find(p, "grafana-db", KindSend)
-	if !copyTo.External || copyTo.Location != "WD-18TB" || !strings.HasSuffix(copyTo.From, "grafana-db.20261122T0200.tar.gz") {
+	if !copyTo.External || copyTo.Location != "WD-18TB" || !strings.HasSuffix(copyTo.Send.From, "grafana-db.20261122T0200.tar.gz") {
 		t.Errorf("archive copy: %+v", copyTo)
 	}
 	o.Drives["WD-18TB"] = Drive{Reason: "nothing mounted"}
@@ -586,4 +616,13 @@ func TestRenderInputCoversServices(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+func planWarns(p *Plan, subvol, text string) bool {
+	for _, s := range p.Subvolumes {
+		if s.Name == subvol && slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, text) }) {
+			return true
+		}
+	}
+	return false
 }

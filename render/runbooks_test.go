@@ -2,14 +2,12 @@ package render
 
 import (
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/drsync/drsync/internal/golden"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -78,7 +76,7 @@ func TestRunbooksContent(t *testing.T) {
 	dr003 := string(rbs[runbookDeletion])
 	for _, want := range []string{
 		`sudo /usr/local/bin/drsync find "$LOST" -f /home/patriark/containers/config/drsync/homelab.cue`,
-		`sudo /usr/local/bin/drsync restore "$LOST" --from "$SNAP" --to /var/tmp/drsync-restore -f /home/patriark/containers/config/drsync/homelab.cue`,
+		`sudo /usr/local/bin/drsync restore "$LOST" --from "$SNAP" --to /var/lib/drsync/scratch -f /home/patriark/containers/config/drsync/homelab.cue`,
 		"`htpc-home.20260315T0200`",
 	} {
 		if !strings.Contains(dr003, want) {
@@ -189,18 +187,7 @@ func TestRunbookShapesGolden(t *testing.T) {
 						t.Errorf("%s reads %q", name, b)
 					}
 				}
-				golden := filepath.Join(goldenDir, "shapes", shape, name)
-				if *update {
-					writeFile(t, golden, got)
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (go test ./render -update)", err)
-				}
-				if diff := cmp.Diff(string(want), string(got)); diff != "" {
-					t.Errorf("%s differs from %s (-want +got):\n%s", name, golden, diff)
-				}
+				golden.Check(t, filepath.Join(goldenDir, "shapes", shape, name), got)
 			}
 		})
 	}

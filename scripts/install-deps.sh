@@ -8,6 +8,7 @@ command -v btrfs >/dev/null || need+=(btrfs-progs)
 command -v losetup >/dev/null || need+=(mount)
 command -v getfattr >/dev/null || need+=(attr)
 command -v btrbk >/dev/null || need+=(btrbk)
+command -v faketime >/dev/null || need+=(faketime)
 [ -x /usr/bin/time ] || need+=(time)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
@@ -17,6 +18,9 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v git-upload-pack >/dev/null || need+=(git)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# The hardening tests attack drsync as a real unprivileged user they create.
+command -v useradd >/dev/null || need+=(passwd)
+command -v setpriv >/dev/null || need+=(util-linux)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

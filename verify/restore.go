@@ -13,9 +13,11 @@ import (
 
 // openBeneath opens the directory root/rel for reading without following
 // any symlink and without leaving root. openat2 makes the kernel enforce it;
-// kernels older than 5.6 get the equivalent component-by-component walk.
+// kernels older than 5.6 get the equivalent component-by-component walk. A
+// rel longer than PATH_MAX is opened a piece at a time, each piece beneath
+// the directory the previous one opened.
 func openBeneath(root, rel string) (int, error) {
-	rootFd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
@@ -23,13 +25,21 @@ func openBeneath(root, rel string) (int, error) {
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := unix.Openat2(rootFd, rel, &how)
-	if errors.Is(err, unix.ENOSYS) {
-		return walkBeneath(rootFd, rel, false)
-	}
-	unix.Close(rootFd)
-	if err != nil {
-		return -1, &fs.PathError{Op: "openat2", Path: rel, Err: err}
+	for rest := rel; rest != ""; {
+		piece := rest
+		if len(piece) >= unix.PathMax {
+			// Names are at most 255 bytes, so a '/' is always found.
+			piece = piece[:strings.LastIndexByte(piece[:unix.PathMax-1], '/')]
+		}
+		next, err := unix.Openat2(fd, piece, &how)
+		if errors.Is(err, unix.ENOSYS) {
+			return walkBeneath(fd, rest, false)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return -1, &fs.PathError{Op: "openat2", Path: piece, Err: err}
+		}
+		fd, rest = next, strings.TrimPrefix(rest[len(piece):], "/")
 	}
 	return fd, nil
 }
@@ -103,20 +113,19 @@ func restore(root, rel, scratch string) error {
 	}
 	switch fi.Type {
 	case typeFile:
-		err = restoreFile(src, dst, name, fi, st)
+		return restoreFile(src, dst, name, fi, st)
 	case typeSymlink:
 		if err = unix.Symlinkat(fi.Link, dst, name); err != nil {
-			err = &fs.PathError{Op: "symlink", Path: name, Err: err}
+			return &fs.PathError{Op: "symlink", Path: name, Err: err}
 		}
+		return setSymlinkAttrs(dst, name, fi)
 	default:
 		return fmt.Errorf("cannot restore a %s", fi.Type)
 	}
-	if err != nil {
-		return err
-	}
-	return setAttrs(dst, name, fi)
 }
 
+// restoreFile creates name in dst (O_EXCL: never an existing file or a
+// planted symlink) and sets its content and metadata on that descriptor.
 func restoreFile(src, dst int, name string, fi FileInfo, st *unix.Stat_t) error {
 	in, err := openFileAt(src, name, st)
 	if err != nil {
@@ -128,7 +137,13 @@ func restoreFile(src, dst int, name string, fi FileInfo, st *unix.Stat_t) error 
 		return &fs.PathError{Op: "create", Path: name, Err: err}
 	}
 	defer unix.Close(out)
-	return copySparse(in, out, fi.Size)
+	if err := copySparse(in, out, fi.Size); err != nil {
+		return err
+	}
+	if err := SetAttrs(out, fi); err != nil {
+		return &fs.PathError{Op: "set metadata", Path: name, Err: err}
+	}
+	return nil
 }
 
 // copySparse copies the data extents of in to out with read/write (never
@@ -188,10 +203,34 @@ func pwriteAll(fd int, b []byte, off int64) error {
 	return nil
 }
 
-// setAttrs applies fi's metadata to dirfd/name in the order that keeps each
-// step from undoing another: chown clears setuid bits and capabilities, so
-// it goes first; the mtime goes last.
-func setAttrs(dirfd int, name string, fi FileInfo) error {
+// SetAttrs applies fi's metadata (owner, xattrs, mode, mtime) to the open
+// file or directory fd, so nothing is looked up by name again. The order
+// keeps each step from undoing another: chown clears setuid bits and
+// capabilities, so it goes first; the mtime goes last. Xattrs the
+// filesystem refuses (ENOTSUP) are skipped: comparing reports them.
+func SetAttrs(fd int, fi FileInfo) error {
+	if err := unix.Fchown(fd, int(fi.UID), int(fi.GID)); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	for k, v := range fi.Xattrs {
+		if err := unix.Fsetxattr(fd, k, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("setxattr %s: %w", k, err)
+		}
+	}
+	if err := unix.Fchmod(fd, unixMode(fi.Mode)); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	ts := unix.NsecToTimespec(fi.MtimeNs)
+	if err := unix.UtimesNanoAt(fd, "", []unix.Timespec{ts, ts}, unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("utimes: %w", err)
+	}
+	return nil
+}
+
+// setSymlinkAttrs is SetAttrs for a symlink, which cannot be opened: every
+// call names it in dirfd and acts on the link itself, never its target.
+// Linux has no symlink modes.
+func setSymlinkAttrs(dirfd int, name string, fi FileInfo) error {
 	if err := unix.Fchownat(dirfd, name, int(fi.UID), int(fi.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &fs.PathError{Op: "chown", Path: name, Err: err}
 	}
@@ -200,11 +239,6 @@ func setAttrs(dirfd int, name string, fi FileInfo) error {
 		err := unix.Lsetxattr(p, k, []byte(v), 0)
 		if err != nil && !errors.Is(err, unix.ENOTSUP) {
 			return &fs.PathError{Op: "setxattr " + k, Path: name, Err: err}
-		}
-	}
-	if fi.Type != typeSymlink { // Linux has no symlink modes
-		if err := unix.Fchmodat(dirfd, name, unixMode(fi.Mode), 0); err != nil {
-			return &fs.PathError{Op: "chmod", Path: name, Err: err}
 		}
 	}
 	ts := unix.NsecToTimespec(fi.MtimeNs)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -37,93 +38,43 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 		Short: "Show each subvolume's newest snapshot, newest verified-restorable point and last test and drill",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, obs, now, err := loadObserved(g)
-			if err != nil {
-				return err
-			}
-			rows := statusRows(d, obs, now)
-			if g.json {
-				return writeJSON(g.stdout, rows)
-			}
-			for _, r := range rows {
-				if r.Service != "" {
-					fmt.Fprintf(g.stdout, "%s  tier %s  (service: %s)\n", r.Name, r.Tier, r.Service)
-					fmt.Fprintf(g.stdout, "  newest archive    %s\n", ageOr(r.NewestSnapshot, "none"))
-				} else {
-					fmt.Fprintf(g.stdout, "%s  tier %s\n", r.Name, r.Tier)
-					fmt.Fprintf(g.stdout, "  newest snapshot   %s\n", ageOr(r.NewestSnapshot, "none"))
-				}
-				if s := d.Subvolumes[r.Name]; s != nil && s.External != nil {
-					fmt.Fprintf(g.stdout, "  newest replica    %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
-				}
-				if svc := d.Services[r.Name]; svc != nil && svc.External != nil {
-					fmt.Fprintf(g.stdout, "  newest copy       %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
-				}
-				rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
-				verdict := ""
-				if r.Verified != nil && *r.Verified > r.RPOTargetSeconds {
-					verdict = "  ✗ beyond the RPO target"
-				}
-				fmt.Fprintf(g.stdout, "  newest verified   %s  (real RPO; target %s)%s\n", ageOr(r.Verified, "NEVER VERIFIED"), schema.FormatDuration(rpo), verdict)
-				if t := r.LastTest; t != nil {
-					fmt.Fprintf(g.stdout, "  last test         %s %s ago, %d files in %.1fs (%d of %d passed)\n", upper(t.Result),
-						schema.Age(now.Sub(t.Started)), t.Files, t.Seconds, r.TestsPassed, r.Tests)
-				} else {
-					fmt.Fprintln(g.stdout, "  last test         never")
-				}
-				if dr := r.LastDrill; dr != nil {
-					fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
-						seconds(dr.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
-				}
-			}
-			return nil
+			return runStatus(g)
 		},
 	}
 }
 
+// statusRows reads each subvolume's and service's status from the one
+// derivation the metrics and runbooks render (reconcile.RenderInput), so
+// they never disagree; the reports of the last test and drill come from
+// the journal's history as they are.
 func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []subvolumeStatus {
-	var rows []subvolumeStatus
+	in := reconcile.RenderInput(d, obs, now)
 	age := func(t time.Time) *float64 {
 		if t.IsZero() {
 			return nil
 		}
-		s := now.Sub(t).Seconds()
+		s := max(0, now.Sub(t).Seconds()) // a future-dated snapshot is warned about by plan, never a negative age
 		return &s
 	}
-	evidence := func(r *subvolumeStatus) {
-		if h := obs.History[r.Name]; h != nil {
-			if h.Verified != nil {
-				r.Verified = age(h.Verified.SnapshotTime)
-			}
-			r.LastTest, r.Tests, r.TestsPassed, r.LastDrill = h.LastTest, h.Tests, h.Passed, h.LastDrill
+	row := func(name, tier, service string, rpo, rto time.Duration) subvolumeStatus {
+		st := in.Subvolumes[name]
+		r := subvolumeStatus{Name: name, Tier: tier, Service: service, RPOTargetSeconds: rpo.Seconds(), RTOTargetSeconds: rto.Seconds(),
+			NewestSnapshot: age(st.NewestLocal), NewestReplica: age(st.NewestExternal), Verified: age(st.Verified),
+			Tests: st.TestsRun, TestsPassed: st.TestsPassed}
+		if h := obs.History[name]; h != nil {
+			r.LastTest, r.LastDrill = h.LastTest, h.LastDrill
 		}
+		return r
 	}
+	var rows []subvolumeStatus
 	for _, name := range d.SubvolumeNames() {
-		s, st := d.Subvolumes[name], obs.Subvolumes[name]
-		r := subvolumeStatus{Name: name, Tier: s.Tier, RPOTargetSeconds: d.Tiers[s.Tier].RPO.Seconds(), RTOTargetSeconds: d.RTO(s).Seconds()}
-		if n := len(st.Local); n > 0 {
-			r.NewestSnapshot = age(st.Local[n-1].Time)
-		}
-		if replicas := reconcile.Replicas(st.External); len(replicas) > 0 {
-			r.NewestReplica = age(replicas[len(replicas)-1].Time)
-		}
-		evidence(&r)
-		rows = append(rows, r)
+		s := d.Subvolumes[name]
+		rows = append(rows, row(name, s.Tier, "", d.Tiers[s.Tier].RPO.Duration, d.RTO(s).Duration))
 	}
 	for _, name := range d.ServiceNames() {
 		svc := d.Services[name]
 		t := d.Tiers[svc.Tier]
-		r := subvolumeStatus{Name: name, Tier: svc.Tier, Service: svc.Kind, RPOTargetSeconds: t.RPO.Seconds(), RTOTargetSeconds: t.RTO.Seconds()}
-		if st := obs.Services[name]; st != nil {
-			if n := len(st.Archives); n > 0 {
-				r.NewestSnapshot = age(st.Archives[n-1].Time)
-			}
-			if n := len(st.External); n > 0 {
-				r.NewestReplica = age(st.External[n-1].Time)
-			}
-		}
-		evidence(&r)
-		rows = append(rows, r)
+		rows = append(rows, row(name, svc.Tier, svc.Kind, t.RPO.Duration, t.RTO.Duration))
 	}
 	return rows
 }
@@ -136,3 +87,47 @@ func ageOr(secs *float64, none string) string {
 }
 
 func upper(s string) string { return strings.ToUpper(s) }
+
+// runStatus shows each subvolume's and service's newest copies and evidence.
+func runStatus(g *globalOptions) error {
+	d, obs, now, err := loadObserved(g)
+	if err != nil {
+		return err
+	}
+	rows := statusRows(d, obs, now)
+	if g.json {
+		return writeJSON(g.stdout, rows)
+	}
+	for _, r := range rows {
+		if r.Service != "" {
+			fmt.Fprintf(g.stdout, "%s  tier %s  (service: %s)\n", r.Name, r.Tier, r.Service)
+			fmt.Fprintf(g.stdout, "  newest archive    %s\n", ageOr(r.NewestSnapshot, "none"))
+		} else {
+			fmt.Fprintf(g.stdout, "%s  tier %s\n", r.Name, r.Tier)
+			fmt.Fprintf(g.stdout, "  newest snapshot   %s\n", ageOr(r.NewestSnapshot, "none"))
+		}
+		if s := d.Subvolumes[r.Name]; s != nil && s.External != nil {
+			fmt.Fprintf(g.stdout, "  newest replica    %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
+		}
+		if svc := d.Services[r.Name]; svc != nil && svc.External != nil {
+			fmt.Fprintf(g.stdout, "  newest copy       %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
+		}
+		rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
+		verdict := ""
+		if r.Verified != nil && *r.Verified > r.RPOTargetSeconds {
+			verdict = "  ✗ beyond the RPO target"
+		}
+		fmt.Fprintf(g.stdout, "  newest verified   %s  (real RPO; target %s)%s\n", ageOr(r.Verified, "NEVER VERIFIED"), schema.FormatDuration(rpo), verdict)
+		if t := r.LastTest; t != nil {
+			fmt.Fprintf(g.stdout, "  last test         %s %s ago, %d files in %.1fs (%d of %d passed)\n", upper(t.Result),
+				schema.Age(now.Sub(t.Started)), t.Files, t.Seconds, r.TestsPassed, r.Tests)
+		} else {
+			fmt.Fprintln(g.stdout, "  last test         never")
+		}
+		if dr := r.LastDrill; dr != nil {
+			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
+				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+		}
+	}
+	return nil
+}
