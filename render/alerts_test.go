@@ -116,3 +116,66 @@ func TestAlertAnnotations(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertRulesLintAnyShape renders the rules and their unit tests for
+// desired states unlike the example, and wants promtool to accept both
+// with every lint fatal: two drives must not give two rules promtool takes
+// for duplicates, and neither a missing drive nor a state of services
+// alone may leave the tests without a subject.
+func TestAlertRulesLintAnyShape(t *testing.T) {
+	for name, shape := range map[string]func(d *schema.Desired){
+		"example": func(*schema.Desired) {},
+		"two drives": func(d *schema.Desired) {
+			second := d.Locations["WD-18TB"]
+			second.Mount, second.Path = "/run/media/patriark/WD-4TB", "/run/media/patriark/WD-4TB/.snapshots"
+			d.Locations["WD-4TB"] = second
+			for _, n := range []string{"subvol1-docs", "subvol2-pics"} {
+				d.Subvolumes[n].External.Location = "WD-4TB"
+			}
+		},
+		"no drive": func(d *schema.Desired) {
+			for _, s := range d.Subvolumes {
+				s.External = nil
+			}
+			for _, s := range d.Services {
+				s.External = nil
+			}
+			delete(d.Locations, "WD-18TB")
+		},
+		"services only": func(d *schema.Desired) { d.Subvolumes = map[string]*schema.Subvolume{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := fixedInput(t)
+			shape(in.Desired)
+			promtool := promtest.Tool(t, "promtool", "prometheus")
+			rules, err := AlertRules(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tests, err := AlertRuleTests(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			g := in.Desired.Generate
+			writeFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), rules)
+			writeFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
+			if out, err := runErr(dir, promtool, "check", "rules", "--lint=all", "--lint-fatal", filepath.Base(g.AlertRules)); err != nil {
+				t.Errorf("promtool check rules --lint-fatal: %v\n%s", err, out)
+			}
+			if out, err := runErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests)); err != nil {
+				t.Errorf("promtool test rules: %v\n%s", err, out)
+			}
+			if name != "two drives" {
+				return
+			}
+			// WD-4TB holds pool subvolumes only; WD-18TB the system disk's too.
+			want := map[string]string{"WD-4TB": runbookPool, "WD-18TB": runbookTotal}
+			for _, a := range alerts(in) {
+				if drive := a.labels["location_name"]; a.name == "ExternalDriveNotSeen" && filepath.Base(a.runbook) != want[drive] {
+					t.Errorf("ExternalDriveNotSeen for %s points at %s, want %s", drive, a.runbook, want[drive])
+				}
+			}
+		})
+	}
+}

@@ -72,20 +72,30 @@ func Load(path string, tags []string) (*Desired, error) {
 // declares hosts) it reads that host's part; an empty host in a fleet file
 // is an error naming the hosts to choose from.
 func LoadHost(path string, tags []string, host string) (*Desired, error) {
-	v, err := valueFor(path, tags, host)
+	v, user, err := loadValue(path, tags, host)
 	if err != nil {
 		return nil, err
 	}
 	var d Desired
 	if err := v.Decode(&d); err != nil {
-		return nil, cueError(err, v)
+		// Decoding fails on what CUE's types allow but Go cannot hold (an
+		// integer beyond 64 bits): find the field, in the user's file.
+		if probs := leafProblems(v, user); len(probs) > 0 {
+			sortProblems(probs)
+			return nil, &Error{Problems: probs}
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	d.Source = path
 	if host != "" {
 		d.Host = host
 	}
 	d.clean()
-	if probs := append(append(references(v), d.check(v)...), d.checkAlerting(v)...); len(probs) > 0 {
+	if len(d.Subvolumes) == 0 && len(d.Services) == 0 {
+		return nil, &Error{Problems: []Problem{{Pos: startOf(path, user),
+			Message: "declares no subvolumes and no services: nothing to back up (is this the desired state?)"}}}
+	}
+	if probs := append(append(references(v, user), d.check(v, user)...), d.checkAlerting(v)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}
@@ -95,37 +105,57 @@ func LoadHost(path string, tags []string, host string) (*Desired, error) {
 // Value returns the user's state unified with #Desired and validated as
 // concrete, before decoding.
 func Value(path string, tags []string) (cue.Value, error) {
-	return valueFor(path, tags, "")
+	v, _, err := loadValue(path, tags, "")
+	return v, err
 }
 
-// valueFor is Value for one host of a fleet file (see selectHost).
-func valueFor(path string, tags []string, host string) (cue.Value, error) {
-	user, err := userValue(path, tags)
-	if err != nil {
-		return cue.Value{}, err
+// loadValue returns the unified, validated value of one host (see
+// selectHost) and the user's own value (whose positions are the user's
+// files).
+func loadValue(path string, tags []string, host string) (unified, user cue.Value, err error) {
+	if user, err = userValue(path, tags); err != nil {
+		return cue.Value{}, cue.Value{}, err
 	}
 	src, err := Files.ReadFile("drsync.cue")
 	if err != nil {
-		return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
+		return cue.Value{}, cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
 	}
 	schema := user.Context().CompileBytes(src, cue.Filename(SchemaFile))
 	if schema.Err() != nil {
-		return cue.Value{}, fmt.Errorf("embedded schema: %w", schema.Err())
+		return cue.Value{}, cue.Value{}, fmt.Errorf("embedded schema: %w", schema.Err())
 	}
 	if user, err = selectHost(user, path, host); err != nil {
-		return cue.Value{}, err
+		return cue.Value{}, cue.Value{}, err
 	}
-	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(user)
+	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(userDefaults(user))
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		// Report the broken references too, so one pass shows everything.
 		if e, ok := cueError(err, user).(*Error); ok {
-			e.Problems = append(e.Problems, references(user)...)
+			e.Problems = append(e.Problems, references(user, user)...)
 			sortProblems(e.Problems)
-			return cue.Value{}, e
+			return cue.Value{}, cue.Value{}, e
 		}
-		return cue.Value{}, cueError(err, user)
+		return cue.Value{}, cue.Value{}, cueError(err, user)
 	}
-	return v, nil
+	return v, user, nil
+}
+
+// noTag is CUE's complaint about a -t key no @tag() in the files declares.
+var noTag = regexp.MustCompile(`no tag for "([^"]*)"`)
+
+// undeclaredTag turns CUE's `no tag for "root"` into what the user can do
+// about it, positioned at the file, or returns nil for other errors.
+func undeclaredTag(err error, files []string) error {
+	m := noTag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	where := files[0]
+	if len(files) > 1 {
+		where = filepath.Dir(files[0])
+	}
+	return &Error{Problems: []Problem{{Pos: relName(files[0]) + ":1:1",
+		Message: fmt.Sprintf("-t %s=…: the tag %q is not declared by %s; declare it, e.g. %s: *\"\" | string @tag(%s)", m[1], m[1], where, m[1], m[1])}}}
 }
 
 // userValue builds the user's files, with tags, as written.
@@ -139,6 +169,9 @@ func userValue(path string, tags []string) (cue.Value, error) {
 		return cue.Value{}, fmt.Errorf("%s: expected one CUE package, found %d", path, len(insts))
 	}
 	if insts[0].Err != nil {
+		if e := undeclaredTag(insts[0].Err, files); e != nil {
+			return cue.Value{}, e
+		}
 		return cue.Value{}, cueError(insts[0].Err, cue.Value{})
 	}
 	user := cuecontext.New().BuildInstance(insts[0])
@@ -159,6 +192,9 @@ func inputFiles(path string) ([]string, error) {
 		return nil, fmt.Errorf("desired state: %w", err)
 	}
 	if !st.IsDir() {
+		if filepath.Ext(path) != ".cue" {
+			return nil, fmt.Errorf("%s: not a .cue file: drsync reads CUE (convert YAML or JSON with `cue import`)", path)
+		}
 		return []string{path}, nil
 	}
 	matches, err := filepath.Glob(filepath.Join(path, "*.cue"))
@@ -201,7 +237,30 @@ func cueError(err error, user cue.Value) error {
 	if len(probs) == 0 {
 		return err
 	}
-	return &Error{Problems: probs}
+	return &Error{Problems: withoutDisjunctionNoise(probs)}
+}
+
+// disjunctionNoise is what CUE adds when a user's value fails a field that
+// also has a schema default: "2 errors in empty disjunction:" and the
+// conflict with the default nobody wrote.
+var disjunctionNoise = regexp.MustCompile(`^(\d+ errors in empty disjunction:?|conflicting values .* and .*)$`)
+
+// withoutDisjunctionNoise drops that noise for a field that has a real
+// problem of its own.
+func withoutDisjunctionNoise(probs []Problem) []Problem {
+	real := map[string]bool{}
+	for _, p := range probs {
+		if !disjunctionNoise.MatchString(p.Message) {
+			real[p.Path] = true
+		}
+	}
+	out := probs[:0]
+	for _, p := range probs {
+		if !real[p.Path] || !disjunctionNoise.MatchString(p.Message) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func bestPos(e cueerrors.Error, user cue.Value, path []string) string {
@@ -231,13 +290,18 @@ func bestPos(e cueerrors.Error, user cue.Value, path []string) string {
 }
 
 func formatPos(p token.Pos) string {
-	name := p.Filename()
+	return fmt.Sprintf("%s:%d:%d", relName(p.Filename()), p.Line(), p.Column())
+}
+
+// relName is a file's name relative to the working directory when it lies
+// below it, as the user most likely typed it.
+func relName(name string) string {
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, name); err == nil && !strings.HasPrefix(rel, "..") {
-			name = rel
+			return rel
 		}
 	}
-	return fmt.Sprintf("%s:%d:%d", name, p.Line(), p.Column())
+	return name
 }
 
 // Export writes the embedded schema into dir and returns the file's path.
@@ -293,6 +357,12 @@ func friendlier(msg string, path []string) string {
 		return msg
 	}
 	value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " (out of bound")
+	switch {
+	case strings.Contains(msg, `!~"[[:cntrl:]]"`):
+		return fmt.Sprintf("invalid value %s: control characters (newlines, tabs, escape sequences) are not allowed", value)
+	case strings.Contains(msg, `!~"[\"'\\\\$]"`):
+		return fmt.Sprintf("invalid value %s: systemd runs no program whose path holds a quote, a backslash or a $", value)
+	}
 	if hint, ok := hints[last]; ok {
 		return fmt.Sprintf("invalid value %s: want %s", value, hint)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/examples/desired"
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -120,7 +121,7 @@ func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
 		}
 	}
 	if o.keep {
-		fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, root)
+		fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, shellwords.Quote(root))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/notify"
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/services"
@@ -163,7 +164,7 @@ func runPlan(g *globalOptions, o planOptions) error {
 		w := bufio.NewWriterSize(g.stdout, 64<<10)
 		p.WriteText(w, o.explain)
 		if o.out != "" {
-			fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+			fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, shellwords.Quote(o.out))
 		}
 		if err := w.Flush(); err != nil {
 			return err

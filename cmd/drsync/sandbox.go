@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -62,9 +63,9 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 		return err
 	}
 	tags := append(append([]string(nil), g.tags...), "root="+abs)
-	next := "drsync plan -f " + g.file
+	next := "drsync plan -f " + shellwords.Quote(g.file)
 	for _, t := range tags {
-		next += " -t " + t
+		next += " -t " + shellwords.Quote(t)
 	}
 	if g.storage == "dir" {
 		d, err := plainSandbox(ctx, g.file, abs, g.tags...)

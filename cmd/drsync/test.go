@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
@@ -249,7 +250,7 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 	for _, t := range all {
 		fmt.Fprintf(g.stdout, "%s: would test %d files of %s on %s\n", t.Subvolume, len(t.Files), t.Snapshot, t.Location)
 		for _, f := range t.Files {
-			fmt.Fprintf(g.stdout, "  %s\n", f)
+			fmt.Fprintf(g.stdout, "  %s\n", termtext.Escape(f))
 		}
 	}
 	printSkipped(g, out.Skipped)
