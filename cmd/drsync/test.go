@@ -150,6 +150,11 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	if out.Result == reconcile.ResultFail || (runErr != nil && len(out.Reports) == 0) {
 		return exitCodeError{exitError}
 	}
+	// A drill that could not run proves nothing: the recovery it stands for
+	// is untested, which a script or timer must not take for success.
+	if kind == reconcile.KindDrill && len(out.Skipped) > 0 {
+		return exitCodeError{exitError}
+	}
 	return nil
 }
 
@@ -186,6 +191,9 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 			skipped[n] = "nothing to test yet"
 			if kind == reconcile.KindDrill {
 				skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
+				if s := d.Subvolumes[n]; s != nil && s.External == nil {
+					skipped[n] = "declares no external drive: a drill restores a whole replica, and there is none to restore"
+				}
 			}
 			continue
 		}
