@@ -240,7 +240,11 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	return s, nil
 }
 
-func isProofRun(command string) bool { return command == "test" || command == "drill" }
+// isProofRun tells the runs that are not applies: tests, drills and
+// recoveries run by hand (an interrupted one is not for apply to repair).
+func isProofRun(command string) bool {
+	return command == "test" || command == "drill" || command == "recover"
+}
 
 func actionKey(a *Action) string {
 	if a == nil {

@@ -1,0 +1,285 @@
+package recovery_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drsync/drsync/prove"
+	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/schema"
+)
+
+// rig is the small desired state on real loop-mounted btrfs.
+type rig struct {
+	t   *testing.T
+	d   *schema.Desired
+	st  btrfs.Storage
+	j   *reconcile.Journal
+	loc *time.Location
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	if err := sandbox.Available(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	d, err := schema.Load("../testdata/desired/small.cue", []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := sandbox.LayoutFor(d, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sandbox.Down(context.Background(), dir); err != nil {
+			t.Errorf("sandbox down: %v", err)
+		}
+	})
+	if err := sandbox.Up(t.Context(), dir, layout); err != nil {
+		t.Fatal(err)
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		t.Skip(err)
+	}
+	return &rig{t: t, d: d, j: j, loc: loc}
+}
+
+func (r *rig) at(s string) time.Time {
+	tm, err := time.ParseInLocation("2006-01-02 15:04", s, r.loc)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return tm
+}
+
+func (r *rig) env() reconcile.Env {
+	return reconcile.Env{Storage: r.st, Journal: r.j, Prover: prove.New(r.st, r.d), Desired: r.d}
+}
+
+func (r *rig) observe() *reconcile.Observed {
+	r.t.Helper()
+	o, err := reconcile.Observe(r.d, r.env(), r.loc)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return o
+}
+
+// apply plans and applies at now and returns the finished events.
+func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event) {
+	r.t.Helper()
+	p := reconcile.Compute(r.d, r.observe(), now)
+	var events []reconcile.Event
+	_, err := reconcile.Apply(r.t.Context(), p, r.env(), func(e reconcile.Event) {
+		if e.Phase != reconcile.PhaseStart {
+			events = append(events, e)
+		}
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return p, events
+}
+
+// recoverPlan plans req the way drsync recover does.
+func (r *rig) recoverPlan(req recovery.Request) (*recovery.Plan, error) {
+	r.t.Helper()
+	entries, err := r.j.Entries()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	in := recovery.Input{Desired: r.d, Observed: r.observe(), Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
+	for _, name := range req.Names {
+		path := recovery.TargetPath(r.d, name, req.To)
+		tg, err := recovery.ObserveTarget(r.st, path)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		in.Targets[path] = tg
+	}
+	return recovery.Compute(in, req)
+}
+
+func (r *rig) recover(req recovery.Request) []recovery.Result {
+	r.t.Helper()
+	p, err := r.recoverPlan(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	res, err := recovery.Execute(r.t.Context(), p, recovery.Env{Storage: r.st, Journal: r.j}, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return res
+}
+
+func writeFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func checkFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s after recovery: %d bytes, %v (want %d bytes)", name, len(got), err, len(want))
+		}
+	}
+}
+
+// TestRecoverDestroyedSourceFromDrive is DR-001 on the small example: the
+// source and every local snapshot are destroyed; recover receives the
+// verified replica back into the snapshot directory, puts a writable
+// snapshot of it at the source, verifies the whole tree, and the next
+// apply sends incrementally from the received snapshot.
+func TestRecoverDestroyedSourceFromDrive(t *testing.T) {
+	r := newRig(t)
+	ctx := t.Context()
+	src := r.d.Subvolumes["docs"].Source
+	files := map[string][]byte{
+		"big.bin":          bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16),
+		"notes/today.txt":  []byte("remember the milk\n"),
+		"notes/deep/x.txt": []byte("x"),
+	}
+	writeFiles(t, src, files)
+	r.apply(r.at("2026-11-22 03:30"))
+	localDir := r.d.SnapshotDir("pool", "docs")
+	snaps, _, err := btrfs.List(localDir)
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("local snapshots after the first apply: %v %v", snaps, err)
+	}
+	snap := snaps[0].Name
+
+	// The disaster: the source and its local snapshots are gone.
+	if err := btrfs.Delete(ctx, src, filepath.Join(localDir, snap)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.recoverPlan(recovery.Request{Names: []string{"docs"}, Now: r.at("2026-11-22 09:00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := p.Recoveries[0]
+	if !rec.External || rec.Snapshot != snap || rec.Receive != filepath.Join(localDir, snap) ||
+		rec.Target.State != recovery.TargetMissing || rec.KeepAside != "" || rec.Choice.Verified.IsZero() {
+		t.Fatalf("recovery plan: %+v", rec)
+	}
+	res, err := recovery.Execute(ctx, p, recovery.Env{Storage: r.st, Journal: r.j}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Verified.Files < len(files) || len(res[0].Verified.Mismatches) != 0 || res[0].ReceivedBytes < 8<<20 {
+		t.Errorf("result: %+v", res[0])
+	}
+	checkFiles(t, src, files)
+	info, err := btrfs.Info(src)
+	if err != nil || info.ReadOnly {
+		t.Fatalf("recovered source must be a writable subvolume: %+v %v", info, err)
+	}
+	received, err := btrfs.Info(filepath.Join(localDir, snap))
+	if err != nil || !received.ReadOnly || received.ReceivedUUID == "" || info.ParentUUID != received.UUID {
+		t.Fatalf("the source must be a snapshot of the received copy: source %+v, received %+v, %v", info, received, err)
+	}
+	// Every step is journaled, before and after.
+	entries, _ := r.j.Entries()
+	var steps []string
+	for _, e := range entries {
+		if e.Action != nil && e.Action.Kind == recovery.KindRecover && e.Phase == reconcile.PhaseDone {
+			steps = append(steps, strings.SplitN(e.Action.Reason, ":", 2)[0])
+		}
+	}
+	if want := []string{"receive", "clone", "verify", "place"}; !slices.Equal(steps, want) {
+		t.Errorf("journaled steps %v, want %v", steps, want)
+	}
+
+	// The next apply's send is incremental from the received snapshot.
+	writeFiles(t, src, map[string][]byte{"notes/new.txt": bytes.Repeat([]byte("y"), 10<<10)})
+	_, events := r.apply(r.at("2026-11-23 03:30"))
+	var sent bool
+	for _, e := range events {
+		a := e.Action
+		if a.Kind != reconcile.KindSend || a.Subvolume != "docs" {
+			continue
+		}
+		sent = true
+		if e.Phase != reconcile.PhaseDone || a.Parent != filepath.Join(localDir, snap) || e.Bytes == 0 || e.Bytes > 256<<10 {
+			t.Errorf("send after recovery: parent %q, %d bytes, %s %v (want incremental from %s, under 256 KiB)", a.Parent, e.Bytes, e.Phase, e.Err, snap)
+		}
+	}
+	if !sent {
+		t.Error("no send of docs after the recovery")
+	}
+}
+
+// TestRecoverKeepsExistingSourceAside wipes a source whose snapshots
+// survive: recover makes the target from the local snapshot, keeps the
+// wiped source as a read-only <name>.pre-recover-<time> snapshot that
+// observation leaves alone (foreign: never pruned), and replaces it.
+func TestRecoverKeepsExistingSourceAside(t *testing.T) {
+	r := newRig(t)
+	src := r.d.Subvolumes["docs"].Source
+	files := map[string][]byte{"a.txt": []byte("alpha"), "dir/b.txt": []byte("beta")}
+	writeFiles(t, src, files)
+	r.apply(r.at("2026-11-22 03:30"))
+	// The wipe leaves one stray file, which must survive in the kept copy.
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(src, e.Name()))
+	}
+	writeFiles(t, src, map[string][]byte{"stray.txt": []byte("after the wipe")})
+
+	res := r.recover(recovery.Request{Names: []string{"docs"}, Now: r.at("2026-11-22 09:00")})
+	kept := res[0].KeptAside
+	localDir := r.d.SnapshotDir("pool", "docs")
+	if kept != filepath.Join(localDir, "docs.pre-recover-20261122T090000") || res[0].ReceivedBytes != 0 {
+		t.Fatalf("result: %+v", res[0])
+	}
+	checkFiles(t, src, files)
+	if _, err := os.Lstat(filepath.Join(src, "stray.txt")); err == nil {
+		t.Error("the wiped source's file is still in the recovered source")
+	}
+	checkFiles(t, kept, map[string][]byte{"stray.txt": []byte("after the wipe")})
+	if info, err := btrfs.Info(kept); err != nil || !info.ReadOnly {
+		t.Errorf("kept-aside copy must be a read-only snapshot: %+v %v", info, err)
+	}
+	obs := r.observe()
+	if st := obs.Subvolumes["docs"]; !slices.Contains(st.Foreign, kept) || reconcile.HasName(st.Local, filepath.Base(kept)) {
+		t.Errorf("the kept-aside snapshot must be foreign to observation: local %v, foreign %v", st.Local, st.Foreign)
+	}
+	// A year of applies never prunes it.
+	for _, day := range []string{"2026-11-23 03:30", "2026-12-30 03:30", "2027-06-01 03:30", "2027-12-01 03:30"} {
+		p, _ := r.apply(r.at(day))
+		for _, a := range p.Actions() {
+			if a.Path == kept {
+				t.Fatalf("%s planned %s on the kept-aside snapshot", day, a.Kind)
+			}
+		}
+	}
+	if _, err := os.Lstat(kept); err != nil {
+		t.Errorf("kept-aside snapshot gone: %v", err)
+	}
+}
