@@ -117,6 +117,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newGenerateCommand(g),
 		newFindCommand(g),
 		newRestoreCommand(g),
+		newRecoverCommand(g),
 		newDemoCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),
