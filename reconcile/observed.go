@@ -48,8 +48,13 @@ type Drive struct {
 
 // SubvolumeState is one declared subvolume as observed.
 type SubvolumeState struct {
-	// SourceError is set when the source is not a usable subvolume.
-	SourceError string `json:"sourceError,omitempty"`
+	// SourceError is set when the source is not a usable subvolume;
+	// SourceMissing when it does not exist at all.
+	SourceError   string `json:"sourceError,omitempty"`
+	SourceMissing bool   `json:"sourceMissing,omitempty"`
+	// Health compares a present source with its newest snapshot (nil:
+	// not inspected).
+	Health *SourceHealth `json:"health,omitempty"`
 	// Local are the snapshots in the local snapshot directory that carry
 	// drsync's (btrbk's) naming for this subvolume, oldest first.
 	Local []Snapshot `json:"local"`
@@ -68,6 +73,7 @@ type Snapshot struct {
 	HasTime      bool      `json:"hasTime"`
 	Seq          int       `json:"seq,omitempty"`
 	UUID         string    `json:"uuid,omitempty"`
+	ParentUUID   string    `json:"parentUUID,omitempty"`
 	ReceivedUUID string    `json:"receivedUUID,omitempty"`
 	ReadOnly     bool      `json:"readOnly"`
 }
@@ -109,6 +115,7 @@ type Entry struct {
 	Name         string
 	Subvolume    bool
 	UUID         string
+	ParentUUID   string
 	ReceivedUUID string
 	ReadOnly     bool
 }

@@ -283,3 +283,87 @@ func TestRecoverKeepsExistingSourceAside(t *testing.T) {
 		t.Errorf("kept-aside snapshot gone: %v", err)
 	}
 }
+
+// TestWipedSourceHoldsBackPrunes: on real btrfs, a wiped source and then a
+// source replaced by a new subvolume hold back every prune of docs (local
+// and drive); after drsync recover, retention prunes again.
+func TestWipedSourceHoldsBackPrunes(t *testing.T) {
+	r := newRig(t)
+	ctx := t.Context()
+	src := r.d.Subvolumes["docs"].Source
+	writeFiles(t, src, map[string][]byte{"a.txt": []byte("a"), "b/c.txt": []byte("c")})
+	localDir := r.d.SnapshotDir("pool", "docs")
+	if err := os.MkdirAll(localDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 20; i >= 1; i-- {
+		if err := btrfs.Snapshot(ctx, src, filepath.Join(localDir, snapname("docs", r.at("2026-11-22 02:00").AddDate(0, 0, -i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := names(t, localDir)
+	checkHeld := func(when, want string) {
+		t.Helper()
+		p, _ := r.apply(r.at(when))
+		for _, sp := range p.Subvolumes {
+			if sp.Name != "docs" {
+				continue
+			}
+			for _, a := range sp.Actions {
+				if a.Kind == reconcile.KindPrune {
+					t.Errorf("%s: prune of %s planned", when, a.Snapshot)
+				}
+			}
+			if w := strings.Join(sp.Warnings, "\n"); !strings.Contains(w, want) {
+				t.Errorf("%s: warnings %q, want %q", when, w, want)
+			}
+		}
+		for _, n := range before {
+			if _, err := os.Lstat(filepath.Join(localDir, n)); err != nil {
+				t.Errorf("%s: %s is gone", when, n)
+			}
+		}
+	}
+	// Wiped.
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(src, e.Name()))
+	}
+	checkHeld("2026-11-22 03:30", "source looks destroyed: it is empty")
+	// Replaced by a new subvolume holding as much as before.
+	if err := btrfs.Delete(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := btrfs.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, src, map[string][]byte{"x.txt": []byte("x"), "y/z.txt": []byte("z"), "w.txt": []byte("w")})
+	checkHeld("2026-11-23 03:30", "it is a new subvolume with no ancestry to its snapshots")
+
+	r.recover(recovery.Request{Names: []string{"docs"}, From: before[len(before)-1], Now: r.at("2026-11-23 09:00")})
+	p, _ := r.apply(r.at("2026-11-24 03:30"))
+	pruned := 0
+	for _, a := range p.Actions() {
+		if a.Kind == reconcile.KindPrune && a.Subvolume == "docs" && !a.External {
+			pruned++
+		}
+	}
+	if pruned == 0 {
+		t.Error("after the recovery retention prunes nothing")
+	}
+}
+
+func snapname(subvol string, t time.Time) string { return subvol + "." + t.Format("20060102T1504") }
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	subs, _, err := btrfs.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range subs {
+		out = append(out, s.Name)
+	}
+	return out
+}

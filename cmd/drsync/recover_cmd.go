@@ -65,8 +65,14 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	if err != nil {
 		return err
 	}
+	if o.verifyOnly {
+		return runVerifyRecovery(ctx, g, d, names)
+	}
 	if len(names) == 0 {
 		return fmt.Errorf("name the subvolumes to recover (declared: %s)", strings.Join(d.SubvolumeNames(), ", "))
+	}
+	if o.acceptSource {
+		return runAcceptSource(g, d, names, now)
 	}
 	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now}
 	if o.at != "" {
@@ -179,4 +185,98 @@ func parseTimeFlag(flag, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-22T02:00:00+01:00) or local 2026-11-22T02:00", flag, s)
 	}
 	return t, nil
+}
+
+// runVerifyRecovery is recover --verify-only: the checklist of each named
+// subvolume (default: all); exit 1 when any check fails.
+func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
+	if len(names) == 0 {
+		names = d.SubvolumeNames()
+	}
+	for _, n := range names {
+		if d.Subvolumes[n] == nil {
+			return fmt.Errorf("%s: not a declared subvolume (declared: %s)", n, strings.Join(d.SubvolumeNames(), ", "))
+		}
+	}
+	obs, err := observe(g, d, time.Now())
+	if err != nil {
+		return err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return err
+	}
+	entries, err := j.Entries()
+	if err != nil {
+		return err
+	}
+	lists := recovery.VerifyState(ctx, d, obs, entries, names)
+	failed := false
+	for _, c := range lists {
+		failed = failed || c.Result == reconcile.ResultFail
+	}
+	if g.json {
+		if err := writeJSON(g.stdout, lists); err != nil {
+			return err
+		}
+	} else {
+		marks := map[string]string{reconcile.ResultPass: "✓", reconcile.ResultFail: "✗", reconcile.ResultSkip: "-"}
+		for _, c := range lists {
+			fmt.Fprintf(g.stdout, "%s  %s\n", c.Subvolume, strings.ToUpper(c.Result))
+			for _, k := range c.Checks {
+				fmt.Fprintf(g.stdout, "  %s %-12s %s\n", marks[k.Result], k.Name, k.Detail)
+			}
+		}
+	}
+	if failed {
+		return exitCodeError{exitError}
+	}
+	return nil
+}
+
+// runAcceptSource journals that a person accepts each named source as it
+// is, though it looks wiped or replaced: its prunes resume.
+func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now time.Time) error {
+	lock, err := reconcile.AcquireLock(d.StateDir, "drsync recover --accept-source")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	obs, err := observe(g, d, now)
+	if err != nil {
+		return err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return err
+	}
+	run := fmt.Sprintf("%s-accept", time.Now().UTC().Format("20060102T150405.000"))
+	var accept []reconcile.Action
+	for _, n := range names {
+		st := obs.Subvolumes[n]
+		switch {
+		case st == nil:
+			return fmt.Errorf("%s: not a declared subvolume", n)
+		case st.SourceMissing:
+			return fmt.Errorf("%s: the source is missing, so there is nothing to accept: recover it with drsync recover %s", n, n)
+		case st.Disaster() == "":
+			fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
+			continue
+		}
+		accept = append(accept, reconcile.Action{Kind: reconcile.KindAcceptSource, Subvolume: n, Path: st.Health.Reference,
+			Reason: "accepted as it is: " + st.Disaster()})
+	}
+	if len(accept) == 0 {
+		return nil
+	}
+	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunStart, Command: "recover"}); err != nil {
+		return err
+	}
+	for _, a := range accept {
+		if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseDone, Action: &a}); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, strings.TrimPrefix(a.Reason, "accepted as it is: "))
+	}
+	return j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunEnd, Result: "ok", Command: "recover"})
 }

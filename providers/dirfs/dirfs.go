@@ -129,7 +129,7 @@ func (Storage) CheckSource(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("source %s does not exist", path)
+		return &reconcile.MissingSourceError{Path: path}
 	case err != nil:
 		return fmt.Errorf("source %s: %w", path, err)
 	case !fi.IsDir():
