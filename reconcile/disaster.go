@@ -108,13 +108,15 @@ func (st *SubvolumeState) Disaster() string {
 }
 
 // related reports whether a snapshot was taken of the source, or the
-// source is a writable snapshot of one (a recovery).
+// source is a writable snapshot of one or of the same subvolume as one
+// (a recovery).
 func related(h *SourceHealth, local []Snapshot) bool {
 	if len(local) == 0 {
 		return true // nothing to be related to: a first snapshot
 	}
 	return slices.ContainsFunc(local, func(s Snapshot) bool {
-		return (s.ParentUUID != "" && s.ParentUUID == h.UUID) || (h.ParentUUID != "" && s.UUID == h.ParentUUID)
+		return (s.ParentUUID != "" && s.ParentUUID == h.UUID) ||
+			(h.ParentUUID != "" && (s.UUID == h.ParentUUID || s.ParentUUID == h.ParentUUID))
 	})
 }
 

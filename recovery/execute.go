@@ -19,6 +19,9 @@ type Storage interface {
 	// Clone makes a writable snapshot of snapshot at dest (which must not
 	// exist): on btrfs one sharing every extent, on dirfs a copy.
 	Clone(ctx context.Context, snapshot, dest string) error
+	// Move renames a snapshot within its filesystem, never replacing
+	// what is at to.
+	Move(from, to string) error
 }
 
 // Env is what Execute acts through.
@@ -161,20 +164,37 @@ func (x *executor) recover1(r Recovery) (Result, error) {
 	}
 	exchange := r.Target.State != TargetMissing
 	err = x.step(r, StepPlace, r.Staging, r.Target.Path, "put the verified tree at "+r.Target.Path, func() error {
-		if err := putInPlace(r.Staging, r.Target.Path, exchange); err != nil {
+		if err := x.place(r, exchange); err != nil {
 			return err
 		}
-		if !exchange {
+		if r.SnapshotHome == "" {
 			return nil
 		}
-		// The replaced target is now at the staging name: kept aside
-		// above when it held data, empty otherwise.
-		if r.Target.Subvolume {
-			return st.Delete(context.WithoutCancel(x.ctx), r.Staging)
+		if err := os.MkdirAll(filepath.Dir(r.SnapshotHome), 0o755); err != nil {
+			return fmt.Errorf("snapshot directory: %w", err)
 		}
-		return removeEmptyDir(r.Staging)
+		if err := x.env.Storage.Move(r.Receive, r.SnapshotHome); err != nil {
+			return err
+		}
+		return removeEmptyDir(filepath.Dir(r.Receive))
 	})
 	return res, err
+}
+
+// place puts the verified staging tree at the target and removes what it
+// displaced (kept aside before when it held data, empty otherwise).
+func (x *executor) place(r Recovery, exchange bool) error {
+	if err := putInPlace(r.Staging, r.Target.Path, exchange); err != nil {
+		return err
+	}
+	if !exchange {
+		return nil
+	}
+	// The replaced target is now at the staging name.
+	if r.Target.Subvolume {
+		return x.env.Storage.Delete(context.WithoutCancel(x.ctx), r.Staging)
+	}
+	return removeEmptyDir(r.Staging)
 }
 
 // step journals one step before and after it runs and reports it.

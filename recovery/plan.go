@@ -1,10 +1,12 @@
 package recovery
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/reconcile"
@@ -104,6 +106,10 @@ type Recovery struct {
 	// is made from a local snapshot directly): a read-only snapshot the
 	// drive also holds, so the next send is incremental from it.
 	Receive string `json:"receive,omitempty"`
+	// SnapshotHome is where the received copy moves once the target is
+	// in place, when the snapshot directory lies inside the target (it
+	// can only exist once the target does); "" otherwise.
+	SnapshotHome string `json:"snapshotHome,omitempty"`
 	// Base is the read-only snapshot the target is a writable snapshot of.
 	Base string `json:"base"`
 	// Staging is where the writable snapshot is made and verified before
@@ -189,19 +195,26 @@ func plan1(in Input, req Request, name string) (Recovery, error) {
 		return Recovery{}, fmt.Errorf("%s was not observed", targetPath)
 	}
 	r.Target = t
+	r.Staging = filepath.Join(filepath.Dir(targetPath), "."+filepath.Base(targetPath)+".drsync-recover-"+stamp)
+	nested := req.To == "" && within(targetPath, localDir)
 	switch {
 	case req.To != "":
 		// Another filesystem, perhaps: the copy is received next to the
 		// target, where a writable snapshot of it can be made.
 		r.Receive = filepath.Join(req.To, c.Name)
-		r.Base = r.Receive
+	case c.External && nested:
+		// The snapshot directory is inside the target: the copy waits
+		// beside it until the target is in place.
+		r.Receive = filepath.Join(r.Staging+".received", c.Name)
+		r.SnapshotHome = filepath.Join(localDir, c.Name)
 	case c.External:
 		r.Receive = filepath.Join(localDir, c.Name)
-		r.Base = r.Receive
-	default:
-		r.Base = c.Path
 	}
-	r.Staging = filepath.Join(filepath.Dir(targetPath), "."+filepath.Base(targetPath)+".drsync-recover-"+stamp)
+	r.Base = cmp.Or(r.Receive, c.Path)
+	if nested && t.State == TargetData {
+		return Recovery{}, fmt.Errorf("%s holds data and its snapshot directory %s lies inside it, so it cannot be kept aside there: "+
+			"move it away by hand (mv %s %s.old), then recover from the drive", targetPath, localDir, targetPath, targetPath)
+	}
 	switch t.State {
 	case TargetSymlink:
 		return Recovery{}, fmt.Errorf("%s is a symlink; drsync never follows or replaces one", targetPath)
@@ -223,6 +236,12 @@ func plan1(in Input, req Request, name string) (Recovery, error) {
 		r.Warnings = append(r.Warnings, "make "+targetPath+" the new root's default subvolume (btrfs subvolume set-default) or name it in fstab before booting it")
 	}
 	return r, nil
+}
+
+// within reports whether path lies strictly inside dir.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // copyRef is one copy of a snapshot that a recovery can read.

@@ -15,11 +15,15 @@ func testDesired() *schema.Desired {
 		Locations: map[string]schema.Location{
 			"pool": {Path: "/pool/.snapshots"},
 			"usb":  {Path: "/usb/.snapshots", Mount: "/usb", External: true},
+			"home": {Path: "/home/patriark/.snapshots"},
 		},
 		Subvolumes: map[string]*schema.Subvolume{
 			"docs": {Name: "docs", Source: "/pool/docs", Snapshots: schema.Replication{Location: "pool"},
 				External: &schema.Replication{Location: "usb"}},
 			"root": {Name: "root", Source: "/", Snapshots: schema.Replication{Location: "pool"},
+				External: &schema.Replication{Location: "usb"}},
+			// Its snapshot directory lies inside its source, as in the homelab example.
+			"home": {Name: "home", Source: "/home", Snapshots: schema.Replication{Location: "home"},
 				External: &schema.Replication{Location: "usb"}},
 		},
 		Services: map[string]*schema.Service{"grafana": {Name: "grafana"}},
@@ -41,10 +45,12 @@ func TestCompute(t *testing.T) {
 			External: []reconcile.Snapshot{snap("docs.20261119T0200", day(19)), snap("docs.20261120T0200", day(20)), snap("docs.20261121T0200", day(21))},
 		},
 		"root": {External: []reconcile.Snapshot{snap("root.20261121T0200", day(21))}},
+		"home": {External: []reconcile.Snapshot{snap("home.20261121T0200", day(21))}},
 	}}
 	verified := Verified{"docs": {"docs.20261119T0200": day(19).Add(time.Hour), "docs.20261120T0200": day(20).Add(time.Hour)},
-		"root": {"root.20261121T0200": day(21).Add(time.Hour)}}
-	missing := map[string]Target{"/pool/docs": {Path: "/pool/docs", State: TargetMissing}, "/mnt/new/root": {Path: "/mnt/new/root", State: TargetMissing}}
+		"root": {"root.20261121T0200": day(21).Add(time.Hour)}, "home": {"home.20261121T0200": day(21).Add(time.Hour)}}
+	missing := map[string]Target{"/pool/docs": {Path: "/pool/docs", State: TargetMissing}, "/mnt/new/root": {Path: "/mnt/new/root", State: TargetMissing},
+		"/home": {Path: "/home", State: TargetMissing}}
 	tests := []struct {
 		name    string
 		req     Request
@@ -78,6 +84,15 @@ func TestCompute(t *testing.T) {
 			Copy: "/usb/.snapshots/root/root.20261121T0200", Receive: "/mnt/new/root.20261121T0200", Base: "/mnt/new/root.20261121T0200",
 			Staging: "/mnt/new/.root.drsync-recover-20261122T090000", Target: Target{Path: "/mnt/new/root", State: TargetMissing},
 			Warnings: []string{"make /mnt/new/root the new root's default subvolume (btrfs subvolume set-default) or name it in fstab before booting it"}}},
+		{name: "snapshot directory inside the source: received beside it, moved in after", req: Request{Names: []string{"home"}}, want: Recovery{
+			Subvolume: "home", Snapshot: "home.20261121T0200", SnapshotTime: day(21),
+			Choice: Choice{Rule: RuleNewestVerified, Verified: day(21).Add(time.Hour)}, Location: "usb", External: true,
+			Copy: "/usb/.snapshots/home/home.20261121T0200", Receive: "/.home.drsync-recover-20261122T090000.received/home.20261121T0200",
+			SnapshotHome: "/home/patriark/.snapshots/home/home.20261121T0200", Base: "/.home.drsync-recover-20261122T090000.received/home.20261121T0200",
+			Staging: "/.home.drsync-recover-20261122T090000", Target: Target{Path: "/home", State: TargetMissing}}},
+		{name: "snapshot directory inside a source holding data", req: Request{Names: []string{"home"}},
+			targets: map[string]Target{"/home": {Path: "/home", State: TargetData, Subvolume: true}},
+			wantErr: "its snapshot directory /home/patriark/.snapshots/home lies inside it, so it cannot be kept aside there: move it away by hand (mv /home /home.old)"},
 		{name: "nothing verified before --at", req: Request{Names: []string{"docs"}, At: day(19)}, verified: Verified{"docs": {"docs.20261121T0200": day(21)}},
 			wantErr: "recover docs: no copy at or before 2026-11-19 02:00 was verified by a restore test or drill; the newest is docs.20261119T0200"},
 		{name: "nothing at all before --at", req: Request{Names: []string{"docs"}, At: day(18)},

@@ -27,13 +27,15 @@ type rig struct {
 	loc *time.Location
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigOf(t, "../testdata/desired/small.cue") }
+
+func newRigOf(t *testing.T, desired string) *rig {
 	t.Helper()
 	if err := sandbox.Available(); err != nil {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	d, err := schema.Load("../testdata/desired/small.cue", []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()})
+	d, err := schema.Load(desired, []string{"root=" + dir, "drive_uuid=" + sandbox.NewUUID()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,4 +368,76 @@ func names(t *testing.T, dir string) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// nestedCUE keeps home's snapshots inside home, as the homelab example does.
+const nestedCUE = `package drsync
+
+root: *"" | string @tag(root)
+stateDir: "\(root)/state"
+restore: scratch: "\(root)/scratch"
+generate: enabled: {metrics: false, alertRules: false, scrapeConfig: false, dashboard: false, systemd: false, runbooks: false}
+locations: {
+	home: path: "\(root)/sys/home/me/.snapshots"
+	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: *"0d2c7a3e-1b4f-4e6a-9c8d-7f6e5d4c3b2a" | string @tag(drive_uuid)}
+}
+tiers: "1": {rpo: "7d", rto: "1h"}
+subvolumes: home: {
+	tier: "1", source: "\(root)/sys/home"
+	snapshots: {location: "home", schedule: "daily 02:00", retention: daily: 7}
+	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
+}
+// A second source on the filesystem, so the sandbox mounts it above home.
+subvolumes: other: {
+	tier: "1", source: "\(root)/sys/other"
+	snapshots: {location: "home", schedule: "daily 02:00", retention: daily: 7}
+}
+`
+
+// TestRecoverNestedSnapshotDir: home's snapshot directory lies inside
+// home, so losing home loses its snapshots. The replica is received
+// beside the target, and moved into the recovered home's snapshot
+// directory once home is back, where the next apply finds it as the
+// parent of an incremental send.
+func TestRecoverNestedSnapshotDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "nested.cue")
+	if err := os.WriteFile(file, []byte(nestedCUE), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRigOf(t, file)
+	src := r.d.Subvolumes["home"].Source
+	files := map[string][]byte{"me/thesis.tex": bytes.Repeat([]byte("latex "), 1<<20)}
+	writeFiles(t, src, files)
+	r.apply(r.at("2026-11-22 03:30"))
+	// The disaster takes home and every snapshot inside it.
+	for _, sub := range []string{"home", "other"} {
+		dir := r.d.SnapshotDir("home", sub)
+		for _, n := range names(t, dir) {
+			if err := btrfs.Delete(t.Context(), filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := btrfs.Delete(t.Context(), src); err != nil {
+		t.Fatal(err)
+	}
+	res := r.recover(recovery.Request{Names: []string{"home"}, From: "home.20261122T0330", Now: r.at("2026-11-22 09:00")})
+	checkFiles(t, src, files)
+	moved := filepath.Join(r.d.SnapshotDir("home", "home"), "home.20261122T0330")
+	if info, err := btrfs.Info(moved); err != nil || !info.ReadOnly || info.ReceivedUUID == "" {
+		t.Fatalf("the received snapshot must be in the recovered home's snapshot directory: %+v %v (%+v)", info, err, res)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(src), ".home.drsync-recover-*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if why := r.observe().Subvolumes["home"].Disaster(); why != "" {
+		t.Errorf("the recovered home looks destroyed to the planner: %s", why)
+	}
+	writeFiles(t, src, map[string][]byte{"me/new.txt": []byte("new")})
+	_, events := r.apply(r.at("2026-11-23 03:30"))
+	for _, e := range events {
+		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "home" && (e.Action.Parent != moved || e.Bytes > 256<<10) {
+			t.Errorf("send after recovery: parent %q, %d bytes", e.Action.Parent, e.Bytes)
+		}
+	}
 }

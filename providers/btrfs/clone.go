@@ -82,3 +82,56 @@ func openDirNoSymlinks(path string) (int, error) {
 	}
 	return fd, nil
 }
+
+// Move renames the snapshot at from to to on the same filesystem, through
+// both parents' fds (no symlink followed), never replacing what is at to.
+func (Storage) Move(from, to string) error {
+	src, err := openDirNoSymlinks(filepath.Dir(from))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(src)
+	dst, err := openDirNoSymlinks(filepath.Dir(to))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dst)
+	err = unix.Renameat2(src, filepath.Base(from), dst, filepath.Base(to), unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EROFS) {
+		return copyReceived(from, to)
+	}
+	if err != nil {
+		return fmt.Errorf("moving %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// copyReceived is Move for a read-only subvolume, which btrfs will not
+// give another parent directory: a snapshot of it at to takes its content
+// and, as btrfs receive does, its received UUID and stransid before it is
+// made read-only; then the original is deleted.
+func copyReceived(from, to string) error {
+	fail := func(err error) error { return fmt.Errorf("moving %s to %s: %w", from, to, err) }
+	fd, err := openSubvol("btrfs move", from)
+	if err != nil {
+		return err
+	}
+	var info getSubvolInfoArgs
+	err = ioctl(fd, iocGetSubvolInfo, unsafe.Pointer(&info))
+	unix.Close(fd)
+	if err != nil {
+		return fail(err)
+	}
+	if err := snapshotInto(from, to, false); err != nil {
+		return fail(err)
+	}
+	if received := formatUUID(info.ReceivedUUID); received != "" {
+		if err := SetReceivedUUID(to, received, info.Stransid); err != nil {
+			return fail(err)
+		}
+	}
+	if err := SetReadOnly(to, true); err != nil {
+		return fail(err)
+	}
+	return Delete(context.Background(), from)
+}
