@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/drsync/drsync/reconcile"
@@ -158,9 +157,9 @@ func lastRecoveries(entries []reconcile.JournalEntry) map[string]*recoveryRecord
 			continue
 		}
 		switch {
-		case a.Kind == KindRecover && strings.HasPrefix(a.Reason, string(StepVerify)+":"):
-			verifiedCopy[a.Subvolume] = a.From // the copy the clone was compared with
-		case a.Kind == KindRecover && strings.HasPrefix(a.Reason, string(StepPlace)+":"):
+		case a.Recover != nil && a.Recover.Step == string(StepVerify):
+			verifiedCopy[a.Subvolume] = a.Recover.From // the copy the clone was compared with
+		case a.Recover != nil && a.Recover.Step == string(StepPlace):
 			out[a.Subvolume] = &recoveryRecord{Copy: verifiedCopy[a.Subvolume], Snapshot: a.Snapshot, Target: a.Path, At: e.Time}
 		case a.Kind == reconcile.KindSnapshot && out[a.Subvolume] != nil:
 			out[a.Subvolume].ChangedSince = true

@@ -199,8 +199,9 @@ func (x *executor) place(r Recovery, exchange bool) error {
 
 // step journals one step before and after it runs and reports it.
 func (x *executor) step(r Recovery, s Step, from, path, detail string, do func() error) error {
-	a := reconcile.Action{Kind: KindRecover, Subvolume: r.Subvolume, Location: r.Location, Snapshot: r.Snapshot,
-		Path: path, From: from, External: r.External, SnapshotTime: r.SnapshotTime, Reason: string(s) + ": " + detail}
+	a := reconcile.Action{Kind: reconcile.KindRecover, Subvolume: r.Subvolume, Location: r.Location, Snapshot: r.Snapshot,
+		Path: path, External: r.External, Reason: string(s) + ": " + detail,
+		Recover: &reconcile.RecoverStep{Step: string(s), From: from, SnapshotTime: r.SnapshotTime}}
 	j := x.env.Journal
 	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: x.run, Phase: reconcile.PhaseStart, Action: &a}); err != nil {
 		return err

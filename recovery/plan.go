@@ -13,10 +13,6 @@ import (
 	"github.com/drsync/drsync/schema"
 )
 
-// KindRecover marks a recovery's steps in the journal. Recovery is never
-// planned by Compute: it runs only when a person asks for it.
-const KindRecover reconcile.Kind = "recover"
-
 // PreRecoverInfix names the read-only snapshot an existing source is kept
 // aside as: <name>.pre-recover-<time>. It never parses as a snapshot name,
 // so observation lists it as foreign and retention never prunes it.

@@ -210,8 +210,8 @@ func TestRecoverDestroyedSourceFromDrive(t *testing.T) {
 	entries, _ := r.j.Entries()
 	var steps []string
 	for _, e := range entries {
-		if e.Action != nil && e.Action.Kind == recovery.KindRecover && e.Phase == reconcile.PhaseDone {
-			steps = append(steps, strings.SplitN(e.Action.Reason, ":", 2)[0])
+		if e.Action != nil && e.Action.Kind == reconcile.KindRecover && e.Phase == reconcile.PhaseDone {
+			steps = append(steps, e.Action.Recover.Step)
 		}
 	}
 	if want := []string{"receive", "clone", "verify", "place"}; !slices.Equal(steps, want) {
@@ -228,8 +228,8 @@ func TestRecoverDestroyedSourceFromDrive(t *testing.T) {
 			continue
 		}
 		sent = true
-		if e.Phase != reconcile.PhaseDone || a.Parent != filepath.Join(localDir, snap) || e.Bytes == 0 || e.Bytes > 256<<10 {
-			t.Errorf("send after recovery: parent %q, %d bytes, %s %v (want incremental from %s, under 256 KiB)", a.Parent, e.Bytes, e.Phase, e.Err, snap)
+		if e.Phase != reconcile.PhaseDone || a.Send.Parent != filepath.Join(localDir, snap) || e.Bytes == 0 || e.Bytes > 256<<10 {
+			t.Errorf("send after recovery: parent %q, %d bytes, %s %v (want incremental from %s, under 256 KiB)", a.Send.Parent, e.Bytes, e.Phase, e.Err, snap)
 		}
 	}
 	if !sent {
@@ -436,8 +436,8 @@ func TestRecoverNestedSnapshotDir(t *testing.T) {
 	writeFiles(t, src, map[string][]byte{"me/new.txt": []byte("new")})
 	_, events := r.apply(r.at("2026-11-23 03:30"))
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "home" && (e.Action.Parent != moved || e.Bytes > 256<<10) {
-			t.Errorf("send after recovery: parent %q, %d bytes", e.Action.Parent, e.Bytes)
+		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "home" && (e.Action.Send.Parent != moved || e.Bytes > 256<<10) {
+			t.Errorf("send after recovery: parent %q, %d bytes", e.Action.Send.Parent, e.Bytes)
 		}
 	}
 }
