@@ -6,11 +6,13 @@
 # reported separately (from the journal's verify step), and the target is
 # on the rest. A report: it exits 0 even when a target is missed.
 #
-# Env: SIZE_MIB (2048) and FILES (4000) size the subvolume; RUNS (3) the
+# Env: SIZE_MIB (1024) and FILES (4000) size the subvolume; RUNS (3) the
 # repetitions, best time kept; DRSYNC a prebuilt binary (default: go build).
 set -euo pipefail
 
-SIZE_MIB=${SIZE_MIB:-2048}
+# The issue asks for about 2 GiB; the sandbox's pool image is 2 GiB and
+# must hold the tree and, while a recovery runs, its received copy.
+SIZE_MIB=${SIZE_MIB:-1024}
 FILES=${FILES:-4000}
 RUNS=${RUNS:-3}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,8 +63,6 @@ subvolumes: data: {
 	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
 }
 EOF
-# Both images must hold the data twice over (the replica, then the received
-# copy beside the snapshot being replaced).
 "$drsync" sandbox up --dir "$sb" -f "$desired" >/dev/null
 src=$sb/pool/data
 snaps=$sb/pool/.snapshots/data
@@ -79,6 +79,7 @@ lose() {
 	btrfs subvolume delete -c "$src" >/dev/null
 	local s
 	for s in "$snaps"/*; do [[ -e $s ]] && btrfs subvolume delete -c "$s" >/dev/null; done
+	btrfs subvolume sync "$sb/pool" >/dev/null # the space is free before the next run
 	sync
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
