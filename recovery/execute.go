@@ -83,7 +83,9 @@ func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Resul
 	var results []Result
 	var errs []error
 	for _, r := range p.Recoveries {
+		start := time.Now()
 		res, err := x.recover1(r)
+		res.Seconds = time.Since(start).Seconds()
 		if err != nil {
 			res.Error = err.Error()
 			errs = append(errs, fmt.Errorf("recover %s: %w", r.Subvolume, err))
@@ -108,10 +110,8 @@ type executor struct {
 }
 
 func (x *executor) recover1(r Recovery) (Result, error) {
-	start := time.Now()
 	res := Result{Subvolume: r.Subvolume, Snapshot: r.Snapshot, Target: r.Target.Path}
 	st := x.env.Storage
-	defer func() { res.Seconds = time.Since(start).Seconds() }()
 	if r.Receive != "" {
 		err := x.step(r, StepReceive, r.Copy, r.Receive, "receive "+r.Copy+" into "+filepath.Dir(r.Receive), func() error {
 			n, err := st.Send(x.ctx, r.Copy, "", filepath.Dir(r.Receive), nil)

@@ -118,6 +118,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newFindCommand(g),
 		newRestoreCommand(g),
 		newRecoverCommand(g),
+		newRehearseCommand(g),
 		newDemoCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),
