@@ -93,3 +93,19 @@ func TestDisastersHoldBackPrunes(t *testing.T) {
 		})
 	}
 }
+
+// A saved plan survives files coming and going in a live source; it is
+// refused when the source starts or stops looking destroyed.
+func TestFingerprintIgnoresLiveCounts(t *testing.T) {
+	o := func(entries int) *Observed {
+		return &Observed{Subvolumes: map[string]*SubvolumeState{"docs": {
+			Local:  []Snapshot{{Name: "docs.20261122T0200", ParentUUID: "src"}},
+			Health: &SourceHealth{UUID: "src", Entries: entries, Reference: "/p/docs.20261122T0200", ReferenceEntries: 100}}}}
+	}
+	if o(100).Fingerprint() != o(120).Fingerprint() {
+		t.Error("a changed entry count changed the fingerprint")
+	}
+	if o(100).Fingerprint() == o(0).Fingerprint() {
+		t.Error("a wiped source left the fingerprint as it was")
+	}
+}

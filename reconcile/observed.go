@@ -150,8 +150,26 @@ type Storage interface {
 // against a machine that changed since.
 func (o *Observed) Fingerprint() string {
 	h := sha256.New()
-	if err := json.NewEncoder(h).Encode(o); err != nil {
+	if err := json.NewEncoder(h).Encode(o.withoutCounts()); err != nil {
 		panic(err) // plain data: cannot fail
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// withoutCounts is o with each source's health reduced to its verdict: a
+// live source's entry count changes all the time, and only whether it
+// looks destroyed changes a plan.
+func (o *Observed) withoutCounts() *Observed {
+	c := *o
+	c.Subvolumes = make(map[string]*SubvolumeState, len(o.Subvolumes))
+	for name, st := range o.Subvolumes {
+		if st == nil || st.Health == nil {
+			c.Subvolumes[name] = st
+			continue
+		}
+		s := *st
+		s.Health = &SourceHealth{Error: s.Disaster()}
+		c.Subvolumes[name] = &s
+	}
+	return &c
 }
