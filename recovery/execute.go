@@ -147,9 +147,18 @@ func (x *executor) recover1(r Recovery) (Result, error) {
 		return nil
 	})
 	if err != nil {
-		// The staging clone is this run's own; the target was not touched.
-		if derr := st.Delete(context.WithoutCancel(x.ctx), r.Staging); derr != nil {
-			err = errors.Join(err, derr)
+		// The clone and the received copy are this run's own, and not to
+		// be trusted: both go. The target was not touched.
+		for _, own := range []string{r.Staging, r.Receive} {
+			if own == "" {
+				continue
+			}
+			if derr := st.Delete(context.WithoutCancel(x.ctx), own); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+		if r.SnapshotHome != "" {
+			err = errors.Join(err, removeEmptyDir(filepath.Dir(r.Receive)))
 		}
 		return res, err
 	}
