@@ -109,5 +109,5 @@ over=$(awk -v d="$best_drsync" -v r="$best_raw" 'BEGIN{printf "%.1f", 100 * (d -
 verdict=$(awk -v o="$over" 'BEGIN{print (o <= 10) ? "PASS" : "FAIL"}')
 say
 say "== $((bytes / 1048576)) MiB, best of $RUNS, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
-say "TARGET recover-vs-raw: drsync recover ${best_drsync}s without verification vs raw ${best_raw}s (${over}% slower) (target within +10%) $verdict"
+say "TARGET recover-vs-raw: drsync recover ${best_drsync}s without verification vs raw ${best_raw}s (${over}% over raw) (target within +10%) $verdict"
 say "verification of the whole recovered tree: ${verify_s}s (reported separately, no target)"
