@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/reconcile"
 )
 
@@ -51,7 +52,7 @@ func ObserveTarget(st reconcile.Storage, path string) (Target, error) {
 
 // isEmptyDir opens path without following a symlink and reads one name.
 func isEmptyDir(path string) (bool, error) {
-	fd, err := openDirNoSymlinks(path)
+	fd, err := safefs.OpenDir(path)
 	if err != nil {
 		return false, err
 	}
@@ -67,18 +68,6 @@ func isEmptyDir(path string) (bool, error) {
 	return len(names) == 0, nil
 }
 
-// openDirNoSymlinks opens a directory refusing a symlink in any component.
-func openDirNoSymlinks(path string) (int, error) {
-	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return -1, fmt.Errorf("open %s without following symlinks: %w", path, err)
-	}
-	return fd, nil
-}
-
 // putInPlace moves the verified staging copy to target, both in one directory
 // opened without following symlinks. A missing target is created with
 // RENAME_NOREPLACE, so whatever appeared there meanwhile is never
@@ -89,7 +78,7 @@ func putInPlace(staging, target string, exchange bool) error {
 	if filepath.Dir(staging) != filepath.Dir(target) {
 		return fmt.Errorf("staging %s is not beside %s", staging, target)
 	}
-	dir, err := openDirNoSymlinks(filepath.Dir(target))
+	dir, err := safefs.OpenDir(filepath.Dir(target))
 	if err != nil {
 		return err
 	}
@@ -107,7 +96,7 @@ func putInPlace(staging, target string, exchange bool) error {
 // removeEmptyDir removes what was an empty directory at staging, through
 // its parent's fd; one that is no longer empty is left and reported.
 func removeEmptyDir(staging string) error {
-	dir, err := openDirNoSymlinks(filepath.Dir(staging))
+	dir, err := safefs.OpenDir(filepath.Dir(staging))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
@@ -133,7 +134,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			continue
 		}
 		fmt.Fprintf(g.stdout, "✓ recovered %s from %s to %s: %s, %s compared and equal (%s)\n", r.Subvolume, r.Snapshot, r.Target,
-			count(r.Verified.Files, "file"), humanBytes(r.Verified.Bytes/2), seconds(r.Seconds))
+			humane.Count(r.Verified.Files, "file"), humane.Bytes(r.Verified.Bytes/2), humane.Rounded(humane.Seconds(r.Seconds)))
 		if r.KeptAside != "" {
 			fmt.Fprintf(g.stdout, "  the previous source is kept as %s (read-only; delete it by hand when done)\n", r.KeptAside)
 		}
@@ -172,7 +173,7 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 func printRecoverEvent(g *globalOptions, e recovery.Event) {
 	switch e.Phase {
 	case reconcile.PhaseDone:
-		fmt.Fprintf(g.stdout, "  ✓ %-10s %s: %s (%s)\n", e.Step, e.Subvolume, e.Detail, seconds(e.Seconds))
+		fmt.Fprintf(g.stdout, "  ✓ %-10s %s: %s (%s)\n", e.Step, e.Subvolume, e.Detail, humane.Rounded(humane.Seconds(e.Seconds)))
 	case reconcile.PhaseFailed:
 		fmt.Fprintf(g.stdout, "  ✗ %-10s %s: %v\n", e.Step, e.Subvolume, e.Err)
 	}

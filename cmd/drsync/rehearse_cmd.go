@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -123,7 +124,7 @@ func runRehearse(ctx context.Context, g *globalOptions, o rehearseOptions, runbo
 		}
 	}
 	fmt.Fprintf(g.stdout, "\nRehearsal %s: PASS in %s (%s recovered, verified, next sends incremental)\n",
-		runbook, time.Since(start).Round(time.Second), count(len(names), "subvolume"))
+		runbook, time.Since(start).Round(time.Second), humane.Count(len(names), "subvolume"))
 	return nil
 }
 
