@@ -140,6 +140,10 @@ type History struct {
 	LastBackup *JournalEntry `json:"lastBackup,omitempty"`
 	// LastSend is the newest successful send (its bytes are the size).
 	LastSend *JournalEntry `json:"lastSend,omitempty"`
+	// AcceptedAgainst is the snapshot a person last accepted the source
+	// against (drsync recover --accept-source): it holds until a newer
+	// snapshot exists to compare with.
+	AcceptedAgainst string `json:"acceptedAgainst,omitempty"`
 
 	// passes are the newest passing proofs, one per snapshot, oldest
 	// snapshot first: when a newer snapshot's copy fails its test, the
@@ -157,6 +161,8 @@ func (h *History) record(e JournalEntry) {
 		return
 	}
 	switch e.Action.Kind {
+	case KindAcceptSource:
+		h.AcceptedAgainst = e.Action.Path
 	case KindSnapshot, KindSend, KindBackup:
 		e := e
 		h.LastBackup = &e

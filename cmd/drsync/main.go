@@ -119,6 +119,8 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newGenerateCommand(g),
 		newFindCommand(g),
 		newRestoreCommand(g),
+		newRecoverCommand(g),
+		newRehearseCommand(g),
 		newDemoCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),
