@@ -75,7 +75,7 @@ func Load(path string, tags []string) (*Desired, error) {
 	}
 	d.Source = path
 	d.clean()
-	if probs := append(references(v), d.check(v)...); len(probs) > 0 {
+	if probs := append(append(references(v), targetReferences(v)...), d.check(v)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}
@@ -113,7 +113,7 @@ func Value(path string, tags []string) (cue.Value, error) {
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		// Report the broken references too, so one pass shows everything.
 		if e, ok := cueError(err, user).(*Error); ok {
-			e.Problems = append(e.Problems, references(user)...)
+			e.Problems = append(append(e.Problems, references(user)...), targetReferences(user)...)
 			sortProblems(e.Problems)
 			return cue.Value{}, e
 		}

@@ -12,6 +12,7 @@ type Desired struct {
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
 	Services   map[string]*Service   `json:"services,omitempty"`
+	Targets    map[string]Target     `json:"targets,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -64,6 +65,8 @@ type Subvolume struct {
 	DrillTarget string       `json:"drillTarget,omitempty"`
 	Snapshots   Replication  `json:"snapshots"`
 	External    *Replication `json:"external,omitempty"`
+	// Offsite sends snapshots to targets, by target name.
+	Offsite map[string]OffsiteSends `json:"offsite,omitempty"`
 }
 
 // Replication is where a subvolume's copies live, when a new one is due and
@@ -130,6 +133,8 @@ type Service struct {
 	Kind      string    `json:"kind"`
 	// External copies archives to a drive (Schedule is the service's own).
 	External *ArchiveCopies `json:"external,omitempty"`
+	// Offsite uploads archives to targets, by target name.
+	Offsite  map[string]OffsiteCopies `json:"offsite,omitempty"`
 	URL      string         `json:"url,omitempty"`
 	DataDir  string         `json:"dataDir,omitempty"`
 	Database string         `json:"database,omitempty"`
