@@ -135,10 +135,10 @@ type Service struct {
 	External *ArchiveCopies `json:"external,omitempty"`
 	// Offsite uploads archives to targets, by target name.
 	Offsite  map[string]OffsiteCopies `json:"offsite,omitempty"`
-	URL      string         `json:"url,omitempty"`
-	DataDir  string         `json:"dataDir,omitempty"`
-	Database string         `json:"database,omitempty"`
-	Paths    []string       `json:"paths,omitempty"`
+	URL      string                   `json:"url,omitempty"`
+	DataDir  string                   `json:"dataDir,omitempty"`
+	Database string                   `json:"database,omitempty"`
+	Paths    []string                 `json:"paths,omitempty"`
 }
 
 // Service kinds.
