@@ -21,9 +21,11 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
-# Rewrites golden files after an intended change; review the diff.
+# Rewrites every golden file and testscript cmp file after an intended
+# change (internal/golden reads DRSYNC_UPDATE); review the diff. Only the
+# packages whose tests use internal/golden run.
 golden:
-	$(GO) test ./... -update
+	DRSYNC_UPDATE=1 $(GO) test -count=1 $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '/internal\/golden/ { print $$1 }')
 
 bench: deps build
 	./bench/plan-vs-btrbk.sh

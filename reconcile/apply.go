@@ -162,7 +162,7 @@ func driveStillThere(env Env, a Action) error {
 	if !ok {
 		return nil
 	}
-	if d := env.Storage.Probe(loc.Mount, loc.UUID); !d.Present {
+	if d := env.Storage.Probe(loc); !d.Present {
 		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil

@@ -31,7 +31,10 @@ type TestReport struct {
 	Bytes      int64     `json:"bytes"`
 	Seconds    float64   `json:"seconds"`
 	Failures   []Failure `json:"failures,omitempty"`
-	// Paths are the sampled files a test restored and verified.
+	// FailuresOmitted counts the failures a journaled report leaves out.
+	FailuresOmitted int `json:"failuresOmitted,omitempty"`
+	// Paths are the sampled files a test restored and verified; the
+	// journal keeps only their number (Files) and the seed that drew them.
 	Paths []string `json:"paths,omitempty"`
 	// Scratch is kept for inspection when the test failed.
 	Scratch string `json:"scratch,omitempty"`
@@ -53,6 +56,23 @@ type Failure struct {
 	Check string `json:"check"`
 	Want  string `json:"want,omitempty"`
 	Got   string `json:"got,omitempty"`
+}
+
+// journalMaxFailures bounds the failures a journaled report keeps: a drill
+// of a wrecked replica can find millions, and every later command reads the
+// journal.
+const journalMaxFailures = 100
+
+// journaled is the bounded summary of r that the journal keeps: counts,
+// the seed and the first failures, not every file.
+func (r *TestReport) journaled() *TestReport {
+	c := *r
+	c.Paths = nil
+	if len(c.Failures) > journalMaxFailures {
+		c.FailuresOmitted += len(c.Failures) - journalMaxFailures
+		c.Failures = c.Failures[:journalMaxFailures:journalMaxFailures]
+	}
+	return &c
 }
 
 // Passed reports whether the evidence counts as proof.

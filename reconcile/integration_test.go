@@ -57,6 +57,9 @@ func newRig(t *testing.T, desired string) *rig {
 	if strings.Contains(string(src), "@tag(drive_uuid)") {
 		tags = append(tags, "drive_uuid="+sandbox.NewUUID())
 	}
+	if strings.Contains(string(src), "@tag(luks_verify") {
+		tags = append(tags, "luks_verify=false") // the sandbox drive is a loop device
+	}
 	if strings.Contains(string(src), "@tag(prometheus_url)") {
 		tags = append(tags, "prometheus_url=http://"+prom.Addr().String())
 	}

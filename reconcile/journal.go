@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -73,6 +75,9 @@ func (j *Journal) Append(e JournalEntry) error {
 		f.Close()
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
+	if e.Report != nil {
+		e.Report = e.Report.journaled()
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		f.Close()
@@ -116,38 +121,47 @@ func dropTornLine(f *os.File) error {
 	return f.Truncate(0)
 }
 
-// Entries reads the whole journal. A torn last line (a crash mid-write) is
-// ignored; any other malformed line is an error naming it.
+// Entries reads the whole journal; lines may be of any length. A torn last
+// line (a crash mid-write) is ignored; any other malformed line is skipped
+// and reported (logged, and listed by Malformed), never fatal: one bad line
+// must not hide years of history from every later command.
 func (j *Journal) Entries() ([]JournalEntry, error) {
+	entries, _, err := j.read()
+	return entries, err
+}
+
+func (j *Journal) read() ([]JournalEntry, []string, error) {
 	f, err := os.Open(j.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return nil, nil, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
 	var out []JournalEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	line := 0
-	var bad error
-	for sc.Scan() {
-		line++
-		if bad != nil {
-			return nil, bad
+	var malformed []string
+	r := bufio.NewReaderSize(f, 64*1024)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("journal %s:%d: %w", j.path, line, err)
 		}
-		var e JournalEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			bad = fmt.Errorf("%s:%d: malformed journal entry: %w", j.path, line, err)
-			continue
+		torn := errors.Is(err, io.EOF)
+		if len(bytes.TrimSpace(b)) > 0 {
+			var e JournalEntry
+			if uerr := json.Unmarshal(b, &e); uerr == nil {
+				out = append(out, e)
+			} else if !torn {
+				msg := fmt.Sprintf("%s:%d: malformed journal entry skipped: %v", j.path, line, uerr)
+				slog.Warn(msg)
+				malformed = append(malformed, msg)
+			}
 		}
-		out = append(out, e)
+		if torn {
+			return out, malformed, nil
+		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("journal %s: %w", j.path, err)
-	}
-	return out, nil
 }
 
 // JournalSummary is what the planner needs from history.
@@ -163,6 +177,8 @@ type JournalSummary struct {
 	Last RunSummary
 	// DriveSeen is when a run last found each external drive present.
 	DriveSeen map[string]time.Time
+	// Malformed names each journal line that was skipped as unreadable.
+	Malformed []string
 }
 
 // RunSummary describes one apply run.
@@ -174,11 +190,12 @@ type RunSummary struct {
 
 // Summary condenses the journal for the planner.
 func (j *Journal) Summary() (JournalSummary, error) {
-	entries, err := j.Entries()
+	entries, malformed, err := j.read()
 	if err != nil {
 		return JournalSummary{}, err
 	}
-	s := JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{}}
+	s := JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{},
+		Malformed: malformed}
 	var started time.Time
 	open := map[string]JournalEntry{} // started, unfinished actions of the current run
 	var run string

@@ -19,7 +19,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	o := &Observed{Drives: map[string]Drive{}, Subvolumes: map[string]*SubvolumeState{}}
 	for name, l := range d.Locations {
 		if l.External {
-			o.Drives[name] = st.Probe(l.Mount, l.UUID)
+			o.Drives[name] = st.Probe(l)
 		}
 	}
 	for _, name := range d.SubvolumeNames() {

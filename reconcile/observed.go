@@ -120,9 +120,10 @@ type Storage interface {
 	List(dir string) ([]Entry, error)
 	// CheckSource reports why path cannot be snapshotted, or nil.
 	CheckSource(path string) error
-	// Probe reports whether an external drive is mounted at mount and,
-	// when uuid is not empty, whether it is that filesystem.
-	Probe(mount, uuid string) Drive
+	// Probe reports whether the external drive loc is mounted at its mount
+	// point and is the declared filesystem (UUID) on the declared encrypted
+	// device (LUKS).
+	Probe(loc schema.Location) Drive
 	// Snapshot creates a read-only snapshot of source at dest.
 	Snapshot(ctx context.Context, source, dest string) error
 	// Send replicates snapshot into destDir, incrementally from parent when

@@ -2,21 +2,18 @@ package reconcile
 
 import (
 	"bytes"
-	"flag"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "github.com/drsync/drsync/internal/golden"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const homelab = "../examples/desired/homelab.cue"
 
@@ -412,22 +409,7 @@ func countKind(p *Plan, subvol string, k Kind) int {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	goldenfile.Check(t, path, []byte(got))
 }
 
 // BenchmarkCompute plans 6 subvolumes × 1,000 snapshots, the history the

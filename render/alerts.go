@@ -69,6 +69,14 @@ func alerts(in Input) []alert {
 	f := d.Generate.DesiredFile
 	bin := d.Generate.Binary
 	rb := subvolumeRunbook(in)
+	testFailed, testOverdue := proofAlerts(proof{
+		alert: "RestoreTest", metric: "backup_restore_test", title: "Restore test", noun: "restore test", command: "test",
+		failedMeans: "its backups may be corrupted. Investigate immediately", overdueMeans: "its backups are unproven",
+	}, bin, f, rb)
+	drillFailed, drillOverdue := proofAlerts(proof{
+		alert: "Drill", metric: "backup_drill", title: "Restore drill", noun: "full restore drill", command: "drill",
+		failedMeans: "a full recovery is not proven to work. Repeat it", overdueMeans: "its RTO is unmeasured",
+	}, bin, f, rb)
 	out := []alert{
 		{
 			name: "BackupFailed",
@@ -80,24 +88,8 @@ or
 			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),
 			runbook:     rb,
 		},
-		{
-			name:   "RestoreTestFailed",
-			expr:   `backup_restore_test_success == 0`,
-			forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
-			summary:     "Restore test failed for {{ $labels.subvolume }}",
-			description: fmt.Sprintf("The newest restore test of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: its backups may be corrupted. Investigate immediately: `%s test --subvolume {{ $labels.subvolume }} -f %s`.", bin, f),
-			runbook:     rb,
-		},
-		{
-			name: "RestoreTestOverdue",
-			expr: fmt.Sprintf(`(time() - backup_restore_test_last_run_timestamp > %g * backup_restore_test_interval_seconds)
-or
-(backup_restore_test_interval_seconds unless backup_restore_test_last_run_timestamp)`, cadenceSlack),
-			forDur: time.Hour, severity: "warning", category: "disaster-recovery",
-			summary:     "Restore test overdue for {{ $labels.subvolume }}",
-			description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no restore test for %g times its tier's interval, or never had one: its backups are unproven. Run `%s test --subvolume {{ $labels.subvolume }} -f %s`.", cadenceSlack, bin, f),
-			runbook:     rb,
-		},
+		testFailed,
+		testOverdue,
 		{
 			name: "BackupTooOld",
 			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (subvolume, tier) group_left backup_rpo_target_seconds)
@@ -116,24 +108,8 @@ or
 			description: fmt.Sprintf("The newest full restore drill of {{ $labels.subvolume }} (tier {{ $labels.tier }}) took longer than its RTO target: a real recovery would be slower than promised. Revisit the target or the restore path, then `%s drill --subvolume {{ $labels.subvolume }} -f %s`.", bin, f),
 			runbook:     rb,
 		},
-		{
-			name:   "DrillFailed",
-			expr:   `backup_drill_success == 0`,
-			forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
-			summary:     "Restore drill failed for {{ $labels.subvolume }}",
-			description: fmt.Sprintf("The newest full restore drill of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: a full recovery is not proven to work. Repeat it: `%s drill --subvolume {{ $labels.subvolume }} -f %s`.", bin, f),
-			runbook:     rb,
-		},
-		{
-			name: "DrillOverdue",
-			expr: fmt.Sprintf(`(time() - backup_drill_last_run_timestamp > %g * backup_drill_interval_seconds)
-or
-(backup_drill_interval_seconds unless backup_drill_last_run_timestamp)`, cadenceSlack),
-			forDur: time.Hour, severity: "warning", category: "disaster-recovery",
-			summary:     "Restore drill overdue for {{ $labels.subvolume }}",
-			description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no full restore drill for %g times its tier's interval, or never had one: its RTO is unmeasured. Run `%s drill --subvolume {{ $labels.subvolume }} -f %s`.", cadenceSlack, bin, f),
-			runbook:     rb,
-		},
+		drillFailed,
+		drillOverdue,
 	}
 	names, by := externalLocations(in)
 	for _, name := range names {
@@ -159,6 +135,42 @@ or
 		})
 	}
 	return out
+}
+
+// proof names one kind of proof of recovery in its pair of alerts.
+type proof struct {
+	alert   string // alert name prefix: RestoreTest, Drill
+	metric  string // metric name prefix
+	title   string // summary noun
+	noun    string // description noun
+	command string // the drsync command that runs one
+	// What a failure and an overdue proof mean for the user.
+	failedMeans, overdueMeans string
+}
+
+// proofAlerts returns p's Failed and Overdue alerts: tests and drills are
+// judged the same way, only their words and metrics differ.
+func proofAlerts(p proof, bin, desiredFile, runbook string) (failed, overdue alert) {
+	run := fmt.Sprintf("`%s %s --subvolume {{ $labels.subvolume }} -f %s`", bin, p.command, desiredFile)
+	failed = alert{
+		name:   p.alert + "Failed",
+		expr:   p.metric + "_success == 0",
+		forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
+		summary:     p.title + " failed for {{ $labels.subvolume }}",
+		description: fmt.Sprintf("The newest %s of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: %s: %s.", p.noun, p.failedMeans, run),
+		runbook:     runbook,
+	}
+	overdue = alert{
+		name: p.alert + "Overdue",
+		expr: fmt.Sprintf(`(time() - %[1]s_last_run_timestamp > %[2]g * %[1]s_interval_seconds)
+or
+(%[1]s_interval_seconds unless %[1]s_last_run_timestamp)`, p.metric, cadenceSlack),
+		forDur: time.Hour, severity: "warning", category: "disaster-recovery",
+		summary:     p.title + " overdue for {{ $labels.subvolume }}",
+		description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no %s for %g times its tier's interval, or never had one: %s. Run %s.", p.noun, cadenceSlack, p.overdueMeans, run),
+		runbook:     runbook,
+	}
+	return failed, overdue
 }
 
 // runbookPath is where a rendered runbook lands; empty when runbooks are off.

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"flag"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drsync/drsync/internal/golden"
 	"github.com/drsync/drsync/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const goldenDir = "../testdata/golden/render"
 
@@ -101,33 +99,23 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("%s and %s share a golden file name", path, other)
 		}
 		seen[name] = path
-		golden := filepath.Join(goldenDir, name)
-		if *update {
-			if err := os.MkdirAll(goldenDir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Errorf("%s: %v (run go test ./render/ -update)", path, err)
-			continue
-		}
-		if diff := cmp.Diff(string(want), string(got)); diff != "" {
-			t.Errorf("%s differs from %s (-want +got):\n%s", path, golden, diff)
-		}
+		golden.Check(t, filepath.Join(goldenDir, name), got)
 	}
 	entries, err := os.ReadDir(goldenDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if _, ok := seen[e.Name()]; !ok {
-			t.Errorf("stale golden file %s: no generated file has that name", e.Name())
+		if _, ok := seen[e.Name()]; ok {
+			continue
 		}
+		if golden.Update() {
+			if err := os.Remove(filepath.Join(goldenDir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Errorf("stale golden file %s: no generated file has that name", e.Name())
 	}
 }
 

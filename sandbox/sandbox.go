@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,8 @@ const (
 	// separate data and metadata chunks on tiny filesystems.
 	mixedBelowMiB = 1024
 	imagesDir     = ".images"
+	// markerFile in imagesDir says the directory is a sandbox Up made.
+	markerFile    = "drsync-sandbox"
 	detachTimeout = 10 * time.Second
 )
 
@@ -101,15 +104,16 @@ func within(dir, p string) bool {
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
 // mountsUnder lists mounts at or below dir, deepest first (and, at one mount
-// point, topmost first), i.e. the order they can be unmounted in.
-func mountsUnder(dir string) ([]string, error) {
+// point, topmost first), i.e. the order they can be unmounted in. With
+// sources, only mounts of those devices are listed.
+func mountsUnder(dir string, sources map[string]bool) ([]string, error) {
 	all, err := btrfs.Mounts()
 	if err != nil {
 		return nil, err
 	}
 	var mps []string
 	for i := len(all) - 1; i >= 0; i-- {
-		if within(dir, all[i].MountPoint) {
+		if within(dir, all[i].MountPoint) && (sources == nil || sources[all[i].Source]) {
 			mps = append(mps, all[i].MountPoint)
 		}
 	}
@@ -132,7 +136,7 @@ func Up(ctx context.Context, dir string, l Layout) (err error) {
 	if err != nil {
 		return fmt.Errorf("sandbox up: %w", err)
 	}
-	mounted, err := mountsUnder(real)
+	mounted, err := mountsUnder(real, nil)
 	if err != nil {
 		return fmt.Errorf("sandbox up: %w", err)
 	}
@@ -167,6 +171,9 @@ func Up(ctx context.Context, dir string, l Layout) (err error) {
 	// care.
 	images := filepath.Join(dir, imagesDir)
 	if err := os.MkdirAll(images, 0o700); err != nil {
+		return fmt.Errorf("sandbox up: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(images, markerFile), []byte("made by drsync sandbox up\n"), 0o600); err != nil {
 		return fmt.Errorf("sandbox up: %w", err)
 	}
 	devs := make([]string, len(fss))
@@ -283,19 +290,27 @@ func output(ctx context.Context, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// Down unmounts everything at or below dir, deepest first, detaches the loop
+// Down unmounts what Up mounted under dir, deepest first, detaches the loop
 // devices backing dir/.images and removes it. It reads all state from
 // mountinfo and losetup, so it also cleans up after a crashed Up or test, and
-// is a no-op on a dir that was never set up.
+// is a no-op on a dir that was never set up. A mount is ours only when its
+// device is a loop device backed by an image in dir/.images: anything else
+// mounted below dir (someone's disk, a tmpfs) is left alone, so `down` on a
+// directory that is not a sandbox changes nothing.
 func Down(ctx context.Context, dir string) error {
 	dir, err := resolveDir(dir)
+	if err != nil {
+		return fmt.Errorf("sandbox down: %w", err)
+	}
+	images := filepath.Join(dir, imagesDir)
+	ours, err := loopDevicesBacking(ctx, images)
 	if err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
 	if err := stopServices(dir); err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
-	mps, err := mountsUnder(dir)
+	mps, err := mountsUnder(dir, ours)
 	if err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
@@ -304,15 +319,21 @@ func Down(ctx context.Context, dir string) error {
 			return fmt.Errorf("sandbox down: unmount %s: %w", mp, err)
 		}
 	}
-	images := filepath.Join(dir, imagesDir)
-	entries, err := os.ReadDir(images)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	// The marker is visible only now: a filesystem mounted at dir hid it.
+	if _, err := os.Lstat(filepath.Join(images, markerFile)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // not a sandbox (or never set up): nothing of ours to detach or remove
+		}
+		return fmt.Errorf("sandbox down: %w", err)
 	}
+	entries, err := os.ReadDir(images)
 	if err != nil {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
 	for _, e := range entries {
+		if e.Name() == markerFile || !e.Type().IsRegular() {
+			continue
+		}
 		if err := detach(ctx, filepath.Join(images, e.Name())); err != nil {
 			return fmt.Errorf("sandbox down: %w", err)
 		}
@@ -321,6 +342,43 @@ func Down(ctx context.Context, dir string) error {
 		return fmt.Errorf("sandbox down: %w", err)
 	}
 	return nil
+}
+
+// loopDevicesBacking returns the loop devices (as /dev/loopN) whose backing
+// file is directly in images.
+func loopDevicesBacking(ctx context.Context, images string) (map[string]bool, error) {
+	out, err := output(ctx, "losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE")
+	if err != nil {
+		return nil, err
+	}
+	devs := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		name, back, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		back = strings.TrimSuffix(unescapeLosetup(back), " (deleted)")
+		if filepath.Dir(back) == images {
+			devs[name] = true
+		}
+	}
+	return devs, nil
+}
+
+// unescapeLosetup undoes --raw's \xHH escaping of spaces and other bytes.
+func unescapeLosetup(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && s[i+1] == 'x' {
+			if v, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // detach detaches every loop device backed by img and waits until they are

@@ -154,6 +154,10 @@ func TestDownAfterCrash(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(img), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Up writes its marker before it makes any image.
+	if err := os.WriteFile(filepath.Join(dir, ".images", "drsync-sandbox"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +172,57 @@ func TestDownAfterCrash(t *testing.T) {
 	}
 	if left := leftovers(t, dir); len(left) > 0 {
 		t.Errorf("after Down: %v", left)
+	}
+}
+
+// TestDownLeavesForeignMounts runs down on a sandbox beside which someone
+// else mounted a filesystem, and on a directory that is no sandbox at all:
+// only what Up mounted is unmounted.
+func TestDownLeavesForeignMounts(t *testing.T) {
+	requireAvailable(t)
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign")
+	if err := os.Mkdir(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mountForeign := func() {
+		if err := unix.Mount("tmpfs", foreign, "tmpfs", 0, "size=1m"); err != nil {
+			t.Skipf("cannot mount a tmpfs: %v", err)
+		}
+	}
+	isMounted := func(mp string) bool {
+		_, ok, err := btrfs.MountAt(mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	mountForeign()
+	t.Cleanup(func() { _ = unix.Unmount(foreign, unix.MNT_DETACH) })
+	if err := sandbox.Down(t.Context(), dir); err != nil {
+		t.Fatalf("Down of a directory that is no sandbox: %v", err)
+	}
+	if !isMounted(foreign) {
+		t.Fatal("Down of a directory that is no sandbox unmounted a filesystem it did not mount")
+	}
+	if err := unix.Unmount(foreign, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	sb := filepath.Join(dir, "sb")
+	t.Cleanup(func() { _ = sandbox.Down(context.Background(), dir) })
+	if err := sandbox.Up(t.Context(), dir, sandbox.Layout{Filesystems: []sandbox.Filesystem{{MountPoint: sb, SizeMiB: 32}}}); err != nil {
+		t.Fatal(err)
+	}
+	mountForeign()
+	if err := sandbox.Down(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if !isMounted(foreign) {
+		t.Error("Down unmounted a filesystem beside the sandbox that it did not mount")
+	}
+	if isMounted(sb) {
+		t.Error("Down left the sandbox's own filesystem mounted")
 	}
 }
 

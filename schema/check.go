@@ -185,10 +185,6 @@ func within(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
-func keys[V any](m map[string]V) string {
-	return listOr(slices.Sorted(maps.Keys(m)))
-}
-
 // SubvolumeNames returns the declared subvolume names, sorted.
 func (d *Desired) SubvolumeNames() []string {
 	return slices.Sorted(maps.Keys(d.Subvolumes))

@@ -1,17 +1,15 @@
 package schema
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/internal/golden"
 	"github.com/google/go-cmp/cmp"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // The tests run from the repository root so positions read as a user
 // running drsync there would see them.
@@ -48,22 +46,9 @@ func TestInvalidGolden(t *testing.T) {
 			if !strings.Contains(err.Error(), f+":") {
 				t.Errorf("error does not name the file with a position: %v", err)
 			}
-			golden := filepath.Join("testdata", "golden", "validate", strings.TrimSuffix(filepath.Base(f), ".cue")+".txt")
+			goldenPath := filepath.Join("testdata", "golden", "validate", strings.TrimSuffix(filepath.Base(f), ".cue")+".txt")
 			got := err.Error() + "\n"
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test -update creates it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			golden.Check(t, goldenPath, []byte(got))
 		})
 	}
 }

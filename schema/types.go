@@ -37,6 +37,7 @@ type Location struct {
 type LUKS struct {
 	Device  string `json:"device"`
 	Mapping string `json:"mapping"`
+	Verify  bool   `json:"verify"`
 }
 
 type Tier struct {

@@ -244,30 +244,29 @@ func hashFd(fd int) (string, int64, error) {
 	}
 }
 
+// specialBits pairs stat's setuid, setgid and sticky bits with Go's, for
+// conversions both ways.
+var specialBits = [...]struct {
+	unix uint32
+	mode fs.FileMode
+}{{unix.S_ISUID, fs.ModeSetuid}, {unix.S_ISGID, fs.ModeSetgid}, {unix.S_ISVTX, fs.ModeSticky}}
+
 func modeOf(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
-	if m&unix.S_ISUID != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		mode |= fs.ModeSticky
+	for _, b := range specialBits {
+		if m&b.unix != 0 {
+			mode |= b.mode
+		}
 	}
 	return mode
 }
 
 func unixMode(m fs.FileMode) uint32 {
 	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= unix.S_ISVTX
+	for _, b := range specialBits {
+		if m&b.mode != 0 {
+			u |= b.unix
+		}
 	}
 	return u
 }

@@ -16,8 +16,15 @@ import (
 // a directory of a million files costs no more memory than one of a hundred.
 const dirChunk = 256
 
+// MaxSampleSize bounds a restore test's sample (the schema's sampleSize and
+// `drsync test --sample-size` enforce it). Every sampled path is held in
+// memory, restored into scratch and journaled, so a sample of a million
+// files would cost hundreds of MiB and hours; a proof of every file is what
+// a drill is for.
+const MaxSampleSize = 100_000
+
 // Sample picks min(n, candidates) paths under root in one walk, holding
-// O(n) candidates however large the tree. Candidates are regular files and
+// O(min(n, candidates)) of them however large the tree or n. Candidates are regular files and
 // symlinks (a symlink is verified by its target text, and it is restored as
 // a symlink); directories, devices, fifos and sockets are not, and symlinks
 // are never followed.
@@ -242,8 +249,10 @@ type boundedHeap struct {
 	better func(a, b candidate) bool
 }
 
+// newHeap grows its items as candidates arrive: memory follows what the tree
+// holds, never the number requested.
 func newHeap(max int, better func(a, b candidate) bool) *boundedHeap {
-	return &boundedHeap{items: make([]candidate, 0, max), max: max, better: better}
+	return &boundedHeap{max: max, better: better}
 }
 
 func byKey(a, b candidate) bool { return a.key < b.key }

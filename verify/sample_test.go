@@ -251,3 +251,24 @@ func TestSampleMemoryIndependentOfTreeSize(t *testing.T) {
 		t.Errorf("live heap grows with the tree: %d files %d B, %d files %d B", small, peaks[small], large, peaks[large])
 	}
 }
+
+// TestSampleHugeSizeAllocatesByTree is issue 14 item 1: a sampleSize of
+// two trillion once made every apply die out of memory at its first test.
+// Memory must follow the tree, not the number requested.
+func TestSampleHugeSizeAllocatesByTree(t *testing.T) {
+	root := t.TempDir()
+	mknodFiles(t, filepath.Join(root, "a"), 300)
+	mknodFiles(t, filepath.Join(root, "b"), 200)
+	var s []string
+	var err error
+	peak := peakLiveHeap(func() { s, err = Sample(root, 2_000_000_000_000, 1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 500 {
+		t.Errorf("sampled %d of 500 files", len(s))
+	}
+	if peak > 8<<20 {
+		t.Errorf("sampling 500 files with n = 2e12 held %d B live", peak)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,22 @@ import (
 // maxHookBody bounds a webhook payload (GitHub caps theirs at 25 MB; a
 // push event is far smaller).
 const maxHookBody = 5 << 20
+
+// Limits of the HTTP server: the webhook is reachable by whoever can reach
+// the port, so slow or numerous clients must not grow drsync's memory nor
+// keep a signed hook waiting.
+const (
+	// maxConnections caps open connections; an idle one costs a few KiB.
+	maxConnections    = 512
+	readHeaderTimeout = 5 * time.Second
+	// readTimeout bounds a whole request, body included.
+	readTimeout  = 30 * time.Second
+	writeTimeout = 30 * time.Second
+	idleTimeout  = 60 * time.Second
+	// badSignatureLogEvery is the most often a bad signature is logged;
+	// the ones in between are counted into the next line.
+	badSignatureLogEvery = time.Minute
+)
 
 // metrics are the watcher's own series, on a registry of its own so that
 // several Watchers (tests) do not collide. Go and process collectors are
@@ -87,16 +104,34 @@ func (w *Watcher) handler() http.Handler {
 	return mux
 }
 
+// newServer serves h on ln with the limits above.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // hook fetches at once when the body is signed with the webhook secret
 // (GitHub's X-Hub-Signature-256), rather than waiting for the next poll.
+// The body streams through the HMAC and is never held in memory: the hook
+// needs only to know that the sender has the secret.
 func (w *Watcher) hook(rw http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(rw, req.Body, maxHookBody))
+	if req.ContentLength > maxHookBody {
+		http.Error(rw, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	ok, err := checkSignature(w.opts.WebhookSecret, req.Header.Get("X-Hub-Signature-256"), http.MaxBytesReader(rw, req.Body, maxHookBody))
 	if err != nil {
 		http.Error(rw, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if !validSignature(w.opts.WebhookSecret, body, req.Header.Get("X-Hub-Signature-256")) {
-		w.log.Warn("webhook with a bad or missing signature", "remote", req.RemoteAddr)
+	if !ok {
+		w.badSignature(req)
 		http.Error(rw, "bad signature", http.StatusUnauthorized)
 		return
 	}
@@ -105,17 +140,37 @@ func (w *Watcher) hook(rw http.ResponseWriter, req *http.Request) {
 	io.WriteString(rw, "fetching\n")
 }
 
-// validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
-func validSignature(secret, body []byte, header string) bool {
+// badSignature logs a rejected hook at most once per badSignatureLogEvery,
+// with the count of those not logged, so a flood cannot flood the log.
+func (w *Watcher) badSignature(req *http.Request) {
+	w.hookLog.Lock()
+	now := time.Now()
+	if now.Before(w.hookLog.next) {
+		w.hookLog.suppressed++
+		w.hookLog.Unlock()
+		return
+	}
+	suppressed := w.hookLog.suppressed
+	w.hookLog.next, w.hookLog.suppressed = now.Add(badSignatureLogEvery), 0
+	w.hookLog.Unlock()
+	w.log.Warn("webhook with a bad or missing signature", "remote", req.RemoteAddr, "not_logged_since_last", suppressed)
+}
+
+// checkSignature checks header, "sha256=<hex HMAC-SHA256 of body>", in
+// constant time, streaming body through the HMAC. A malformed header fails
+// without reading the body.
+func checkSignature(secret []byte, header string, body io.Reader) (bool, error) {
 	hexSig, ok := strings.CutPrefix(header, "sha256=")
 	if !ok {
-		return false
+		return false, nil
 	}
 	sig, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return false
+	if err != nil || len(sig) != sha256.Size {
+		return false, nil
 	}
 	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	return hmac.Equal(sig, mac.Sum(nil))
+	if _, err := io.Copy(mac, body); err != nil {
+		return false, err
+	}
+	return hmac.Equal(sig, mac.Sum(nil)), nil
 }

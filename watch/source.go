@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,7 +53,7 @@ func newGitSource(repo, branch, path string) (*gitSource, error) {
 func (g *gitSource) kind() string { return "commit" }
 
 func (g *gitSource) describe() string {
-	return fmt.Sprintf("%s@%s:%s", g.url, g.branch, g.path)
+	return fmt.Sprintf("%s@%s:%s", Redact(g.url), g.branch, g.path)
 }
 
 func (g *gitSource) desired(dir string) string { return filepath.Join(dir, g.path) }
@@ -65,7 +66,7 @@ func (g *gitSource) head(ctx context.Context) (string, error) {
 	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{g.url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{})
 	if err != nil {
-		return "", fmt.Errorf("listing refs: %w", err)
+		return "", fmt.Errorf("listing refs: %s", Redact(err.Error()))
 	}
 	want := plumbing.NewBranchReferenceName(g.branch)
 	for _, ref := range refs {
@@ -90,7 +91,7 @@ func (g *gitSource) stage(ctx context.Context, dir string) (string, error) {
 		Tags:          git.NoTags,
 	})
 	if err != nil {
-		return "", fmt.Errorf("cloning %s: %w", g.branch, err)
+		return "", fmt.Errorf("cloning %s: %s", g.branch, Redact(err.Error()))
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -192,4 +193,35 @@ func (f *fileSource) stage(_ context.Context, dir string) (string, error) {
 		}
 	}
 	return rev, nil
+}
+
+// symlinksStayInside checks that every symlink of a staged checkout resolves
+// to a path inside it. A committed symlink (drsync.cue → ../../etc/…) must
+// not make root read, and show in errors, a file outside the repository.
+func symlinksStayInside(dir string) error {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("checking the checkout: %w", err)
+	}
+	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("checking the checkout: %w", err)
+		}
+		if e.IsDir() && e.Name() == ".git" && filepath.Dir(p) == root {
+			return filepath.SkipDir
+		}
+		if e.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return fmt.Errorf("%s in the repository is a symlink that does not resolve: %w", rel, err)
+		}
+		if t, err := filepath.Rel(root, target); err != nil || !filepath.IsLocal(t) {
+			link, _ := os.Readlink(p)
+			return fmt.Errorf("%s in the repository is a symlink to %s, outside the repository: refused", rel, link)
+		}
+		return nil
+	})
 }

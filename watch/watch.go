@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"golang.org/x/net/netutil"
 )
 
 // Reconciler is what watch drives; cmd/drsync implements it with schema and
@@ -160,6 +162,12 @@ type Watcher struct {
 	fetchErr    error
 
 	good *checkout // touched only by the worker (Run's goroutine)
+
+	hookLog struct { // see badSignature
+		sync.Mutex
+		next       time.Time
+		suppressed int
+	}
 }
 
 // New checks opts and fills in defaults; nothing runs until Run.
@@ -201,7 +209,7 @@ func New(opts Options, r Reconciler) (*Watcher, error) {
 	w := &Watcher{
 		opts:    opts,
 		r:       r,
-		log:     opts.Logger.With("component", "watch"),
+		log:     slog.New(redactingHandler{opts.Logger.Handler()}).With("component", "watch"),
 		metrics: newMetrics(),
 		wake:    make(chan struct{}, 1),
 	}
@@ -235,9 +243,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
-	srv := &http.Server{Handler: w.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(w.handler())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(netutil.LimitListener(ln, maxConnections)) }()
 	w.log.Info("watching", "source", w.status.Source, "listen", ln.Addr().String(), "interval", w.opts.Interval, "apply", w.opts.Apply)
 
 	var followed chan struct{}
@@ -384,6 +392,10 @@ func (w *Watcher) sync(ctx context.Context) bool {
 		w.fetchFailed(fmt.Errorf("staging %s: %w", rev, err))
 		return false
 	}
+	if err := symlinksStayInside(dir); err != nil {
+		w.reject(rev, dir, err)
+		return false
+	}
 	vctx, cancel := context.WithTimeout(ctx, validateTimeout)
 	err = w.r.Validate(vctx, w.src.desired(dir))
 	cancel()
@@ -517,7 +529,8 @@ func (w *Watcher) Status() Status {
 			msgs = append(msgs, err.Error())
 		}
 	}
-	s.LastError = strings.Join(msgs, "; ")
+	s.LastError = Redact(strings.Join(msgs, "; "))
+	s.LastMessage = Redact(s.LastMessage)
 	return s
 }
 

@@ -166,7 +166,9 @@ func start(t *testing.T, opts Options, r Reconciler) (w *Watcher, stop func()) {
 	if opts.Listen == "" {
 		opts.Listen = promtest.FreeAddr(t)
 	}
-	opts.Logger = testLogger(t)
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
 	w, err := New(opts, r)
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +387,7 @@ func TestWebhookDisabledWithoutSecret(t *testing.T) {
 	}
 }
 
-func TestValidSignature(t *testing.T) {
+func TestCheckSignature(t *testing.T) {
 	secret, body := []byte("k"), []byte("payload")
 	good := sign(secret, body)
 	for _, c := range []struct {
@@ -399,8 +401,8 @@ func TestValidSignature(t *testing.T) {
 		{good[:len(good)-2], false},
 		{strings.TrimPrefix(good, "sha256="), false},
 	} {
-		if got := validSignature(secret, body, c.header); got != c.want {
-			t.Errorf("validSignature(%q) = %v, want %v", c.header, got, c.want)
+		if got, err := checkSignature(secret, c.header, bytes.NewReader(body)); got != c.want || err != nil {
+			t.Errorf("checkSignature(%q) = %v, %v; want %v", c.header, got, err, c.want)
 		}
 	}
 }

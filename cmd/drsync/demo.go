@@ -83,7 +83,9 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			demo.storage = storage
-			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "--storage", storage}
+			// No dm-crypt container is made: the drive is a loop device.
+			fmt.Fprintf(g.stdout, "NOTE: the sandbox's drive is a plain loop device, not a LUKS container: its LUKS check is off for this sandbox (-t %s).\n", luksOffTag)
+			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "-t", luksOffTag, "--storage", storage}
 			for _, args := range [][]string{
 				append([]string{"plan"}, common...),
 				append([]string{"apply", "--auto-approve"}, common...),

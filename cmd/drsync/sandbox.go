@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -35,6 +37,12 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The sandbox's drive is a plain loop device (this sandbox makes
+			// no dm-crypt container): where the file declares the tag, the
+			// LUKS check is turned off for this sandbox alone.
+			if dl, err := schema.Load(g.file, append(tags, luksOffTag)); err == nil {
+				tags, d = append(tags, luksOffTag), dl
+			}
 			layout, err := sandbox.LayoutFor(d, abs)
 			if err != nil {
 				return err
@@ -52,6 +60,12 @@ func newSandboxCommand(g *globalOptions) *cobra.Command {
 					uuid = " (uuid " + fs.UUID + ")"
 				}
 				fmt.Fprintf(g.stdout, "mounted a btrfs at %s%s\n", fs.MountPoint, uuid)
+			}
+			for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
+				if l := d.Locations[name]; l.LUKS != nil && l.LUKS.Verify {
+					fmt.Fprintf(g.stdout, "NOTE: drive %s declares LUKS device %s, but this sandbox's drive is a plain loop device: plan will report it absent. "+
+						"Declare luks.verify with a tag, as examples/desired/homelab.cue does, to turn the check off in sandboxes.\n", name, l.LUKS.Device)
+				}
 			}
 			next := "drsync plan -f " + g.file
 			for _, t := range tags {
@@ -104,3 +118,7 @@ func newSchemaCommand(g *globalOptions) *cobra.Command {
 	})
 	return cmd
 }
+
+// luksOffTag turns a drive's LUKS check off in a sandbox, whose drive is a
+// loop device, where the desired state declares the tag (never a default).
+const luksOffTag = "luks_verify=false"

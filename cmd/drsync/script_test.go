@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/drsync/drsync/internal/golden"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -16,7 +17,7 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI scripts in testdata/script: exit codes, error
 // text and plan output, on plain-directory sandboxes (--storage dir), so
-// they need neither root nor btrfs. UPDATE_SCRIPTS=1 rewrites cmp files.
+// they need neither root nor btrfs. DRSYNC_UPDATE=1 rewrites cmp files.
 func TestScripts(t *testing.T) {
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -24,7 +25,7 @@ func TestScripts(t *testing.T) {
 	}
 	testscript.Run(t, testscript.Params{
 		Dir:           filepath.Join(repo, "testdata", "script"),
-		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
+		UpdateScripts: golden.Update(),
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("REPO", repo)
 			e.Setenv("TZ", "Europe/Oslo")

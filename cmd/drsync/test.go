@@ -75,6 +75,9 @@ type proofReport struct {
 }
 
 func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconcile.Kind) error {
+	if o.sampleSize < 0 || o.sampleSize > verify.MaxSampleSize {
+		return fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.sampleSize, verify.MaxSampleSize)
+	}
 	d, err := schema.Load(g.file, g.tags)
 	if err != nil {
 		return err

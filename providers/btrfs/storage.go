@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
 )
 
 // Storage implements reconcile.Storage on real btrfs filesystems.
@@ -42,10 +43,12 @@ func (Storage) CheckSource(path string) error {
 	return err
 }
 
-// Probe recognises the drive by what is mounted at mount: nothing, or a
-// filesystem other than the declared one, means absent, so drsync never
-// writes into a bare mount point.
-func (Storage) Probe(mount, uuid string) reconcile.Drive {
+// Probe recognises the drive by what is mounted at its mount point: nothing,
+// a filesystem other than the declared one, or (with luks declared) one that
+// is not on the dm-crypt mapping of the declared LUKS device means absent, so
+// drsync never writes into a bare mount point nor to a look-alike.
+func (Storage) Probe(loc schema.Location) reconcile.Drive {
+	mount, uuid := loc.Mount, loc.UUID
 	m, ok, err := MountAt(mount)
 	switch {
 	case err != nil:
@@ -61,6 +64,12 @@ func (Storage) Probe(mount, uuid string) reconcile.Drive {
 	}
 	if uuid != "" && got != uuid {
 		return reconcile.Drive{UUID: got, Reason: fmt.Sprintf("%s holds filesystem %s, not the declared %s", mount, got, uuid)}
+	}
+	if loc.LUKS != nil && loc.LUKS.Verify {
+		if err := onLUKSMapping(sysfs, m.Source, loc.LUKS); err != nil {
+			return reconcile.Drive{UUID: got, Reason: "not the declared encrypted device: " + err.Error()}
+		}
+		return reconcile.Drive{Present: true, UUID: got, Reason: fmt.Sprintf("uuid %s at %s on LUKS device %s", got, mount, loc.LUKS.Device)}
 	}
 	return reconcile.Drive{Present: true, UUID: got, Reason: "uuid " + got + " at " + mount}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
 )
 
 // Storage implements reconcile.Storage on plain directories.
@@ -139,8 +140,10 @@ func (Storage) CheckSource(path string) error {
 
 // Probe recognises a drive by its marker file, standing in for the
 // filesystem UUID btrfs would report, so a bare directory never counts as a
-// drive and a different "drive" is never written to.
-func (Storage) Probe(mount, uuid string) reconcile.Drive {
+// drive and a different "drive" is never written to. A plain directory can
+// be no LUKS device: a declared one is not checked here (sandboxes only).
+func (Storage) Probe(loc schema.Location) reconcile.Drive {
+	mount, uuid := loc.Mount, loc.UUID
 	b, err := os.ReadFile(filepath.Join(mount, markerName))
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
 		return reconcile.Drive{Reason: fmt.Sprintf("no drive marker at %s (plain-directory sandbox)", mount)}

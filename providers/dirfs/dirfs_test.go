@@ -18,6 +18,7 @@ import (
 
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
 )
 
 var st dirfs.Storage
@@ -426,20 +427,20 @@ func TestSendMissingParentReplica(t *testing.T) {
 func TestProbe(t *testing.T) {
 	mount := t.TempDir()
 	const id = "6f1c2d7e-0000-4000-8000-000000000001"
-	if d := st.Probe(mount, id); d.Present || !strings.Contains(d.Reason, "no drive marker at "+mount) {
+	if d := st.Probe(schema.Location{Mount: mount, UUID: id}); d.Present || !strings.Contains(d.Reason, "no drive marker at "+mount) {
 		t.Errorf("unmarked: %+v", d)
 	}
-	if d := st.Probe(filepath.Join(mount, "missing"), ""); d.Present {
+	if d := st.Probe(schema.Location{Mount: filepath.Join(mount, "missing"), UUID: ""}); d.Present {
 		t.Errorf("missing mount: %+v", d)
 	}
 	must(t, dirfs.MarkDrive(mount, id))
 	for _, want := range []string{id, ""} {
-		if d := st.Probe(mount, want); !d.Present || d.UUID != id {
+		if d := st.Probe(schema.Location{Mount: mount, UUID: want}); !d.Present || d.UUID != id {
 			t.Errorf("Probe(%q) = %+v", want, d)
 		}
 	}
 	other := "6f1c2d7e-0000-4000-8000-000000000002"
-	if d := st.Probe(mount, other); d.Present || d.UUID != id || !strings.Contains(d.Reason, "not the declared "+other) {
+	if d := st.Probe(schema.Location{Mount: mount, UUID: other}); d.Present || d.UUID != id || !strings.Contains(d.Reason, "not the declared "+other) {
 		t.Errorf("wrong drive: %+v", d)
 	}
 }
