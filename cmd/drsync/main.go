@@ -121,6 +121,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newApplyCommand(g),
 		newSandboxCommand(g),
 		newSchemaCommand(g),
+		newOffsiteCommand(g),
 	)
 	return root
 }

@@ -77,7 +77,8 @@ verb=${1:-}
 [ $# -gt 0 ] && shift
 case "$verb $#" in
 "probe 0")
-	printf 'drsync-filter %s %s\n' {{.Version}} "$(stat -f -c %T "$ROOT")"
+	fs=$(stat -f -c %T "$ROOT")
+	printf 'drsync-filter %s %s\n' {{.Version}} "$fs"
 	;;
 "list 1")
 	subdir "$1"
