@@ -30,10 +30,15 @@ type remote struct {
 
 func startRemote(t *testing.T) *remote {
 	t.Helper()
+	return startRemoteSized(t, 256)
+}
+
+func startRemoteSized(t *testing.T, sizeMiB int) *remote {
+	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
 		t.Skip("sshd not installed (scripts/install-deps.sh installs openssh-server)")
 	}
-	fs := sandbox.TestFS(t, 256)
+	fs := sandbox.TestFS(t, sizeMiB)
 	root := filepath.Join(fs, "drsync")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
@@ -312,6 +317,34 @@ func TestSSHDKilledMidReceive(t *testing.T) {
 	copies, _ = tgt.List(t.Context(), "home")
 	if got := names(copies, target.Copy.Restorable); !slices.Equal(got, []string{snap.Name}) {
 		t.Errorf("after the resend: %+v", copies)
+	}
+}
+
+func TestRemoteFilesystemFull(t *testing.T) {
+	r := startRemoteSized(t, 128)
+	src := newSource(t, "home")
+	src.write(t, "big", 160<<20)
+	snap := src.snapshot(t, "home.20261115T0200")
+	n, err := r.target.Receive(t.Context(), snap, "", nil)
+	if err == nil {
+		t.Fatalf("a 160 MiB send into a 128 MiB filesystem succeeded (%d bytes)", n)
+	}
+	t.Logf("after %d bytes: %v", n, err)
+	copies, err := r.target.List(t.Context(), "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != 0 {
+		t.Errorf("the failed receive left %+v; the abort should have removed it", copies)
+	}
+	// Space comes back once the partial subvolume's extents are freed.
+	if out, err := exec.Command("btrfs", "subvolume", "sync", r.root).CombinedOutput(); err != nil {
+		t.Logf("subvolume sync: %v %s", err, out)
+	}
+	src.write(t, "big", 1<<20)
+	small := src.snapshot(t, "home.20261122T0200")
+	if _, err := r.target.Receive(t.Context(), small, "", nil); err != nil {
+		t.Errorf("a send that fits after the failure: %v", err)
 	}
 }
 
