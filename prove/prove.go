@@ -70,9 +70,7 @@ func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (re
 		return r, fmt.Errorf("restore test of %s: %w", req.Snapshot, err)
 	}
 	r.Files, r.Bytes = rep.Files, rep.Bytes
-	for _, m := range rep.Mismatches {
-		r.Failures = append(r.Failures, reconcile.Failure{Path: m.Path, Check: m.Check, Want: m.Want, Got: m.Got})
-	}
+	r.Failures, r.Checked = archiveReport(req.Service, req.Copy, rep)
 	if len(r.Failures) > 0 {
 		r.Result, r.Scratch = reconcile.ResultFail, scratch
 		return r, nil
@@ -129,12 +127,12 @@ func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile
 		return r, err
 	}
 	results, err := verify.TestFiles(ctx, req.Copy, r.Reference, scratch, rels)
-	r.Paths = rels
+	r.Paths, r.Checked = rels, sampleChecked(results)
 	for _, fr := range results {
 		r.Files++
 		r.Bytes += fr.Bytes
 		for _, m := range fr.Mismatches {
-			r.Failures = append(r.Failures, reconcile.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got})
+			r.Failures = append(r.Failures, sampleFailure(m, testedSide(req)))
 		}
 	}
 	r.Seconds = time.Since(start).Seconds()
@@ -169,9 +167,9 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 		return r, fmt.Errorf("drill restore of %s: %w", req.Copy, err)
 	}
 	defer p.Storage.Delete(context.WithoutCancel(ctx), received)
-	want := req.Copy
+	want, wantSide := req.Copy, testedSide(req)
 	if r.Reference != "" {
-		want = r.Reference
+		want, wantSide = r.Reference, sideLocal
 	}
 	tree, err := verify.CompareTrees(ctx, want, received, nil)
 	if err != nil {
@@ -180,11 +178,12 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 	r.Seconds = time.Since(start).Seconds()
 	r.Files, r.Bytes = tree.Files, bytes
 	for _, m := range tree.Mismatches {
-		r.Failures = append(r.Failures, reconcile.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got})
+		r.Failures = append(r.Failures, drillFailure(m, wantSide))
 	}
 	if req.RTOTarget > 0 && r.Seconds > req.RTOTarget.Seconds() {
-		r.Failures = append(r.Failures, reconcile.Failure{Check: "rto",
-			Want: schema.FormatDuration(req.RTOTarget), Got: (time.Duration(r.Seconds * float64(time.Second))).Round(time.Second).String()})
+		r.Failures = append(r.Failures, reconcile.Failure{Path: ".", Check: "rto",
+			Want: schema.FormatDuration(req.RTOTarget), WantFrom: "RTO target",
+			Got: (time.Duration(r.Seconds * float64(time.Second))).Round(time.Second).String(), GotFrom: "full restore"})
 	}
 	r.Result = reconcile.ResultPass
 	if len(r.Failures) > 0 {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"time"
 
 	"github.com/drsync/drsync/schema"
-	"time"
 )
 
 // Event reports progress of an apply to the caller (CLI output, metrics).
@@ -31,13 +31,9 @@ type Env struct {
 	Services ServiceStore
 	Prover   Prover
 	Journal  *Journal
-	// Desired, when set, has Apply refresh the files that carry evidence
-	// (metrics, runbooks) once the run is journaled, and check the external
-	// drive is still there before each action on it.
+	// Desired, when set, has Apply check the external drive is still
+	// there before each action on it.
 	Desired *schema.Desired
-	// Command names the run in the journal: "apply" (the default), "test"
-	// or "drill". Only applies count as runs that can be interrupted.
-	Command string
 }
 
 // Result sums up an apply.
@@ -47,6 +43,8 @@ type Result struct {
 	Skipped int `json:"skipped"`
 	// Bytes is what the sends carried to the drive.
 	Bytes int64 `json:"bytes"`
+	// Stopped is the cancellation that stopped the apply between actions.
+	Stopped error `json:"-"`
 }
 
 // Apply carries out a plan's actions in order (repairs, snapshots and
@@ -58,51 +56,88 @@ type Result struct {
 // A cancelled ctx stops the apply between actions: the running action
 // finishes (it gets a context that ctx's cancellation does not reach), so
 // a signal never leaves a half-made snapshot or an unrecorded action.
+// Everything it records is timed by the plan's clock (see planClock).
+// Run wraps it in the whole pipeline; Apply alone writes no evidence.
 func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, error) {
-	j := env.Journal
+	res, _, err := apply(ctx, p, env, "apply", planClock(p.Now), notify)
+	if err != nil {
+		return res, err
+	}
+	return res, res.err(env.Journal)
+}
+
+// planClock reads time as the plan sees it: the plan's now plus the time
+// elapsed since, so `apply --now T` journals its actions at T (and `plan
+// --now T` right after finds nothing to do), while durations stay real.
+func planClock(now time.Time) func() time.Time {
+	start := time.Now()
+	if now.IsZero() {
+		return time.Now
+	}
+	return func() time.Time { return now.Add(time.Since(start)) }
+}
+
+// err turns a finished apply into the error its caller reports.
+func (res Result) err(j *Journal) error {
+	if res.Stopped != nil {
+		return fmt.Errorf("apply stopped: %w", res.Stopped)
+	}
+	if res.Failed > 0 {
+		return fmt.Errorf("%d of %d actions failed (see %s)", res.Failed, res.Done+res.Failed+res.Skipped, j.Path())
+	}
+	return nil
+}
+
+// apply runs the actions and returns the journal entries it wrote; its
+// error is a journal that cannot be written, which ends the run at once.
+func apply(ctx context.Context, p *Plan, env Env, command string, clock func() time.Time, notify func(Event)) (Result, []JournalEntry, error) {
+	var written []JournalEntry
+	appendEntry := func(e JournalEntry) error {
+		if err := env.Journal.Append(e); err != nil {
+			return err
+		}
+		written = append(written, e)
+		return nil
+	}
 	if notify == nil {
 		notify = func(Event) {}
 	}
-	run := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000"), os.Getpid())
+	run := fmt.Sprintf("%s-%d", clock().UTC().Format("20060102T150405.000"), os.Getpid())
 	var present []string
 	for _, d := range p.Drives {
 		if d.Present {
 			present = append(present, d.Location)
 		}
 	}
-	command := env.Command
-	if command == "" {
-		command = "apply"
-	}
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunStart, Drives: present, Command: command}); err != nil {
-		return Result{}, err
+	if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseRunStart, Drives: present, Command: command}); err != nil {
+		return Result{}, written, err
 	}
 	var res Result
 	failed := map[string]string{} // subvolume or service (a file: its path) → the action that failed
-	var stopErr error
 	for _, a := range p.Actions() {
 		a := a
-		if stopErr == nil && ctx.Err() != nil {
-			stopErr = ctx.Err()
+		if res.Stopped == nil && ctx.Err() != nil {
+			res.Stopped = ctx.Err()
 		}
 		owner := a.Subvolume
 		if owner == "" {
 			owner = a.Path
 		}
-		if stopErr != nil || failed[owner] != "" {
+		if res.Stopped != nil || failed[owner] != "" {
 			note := "not run: " + failed[owner] + " failed earlier"
-			if stopErr != nil {
+			if res.Stopped != nil {
 				note = "not run: apply was stopped"
 			}
 			res.Skipped++
-			if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseSkipped, Action: &a, Error: note}); err != nil {
-				return res, err
+			if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseSkipped, Action: &a, Error: note}); err != nil {
+				return res, written, err
 			}
 			notify(Event{Action: a, Phase: PhaseSkipped, Note: note})
 			continue
 		}
-		if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseStart, Action: &a}); err != nil {
-			return res, err
+		started := clock()
+		if err := appendEntry(JournalEntry{Time: started, Run: run, Phase: PhaseStart, Action: &a}); err != nil {
+			return res, written, err
 		}
 		notify(Event{Action: a, Phase: PhaseStart})
 		start := time.Now()
@@ -112,7 +147,10 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 		if err == nil {
 			bytes, report, err = run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
 		}
-		e := JournalEntry{Time: time.Now(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
+		if report != nil {
+			report.Started = started
+		}
+		e := JournalEntry{Time: clock(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
 		if err != nil {
 			e.Phase, e.Error = PhaseFailed, err.Error()
 			failed[owner] = string(a.Kind) + " " + a.Snapshot
@@ -123,97 +161,52 @@ func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, e
 				res.Bytes += bytes
 			}
 		}
-		if jerr := j.Append(e); jerr != nil {
-			return res, jerr
+		if jerr := appendEntry(e); jerr != nil {
+			return res, written, jerr
 		}
 		notify(Event{Action: a, Phase: e.Phase, Bytes: bytes, Duration: time.Since(start), Err: err, Error: e.Error, Report: report})
 	}
 	result := "ok"
 	if res.Failed > 0 {
 		result = "failed"
-	} else if stopErr != nil {
+	} else if res.Stopped != nil {
 		result = "stopped"
 	}
-	if err := j.Append(JournalEntry{Time: time.Now(), Run: run, Phase: PhaseRunEnd, Result: result, Command: command}); err != nil {
-		return res, err
+	if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseRunEnd, Result: result, Command: command}); err != nil {
+		return res, written, err
 	}
-	if env.Desired != nil {
-		if err := RefreshEvidence(env.Desired, env, time.Now().In(p.Now.Location())); err != nil {
-			return res, err
-		}
-	}
-	if stopErr != nil {
-		return res, fmt.Errorf("apply stopped: %w", stopErr)
-	}
-	if res.Failed > 0 {
-		return res, fmt.Errorf("%d of %d actions failed (see %s)", res.Failed, res.Done+res.Failed+res.Skipped, j.Path())
-	}
-	return res, nil
+	return res, written, nil
 }
 
 // driveStillThere probes the external drive again right before an action
-// on it: a drive unplugged after the plan was made must not turn a send
-// into a write onto the bare mount point.
+// on it: a drive unplugged (or swapped) after the plan was made must not
+// turn a send into a write onto the bare mount point or another disk.
 func driveStillThere(env Env, a Action) error {
-	if !a.External || env.Desired == nil {
+	if !a.External || a.Drive == nil {
 		return nil
 	}
-	loc, ok := env.Desired.Locations[a.Location]
-	if !ok {
-		return nil
-	}
-	if d := env.Storage.Probe(loc); !d.Present {
+	if d := env.Storage.Probe(a.Drive.location()); !d.Present {
 		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil
 }
 
+// run1 carries out one action: its kind alone says how.
 func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
-	st := env.Storage
-	switch a.Kind {
-	case KindSnapshot:
-		return 0, nil, st.Snapshot(ctx, a.From, a.Path)
-	case KindSend:
-		if a.Service != nil {
-			if env.Services == nil {
-				return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
-			}
-			n, err := env.Services.CopyArchive(ctx, a.From, filepath.Dir(a.Path))
-			return n, nil, err
-		}
-		n, err := st.Send(ctx, a.From, a.Parent, filepath.Dir(a.Path), progress)
-		return n, nil, err
-	case KindBackup:
-		if env.Services == nil {
-			return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
-		}
-		n, err := env.Services.Backup(ctx, a.Service, a.Path)
-		return n, nil, err
-	case KindRepair, KindPrune:
-		if a.Service != nil {
-			if env.Services == nil {
-				return 0, nil, fmt.Errorf("no service store configured for %s", a.Subvolume)
-			}
-			return 0, nil, env.Services.DeleteArchive(a.Path)
-		}
-		return 0, nil, st.Delete(ctx, a.Path)
-	case KindWrite:
-		return int64(len(a.Content)), nil, WriteFile(a.Path, []byte(a.Content))
-	case KindTest, KindDrill:
-		if env.Prover == nil {
-			return 0, nil, fmt.Errorf("no prover configured for %s", a.Kind)
-		}
-		return prove(ctx, env.Prover, a, progress)
+	k, ok := kinds[a.Kind]
+	if !ok {
+		return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)
 	}
-	return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)
+	return k.run(ctx, env, a, progress)
 }
 
 // prove runs a planned test or drill; a failing proof is a failed action,
 // so the subvolume's prunes are held back until its copies verify again.
 func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int64, *TestReport, error) {
-	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
-		SampleSize: a.SampleSize, Seed: a.Seed, Scratch: a.Scratch, RTOTarget: a.RTOTarget.Duration,
-		Copy: a.Path, External: a.External, Location: a.Location, Reference: a.From, Service: a.Service}
+	ps := a.Proof
+	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
+		SampleSize: ps.SampleSize, Seed: ps.Seed, Scratch: ps.Scratch, RTOTarget: ps.RTOTarget.Duration,
+		Copy: a.Path, External: a.External, Location: a.Location, Reference: ps.Reference, Service: ps.Service}
 	if req.Seed == 0 {
 		req.Seed = time.Now().UnixNano() % 1e9
 	}
@@ -221,7 +214,7 @@ func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int6
 	if err != nil {
 		// A test that cannot even run proves nothing: it is recorded as a
 		// failure, so the alert fires and the verified snapshot is kept.
-		rep = TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: a.SnapshotTime,
+		rep = TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
 			Location: a.Location, Seed: req.Seed, Result: ResultFail, Started: time.Now(),
 			Failures: []Failure{{Path: a.Path, Check: "run", Got: err.Error()}}}
 		return 0, &rep, err

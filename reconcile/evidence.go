@@ -33,9 +33,12 @@ type TestReport struct {
 	Failures   []Failure `json:"failures,omitempty"`
 	// FailuresOmitted counts the failures a journaled report leaves out.
 	FailuresOmitted int `json:"failuresOmitted,omitempty"`
-	// Paths are the sampled files a test restored and verified; the
-	// journal keeps only their number (Files) and the seed that drew them.
-	Paths []string `json:"paths,omitempty"`
+	// Paths are the sampled files a test restored and verified, and
+	// Checked each of them (or each archive member) with the checks it
+	// passed and failed; the journal keeps only their number (Files) and
+	// the seed that drew them.
+	Paths   []string    `json:"paths,omitempty"`
+	Checked []FileCheck `json:"checked,omitempty"`
 	// Scratch is kept for inspection when the test failed.
 	Scratch string `json:"scratch,omitempty"`
 	// RTOTargetSeconds is the drill's target; Seconds is the measured RTO.
@@ -50,12 +53,25 @@ const (
 	ResultSkip = "skip"
 )
 
-// Failure names a file and the check it failed.
+// Failure names a file and the check it failed. Path is relative to the
+// subvolume or service (for the archive itself, its file name); WantFrom
+// and GotFrom name where each value was read: "local snapshot", "replica",
+// "restored copy", "archive", "checksum file".
 type Failure struct {
-	Path  string `json:"path"`
-	Check string `json:"check"`
-	Want  string `json:"want,omitempty"`
-	Got   string `json:"got,omitempty"`
+	Path     string `json:"path"`
+	Check    string `json:"check"`
+	Want     string `json:"want,omitempty"`
+	WantFrom string `json:"wantFrom,omitempty"`
+	Got      string `json:"got,omitempty"`
+	GotFrom  string `json:"gotFrom,omitempty"`
+}
+
+// FileCheck is one verified file (or archive member) and the checks it
+// passed and failed.
+type FileCheck struct {
+	Path   string   `json:"path"`
+	Passed []string `json:"passed,omitempty"`
+	Failed []string `json:"failed,omitempty"`
 }
 
 // journalMaxFailures bounds the failures a journaled report keeps: a drill
@@ -67,7 +83,7 @@ const journalMaxFailures = 100
 // the seed and the first failures, not every file.
 func (r *TestReport) journaled() *TestReport {
 	c := *r
-	c.Paths = nil
+	c.Paths, c.Checked = nil, nil
 	if len(c.Failures) > journalMaxFailures {
 		c.FailuresOmitted += len(c.Failures) - journalMaxFailures
 		c.Failures = c.Failures[:journalMaxFailures:journalMaxFailures]

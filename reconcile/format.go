@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// symbols follow Terraform: + creates, - destroys, -/+ replaces.
-// ~ runs a check that changes nothing but the evidence.
-var symbols = map[Kind]string{KindSnapshot: "+", KindBackup: "+", KindSend: "+", KindPrune: "-", KindRepair: "-/+", KindTest: "~", KindDrill: "~", KindWrite: "+"}
-
 // WriteText prints the plan for people: drives, then each subvolume that
 // has something to say, then a one-line summary. explain adds retention's
 // verdict on every snapshot and the entries left alone.
@@ -44,7 +40,7 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 			fmt.Fprintf(w, "  ! %s\n", warn)
 		}
 		for _, a := range s.Actions {
-			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", symbols[a.Kind], a.Kind, target(a), a.Reason)
+			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", kinds[a.Kind].symbol, a.Kind, kinds[a.Kind].target(a), a.Reason)
 		}
 		if explain {
 			for _, r := range s.Retention {
@@ -66,13 +62,13 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 			fmt.Fprintf(w, "  ! %s\n", p.FilesError)
 		}
 		for _, a := range p.Files {
-			sym, verb := "+", "write"
-			if a.Diff != "" {
+			sym, verb, diff := "+", "write", a.Write.Diff
+			if diff != "" {
 				sym, verb = "~", "update"
 			}
 			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", sym, verb, a.Path, a.Reason)
-			if explain || a.Diff != "" && len(a.Diff) < 4000 {
-				for _, l := range strings.Split(strings.TrimRight(a.Diff, "\n"), "\n") {
+			if explain || diff != "" && len(diff) < 4000 {
+				for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
 					if l != "" {
 						fmt.Fprintf(w, "        %s\n", l)
 					}
@@ -82,17 +78,6 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, p.Summary())
-}
-
-func target(a Action) string {
-	switch a.Kind {
-	case KindSend:
-		return a.Snapshot + " → " + a.Location
-	case KindTest, KindDrill:
-		return a.Snapshot + " from " + a.Location
-	default:
-		return a.Snapshot + " on " + a.Location
-	}
 }
 
 // Summary is the plan's last line.
@@ -111,7 +96,7 @@ func (p *Plan) Summary() string {
 	}
 	n := p.Count()
 	var parts []string
-	for _, k := range []Kind{KindRepair, KindSnapshot, KindBackup, KindSend, KindTest, KindDrill, KindPrune, KindWrite} {
+	for _, k := range kindOrder {
 		if n[k] > 0 {
 			parts = append(parts, plural(n[k], string(k)))
 		}

@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,10 +16,6 @@ import (
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
-
-// KindWrite writes a generated file (alert rules, dashboard, units,
-// runbooks) whose content differs from what the desired state renders.
-const KindWrite Kind = "write"
 
 // RenderInput gathers what the generated files say about the machine:
 // counts, ages, the journal's backups, tests, drills and runs.
@@ -34,7 +32,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		if st != nil {
 			replicas := Replicas(st.External)
 			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
-			s.NewestLocal, s.NewestExternal = newestTime(st.Local), newestTime(replicas)
+			s.NewestLocal, s.NewestExternal = newestTime(current(st.Local, now)), newestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
 		if h != nil {
@@ -54,7 +52,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 	for _, name := range d.ServiceNames() {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
-			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(st.Archives)
+			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(current(st.Archives, now))
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s
@@ -127,12 +125,12 @@ func planFiles(p *Plan, files map[string][]byte, current map[string]string) {
 		if exists && have == want {
 			continue
 		}
-		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Content: want}
+		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
 			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
 		} else {
-			a.Diff = unifiedDiff(path, have, want)
-			a.Reason = "content differs: " + diffStat(a.Diff)
+			a.Write.Diff = unifiedDiff(path, have, want)
+			a.Reason = "content differs: " + diffStat(a.Write.Diff)
 		}
 		p.Files = append(p.Files, a)
 	}
@@ -196,22 +194,15 @@ func WriteFile(path string, content []byte) error {
 	return nil
 }
 
-// RefreshEvidence rewrites the generated files that carry evidence after a
-// run added some: the metrics textfile (always: its ages move with the
-// clock) and the runbooks (last tested, success rate, measured RTO). Other
-// generated files change only through plan and apply.
-func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
-	o, err := Observe(d, env, now.Location())
-	if err != nil {
-		return err
-	}
-	files, err := render.Files(RenderInput(d, o, now))
-	if err != nil {
-		return fmt.Errorf("rendering evidence: %w", err)
-	}
-	for path, content := range files {
-		evidence := path == d.Generate.Metrics || strings.HasPrefix(path, d.Generate.Runbooks+"/")
-		if !evidence || o.Files[path] == string(content) {
+// writeEvidence rewrites the rendered files that carry evidence and that
+// want(path) selects, when they differ from what o saw on disk: the
+// metrics textfile (always: its ages move with the clock) and the
+// runbooks (last tested, success rate, measured RTO). Other generated
+// files change only through plan and apply.
+func writeEvidence(files map[string][]byte, o *Observed, want func(path string) bool) error {
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		content := files[path]
+		if !want(path) || o.Files[path] == string(content) {
 			continue
 		}
 		if err := WriteFile(path, content); err != nil {
@@ -219,4 +210,9 @@ func RefreshEvidence(d *schema.Desired, env Env, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// isRunbook reports whether path is one of d's runbooks.
+func isRunbook(d *schema.Desired, path string) bool {
+	return d.Generate.Runbooks != "" && strings.HasPrefix(path, d.Generate.Runbooks+"/")
 }

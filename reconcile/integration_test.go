@@ -114,17 +114,20 @@ func (r *rig) plan(now time.Time) *reconcile.Plan {
 	return reconcile.Compute(r.d, obs, now)
 }
 
-// apply plans and applies at now, returning the plan and the events.
+// apply plans and applies at now through the whole pipeline, as `drsync
+// apply` does, returning the plan and the events.
 func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
 	r.t.Helper()
-	p := r.plan(now)
 	var events []reconcile.Event
-	_, err := reconcile.Apply(r.t.Context(), p, r.env(), func(e reconcile.Event) {
+	out, err := reconcile.Run(r.t.Context(), r.env(), reconcile.RunOptions{Now: now, Notify: func(e reconcile.Event) {
 		if e.Phase != reconcile.PhaseStart {
 			events = append(events, e)
 		}
-	})
-	return p, events, err
+	}})
+	if out.Plan == nil {
+		r.t.Fatalf("no plan: %v", err)
+	}
+	return out.Plan, events, err
 }
 
 func (r *rig) mustApply(now time.Time) []reconcile.Event {
@@ -211,7 +214,7 @@ func TestIncrementalSendTransfersTheChange(t *testing.T) {
 		t.Errorf("incremental send of a 10 KiB change carried %d bytes (full: %d)", inc, full)
 	}
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Parent == "" {
+		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Send.Parent == "" {
 			t.Errorf("second send was not incremental: %+v", e.Action)
 		}
 	}

@@ -194,57 +194,84 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	if err != nil {
 		return JournalSummary{}, err
 	}
-	s := JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{},
-		Malformed: malformed}
-	var started time.Time
-	open := map[string]JournalEntry{} // started, unfinished actions of the current run
-	var run string
-	ended := true
+	f := newJournalFold()
 	for _, e := range entries {
-		switch e.Phase {
-		case PhaseRunStart:
-			for _, d := range e.Drives {
-				s.DriveSeen[d] = e.Time
+		f.add(e)
+	}
+	s := f.summary()
+	s.Malformed = malformed
+	return s, nil
+}
+
+// journalFold condenses journal entries one at a time: Summary folds the
+// whole journal, and a run folds its own entries into the observation it
+// started from, so the evidence written after it needs no second reading.
+type journalFold struct {
+	s       JournalSummary
+	started time.Time
+	run     string
+	ended   bool
+	// starts are the current run's started actions, in order; open holds
+	// those not finished yet.
+	starts []JournalEntry
+	open   map[string]bool
+}
+
+func newJournalFold() *journalFold {
+	return &journalFold{ended: true, open: map[string]bool{},
+		s: JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{}}}
+}
+
+func (f *journalFold) add(e JournalEntry) {
+	s := &f.s
+	switch e.Phase {
+	case PhaseRunStart:
+		for _, d := range e.Drives {
+			s.DriveSeen[d] = e.Time
+		}
+		if isProofRun(e.Command) {
+			return // tests and drills run by hand are not applies
+		}
+		f.run, f.ended, f.started = e.Run, false, e.Time
+		f.starts, f.open = nil, map[string]bool{}
+	case PhaseRunEnd:
+		if isProofRun(e.Command) {
+			return
+		}
+		if e.Run == f.run {
+			f.ended = true
+		}
+		s.Runs[e.Result]++
+		s.Last = RunSummary{Started: f.started, Ended: e.Time, Result: e.Result}
+	case PhaseStart:
+		if e.Run == f.run {
+			f.starts = append(f.starts, e)
+			f.open[actionKey(e.Action)] = true
+		}
+	case PhaseDone, PhaseFailed, PhaseSkipped:
+		delete(f.open, actionKey(e.Action))
+		if e.Action != nil {
+			h := s.History[e.Action.Subvolume]
+			if h == nil {
+				h = &History{}
+				s.History[e.Action.Subvolume] = h
 			}
-			if isProofRun(e.Command) {
-				continue // tests and drills run by hand are not applies
-			}
-			run, ended, started = e.Run, false, e.Time
-			open = map[string]JournalEntry{}
-		case PhaseRunEnd:
-			if isProofRun(e.Command) {
-				continue
-			}
-			if e.Run == run {
-				ended = true
-			}
-			s.Runs[e.Result]++
-			s.Last = RunSummary{Started: started, Ended: e.Time, Result: e.Result}
-		case PhaseStart:
-			if e.Run == run {
-				open[actionKey(e.Action)] = e
-			}
-		case PhaseDone, PhaseFailed, PhaseSkipped:
-			delete(open, actionKey(e.Action))
-			if e.Action != nil {
-				h := s.History[e.Action.Subvolume]
-				if h == nil {
-					h = &History{}
-					s.History[e.Action.Subvolume] = h
-				}
-				h.record(e)
-			}
-			if e.Phase == PhaseDone && e.Action != nil && e.Action.Kind == KindSend {
-				s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
-			}
+			h.record(e)
+		}
+		if e.Phase == PhaseDone && e.Action != nil && e.Action.Kind == KindSend {
+			s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
 		}
 	}
-	if !ended {
-		for _, e := range entries {
-			if e.Phase == PhaseStart && e.Run == run {
-				if _, unfinished := open[actionKey(e.Action)]; unfinished {
-					s.Interrupted = append(s.Interrupted, e)
-				}
+}
+
+// summary is the fold so far; its maps are shared with the fold.
+func (f *journalFold) summary() JournalSummary {
+	s := f.s
+	s.Interrupted = nil
+	if !f.ended {
+		for _, e := range f.starts {
+			if f.open[actionKey(e.Action)] {
+				s.Interrupted = append(s.Interrupted, e)
 			}
 		}
 	}
@@ -254,7 +281,7 @@ func (j *Journal) Summary() (JournalSummary, error) {
 	if len(s.History) == 0 {
 		s.History = nil
 	}
-	return s, nil
+	return s
 }
 
 func isProofRun(command string) bool { return command == "test" || command == "drill" }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestJournalAnyLineLength is issue 14 item 2: a line over 16 MiB (a big
@@ -57,6 +59,14 @@ func TestJournalMalformedLineSkipped(t *testing.T) {
 	want := []string{j.Path() + ":2: malformed", j.Path() + ":3: malformed"}
 	if len(sum.Malformed) != 2 || !strings.HasPrefix(sum.Malformed[0], want[0]) || !strings.HasPrefix(sum.Malformed[1], want[1]) {
 		t.Errorf("malformed lines reported as %q, want prefixes %q", sum.Malformed, want)
+	}
+	// The plan carries them as warnings, so the person reading it knows.
+	d := loadHomelab(t)
+	o := steady(d, time.Now())
+	o.JournalMalformed = sum.Malformed
+	p := Compute(d, o, time.Now())
+	if !slices.Contains(p.Warnings, sum.Malformed[0]) {
+		t.Errorf("plan warnings %q lack the malformed line", p.Warnings)
 	}
 }
 

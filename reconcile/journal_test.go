@@ -69,7 +69,7 @@ func (failingProver) Prove(context.Context, TestRequest, func(int64)) (TestRepor
 func TestProofThatCannotRunIsAFailure(t *testing.T) {
 	j, _ := OpenJournal(t.TempDir())
 	p := &Plan{Now: time.Now(), Subvolumes: []SubvolumePlan{{Name: "docs", Actions: []Action{
-		{Kind: KindTest, Subvolume: "docs", Location: "pool", Snapshot: "docs.20261122T0200", Path: "/p/docs.20261122T0200"},
+		{Kind: KindTest, Subvolume: "docs", Location: "pool", Snapshot: "docs.20261122T0200", Path: "/p/docs.20261122T0200", Proof: &ProofSpec{}},
 		{Kind: KindPrune, Subvolume: "docs", Location: "pool", Snapshot: "docs.20261101T0200", Path: "/p/docs.20261101T0200"},
 	}}}}
 	res, err := Apply(context.Background(), p, Env{Prover: failingProver{}, Journal: j}, nil)

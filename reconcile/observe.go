@@ -45,12 +45,16 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		return nil, err
 	}
 	if j != nil {
-		sum, err := j.Summary()
+		entries, malformed, err := j.read()
 		if err != nil {
 			return nil, err
 		}
-		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
-		o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+		o.journal = newJournalFold()
+		for _, e := range entries {
+			o.journal.add(e)
+		}
+		o.takeSummary()
+		o.JournalMalformed = malformed
 	}
 	var paths []string
 	for _, p := range render.Paths(d) {

@@ -5,12 +5,12 @@ package reconcile
 
 import (
 	"context"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/drsync/drsync/schema"
 	"time"
+
+	"github.com/drsync/drsync/schema"
 )
 
 // Observed is everything the planner knows about the machine.
@@ -24,6 +24,8 @@ type Observed struct {
 	LastSent map[string]string `json:"lastSent,omitempty"`
 	// Interrupted lists actions a previous apply started and never finished.
 	Interrupted []JournalEntry `json:"interrupted,omitempty"`
+	// JournalMalformed names the journal lines skipped as unreadable.
+	JournalMalformed []string `json:"journalMalformed,omitempty"`
 	// History is each subvolume's journaled backups, tests and drills.
 	History map[string]*History `json:"history,omitempty"`
 	// Runs, LastRun and DriveSeen summarise past applies, for metrics.
@@ -36,6 +38,10 @@ type Observed struct {
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
 	Files map[string]string `json:"files,omitempty"`
+
+	// journal is the fold of the journal this observation read; a run
+	// folds its own entries into it (see learn).
+	journal *journalFold
 }
 
 // Drive is an external location's drive as observed.

@@ -14,62 +14,10 @@ import (
 	"github.com/drsync/drsync/snapname"
 )
 
-// Kind is what an action does.
-type Kind string
-
-const (
-	KindRepair   Kind = "repair"   // delete a half-received replica
-	KindSnapshot Kind = "snapshot" // take a read-only snapshot
-	KindSend     Kind = "send"     // replicate a snapshot to the external drive
-	KindPrune    Kind = "prune"    // delete a snapshot retention no longer keeps
-	KindTest     Kind = "test"     // restore a sample of files and verify them
-	KindDrill    Kind = "drill"    // restore a whole replica and time it
-	KindBackup   Kind = "backup"   // archive a service's data
-)
-
-// phase orders kinds in apply: repairs, snapshots, sends, then the proofs
-// (which test what was just sent), then prunes (which a failed proof of
-// the same subvolume holds back).
-var phase = map[Kind]int{KindRepair: 0, KindSnapshot: 1, KindBackup: 1, KindSend: 2, KindTest: 3, KindDrill: 4, KindPrune: 5, KindWrite: 6}
-
-// Action is one step of a plan, with the reason a person can check.
-type Action struct {
-	Kind      Kind   `json:"kind"`
-	Subvolume string `json:"subvolume"`
-	// Location is the location the action writes to or deletes from.
-	Location string `json:"location"`
-	Snapshot string `json:"snapshot"`
-	// Path is the snapshot's path in Location (created, deleted or received).
-	Path string `json:"path"`
-	// From is the snapshot source: the subvolume for a snapshot, the local
-	// snapshot for a send.
-	From string `json:"from,omitempty"`
-	// Parent is the local snapshot an incremental send is relative to.
-	Parent string `json:"parent,omitempty"`
-	// SnapshotTime is when the snapshot was taken (tests carry it into
-	// their evidence).
-	SnapshotTime time.Time `json:"snapshotTime,omitzero"`
-	// External says the action reads or writes the external drive.
-	External bool `json:"external,omitempty"`
-	// SampleSize is the number of files a test restores, and Seed picks
-	// them (0: a fresh seed at apply time, recorded in the evidence).
-	SampleSize int   `json:"sampleSize,omitempty"`
-	Seed       int64 `json:"seed,omitempty"`
-	// Scratch is where a test or drill restores to.
-	Scratch string `json:"scratch,omitempty"`
-	// RTOTarget is the drill's target.
-	RTOTarget schema.Duration `json:"rtoTarget,omitzero"`
-	// Service is the service a backup, a prune or a test of an archive is for.
-	Service *schema.Service `json:"service,omitempty"`
-	// Content is a generated file's new content, Diff its unified diff
-	// against the file on disk.
-	Content string `json:"content,omitempty"`
-	Diff    string `json:"diff,omitempty"`
-	Reason  string `json:"reason"`
-}
-
 // Plan is the diff between desired and observed state.
 type Plan struct {
+	// Version is PlanVersion: the format of the plan and its actions.
+	Version     int             `json:"version"`
 	Desired     string          `json:"desired"`
 	Now         time.Time       `json:"now"`
 	Fingerprint string          `json:"fingerprint"`
@@ -141,13 +89,14 @@ func (p *Plan) Empty() bool { return len(p.Actions()) == 0 }
 // Compute is the planner: pure, deterministic for (desired, observed, now).
 // now carries the local time zone that schedules and retention use.
 func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
-	p := &Plan{Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
+	p := &Plan{Version: PlanVersion, Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
 	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
 		if d.Locations[name].External {
 			p.Drives = append(p.Drives, DriveNote{Location: name, Drive: o.Drives[name]})
 		}
 	}
 	p.Warnings = append(p.Warnings, d.Warnings()...)
+	p.Warnings = append(p.Warnings, o.JournalMalformed...)
 	for _, e := range o.Interrupted {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
 			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
@@ -158,7 +107,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 			st = &SubvolumeState{}
 		}
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
-		sp.markExternal(d)
+		sp.markExternal(d, o)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}
 	for _, name := range d.ServiceNames() {
@@ -184,17 +133,18 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 
 	// Snapshot when the schedule has a slot the newest snapshot predates.
 	local := append([]Snapshot(nil), st.Local...)
+	sp.Warnings = append(sp.Warnings, futureWarnings(local, now, "snapshot")...)
 	var planned *Snapshot
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
-	} else if due, why := s.Snapshots.Schedule.Due(newestTime(local), now); due {
+	} else if due, why := s.Snapshots.Schedule.Due(newestTime(current(local, now)), now); due {
 		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
 		sortSnapshots(local)
 		sp.Actions = append(sp.Actions, Action{
 			Kind: KindSnapshot, Subvolume: s.Name, Location: localLoc, Snapshot: snap.Name,
-			Path: filepath.Join(localDir, snap.Name), From: s.Source,
+			Path: filepath.Join(localDir, snap.Name), Take: &TakeSnapshot{Source: s.Source},
 			Reason: fmt.Sprintf("tier %s: %s", s.Tier, localWhy(why)),
 		})
 	}
@@ -216,7 +166,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 					repaired = true
 					sp.Actions = append(sp.Actions, Action{
 						Kind: KindRepair, Subvolume: s.Name, Location: extLoc, Snapshot: r.Name,
-						Path:   filepath.Join(extDir, r.Name),
+						Path: filepath.Join(extDir, r.Name), Remove: &RemoveCopy{},
 						Reason: "half-received (" + halfReason(r) + "): an interrupted send; removed and sent again",
 					})
 					continue
@@ -225,10 +175,11 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			}
 			parent := commonParent(local, ext)
 			keepLocal = parent
-			if n := len(local); n > 0 {
-				cand := local[n-1]
-				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, local, ext, now)
-				fresher := len(ext) == 0 || cand.Time.After(ext[len(ext)-1].Time)
+			sp.Warnings = append(sp.Warnings, futureWarnings(ext, now, "replica")...)
+			if cur, curExt := current(local, now), current(ext, now); len(cur) > 0 {
+				cand := cur[len(cur)-1]
+				due, why := sendDue(s.External.Schedule, s.Snapshots.Schedule, cur, curExt, now)
+				fresher := len(curExt) == 0 || cand.Time.After(curExt[len(curExt)-1].Time)
 				if fresher && !HasName(ext, cand.Name) && (due || repaired) {
 					reason := fmt.Sprintf("tier %s: %s", s.Tier, externalWhy(why, due))
 					parentPath := ""
@@ -240,8 +191,8 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 					}
 					sp.Actions = append(sp.Actions, Action{
 						Kind: KindSend, Subvolume: s.Name, Location: extLoc, Snapshot: cand.Name,
-						Path: filepath.Join(extDir, cand.Name), From: filepath.Join(localDir, cand.Name),
-						Parent: parentPath, Reason: reason,
+						Path: filepath.Join(extDir, cand.Name), Send: &SendCopy{From: filepath.Join(localDir, cand.Name), Parent: parentPath},
+						Reason: reason,
 					})
 					ext = append(ext, Snapshot{Name: cand.Name, Time: cand.Time, HasTime: cand.HasTime, Seq: cand.Seq,
 						ReceivedUUID: cand.UUID, ReadOnly: true})
@@ -310,8 +261,9 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	for _, u := range st.Unchecked {
 		sp.Warnings = append(sp.Warnings, "left alone: "+u+" has no checksum, so it cannot be verified")
 	}
+	sp.Warnings = append(sp.Warnings, futureWarnings(archives, now, "archive")...)
 	var planned *Snapshot
-	if due, why := svc.Schedule.Due(newestTime(archives), now); due {
+	if due, why := svc.Schedule.Due(newestTime(current(archives, now)), now); due {
 		// Names are compared without the archive suffix, unverifiable
 		// archives included: a backup never takes an existing archive's name.
 		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))
@@ -327,7 +279,7 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		archives = append(archives, a)
 		sortSnapshots(archives)
 		sp.Actions = append(sp.Actions, Action{Kind: KindBackup, Subvolume: svc.Name, Location: svc.Location, Snapshot: a.Name,
-			Path: filepath.Join(dir, a.Name), Service: svc, Reason: fmt.Sprintf("tier %s: %s", svc.Tier, archiveWhy(why))})
+			Path: filepath.Join(dir, a.Name), Backup: &BackupService{Service: svc}, Reason: fmt.Sprintf("tier %s: %s", svc.Tier, archiveWhy(why))})
 	}
 	h := o.History[svc.Name]
 	if h == nil {
@@ -337,7 +289,7 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	if due, why := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, svc.Tier, now); due && len(archives) > 0 {
 		newest := archives[len(archives)-1]
 		sp.Actions = append(sp.Actions, Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
-			SnapshotTime: newest.Time, Path: filepath.Join(dir, newest.Name), Scratch: d.Restore.Scratch, Service: svc, Reason: why})
+			Path: filepath.Join(dir, newest.Name), Proof: archiveProof(d, svc, newest), Reason: why})
 	}
 	protect := map[string]string{}
 	if len(archives) > 0 {
@@ -351,11 +303,18 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		sp.planArchiveCopies(d, svc, st, o, archives, dir, now)
 	}
 	for i := range sp.Actions {
-		sp.Actions[i].Service = svc
-		sp.Actions[i].External = d.Locations[sp.Actions[i].Location].External
+		if r := sp.Actions[i].Remove; r != nil {
+			r.Archive = true
+		}
 	}
+	sp.markExternal(d, o)
 	sortActions(sp.Actions)
 	return sp
+}
+
+// archiveProof is the payload of a restore test of a service's archive.
+func archiveProof(d *schema.Desired, svc *schema.Service, archive Snapshot) *ProofSpec {
+	return &ProofSpec{SnapshotTime: archive.Time, Scratch: d.Restore.Scratch, Service: svc}
 }
 
 // planArchiveCopies copies the newest archive to the drive when it lacks it,
@@ -374,7 +333,7 @@ func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Servic
 		fresher := len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)
 		if fresher && !HasName(copies, newest.Name) {
 			sp.Actions = append(sp.Actions, Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
-				Path: filepath.Join(extDir, newest.Name), From: filepath.Join(dir, newest.Name),
+				Path: filepath.Join(extDir, newest.Name), Send: &SendCopy{From: filepath.Join(dir, newest.Name), Archive: true},
 				Reason: fmt.Sprintf("tier %s: the drive lacks the newest archive", svc.Tier)})
 			copies = append(copies, newest)
 		}
@@ -394,14 +353,25 @@ func archiveWhy(why string) string {
 }
 
 // markExternal flags the actions that touch an external drive.
-func (sp *SubvolumePlan) markExternal(d *schema.Desired) {
+func (sp *SubvolumePlan) markExternal(d *schema.Desired, o *Observed) {
 	for i := range sp.Actions {
-		sp.Actions[i].External = d.Locations[sp.Actions[i].Location].External
+		sp.Actions[i].markExternal(d, o)
 	}
 }
 
-func sortActions(a []Action) {
-	sort.SliceStable(a, func(i, j int) bool { return phase[a[i].Kind] < phase[a[j].Kind] })
+// markExternal flags an action on an external drive and captures the
+// drive's identity: the UUID the plan observed, else the declared one.
+func (a *Action) markExternal(d *schema.Desired, o *Observed) {
+	loc := d.Locations[a.Location]
+	a.External = loc.External
+	if !a.External {
+		return
+	}
+	uuid := o.Drives[a.Location].UUID
+	if uuid == "" {
+		uuid = loc.UUID
+	}
+	a.Drive = &DriveRef{Mount: loc.Mount, UUID: uuid, LUKS: loc.LUKS}
 }
 
 // planProofs adds the restore test and the drill the tier asks for when
@@ -448,8 +418,10 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 			return Action{}, false
 		}
 		newest := st.Archives[len(st.Archives)-1]
-		return Action{Kind: KindTest, Subvolume: name, Location: svc.Location, Snapshot: newest.Name, SnapshotTime: newest.Time,
-			Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Scratch: d.Restore.Scratch, Service: svc}, true
+		a := Action{Kind: KindTest, Subvolume: name, Location: svc.Location, Snapshot: newest.Name,
+			Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Proof: archiveProof(d, svc, newest)}
+		a.markExternal(d, o)
+		return a, true
 	}
 	s, st := d.Subvolumes[name], o.Subvolumes[name]
 	if s == nil || st == nil {
@@ -458,7 +430,7 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 	a, ok := proofAction(d, s, st, o, st.Local, nil, kind)
 	if ok {
 		a.Reason = strings.TrimPrefix(a.Reason, "; ")
-		a.External = d.Locations[a.Location].External
+		a.markExternal(d, o)
 	}
 	return a, ok
 }
@@ -470,11 +442,11 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, sent map[string]bool, kind Kind) (Action, bool) {
 	tier := d.Tiers[s.Tier]
 	localDir := d.SnapshotDir(s.Snapshots.Location, s.Name)
-	a := Action{Kind: kind, Subvolume: s.Name}
+	a := Action{Kind: kind, Subvolume: s.Name, Proof: &ProofSpec{}}
 	if kind == KindDrill {
-		a.Scratch, a.RTOTarget = d.DrillDir(s), d.RTO(s)
+		a.Proof.Scratch, a.Proof.RTOTarget = d.DrillDir(s), d.RTO(s)
 	} else {
-		a.Scratch, a.SampleSize = d.Restore.Scratch, tier.RestoreTest.SampleSize
+		a.Proof.Scratch, a.Proof.SampleSize = d.Restore.Scratch, tier.RestoreTest.SampleSize
 	}
 	if s.External != nil && o.Drives[s.External.Location].Present {
 		var replica *Snapshot
@@ -488,10 +460,10 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *
 			}
 		}
 		if replica != nil {
-			a.Location, a.Snapshot, a.SnapshotTime, a.External = s.External.Location, replica.Name, replica.Time, true
+			a.Location, a.Snapshot, a.Proof.SnapshotTime, a.External = s.External.Location, replica.Name, replica.Time, true
 			a.Path = filepath.Join(d.SnapshotDir(s.External.Location, s.Name), replica.Name)
 			if HasName(local, replica.Name) {
-				a.From = filepath.Join(localDir, replica.Name)
+				a.Proof.Reference = filepath.Join(localDir, replica.Name)
 			}
 			return a, true
 		}
@@ -500,7 +472,7 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *
 		return Action{}, false
 	}
 	newest := local[len(local)-1]
-	a.Location, a.Snapshot, a.SnapshotTime = s.Snapshots.Location, newest.Name, newest.Time
+	a.Location, a.Snapshot, a.Proof.SnapshotTime = s.Snapshots.Location, newest.Name, newest.Time
 	a.Path = filepath.Join(localDir, newest.Name)
 	if s.External != nil {
 		a.Reason = "; no replica on the drive, so the local snapshot"
@@ -554,7 +526,7 @@ func (sp *SubvolumePlan) prune(d *schema.Desired, loc, dir string, snaps []Snaps
 		}
 		sp.Actions = append(sp.Actions, Action{
 			Kind: KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
-			Path: filepath.Join(dir, dec.Name), Reason: reason,
+			Path: filepath.Join(dir, dec.Name), Remove: &RemoveCopy{}, Reason: reason,
 		})
 	}
 }

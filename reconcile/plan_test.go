@@ -108,8 +108,8 @@ func TestCompute(t *testing.T) {
 				t.Errorf("counts (-want +got):\n%s", diff)
 			}
 			for _, a := range p.Actions() {
-				if a.Kind == KindSend && a.Parent != "" {
-					t.Errorf("first send of %s is incremental from %s", a.Snapshot, a.Parent)
+				if a.Kind == KindSend && a.Send.Parent != "" {
+					t.Errorf("first send of %s is incremental from %s", a.Snapshot, a.Send.Parent)
 				}
 			}
 		},
@@ -151,7 +151,7 @@ func TestCompute(t *testing.T) {
 		},
 		check: func(t *testing.T, p *Plan) {
 			send := find(p, "htpc-home", KindSend)
-			if send == nil || !strings.HasSuffix(send.Parent, "htpc-home.20261114T0200") {
+			if send == nil || !strings.HasSuffix(send.Send.Parent, "htpc-home.20261114T0200") {
 				t.Fatalf("want an incremental send from 20261114, got %+v", send)
 			}
 			// The old parent may go once the new send made a new one: apply
@@ -212,8 +212,8 @@ func TestCompute(t *testing.T) {
 			if r == nil || s == nil || r.Snapshot != s.Snapshot {
 				t.Fatalf("want repair and re-send of the same snapshot, got %+v %+v", r, s)
 			}
-			if s.Parent != "" {
-				t.Errorf("re-send after repair has no common parent, got %s", s.Parent)
+			if s.Send.Parent != "" {
+				t.Errorf("re-send after repair has no common parent, got %s", s.Send.Parent)
 			}
 		},
 	}, {
@@ -280,7 +280,7 @@ func TestCompute(t *testing.T) {
 			if a == nil || !strings.Contains(a.Reason, "last passed 32d ago; tier 1 wants one every 30d") {
 				t.Fatalf("test of htpc-home: %+v", a)
 			}
-			if !a.External || a.Snapshot != "htpc-home.20261224T0200" || a.From == "" {
+			if !a.External || a.Snapshot != "htpc-home.20261224T0200" || a.Proof.Reference == "" {
 				t.Errorf("the test reads the newest replica and compares with its local snapshot: %+v", a)
 			}
 			if find(p, "subvol1-docs", KindTest) != nil {
@@ -476,7 +476,7 @@ func TestComputeServices(t *testing.T) {
 		t.Errorf("grafana-db: %v", got)
 	}
 	copyTo := find(p, "grafana-db", KindSend)
-	if !copyTo.External || copyTo.Location != "WD-18TB" || !strings.HasSuffix(copyTo.From, "grafana-db.20261122T0200.tar.gz") {
+	if !copyTo.External || copyTo.Location != "WD-18TB" || !strings.HasSuffix(copyTo.Send.From, "grafana-db.20261122T0200.tar.gz") {
 		t.Errorf("archive copy: %+v", copyTo)
 	}
 	o.Drives["WD-18TB"] = Drive{Reason: "nothing mounted"}

@@ -118,7 +118,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mSnapshots, float64(loc.count), ll...)
 			if !loc.newest.IsZero() {
 				gauge(mNewest, unix(loc.newest), ll...)
-				gauge(mAge, seconds(in.Now.Sub(loc.newest)), ll...)
+				gauge(mAge, seconds(max(0, in.Now.Sub(loc.newest))), ll...) // never negative, even for a clock that ran ahead
 			}
 		}
 		if !s.known {
@@ -141,7 +141,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mTestsPassed, float64(st.TestsPassed), l...)
 		if !st.Verified.IsZero() {
 			gauge(mVerified, unix(st.Verified), l...)
-			gauge(mVerifiedAge, seconds(in.Now.Sub(st.Verified)), l...)
+			gauge(mVerifiedAge, seconds(max(0, in.Now.Sub(st.Verified))), l...)
 		}
 		if d := st.Drill; d != nil {
 			gauge(mDrillSuccess, boolean(d.Passed), l...)

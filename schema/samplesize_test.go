@@ -3,14 +3,20 @@ package schema
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/verify"
 )
 
 // TestSampleSizeBounded is issue 14 item 1: sampleSize 2000000000000
-// validated, then every apply died out of memory at its first test.
+// validated, then every apply died out of memory at its first test. The
+// schema's bound is verify.MaxSampleSize.
 func TestSampleSizeBounded(t *testing.T) {
-	for size, ok := range map[string]bool{"100000": true, "100001": false, "2000000000000": false} {
+	maxSize := strconv.Itoa(verify.MaxSampleSize)
+	tooMany := strconv.Itoa(verify.MaxSampleSize + 1)
+	for size, ok := range map[string]bool{maxSize: true, tooMany: false, "2000000000000": false} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "d.cue")
 		src := "package x\nlocations: pool: path: \"/pool/.snapshots\"\n" +

@@ -175,27 +175,42 @@ func daysIn(year int, m time.Month) int {
 	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
-// localDate is time.Date in loc, except that an ambiguous wall clock resolves
-// to the earlier instant as Perl's timelocal does (time.Date does not specify
-// which one it picks).
+// localDate is Perl's Time::Local::timelocal (1.30, which btrbk calls),
+// step by step, so that every wall clock, including one in a DST gap or
+// overlap, names the same instant for drsync as for btrbk. Its one-hour
+// probe is Time::Local's: in zones whose DST shift is not an hour (Lord Howe)
+// it resolves an ambiguous wall clock to an instant whose wall clock differs
+// from the name's, and btrbk, hence drsync, then dates the snapshot there.
 func localDate(year int, month time.Month, day, hour, min, sec int, loc *time.Location) time.Time {
-	t := time.Date(year, month, day, hour, min, sec, 0, loc)
-	wall := time.Date(year, month, day, hour, min, sec, 0, time.UTC)
-	// Any other valid reading of this wall clock uses an offset that is in
-	// effect within a day of it.
-	for _, probe := range []time.Time{wall.Add(-26 * time.Hour), wall.Add(26 * time.Hour)} {
-		_, off := probe.In(loc).Zone()
-		c := wall.Add(-time.Duration(off) * time.Second)
-		if c.Before(t) && sameWall(c.In(loc), wall) {
-			t = c.In(loc)
-		}
+	ref := time.Date(year, month, day, hour, min, sec, 0, time.UTC).Unix()
+	// asUTC is Time::Local's _timegm(localtime(t)): t's wall clock in loc
+	// read as if it were UTC.
+	asUTC := func(t int64) int64 {
+		l := time.Unix(t, 0).In(loc)
+		return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC).Unix()
 	}
-	return t
+	in := func(t int64) time.Time { return time.Unix(t, 0).In(loc) }
+
+	zoneOff := asUTC(ref) - ref
+	if zoneOff == 0 {
+		return in(ref)
+	}
+	t := ref - zoneOff
+	dstOff := ref - asUTC(t)
+	// t is in the second pass of a wall clock that runs backwards: take the
+	// first.
+	if dstOff == 0 && (ref-hourSecs)-asUTC(t-hourSecs) < 0 {
+		return in(t - hourSecs)
+	}
+	t += dstOff
+	if dstOff > 0 {
+		return in(t)
+	}
+	// A wall clock in a forward gap: undo the DST adjustment.
+	if l := in(t); l.Second() != sec || l.Minute() != min || l.Hour() != hour {
+		t -= dstOff
+	}
+	return in(t)
 }
 
-func sameWall(t, wall time.Time) bool {
-	y, m, d := t.Date()
-	wy, wm, wd := wall.Date()
-	return y == wy && m == wm && d == wd &&
-		t.Hour() == wall.Hour() && t.Minute() == wall.Minute() && t.Second() == wall.Second()
-}
+const hourSecs = 60 * 60

@@ -44,10 +44,15 @@ type Mismatch struct {
 	// (CompareTrees) and "restore" (TestFiles).
 	Check string `json:"check"`
 	// Want and Got are display values: octal modes, "uid:gid", RFC 3339
-	// mtimes, Go-quoted xattr values (empty when the attribute is absent).
+	// mtimes, Go-quoted xattr values ("(absent)" when the attribute is
+	// not there), and for "read" the error on the side that failed.
 	Want string `json:"want,omitempty"`
 	Got  string `json:"got,omitempty"`
 }
+
+// absent is the display value of an xattr a side does not have; real
+// values are quoted, so it cannot be mistaken for one.
+const absent = "(absent)"
 
 // Entry types as they appear in FileInfo.Type.
 const (
@@ -327,7 +332,7 @@ func checks(want, got FileInfo) []check {
 			if v, ok := f.Xattrs[k]; ok {
 				return strconv.Quote(v)
 			}
-			return ""
+			return absent
 		}})
 	}
 	return cs

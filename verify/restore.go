@@ -13,9 +13,11 @@ import (
 
 // openBeneath opens the directory root/rel for reading without following
 // any symlink and without leaving root. openat2 makes the kernel enforce it;
-// kernels older than 5.6 get the equivalent component-by-component walk.
+// kernels older than 5.6 get the equivalent component-by-component walk. A
+// rel longer than PATH_MAX is opened a piece at a time, each piece beneath
+// the directory the previous one opened.
 func openBeneath(root, rel string) (int, error) {
-	rootFd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &fs.PathError{Op: "open", Path: root, Err: err}
 	}
@@ -23,13 +25,21 @@ func openBeneath(root, rel string) (int, error) {
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := unix.Openat2(rootFd, rel, &how)
-	if errors.Is(err, unix.ENOSYS) {
-		return walkBeneath(rootFd, rel, false)
-	}
-	unix.Close(rootFd)
-	if err != nil {
-		return -1, &fs.PathError{Op: "openat2", Path: rel, Err: err}
+	for rest := rel; rest != ""; {
+		piece := rest
+		if len(piece) >= unix.PathMax {
+			// Names are at most 255 bytes, so a '/' is always found.
+			piece = piece[:strings.LastIndexByte(piece[:unix.PathMax-1], '/')]
+		}
+		next, err := unix.Openat2(fd, piece, &how)
+		if errors.Is(err, unix.ENOSYS) {
+			return walkBeneath(fd, rest, false)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return -1, &fs.PathError{Op: "openat2", Path: piece, Err: err}
+		}
+		fd, rest = next, strings.TrimPrefix(rest[len(piece):], "/")
 	}
 	return fd, nil
 }

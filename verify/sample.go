@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -58,14 +59,14 @@ func Sample(root string, n int, seed int64) ([]string, error) {
 		current: newHeap(n, byKey),
 		large:   newHeap(max(1, n/10), bySize),
 	}
-	s.readDir(f, root, "", func(e fs.DirEntry, p, rel string) {
+	s.readDir(f, "", func(e fs.DirEntry, rel string) {
 		if !e.IsDir() {
-			s.visit(int(f.Fd()), e, p, "", e.Name(), 0)
+			s.visit(int(f.Fd()), e, "", e.Name(), 0)
 			return
 		}
 		s.strata++
 		s.current.items = s.current.items[:0]
-		s.walk(p, rel, s.strata)
+		s.walk(int(f.Fd()), e.Name(), rel, s.strata)
 		s.flush(s.current)
 	})
 	s.flush(s.rootFs)
@@ -95,9 +96,9 @@ type sampler struct {
 	errs    []error
 }
 
-// readDir calls fn for each entry of the open directory f (path p, rel
-// rel), a chunk at a time; errors are recorded, not fatal.
-func (s *sampler) readDir(f *os.File, p, rel string, fn func(e fs.DirEntry, p, rel string)) {
+// readDir calls fn for each entry of the open directory f (rel rel), a
+// chunk at a time; errors are recorded, not fatal.
+func (s *sampler) readDir(f *os.File, rel string, fn func(e fs.DirEntry, rel string)) {
 	for {
 		ents, err := f.ReadDir(dirChunk)
 		for _, e := range ents {
@@ -105,32 +106,36 @@ func (s *sampler) readDir(f *os.File, p, rel string, fn func(e fs.DirEntry, p, r
 			if rel != "" {
 				erel = rel + "/" + erel
 			}
-			fn(e, p+"/"+e.Name(), erel)
+			fn(e, erel)
 		}
 		if err == io.EOF {
 			return
 		}
 		if err != nil {
-			s.errs = append(s.errs, err)
+			s.errs = append(s.errs, &fs.PathError{Op: "readdir", Path: rel, Err: err})
 			return
 		}
 	}
 }
 
-// walk visits the subtree at p (rel) within one stratum.
-func (s *sampler) walk(p, rel string, stratum int) {
-	f, err := os.Open(p)
+// walk visits the subtree name (rel) of the directory open as parent,
+// within one stratum. Directories are opened relative to their parent's
+// fd, never by path, so any depth works (paths beyond PATH_MAX included)
+// and a directory swapped for a symlink is refused, not followed.
+func (s *sampler) walk(parent int, name, rel string, stratum int) {
+	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		s.errs = append(s.errs, err)
+		s.errs = append(s.errs, &fs.PathError{Op: "open", Path: rel, Err: err})
 		return
 	}
+	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	s.readDir(f, p, rel, func(e fs.DirEntry, ep, erel string) {
+	s.readDir(f, rel, func(e fs.DirEntry, erel string) {
 		if e.IsDir() { // from d_type: a symlink to a directory is not one
-			s.walk(ep, erel, stratum)
+			s.walk(fd, e.Name(), erel, stratum)
 			return
 		}
-		s.visit(int(f.Fd()), e, ep, rel, e.Name(), stratum)
+		s.visit(fd, e, rel, e.Name(), stratum)
 	})
 }
 
@@ -138,13 +143,13 @@ func (s *sampler) walk(p, rel string, stratum int) {
 // the reservoirs. The size comes from fstatat relative to dirfd, which
 // spares the kernel resolving the whole path for every file. The rel
 // string is only built for entries a reservoir keeps.
-func (s *sampler) visit(dirfd int, e fs.DirEntry, p, dirRel, name string, stratum int) {
+func (s *sampler) visit(dirfd int, e fs.DirEntry, dirRel, name string, stratum int) {
 	var size int64
 	switch {
 	case e.Type().IsRegular():
 		var st unix.Stat_t
 		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			s.errs = append(s.errs, &fs.PathError{Op: "lstat", Path: p, Err: err})
+			s.errs = append(s.errs, &fs.PathError{Op: "lstat", Path: path.Join(dirRel, name), Err: err})
 			return
 		}
 		size = st.Size

@@ -3,8 +3,8 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -148,43 +148,39 @@ func TestSampleNeverFollowsSymlinks(t *testing.T) {
 	}
 }
 
+// TestSampleReportsUnreadableDirs runs Sample without root's privileges
+// over a tree where one directory is root's own and closed (mode 0700):
+// the directory is reported by name and the rest still sampled.
 func TestSampleReportsUnreadableDirs(t *testing.T) {
-	root := t.TempDir()
+	root := openTempDir(t)
 	mknodFiles(t, filepath.Join(root, "ok"), 3)
-	// Root reads any directory, so make one that cannot be listed at all:
-	// a directory whose path is too long to open.
-	deep := filepath.Join(root, "deep")
-	name := strings.Repeat("d", 250)
-	p := deep
-	for len(p) < unix.PathMax+300 {
-		p = filepath.Join(p, name)
-	}
-	if err := os.MkdirAll(deep, 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(root, "closed"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(deep, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range (len(p) - len(deep)) / (len(name) + 1) {
-		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-		unix.Close(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd = next
-	}
-	unix.Close(fd)
-	t.Cleanup(func() { _ = osexec.Command("rm", "-rf", deep).Run() })
-	s, err := Sample(root, 10, 1)
-	if !errors.Is(err, unix.ENAMETOOLONG) {
-		t.Fatalf("unlistable directory not reported: %.200v", err)
+	mknodFiles(t, filepath.Join(root, "closed"), 2)
+	var s []string
+	var err error
+	asNobody(t, func() { s, err = Sample(root, 10, 1) })
+	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "open closed:") {
+		t.Fatalf("unlistable directory not reported: %v", err)
 	}
 	if len(s) != 3 {
 		t.Errorf("readable part not sampled: %v", s)
+	}
+}
+
+// TestSampleBeyondPathMax is issue 14 item 4 for sampling: files whose
+// path is longer than PATH_MAX are sampled like any other.
+func TestSampleBeyondPathMax(t *testing.T) {
+	root := t.TempDir()
+	mknodFiles(t, filepath.Join(root, "ok"), 3)
+	deepRel := makeDeepTree(t, root, "deep", unix.PathMax+300)
+	s, err := Sample(root, 10, 1)
+	if err != nil {
+		t.Fatalf("sample: %.300v", err)
+	}
+	if len(s) != 4 || !slices.Contains(s, deepRel) {
+		t.Errorf("sampled %d rels; the deep file (%d bytes of path) is missing", len(s), len(deepRel))
 	}
 }
 

@@ -8,11 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,30 +36,43 @@ type TreeReport struct {
 // An entry only on one side is one "missing" or "extra" mismatch; its
 // subtree is not listed. Content is compared byte for byte, which is exact
 // and cheaper than hashing both sides; only a differing file is hashed, to
-// report both digests. Directories are walked by one goroutine and entries
-// compared by GOMAXPROCS*2 workers; progress receives increments of bytes
-// read, never concurrently. Cancelling ctx returns ctx's error and the
-// partial report.
+// report both digests. A read error on either side is a "read" mismatch
+// carrying the error in Want (want's side) or Got (got's side).
+//
+// Below the roots everything is opened relative to its directory's fd with
+// O_NOFOLLOW, never by path: any depth works (paths beyond PATH_MAX too),
+// and a symlink is compared as a symlink, never descended, even when the
+// other side holds a directory of that name. Directories are walked by one
+// goroutine and entries compared by GOMAXPROCS*2 workers; progress receives
+// increments of bytes read, never concurrently. Cancelling ctx returns ctx's
+// error and the partial report.
 func CompareTrees(ctx context.Context, want, got string, progress func(bytes int64)) (TreeReport, error) {
 	t := &treeCmp{ctx: ctx, want: want, got: got, progress: progress}
-	for _, root := range []string{want, got} {
-		if _, err := os.Stat(root); err != nil {
-			return TreeReport{}, fmt.Errorf("compare trees: %w", err)
+	var roots [2]int
+	for i, root := range []string{want, got} {
+		fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if i == 1 {
+				unix.Close(roots[0])
+			}
+			return TreeReport{}, fmt.Errorf("compare trees: %w", &fs.PathError{Op: "open", Path: root, Err: err})
 		}
+		roots[i] = fd
 	}
-	jobs := make(chan string, 1024)
+	jobs := make(chan job, 1024)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) * 2 {
 		wg.Go(func() {
 			bufs := [2][]byte{make([]byte, cmpBufSize), make([]byte, cmpBufSize)}
-			for rel := range jobs {
+			for j := range jobs {
 				if ctx.Err() == nil {
-					t.entry(rel, bufs)
+					t.entry(j, bufs)
 				}
+				j.dir.release()
 			}
 		})
 	}
-	t.walk(jobs)
+	t.walk(roots, jobs)
 	close(jobs)
 	wg.Wait()
 	sort.Slice(t.report.Mismatches, func(i, j int) bool {
@@ -84,6 +97,43 @@ type treeCmp struct {
 	report TreeReport
 }
 
+// dirPair is a directory open on both sides. It is closed when the last
+// job or pending subdirectory that needs it lets go, so the walk holds
+// about one pair per level of depth, not one per directory seen.
+type dirPair struct {
+	fds  [2]int
+	refs atomic.Int64
+}
+
+func newDirPair(fds [2]int) *dirPair {
+	d := &dirPair{fds: fds}
+	d.refs.Store(1)
+	return d
+}
+
+func (d *dirPair) hold() *dirPair { d.refs.Add(1); return d }
+
+func (d *dirPair) release() {
+	if d != nil && d.refs.Add(-1) == 0 {
+		unix.Close(d.fds[0])
+		unix.Close(d.fds[1])
+	}
+}
+
+// job is one name present on both sides of dir; a nil dir means the roots.
+type job struct {
+	dir  *dirPair
+	name string
+	rel  string
+}
+
+// pending is a directory on both sides, listed when the walk reaches it.
+type pending struct {
+	parent *dirPair
+	name   string
+	rel    string
+}
+
 func (t *treeCmp) add(ms ...Mismatch) {
 	if len(ms) == 0 {
 		return
@@ -93,60 +143,148 @@ func (t *treeCmp) add(ms ...Mismatch) {
 	t.mu.Unlock()
 }
 
+// readMismatch reports a read error on one side or both, each error on the
+// side it happened.
+func readMismatch(rel string, werr, gerr error) Mismatch {
+	m := Mismatch{Rel: rel, Check: "read"}
+	if werr != nil {
+		m.Want = werr.Error()
+	}
+	if gerr != nil {
+		m.Got = gerr.Error()
+	}
+	return m
+}
+
 // walk lists directories on both sides depth first, reports one-sided
 // names, and queues the names present on both for the workers.
-func (t *treeCmp) walk(jobs chan<- string) {
-	if !t.send(jobs, ".") {
+func (t *treeCmp) walk(roots [2]int, jobs chan<- job) {
+	if !t.send(jobs, job{rel: "."}) {
+		unix.Close(roots[0])
+		unix.Close(roots[1])
 		return
 	}
-	for stack := []string{"."}; len(stack) > 0; {
-		dir := stack[len(stack)-1]
+	stack := t.list(roots, [2]error{}, ".", nil, jobs)
+	for len(stack) > 0 && t.ctx.Err() == nil {
+		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		w, werr := os.ReadDir(filepath.Join(t.want, dir))
-		g, gerr := os.ReadDir(filepath.Join(t.got, dir))
-		if werr != nil || gerr != nil {
-			t.add(Mismatch{Rel: dir, Check: "read", Got: errors.Join(werr, gerr).Error()})
-			continue
+		var fds [2]int
+		var errs [2]error
+		for i := range fds {
+			fds[i], errs[i] = openDirAt(p.parent.fds[i], p.name)
 		}
-		for i, j := 0, 0; i < len(w) || j < len(g); {
-			switch {
-			case j == len(g) || i < len(w) && w[i].Name() < g[j].Name():
-				t.add(Mismatch{Rel: path.Join(dir, w[i].Name()), Check: "missing"})
-				i++
-			case i == len(w) || g[j].Name() < w[i].Name():
-				t.add(Mismatch{Rel: path.Join(dir, g[j].Name()), Check: "extra"})
-				j++
-			default:
-				rel := path.Join(dir, w[i].Name())
-				if !t.send(jobs, rel) {
-					return
-				}
-				if w[i].IsDir() && g[j].IsDir() { // d_type: symlinks are never descended
-					stack = append(stack, rel)
-				}
-				i++
-				j++
-			}
-		}
+		p.parent.release()
+		stack = t.list(fds, errs, p.rel, stack, jobs)
+	}
+	for _, p := range stack { // cancelled
+		p.parent.release()
 	}
 }
 
-func (t *treeCmp) send(jobs chan<- string, rel string) bool {
+func openDirAt(dirfd int, name string) (int, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open: %w", err)
+	}
+	return fd, nil
+}
+
+// list reads the directory rel, open on both sides as fds unless opening
+// it failed (errs), and compares the names: one-sided names are reported,
+// common ones queued as jobs, and common directories pushed onto stack.
+// It takes ownership of the open fds.
+func (t *treeCmp) list(fds [2]int, errs [2]error, rel string, stack []pending, jobs chan<- job) []pending {
+	var names [2][]fs.DirEntry
+	for i := range fds {
+		if errs[i] == nil {
+			names[i], errs[i] = readNames(fds[i])
+		}
+	}
+	if errs[0] != nil || errs[1] != nil {
+		for i := range fds {
+			if fds[i] >= 0 {
+				unix.Close(fds[i])
+			}
+		}
+		t.add(readMismatch(rel, errs[0], errs[1]))
+		return stack
+	}
+	dir := newDirPair(fds)
+	defer dir.release()
+	w, g := names[0], names[1]
+	for i, j := 0, 0; i < len(w) || j < len(g); {
+		switch {
+		case j == len(g) || i < len(w) && w[i].Name() < g[j].Name():
+			t.add(Mismatch{Rel: path.Join(rel, w[i].Name()), Check: "missing"})
+			i++
+		case i == len(w) || g[j].Name() < w[i].Name():
+			t.add(Mismatch{Rel: path.Join(rel, g[j].Name()), Check: "extra"})
+			j++
+		default:
+			name := w[i].Name()
+			erel := path.Join(rel, name)
+			if !t.send(jobs, job{dir: dir.hold(), name: name, rel: erel}) {
+				dir.release()
+				return stack
+			}
+			// d_type on both sides: a symlink is never descended, and a
+			// name that is a directory on one side only is a type
+			// mismatch for its job, nothing to list.
+			if w[i].IsDir() && g[j].IsDir() {
+				stack = append(stack, pending{parent: dir.hold(), name: name, rel: erel})
+			}
+			i++
+			j++
+		}
+	}
+	return stack
+}
+
+// readNames lists the directory open as fd, sorted by name, through a
+// duplicate of fd so that fd stays open for the jobs that use it.
+func readNames(fd int) ([]fs.DirEntry, error) {
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		return nil, fmt.Errorf("dup: %w", err)
+	}
+	unix.CloseOnExec(dup)
+	f := os.NewFile(uintptr(dup), ".")
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("readdir: %w", err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	return ents, nil
+}
+
+func (t *treeCmp) send(jobs chan<- job, j job) bool {
 	select {
-	case jobs <- rel:
+	case jobs <- j:
 		return true
 	case <-t.ctx.Done():
 		return false
 	}
 }
 
+// sides returns the paths through which a job's two entries are read:
+// the roots by their own paths, anything below through its directory's
+// fd (a /proc/self/fd path of one name, however deep the entry).
+func (t *treeCmp) sides(j job) [2]string {
+	if j.dir == nil {
+		return [2]string{t.want, t.got}
+	}
+	return [2]string{procPath(j.dir.fds[0], j.name), procPath(j.dir.fds[1], j.name)}
+}
+
 // entry compares one path present in both trees.
-func (t *treeCmp) entry(rel string, bufs [2][]byte) {
-	wp, gp := filepath.Join(t.want, rel), filepath.Join(t.got, rel)
-	wi, _, werr := lstatInfo(wp, rel)
-	gi, _, gerr := lstatInfo(gp, rel)
+func (t *treeCmp) entry(j job, bufs [2][]byte) {
+	rel := j.rel
+	p := t.sides(j)
+	wi, _, werr := lstatInfo(p[0], rel)
+	gi, _, gerr := lstatInfo(p[1], rel)
 	if werr != nil || gerr != nil {
-		t.add(Mismatch{Rel: rel, Check: "read", Got: errors.Join(werr, gerr).Error()})
+		t.add(readMismatch(rel, werr, gerr))
 		return
 	}
 	ms := Compare(wi, gi)
@@ -157,14 +295,14 @@ func (t *treeCmp) entry(rel string, bufs [2][]byte) {
 				Want: strconv.FormatUint(wi.Nlink, 10), Got: strconv.FormatUint(gi.Nlink, 10)})
 		}
 		same := false
-		var err error
+		var werr, gerr error
 		if wi.Size == gi.Size {
-			same, n, err = t.sameContent(wp, gp, bufs)
+			same, n, werr, gerr = t.sameContent(p, bufs)
 		}
-		if err != nil {
-			ms = append(ms, Mismatch{Rel: rel, Check: "read", Got: err.Error()})
+		if werr != nil || gerr != nil {
+			ms = append(ms, readMismatch(rel, werr, gerr))
 		} else if !same && t.ctx.Err() == nil {
-			ms = append(ms, contentMismatch(rel, wp, gp))
+			ms = append(ms, contentMismatch(rel, p))
 		}
 	}
 	t.mu.Lock()
@@ -178,39 +316,42 @@ func (t *treeCmp) entry(rel string, bufs [2][]byte) {
 }
 
 // sameContent reads both files in lockstep and compares the bytes; it
-// returns the bytes read from both sides. Comparing is exact and cheaper
-// than hashing both. (An mmap variant was tried: on a warm cache it saved
-// little, and a page that fails its checksum under a mapping turns into a
-// fault instead of an EIO.)
-func (t *treeCmp) sameContent(wp, gp string, bufs [2][]byte) (bool, int64, error) {
+// returns the bytes read from both sides and each side's read error.
+// Comparing is exact and cheaper than hashing both. (An mmap variant was
+// tried: on a warm cache it saved little, and a page that fails its
+// checksum under a mapping turns into a fault instead of an EIO.)
+func (t *treeCmp) sameContent(p [2]string, bufs [2][]byte) (same bool, total int64, werr, gerr error) {
 	var fds [2]int
-	for i, p := range []string{wp, gp} {
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return false, 0, &fs.PathError{Op: "open", Path: p, Err: err}
+	var errs [2]error
+	for i := range p {
+		fds[i], errs[i] = unix.Open(p[i], unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("open: %w", errs[i])
+			continue
 		}
-		defer unix.Close(fd) // also closes the first file when the second fails
+		defer unix.Close(fds[i])
 		// Doubles readahead on a cold cache; free on a warm one.
-		_ = unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
-		fds[i] = fd
+		_ = unix.Fadvise(fds[i], 0, 0, unix.FADV_SEQUENTIAL)
 	}
-	var total int64
+	if errs[0] != nil || errs[1] != nil {
+		return false, 0, errs[0], errs[1]
+	}
 	for t.ctx.Err() == nil {
 		a, aerr := readFull(fds[0], bufs[0])
 		b, berr := readFull(fds[1], bufs[1])
-		if err := errors.Join(aerr, berr); err != nil {
-			return false, total, err
+		if aerr != nil || berr != nil {
+			return false, total, aerr, berr
 		}
 		total += int64(a + b)
 		t.advance(int64(a + b))
 		if !bytes.Equal(bufs[0][:a], bufs[1][:b]) {
-			return false, total, nil
+			return false, total, nil, nil
 		}
 		if a < len(bufs[0]) {
-			return true, total, nil
+			return true, total, nil, nil
 		}
 	}
-	return false, total, nil
+	return false, total, nil, nil
 }
 
 func (t *treeCmp) advance(n int64) {
@@ -241,21 +382,20 @@ func readFull(fd int, b []byte) (int, error) {
 }
 
 // contentMismatch hashes both files so the report carries both digests.
-func contentMismatch(rel, wp, gp string) Mismatch {
+func contentMismatch(rel string, p [2]string) Mismatch {
 	m := Mismatch{Rel: rel, Check: "sha256"}
-	for _, side := range []struct {
-		p   string
-		out *string
-	}{{wp, &m.Want}, {gp, &m.Got}} {
-		fd, err := unix.Open(side.p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	var errs [2]error
+	for i, out := range []*string{&m.Want, &m.Got} {
+		fd, err := unix.Open(p[i], unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return Mismatch{Rel: rel, Check: "read", Got: err.Error()}
+			errs[i] = fmt.Errorf("open: %w", err)
+			continue
 		}
-		*side.out, _, err = hashFd(fd)
+		*out, _, errs[i] = hashFd(fd)
 		unix.Close(fd)
-		if err != nil {
-			return Mismatch{Rel: rel, Check: "read", Got: err.Error()}
-		}
+	}
+	if errs[0] != nil || errs[1] != nil {
+		return readMismatch(rel, errs[0], errs[1])
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -16,6 +17,9 @@ import (
 type applyOptions struct {
 	now         string
 	autoApprove bool
+	planFile    string
+	// storageSet says --storage was given, so it wins over a saved plan's.
+	storageSet bool
 }
 
 func newApplyCommand(g *globalOptions) *cobra.Command {
@@ -27,67 +31,11 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 			"With PLANFILE, apply exactly that saved plan, refusing if the machine changed since it was made.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now, err := parseNow(o.now)
-			if err != nil {
-				return err
-			}
-			var saved *planFile
 			if len(args) == 1 {
-				pf, err := loadPlan(args[0])
-				if err != nil {
-					return err
-				}
-				saved = &pf
-				g.file, g.tags = pf.File, pf.Tags
-				if !cmd.Flags().Changed("storage") && pf.Storage != "" {
-					g.storage = pf.Storage
-				}
+				o.planFile = args[0]
 			}
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			lock, err := reconcile.AcquireLock(d.StateDir, "drsync apply")
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			obs, err := observe(g, d, now)
-			if err != nil {
-				return err
-			}
-			var p *reconcile.Plan
-			if saved != nil {
-				if fp := obs.Fingerprint(); fp != saved.Plan.Fingerprint {
-					return fmt.Errorf("the machine changed since %s was made (observed %s, plan expects %s): run drsync plan again",
-						args[0], fp, saved.Plan.Fingerprint)
-				}
-				p = saved.Plan
-			} else {
-				p = reconcile.Compute(d, obs, now)
-				if !g.json {
-					p.WriteText(g.stdout, false)
-				}
-				if p.Empty() {
-					// Nothing to change, but the metrics' ages move with the clock.
-					if err := writeMetricsAfter(g, d); err != nil {
-						return err
-					}
-					if g.json {
-						return writeJSON(g.stdout, applyReport{Plan: p})
-					}
-					return nil
-				}
-				if !o.autoApprove {
-					if g.json {
-						return fmt.Errorf("--json needs --auto-approve: a confirmation prompt would corrupt the JSON")
-					}
-					if err := confirm(g); err != nil {
-						return err
-					}
-				}
-			}
-			return applyPlan(cmd, g, d, p)
+			o.storageSet = cmd.Flags().Changed("storage")
+			return runApply(cmd.Context(), *g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -104,23 +52,66 @@ type applyReport struct {
 	Error  string            `json:"error,omitempty"`
 }
 
-func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *reconcile.Plan) error {
-	env, err := envFor(g, d)
+// runApply plans (or takes a saved plan), shows it, asks, and applies it
+// through the reconcile pipeline. g is a copy: a saved plan's file, tags
+// and storage replace the flags for this run only.
+func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
+	now, err := parseNow(o.now)
 	if err != nil {
 		return err
 	}
-	report := applyReport{Plan: p}
-	res, err := reconcile.Apply(cmd.Context(), p, env, func(e reconcile.Event) {
-		if e.Phase == reconcile.PhaseStart {
-			return
+	var saved *reconcile.SavedPlan
+	if o.planFile != "" {
+		pf, err := reconcile.ReadSavedPlan(o.planFile)
+		if err != nil {
+			return err
 		}
-		if g.json {
-			report.Events = append(report.Events, e)
-			return
+		saved = pf
+		g.file, g.tags = pf.File, pf.Tags
+		if !o.storageSet && pf.Storage != "" {
+			g.storage = pf.Storage
 		}
-		printEvent(g, e)
-	})
-	report.Result = res
+	}
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return err
+	}
+	env, err := envFor(&g, d)
+	if err != nil {
+		return err
+	}
+	report := applyReport{}
+	opts := reconcile.RunOptions{Command: "apply", Now: now,
+		Notify: func(e reconcile.Event) {
+			switch {
+			case e.Phase == reconcile.PhaseStart:
+			case g.json:
+				report.Events = append(report.Events, e)
+			default:
+				printEvent(&g, e)
+			}
+		}}
+	if saved != nil {
+		opts.Planner = saved.Planner(o.planFile)
+	} else {
+		opts.Review = func(p *reconcile.Plan) error {
+			if !g.json {
+				p.WriteText(g.stdout, false)
+			}
+			if p.Empty() || o.autoApprove {
+				return nil
+			}
+			if g.json {
+				return fmt.Errorf("--json needs --auto-approve: a confirmation prompt would corrupt the JSON")
+			}
+			return confirm(&g)
+		}
+	}
+	out, err := reconcile.Run(ctx, env, opts)
+	report.Plan, report.Result = out.Plan, out.Result
+	if out.Plan == nil || out.Step == reconcile.StepReview {
+		return err // nothing was planned, or nothing applied: the error says why
+	}
 	if g.json {
 		if err != nil {
 			report.Error = err.Error()
@@ -133,8 +124,11 @@ func applyPlan(cmd *cobra.Command, g *globalOptions, d *schema.Desired, p *recon
 		}
 		return nil
 	}
-	fmt.Fprintf(g.stdout, "\nApply complete: %d done, %d failed, %d skipped; %s sent.\n",
-		res.Done, res.Failed, res.Skipped, humanBytes(res.Bytes))
+	if !out.Plan.Empty() {
+		res := out.Result
+		fmt.Fprintf(g.stdout, "\nApply complete: %d done, %d failed, %d skipped; %s sent.\n",
+			res.Done, res.Failed, res.Skipped, humanBytes(res.Bytes))
+	}
 	return err
 }
 

@@ -16,8 +16,7 @@ import (
 )
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
-	var dir string
-	var keep, plain bool
+	var o demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Rehearse the embedded homelab example in a throwaway sandbox",
@@ -26,87 +25,92 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 			"files), plan again, list and status, and tears it down.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir == "" {
-				tmp, err := os.MkdirTemp("", "drsync-demo-")
-				if err != nil {
-					return err
-				}
-				dir = tmp
-			}
-			dir, err := filepath.Abs(dir)
-			if err != nil {
-				return err
-			}
-			file := filepath.Join(dir, "homelab.cue")
-			root := filepath.Join(dir, "root")
-			if err := os.MkdirAll(root, 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(file, desired.Homelab, 0o644); err != nil {
-				return err
-			}
-			demo := demoRunner{g: g, file: file, root: root}
-			// The sandbox drive gets its own UUID (the real one may be
-			// attached) and its Prometheus a free port (a real one may run).
-			uuidTag := "drive_uuid=" + sandbox.NewUUID()
-			promTag, err := freePrometheusTag()
-			if err != nil {
-				return err
-			}
-			storage := "btrfs"
-			why := sandbox.Available()
-			if plain && why == nil {
-				why = fmt.Errorf("--plain asked for plain directories")
-			}
-			if why != nil {
-				storage = "dir"
-			}
-			// Cleanup is in place before anything starts, so a failure or
-			// ^C half way leaves no mount, loop device or server behind.
-			if !keep {
-				defer func() {
-					if storage == "btrfs" {
-						demo.step("sandbox", "down", "--dir", root)
-					} else {
-						sandbox.Down(context.WithoutCancel(cmd.Context()), root)
-					}
-					os.RemoveAll(dir)
-				}()
-			}
-			if why != nil {
-				fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
-					"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
-				if err := plainSandbox(cmd, file, root, uuidTag, promTag); err != nil {
-					return err
-				}
-			} else if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag, "-t", promTag); err != nil {
-				return err
-			}
-			demo.storage = storage
-			// No dm-crypt container is made: the drive is a loop device.
-			fmt.Fprintf(g.stdout, "NOTE: the sandbox's drive is a plain loop device, not a LUKS container: its LUKS check is off for this sandbox (-t %s).\n", luksOffTag)
-			common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "-t", luksOffTag, "--storage", storage}
-			for _, args := range [][]string{
-				append([]string{"plan"}, common...),
-				append([]string{"apply", "--auto-approve"}, common...),
-				append([]string{"plan", "--detailed-exitcode"}, common...),
-				append([]string{"list"}, common...),
-				append([]string{"status"}, common...),
-			} {
-				if err := demo.step(args...); err != nil {
-					return err
-				}
-			}
-			if keep {
-				fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, root)
-			}
-			return nil
+			return runDemo(cmd.Context(), g, o)
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "where to build the sandbox (default: a new temporary directory)")
-	cmd.Flags().BoolVar(&keep, "keep", false, "leave the sandbox in place to explore")
-	cmd.Flags().BoolVar(&plain, "plain", false, "use plain directories even where loop-mounted btrfs works")
+	cmd.Flags().StringVar(&o.dir, "dir", "", "where to build the sandbox (default: a new temporary directory)")
+	cmd.Flags().BoolVar(&o.keep, "keep", false, "leave the sandbox in place to explore")
+	cmd.Flags().BoolVar(&o.plain, "plain", false, "use plain directories even where loop-mounted btrfs works")
 	return cmd
+}
+
+type demoOptions struct {
+	dir         string
+	keep, plain bool
+}
+
+// runDemo rehearses the embedded example in a sandbox it builds and, unless
+// kept, tears down.
+func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
+	if o.dir == "" {
+		tmp, err := os.MkdirTemp("", "drsync-demo-")
+		if err != nil {
+			return err
+		}
+		o.dir = tmp
+	}
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, "homelab.cue")
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, desired.Homelab, 0o644); err != nil {
+		return err
+	}
+	demo := demoRunner{g: g, file: file, root: root}
+	// The sandbox drive gets its own UUID (the real one may be
+	// attached) and its Prometheus a free port (a real one may run).
+	uuidTag := "drive_uuid=" + sandbox.NewUUID()
+	promTag, err := freePrometheusTag()
+	if err != nil {
+		return err
+	}
+	storage := "btrfs"
+	why := sandbox.Available()
+	if o.plain && why == nil {
+		why = fmt.Errorf("--plain asked for plain directories")
+	}
+	if why != nil {
+		storage = "dir"
+	}
+	// Cleanup is in place before anything starts, so a failure or
+	// ^C half way leaves no mount, loop device or server behind.
+	if !o.keep {
+		defer func() {
+			demo.step("sandbox", "down", "--dir", root)
+			os.RemoveAll(dir)
+		}()
+	}
+	if why != nil {
+		fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
+			"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
+	}
+	if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag, "-t", promTag, "--storage", storage); err != nil {
+		return err
+	}
+	demo.storage = storage
+	// No dm-crypt container is made: the drive is a loop device.
+	fmt.Fprintf(g.stdout, "NOTE: the sandbox's drive is a plain loop device, not a LUKS container: its LUKS check is off for this sandbox (-t %s).\n", luksOffTag)
+	common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "-t", luksOffTag, "--storage", storage}
+	for _, args := range [][]string{
+		append([]string{"plan"}, common...),
+		append([]string{"apply", "--auto-approve"}, common...),
+		append([]string{"plan", "--detailed-exitcode"}, common...),
+		append([]string{"list"}, common...),
+		append([]string{"status"}, common...),
+	} {
+		if err := demo.step(args...); err != nil {
+			return err
+		}
+	}
+	if o.keep {
+		fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, root)
+	}
+	return nil
 }
 
 type demoRunner struct {
@@ -126,32 +130,32 @@ func (r demoRunner) step(args ...string) error {
 
 // plainSandbox lays out the desired state as plain directories: sources
 // with sample data, snapshot directories, and a marked drive directory.
-func plainSandbox(cmd *cobra.Command, file, root string, tags ...string) error {
+func plainSandbox(ctx context.Context, file, root string, tags ...string) (*schema.Desired, error) {
 	d, err := schema.Load(file, append([]string{"root=" + root}, tags...))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, name := range d.SubvolumeNames() {
 		src := d.Subvolumes[name].Source
 		if err := os.MkdirAll(src, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		// A source may hold another's (/ holds /home): fill a subdirectory.
 		if _, err := sandbox.FillSampleData(filepath.Join(src, "sample-"+name), int64(i+1)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, l := range d.Locations {
 		if err := os.MkdirAll(l.Path, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		if l.External {
 			if err := dirfs.MarkDrive(l.Mount, l.UUID); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return sandbox.StartServices(cmd.Context(), root, d)
+	return d, sandbox.StartServices(ctx, root, d)
 }
 
 // freePrometheusTag points the example's Prometheus at a free loopback port.

@@ -20,31 +20,36 @@ func newGenerateCommand(g *globalOptions) *cobra.Command {
 			"mirroring their declared paths, without touching anything else: for committing them to a monitoring repository.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, obs, now, err := loadObserved(g)
-			if err != nil {
-				return err
-			}
-			files, err := render.Files(reconcile.RenderInput(d, obs, now))
-			if err != nil {
-				return err
-			}
-			paths := make([]string, 0, len(files))
-			for p := range files {
-				paths = append(paths, p)
-			}
-			sort.Strings(paths)
-			for _, p := range paths {
-				rel := strings.TrimPrefix(strings.TrimPrefix(p, d.Root), "/")
-				dest := filepath.Join(out, rel)
-				if err := reconcile.WriteFile(dest, files[p]); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "wrote %s\n", dest)
-			}
-			return nil
+			return runGenerate(g, out)
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory to write into")
 	cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// runGenerate writes every generated file under out, touching nothing else.
+func runGenerate(g *globalOptions, out string) error {
+	d, obs, now, err := loadObserved(g)
+	if err != nil {
+		return err
+	}
+	files, err := render.Files(reconcile.RenderInput(d, obs, now))
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, d.Root), "/")
+		dest := filepath.Join(out, rel)
+		if err := reconcile.WriteFile(dest, files[p]); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "wrote %s\n", dest)
+	}
+	return nil
 }

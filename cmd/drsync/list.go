@@ -40,70 +40,7 @@ func newListCommand(g *globalOptions) *cobra.Command {
 		Short: "List the snapshots and replicas that exist, per subvolume",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, obs, now, err := loadObserved(g)
-			if err != nil {
-				return err
-			}
-			l := listing{Drives: obs.Drives}
-			for _, name := range d.SubvolumeNames() {
-				s, st := d.Subvolumes[name], obs.Subvolumes[name]
-				l.Subvolumes = append(l.Subvolumes, listedSubvolume{Name: name, Tier: s.Tier, Source: s.Source,
-					Local: st.Local, External: st.External, Foreign: st.Foreign})
-			}
-			for _, name := range d.ServiceNames() {
-				svc := d.Services[name]
-				ls := listedService{Name: name, Kind: svc.Kind, Location: svc.Location}
-				if st := obs.Services[name]; st != nil {
-					ls.Archives, ls.External = st.Archives, st.External
-				}
-				l.Services = append(l.Services, ls)
-			}
-			if g.json {
-				return writeJSON(g.stdout, l)
-			}
-			for _, s := range l.Subvolumes {
-				sub := d.Subvolumes[s.Name]
-				fmt.Fprintf(g.stdout, "%s  tier %s  (source %s)\n", s.Name, s.Tier, s.Source)
-				replicated := map[string]bool{}
-				for _, r := range s.External {
-					replicated[r.Name] = r.ReceivedUUID != ""
-				}
-				for _, snap := range s.Local {
-					mark := ""
-					if sub.External != nil && replicated[snap.Name] {
-						mark = "  ✓ on " + sub.External.Location
-					}
-					fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, ageText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
-				}
-				for _, r := range s.External {
-					if !reconcile.HasName(s.Local, r.Name) {
-						fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, ageText(now.Sub(r.Time)), sub.External.Location)
-					}
-				}
-				if len(s.Local)+len(s.External) == 0 {
-					fmt.Fprintln(g.stdout, "  (no snapshots)")
-				}
-			}
-			for _, s := range l.Services {
-				fmt.Fprintf(g.stdout, "%s  (service: %s)\n", s.Name, s.Kind)
-				svc := d.Services[s.Name]
-				for _, a := range s.Archives {
-					mark := ""
-					if svc.External != nil && reconcile.HasName(s.External, a.Name) {
-						mark = "  ✓ on " + svc.External.Location
-					}
-					fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, ageText(now.Sub(a.Time)), s.Location, mark)
-				}
-				for _, c := range s.External {
-					if !reconcile.HasName(s.Archives, c.Name) {
-						fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, ageText(now.Sub(c.Time)), svc.External.Location)
-					}
-				}
-				if len(s.Archives) == 0 {
-					fmt.Fprintln(g.stdout, "  (no archives)")
-				}
-			}
-			return nil
+			return runList(g)
 		},
 	}
 }
@@ -115,4 +52,72 @@ func ageText(d time.Duration) string {
 		return "in the future"
 	}
 	return schema.Age(d) + " old"
+}
+
+// runList shows what exists where.
+func runList(g *globalOptions) error {
+	d, obs, now, err := loadObserved(g)
+	if err != nil {
+		return err
+	}
+	l := listing{Drives: obs.Drives}
+	for _, name := range d.SubvolumeNames() {
+		s, st := d.Subvolumes[name], obs.Subvolumes[name]
+		l.Subvolumes = append(l.Subvolumes, listedSubvolume{Name: name, Tier: s.Tier, Source: s.Source,
+			Local: st.Local, External: st.External, Foreign: st.Foreign})
+	}
+	for _, name := range d.ServiceNames() {
+		svc := d.Services[name]
+		ls := listedService{Name: name, Kind: svc.Kind, Location: svc.Location}
+		if st := obs.Services[name]; st != nil {
+			ls.Archives, ls.External = st.Archives, st.External
+		}
+		l.Services = append(l.Services, ls)
+	}
+	if g.json {
+		return writeJSON(g.stdout, l)
+	}
+	for _, s := range l.Subvolumes {
+		sub := d.Subvolumes[s.Name]
+		fmt.Fprintf(g.stdout, "%s  tier %s  (source %s)\n", s.Name, s.Tier, s.Source)
+		replicated := map[string]bool{}
+		for _, r := range s.External {
+			replicated[r.Name] = r.ReceivedUUID != ""
+		}
+		for _, snap := range s.Local {
+			mark := ""
+			if sub.External != nil && replicated[snap.Name] {
+				mark = "  ✓ on " + sub.External.Location
+			}
+			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, ageText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
+		}
+		for _, r := range s.External {
+			if !reconcile.HasName(s.Local, r.Name) {
+				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, ageText(now.Sub(r.Time)), sub.External.Location)
+			}
+		}
+		if len(s.Local)+len(s.External) == 0 {
+			fmt.Fprintln(g.stdout, "  (no snapshots)")
+		}
+	}
+	for _, s := range l.Services {
+		fmt.Fprintf(g.stdout, "%s  (service: %s)\n", s.Name, s.Kind)
+		svc := d.Services[s.Name]
+		for _, a := range s.Archives {
+			mark := ""
+			if svc.External != nil && reconcile.HasName(s.External, a.Name) {
+				mark = "  ✓ on " + svc.External.Location
+			}
+			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, ageText(now.Sub(a.Time)), s.Location, mark)
+		}
+		for _, c := range s.External {
+			if !reconcile.HasName(s.Archives, c.Name) {
+				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, ageText(now.Sub(c.Time)), svc.External.Location)
+			}
+		}
+		if len(s.Archives) == 0 {
+			fmt.Fprintln(g.stdout, "  (no archives)")
+		}
+	}
+	return nil
 }

@@ -11,16 +11,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// writeMetricsAfter refreshes the metrics textfile and the runbooks'
-// evidence, for runs that changed nothing else.
-func writeMetricsAfter(g *globalOptions, d *schema.Desired) error {
-	env, err := envFor(g, d)
-	if err != nil {
-		return err
-	}
-	return reconcile.RefreshEvidence(d, env, time.Now())
-}
-
 // metricsGatherer serves the backup metrics on watch's /metrics, observed
 // at scrape time so ages are current.
 func metricsGatherer(g *globalOptions, d *schema.Desired) prometheus.Gatherer {

@@ -23,18 +23,6 @@ type planOptions struct {
 	out              string
 }
 
-// planFile is what `plan -o` saves and `apply PLANFILE` reads: the plan and
-// how to reload the desired state it was made from.
-type planFile struct {
-	Version int             `json:"version"`
-	File    string          `json:"file"`
-	Tags    []string        `json:"tags,omitempty"`
-	Storage string          `json:"storage"`
-	Plan    *reconcile.Plan `json:"plan"`
-}
-
-const planFileVersion = 1
-
 func newPlanCommand(g *globalOptions) *cobra.Command {
 	var o planOptions
 	cmd := &cobra.Command{
@@ -42,53 +30,7 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Short: "Show what apply would change, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now, err := parseNow(o.now)
-			if err != nil {
-				return err
-			}
-			d, err := schema.Load(g.file, g.tags)
-			if err != nil {
-				return err
-			}
-			var obs *reconcile.Observed
-			if o.observed != "" {
-				obs, err = readObserved(o.observed)
-			} else {
-				obs, err = observe(g, d, now)
-			}
-			if err != nil {
-				return err
-			}
-			p := reconcile.Compute(d, obs, now)
-			if o.out != "" {
-				// Absolute, so the plan applies from any directory.
-				file, err := filepath.Abs(g.file)
-				if err != nil {
-					return err
-				}
-				if err := savePlan(o.out, planFile{Version: planFileVersion, File: file, Tags: g.tags, Storage: g.storage, Plan: p}); err != nil {
-					return err
-				}
-			}
-			if g.json {
-				if err := writeJSON(g.stdout, p); err != nil {
-					return err
-				}
-			} else {
-				// Thousands of lines for a long history: one write, not one per line.
-				w := bufio.NewWriterSize(g.stdout, 64<<10)
-				p.WriteText(w, o.explain)
-				if o.out != "" {
-					fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
-				}
-				if err := w.Flush(); err != nil {
-					return err
-				}
-			}
-			if o.detailedExitcode && !p.Empty() {
-				return exitCodeError{exitChanges}
-			}
-			return nil
+			return runPlan(g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -106,11 +48,7 @@ func newObserveCommand(g *globalOptions) *cobra.Command {
 		Short: "Print what drsync sees on this machine, as JSON (for plan --observed and bug reports)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, obs, _, err := loadObserved(g)
-			if err != nil {
-				return err
-			}
-			return writeJSON(g.stdout, obs)
+			return runObserve(g)
 		},
 	}
 }
@@ -175,34 +113,72 @@ func parseNow(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--now %q: want RFC 3339 (2026-11-22T02:00:00+01:00) or local 2026-11-22T02:00", s)
 }
 
-func savePlan(path string, pf planFile) error {
-	b, err := json.MarshalIndent(pf, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o640); err != nil {
-		return fmt.Errorf("saving plan: %w", err)
-	}
-	return nil
-}
-
-func loadPlan(path string) (planFile, error) {
-	var pf planFile
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return pf, fmt.Errorf("reading plan: %w", err)
-	}
-	if err := json.Unmarshal(b, &pf); err != nil {
-		return pf, fmt.Errorf("%s: not a drsync plan file: %w", path, err)
-	}
-	if pf.Version != planFileVersion || pf.Plan == nil {
-		return pf, fmt.Errorf("%s: not a drsync plan file of version %d", path, planFileVersion)
-	}
-	return pf, nil
-}
-
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// runPlan shows (and with -o saves) what apply would change, and why.
+func runPlan(g *globalOptions, o planOptions) error {
+	now, err := parseNow(o.now)
+	if err != nil {
+		return err
+	}
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return err
+	}
+	var obs *reconcile.Observed
+	if o.observed != "" {
+		obs, err = readObserved(o.observed)
+	} else {
+		obs, err = observe(g, d, now)
+	}
+	if err != nil {
+		return err
+	}
+	p := reconcile.Compute(d, obs, now)
+	if o.out != "" {
+		// Absolute, so the plan applies from any directory.
+		file, err := filepath.Abs(g.file)
+		if err != nil {
+			return err
+		}
+		saved, err := reconcile.NewSavedPlan(file, g.tags, g.storage, p)
+		if err != nil {
+			return err
+		}
+		if err := saved.Write(o.out); err != nil {
+			return err
+		}
+	}
+	if g.json {
+		if err := writeJSON(g.stdout, p); err != nil {
+			return err
+		}
+	} else {
+		// Thousands of lines for a long history: one write, not one per line.
+		w := bufio.NewWriterSize(g.stdout, 64<<10)
+		p.WriteText(w, o.explain)
+		if o.out != "" {
+			fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if o.detailedExitcode && !p.Empty() {
+		return exitCodeError{exitChanges}
+	}
+	return nil
+}
+
+// runObserve prints the observation of this machine.
+func runObserve(g *globalOptions) error {
+	_, obs, _, err := loadObserved(g)
+	if err != nil {
+		return err
+	}
+	return writeJSON(g.stdout, obs)
 }

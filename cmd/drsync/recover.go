@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -21,52 +22,13 @@ func newFindCommand(g *globalOptions) *cobra.Command {
 		Long:  "PATH is relative to a subvolume, or an absolute path under a declared source. Shows size, mtime and whether the content changed from the previous snapshot.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, obs, targets, err := resolvePath(g, args[0])
-			if err != nil {
-				return err
-			}
-			type found struct {
-				Subvolume string          `json:"subvolume"`
-				Path      string          `json:"path"`
-				Copies    []recovery.Copy `json:"copies"`
-			}
-			var all []found
-			for _, name := range slices.Sorted(maps.Keys(targets)) {
-				copies, err := recovery.Find(snapshotsOf(d, obs, name), targets[name])
-				if err != nil {
-					return err
-				}
-				if len(copies) > 0 {
-					all = append(all, found{name, targets[name], copies})
-				}
-			}
-			if g.json {
-				if err := writeJSON(g.stdout, all); err != nil {
-					return err
-				}
-				if len(all) == 0 {
-					return exitCodeError{exitError}
-				}
-				return nil
-			}
-			if len(all) == 0 {
-				return fmt.Errorf("%s is in no snapshot", args[0])
-			}
-			for _, f := range all {
-				fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, f.Path)
-				for _, c := range f.Copies {
-					fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humanBytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
-				}
-			}
-			fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", args[0], commonFlags(g))
-			return nil
+			return runFind(g, args[0])
 		},
 	}
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
-	var from, to string
-	var force bool
+	var o restoreOptions
 	cmd := &cobra.Command{
 		Use:   "restore PATH --from SNAPSHOT",
 		Short: "Restore a file or directory from a snapshot, next to the original, verified",
@@ -75,50 +37,13 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 			"success is reported only after the copy was verified against the snapshot.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, obs, targets, err := resolvePath(g, args[0])
-			if err != nil {
-				return err
-			}
-			subvol := from[:max(strings.LastIndex(from, "."), 0)]
-			rel, ok := targets[subvol]
-			if !ok || d.Subvolumes[subvol] == nil {
-				return fmt.Errorf("--from %s: not a snapshot of a subvolume holding %s", from, args[0])
-			}
-			var snap *recovery.Snapshot
-			for _, s := range snapshotsOf(d, obs, subvol) {
-				if s.Name == from && (snap == nil || !d.Locations[s.Location].External) {
-					s := s
-					snap = &s
-				}
-			}
-			if snap == nil {
-				return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", from, args[0])
-			}
-			dest := filepath.Join(d.Subvolumes[subvol].Source, filepath.FromSlash(rel)) + ".restored-" + time.Now().Format("20060102T150405")
-			if to != "" {
-				dest = filepath.Join(to, filepath.Base(rel))
-			}
-			rep, err := recovery.Restore(cmd.Context(), snap.Path, rel, dest, force)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return writeJSON(g.stdout, struct {
-					From     string `json:"from"`
-					Location string `json:"location"`
-					To       string `json:"to"`
-					Entries  int    `json:"entries"`
-					Bytes    int64  `json:"bytes"`
-				}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
-			}
-			fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
-				rel, snap.Name, snap.Location, dest, count(rep.Entries, "entry"), humanBytes(rep.Bytes))
-			return nil
+			o.path = args[0]
+			return runRestore(cmd.Context(), g, o)
 		},
 	}
-	cmd.Flags().StringVar(&from, "from", "", "snapshot name, as drsync find lists it")
-	cmd.Flags().StringVar(&to, "to", "", "directory to restore into (default: next to the original)")
-	cmd.Flags().BoolVar(&force, "force", false, "replace what already exists at the destination")
+	cmd.Flags().StringVar(&o.from, "from", "", "snapshot name, as drsync find lists it")
+	cmd.Flags().StringVar(&o.to, "to", "", "directory to restore into (default: next to the original)")
+	cmd.Flags().BoolVar(&o.force, "force", false, "replace what already exists at the destination")
 	cmd.MarkFlagRequired("from")
 	return cmd
 }
@@ -162,4 +87,95 @@ func commonFlags(g *globalOptions) string {
 		out += " --storage " + g.storage
 	}
 	return out
+}
+
+// runFind lists every snapshot that holds path.
+func runFind(g *globalOptions, path string) error {
+	d, obs, targets, err := resolvePath(g, path)
+	if err != nil {
+		return err
+	}
+	type found struct {
+		Subvolume string          `json:"subvolume"`
+		Path      string          `json:"path"`
+		Copies    []recovery.Copy `json:"copies"`
+	}
+	var all []found
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		copies, err := recovery.Find(snapshotsOf(d, obs, name), targets[name])
+		if err != nil {
+			return err
+		}
+		if len(copies) > 0 {
+			all = append(all, found{name, targets[name], copies})
+		}
+	}
+	if g.json {
+		if err := writeJSON(g.stdout, all); err != nil {
+			return err
+		}
+		if len(all) == 0 {
+			return exitCodeError{exitError}
+		}
+		return nil
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("%s is in no snapshot", path)
+	}
+	for _, f := range all {
+		fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, f.Path)
+		for _, c := range f.Copies {
+			fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humanBytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
+		}
+	}
+	fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", path, commonFlags(g))
+	return nil
+}
+
+type restoreOptions struct {
+	path, from, to string
+	force          bool
+}
+
+// runRestore restores a file or directory from a snapshot, verified.
+func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
+	d, obs, targets, err := resolvePath(g, o.path)
+	if err != nil {
+		return err
+	}
+	subvol := o.from[:max(strings.LastIndex(o.from, "."), 0)]
+	rel, ok := targets[subvol]
+	if !ok || d.Subvolumes[subvol] == nil {
+		return fmt.Errorf("--from %s: not a snapshot of a subvolume holding %s", o.from, o.path)
+	}
+	var snap *recovery.Snapshot
+	for _, s := range snapshotsOf(d, obs, subvol) {
+		if s.Name == o.from && (snap == nil || !d.Locations[s.Location].External) {
+			s := s
+			snap = &s
+		}
+	}
+	if snap == nil {
+		return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", o.from, o.path)
+	}
+	dest := filepath.Join(d.Subvolumes[subvol].Source, filepath.FromSlash(rel)) + ".restored-" + time.Now().Format("20060102T150405")
+	if o.to != "" {
+		dest = filepath.Join(o.to, filepath.Base(rel))
+	}
+	rep, err := recovery.Restore(ctx, snap.Path, rel, dest, o.force)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return writeJSON(g.stdout, struct {
+			From     string `json:"from"`
+			Location string `json:"location"`
+			To       string `json:"to"`
+			Entries  int    `json:"entries"`
+			Bytes    int64  `json:"bytes"`
+		}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
+	}
+	fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
+		rel, snap.Name, snap.Location, dest, count(rep.Entries, "entry"), humanBytes(rep.Bytes))
+	return nil
 }

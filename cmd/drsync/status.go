@@ -37,46 +37,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 		Short: "Show each subvolume's newest snapshot, newest verified-restorable point and last test and drill",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, obs, now, err := loadObserved(g)
-			if err != nil {
-				return err
-			}
-			rows := statusRows(d, obs, now)
-			if g.json {
-				return writeJSON(g.stdout, rows)
-			}
-			for _, r := range rows {
-				if r.Service != "" {
-					fmt.Fprintf(g.stdout, "%s  tier %s  (service: %s)\n", r.Name, r.Tier, r.Service)
-					fmt.Fprintf(g.stdout, "  newest archive    %s\n", ageOr(r.NewestSnapshot, "none"))
-				} else {
-					fmt.Fprintf(g.stdout, "%s  tier %s\n", r.Name, r.Tier)
-					fmt.Fprintf(g.stdout, "  newest snapshot   %s\n", ageOr(r.NewestSnapshot, "none"))
-				}
-				if s := d.Subvolumes[r.Name]; s != nil && s.External != nil {
-					fmt.Fprintf(g.stdout, "  newest replica    %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
-				}
-				if svc := d.Services[r.Name]; svc != nil && svc.External != nil {
-					fmt.Fprintf(g.stdout, "  newest copy       %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
-				}
-				rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
-				verdict := ""
-				if r.Verified != nil && *r.Verified > r.RPOTargetSeconds {
-					verdict = "  ✗ beyond the RPO target"
-				}
-				fmt.Fprintf(g.stdout, "  newest verified   %s  (real RPO; target %s)%s\n", ageOr(r.Verified, "NEVER VERIFIED"), schema.FormatDuration(rpo), verdict)
-				if t := r.LastTest; t != nil {
-					fmt.Fprintf(g.stdout, "  last test         %s %s ago, %d files in %.1fs (%d of %d passed)\n", upper(t.Result),
-						schema.Age(now.Sub(t.Started)), t.Files, t.Seconds, r.TestsPassed, r.Tests)
-				} else {
-					fmt.Fprintln(g.stdout, "  last test         never")
-				}
-				if dr := r.LastDrill; dr != nil {
-					fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
-						seconds(dr.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
-				}
-			}
-			return nil
+			return runStatus(g)
 		},
 	}
 }
@@ -87,7 +48,7 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		if t.IsZero() {
 			return nil
 		}
-		s := now.Sub(t).Seconds()
+		s := max(0, now.Sub(t).Seconds()) // a future-dated snapshot is warned about by plan, never a negative age
 		return &s
 	}
 	evidence := func(r *subvolumeStatus) {
@@ -136,3 +97,47 @@ func ageOr(secs *float64, none string) string {
 }
 
 func upper(s string) string { return strings.ToUpper(s) }
+
+// runStatus shows each subvolume's and service's newest copies and evidence.
+func runStatus(g *globalOptions) error {
+	d, obs, now, err := loadObserved(g)
+	if err != nil {
+		return err
+	}
+	rows := statusRows(d, obs, now)
+	if g.json {
+		return writeJSON(g.stdout, rows)
+	}
+	for _, r := range rows {
+		if r.Service != "" {
+			fmt.Fprintf(g.stdout, "%s  tier %s  (service: %s)\n", r.Name, r.Tier, r.Service)
+			fmt.Fprintf(g.stdout, "  newest archive    %s\n", ageOr(r.NewestSnapshot, "none"))
+		} else {
+			fmt.Fprintf(g.stdout, "%s  tier %s\n", r.Name, r.Tier)
+			fmt.Fprintf(g.stdout, "  newest snapshot   %s\n", ageOr(r.NewestSnapshot, "none"))
+		}
+		if s := d.Subvolumes[r.Name]; s != nil && s.External != nil {
+			fmt.Fprintf(g.stdout, "  newest replica    %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
+		}
+		if svc := d.Services[r.Name]; svc != nil && svc.External != nil {
+			fmt.Fprintf(g.stdout, "  newest copy       %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
+		}
+		rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
+		verdict := ""
+		if r.Verified != nil && *r.Verified > r.RPOTargetSeconds {
+			verdict = "  ✗ beyond the RPO target"
+		}
+		fmt.Fprintf(g.stdout, "  newest verified   %s  (real RPO; target %s)%s\n", ageOr(r.Verified, "NEVER VERIFIED"), schema.FormatDuration(rpo), verdict)
+		if t := r.LastTest; t != nil {
+			fmt.Fprintf(g.stdout, "  last test         %s %s ago, %d files in %.1fs (%d of %d passed)\n", upper(t.Result),
+				schema.Age(now.Sub(t.Started)), t.Files, t.Seconds, r.TestsPassed, r.Tests)
+		} else {
+			fmt.Fprintln(g.stdout, "  last test         never")
+		}
+		if dr := r.LastDrill; dr != nil {
+			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
+				seconds(dr.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
+		}
+	}
+	return nil
+}

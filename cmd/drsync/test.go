@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -38,7 +39,7 @@ func newTestCommand(g *globalOptions) *cobra.Command {
 			"Exits 0 when all pass, 1 when any fails. The seed is printed, so any sample can be repeated.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runProofs(cmd, g, o, reconcile.KindTest)
+			return runProofs(cmd.Context(), g, o, reconcile.KindTest)
 		},
 	}
 	f := cmd.Flags()
@@ -57,7 +58,7 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 		Short: "Full recovery drill: restore the whole newest replica, verify every file, measure the RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runProofs(cmd, g, o, reconcile.KindDrill)
+			return runProofs(cmd.Context(), g, o, reconcile.KindDrill)
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume to drill (repeatable)")
@@ -74,7 +75,9 @@ type proofReport struct {
 	Skipped map[string]string      `json:"skipped,omitempty"`
 }
 
-func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconcile.Kind) error {
+// runProofs tests or drills the named subvolumes (default all) through
+// the reconcile pipeline, with a plan of just those proofs.
+func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind reconcile.Kind) error {
 	if o.sampleSize < 0 || o.sampleSize > verify.MaxSampleSize {
 		return fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.sampleSize, verify.MaxSampleSize)
 	}
@@ -82,93 +85,54 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 	if err != nil {
 		return err
 	}
-	names := o.subvolumes
-	if len(names) == 0 {
-		names = d.SubvolumeNames()
-		if kind == reconcile.KindTest {
-			names = append(names, d.ServiceNames()...)
-		}
-	}
-	for _, n := range names {
-		switch {
-		case d.Subvolumes[n] != nil:
-		case d.Services[n] != nil && kind == reconcile.KindTest:
-		case d.Services[n] != nil:
-			return fmt.Errorf("--subvolume %q is a service: drills restore subvolumes; test it with drsync test --subvolume %s", n, n)
-		default:
-			return fmt.Errorf("--subvolume %q: not declared in %s (declared: %s)", n, g.file, strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
-		}
+	names, err := proofTargets(g, d, o.subvolumes, kind)
+	if err != nil {
+		return err
 	}
 	if o.seed == 0 {
 		o.seed = rand.Int64N(1e9) + 1
 	}
-	lock, err := reconcile.AcquireLock(d.StateDir, "drsync "+string(kind))
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	obs, err := observe(g, d, time.Now())
-	if err != nil {
-		return err
-	}
 	out := proofReport{Seed: o.seed, Result: reconcile.ResultPass, Skipped: map[string]string{}}
 	if kind == reconcile.KindDrill {
 		out.Seed = 0
-	}
-	p := &reconcile.Plan{Now: time.Now()}
-	for _, n := range names {
-		a, ok := reconcile.ProofAction(d, obs, n, kind)
-		if !ok {
-			out.Skipped[n] = "nothing to test yet"
-			if kind == reconcile.KindDrill {
-				out.Skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
-			}
-			continue
-		}
-		a.Seed = o.seed
-		if o.sampleSize > 0 {
-			a.SampleSize = o.sampleSize
-		}
-		a.Reason = "requested"
-		tier := ""
-		if s := d.Subvolumes[n]; s != nil {
-			tier = s.Tier
-		} else {
-			tier = d.Services[n].Tier
-		}
-		p.Subvolumes = append(p.Subvolumes, reconcile.SubvolumePlan{Name: n, Tier: tier, Actions: []reconcile.Action{a}})
-	}
-	if o.dryRun {
-		return dryRunProofs(g, p, out)
 	}
 	env, err := envFor(g, d)
 	if err != nil {
 		return err
 	}
 	bar := progressFor(g, kind)
-	env.Command = string(kind)
-	_, applyErr := reconcile.Apply(cmd.Context(), p, env, func(e reconcile.Event) {
-		if e.Phase == reconcile.PhaseStart {
-			if bar != nil && e.Bytes > 0 {
-				bar.Set64(e.Bytes)
+	ran, runErr := reconcile.Run(ctx, env, reconcile.RunOptions{Command: string(kind), DryRun: o.dryRun,
+		Planner: func(d *schema.Desired, obs *reconcile.Observed, now time.Time) (*reconcile.Plan, error) {
+			return proofPlan(d, obs, now, names, kind, o, out.Skipped), nil
+		},
+		Notify: func(e reconcile.Event) {
+			if e.Phase == reconcile.PhaseStart {
+				if bar != nil && e.Bytes > 0 {
+					bar.Set64(e.Bytes)
+				}
+				return
 			}
-			return
-		}
-		if e.Report != nil {
-			out.Reports = append(out.Reports, *e.Report)
-			if e.Report.Result == reconcile.ResultFail {
+			if e.Report != nil {
+				out.Reports = append(out.Reports, *e.Report)
+				if e.Report.Result == reconcile.ResultFail {
+					out.Result = reconcile.ResultFail
+				}
+				return
+			}
+			if e.Phase == reconcile.PhaseFailed {
 				out.Result = reconcile.ResultFail
+				out.Skipped[e.Action.Subvolume] = "could not run: " + e.Error
 			}
-			return
-		}
-		if e.Phase == reconcile.PhaseFailed {
-			out.Result = reconcile.ResultFail
-			out.Skipped[e.Action.Subvolume] = "could not run: " + e.Error
-		}
-	})
+		}})
+	if o.dryRun && ran.Plan != nil {
+		return dryRunProofs(g, ran.Plan, out)
+	}
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(g.stderr)
+	}
+	if ran.Step != "" && ran.Step != reconcile.StepApply && len(out.Reports) == 0 {
+		return runErr // the proofs never ran: a lock held, an unreadable machine
 	}
 	// Nothing proven is a skip, never a pass.
 	if out.Result == reconcile.ResultPass && !anyPassed(out.Reports) {
@@ -181,10 +145,62 @@ func runProofs(cmd *cobra.Command, g *globalOptions, o proofOptions, kind reconc
 	} else {
 		printProofs(g, out, o.verbose)
 	}
-	if out.Result == reconcile.ResultFail || (applyErr != nil && len(out.Reports) == 0) {
+	if out.Result == reconcile.ResultFail || (runErr != nil && len(out.Reports) == 0) {
 		return exitCodeError{exitError}
 	}
 	return nil
+}
+
+// proofTargets checks the names asked for, defaulting to every subvolume
+// (and, for tests, every service).
+func proofTargets(g *globalOptions, d *schema.Desired, names []string, kind reconcile.Kind) ([]string, error) {
+	if len(names) == 0 {
+		names = d.SubvolumeNames()
+		if kind == reconcile.KindTest {
+			names = append(names, d.ServiceNames()...)
+		}
+	}
+	for _, n := range names {
+		switch {
+		case d.Subvolumes[n] != nil:
+		case d.Services[n] != nil && kind == reconcile.KindTest:
+		case d.Services[n] != nil:
+			return nil, fmt.Errorf("--subvolume %q is a service: drills restore subvolumes; test it with drsync test --subvolume %s", n, n)
+		default:
+			return nil, fmt.Errorf("--subvolume %q: not declared in %s (declared: %s)", n, g.file, strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
+		}
+	}
+	return names, nil
+}
+
+// proofPlan is the plan of the proofs asked for, with the seed and sample
+// size given; names with nothing to prove go to skipped with the reason.
+func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names []string, kind reconcile.Kind,
+	o proofOptions, skipped map[string]string) *reconcile.Plan {
+	p := &reconcile.Plan{Now: now}
+	for _, n := range names {
+		a, ok := reconcile.ProofAction(d, obs, n, kind)
+		if !ok {
+			skipped[n] = "nothing to test yet"
+			if kind == reconcile.KindDrill {
+				skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
+			}
+			continue
+		}
+		a.Proof.Seed = o.seed
+		if o.sampleSize > 0 {
+			a.Proof.SampleSize = o.sampleSize
+		}
+		a.Reason = "requested"
+		tier := ""
+		if s := d.Subvolumes[n]; s != nil {
+			tier = s.Tier
+		} else {
+			tier = d.Services[n].Tier
+		}
+		p.Subvolumes = append(p.Subvolumes, reconcile.SubvolumePlan{Name: n, Tier: tier, Actions: []reconcile.Action{a}})
+	}
+	return p
 }
 
 func progressFor(g *globalOptions, kind reconcile.Kind) *progressbar.ProgressBar {
@@ -207,9 +223,9 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 	for _, sp := range p.Subvolumes {
 		a := sp.Actions[0]
 		files := []string{"(the whole archive, every member against its checksum)"}
-		if a.Service == nil {
+		if a.Proof.Service == nil {
 			var err error
-			if files, err = verify.Sample(a.Path, a.SampleSize, a.Seed); err != nil {
+			if files, err = verify.Sample(a.Path, a.Proof.SampleSize, a.Proof.Seed); err != nil {
 				return err
 			}
 		}
@@ -253,16 +269,13 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 				fmt.Fprintf(g.stdout, "  … %d more (--verbose lists all)\n", len(r.Failures)-10)
 				break
 			}
-			detail := ""
-			if f.Want != "" || f.Got != "" {
-				detail = fmt.Sprintf(" (want %s, got %s)", f.Want, f.Got)
-			}
-			fmt.Fprintf(g.stdout, "  ✗ %s: %s%s\n", f.Path, f.Check, detail)
+			fmt.Fprintf(g.stdout, "  %s\n", failureLine(f))
+		}
+		if names := checkNames(r); names != "" {
+			fmt.Fprintf(g.stdout, "  checks: %s\n", names)
 		}
 		if verbose {
-			for _, p := range r.Paths {
-				fmt.Fprintf(g.stdout, "  ✓ %s\n", p)
-			}
+			printChecked(g.stdout, r)
 		}
 		if r.Scratch != "" {
 			fmt.Fprintf(g.stdout, "  scratch kept for inspection: %s\n", r.Scratch)

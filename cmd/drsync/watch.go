@@ -27,6 +27,8 @@ type watchOptions struct {
 	listen             string
 	secretFile         string
 	apply              bool
+	// logLevelSet says --log-level was given; watch logs at info otherwise.
+	logLevelSet bool
 }
 
 func newWatchCommand(g *globalOptions) *cobra.Command {
@@ -40,43 +42,8 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 			"snapshots, tests and prunes happen on time. Serves /metrics, /healthz and /status on --listen (loopback by default).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A service's log is its only voice: revisions applied, errors.
-			if !cmd.Flags().Changed("log-level") {
-				slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-			}
-			opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
-				Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
-			if o.repo == "" {
-				opts.File = o.file
-				if opts.File == "" {
-					opts.File = g.file
-				}
-			}
-			if o.secretFile != "" {
-				secret, err := os.ReadFile(o.secretFile)
-				if err != nil {
-					return fmt.Errorf("--webhook-secret-file: %w", err)
-				}
-				opts.WebhookSecret = []byte(strings.TrimSpace(string(secret)))
-				if len(opts.WebhookSecret) == 0 {
-					return fmt.Errorf("--webhook-secret-file %s is empty", o.secretFile)
-				}
-			}
-			// Errors name the user's file, not watch's staged copy of it.
-			shownAs := ""
-			if opts.File != "" {
-				shownAs = opts.File
-				if st, err := os.Stat(opts.File); err == nil && !st.IsDir() {
-					shownAs = filepath.Dir(opts.File)
-				}
-				shownAs = strings.TrimSuffix(shownAs, "/") + "/"
-			}
-			w, err := watch.New(opts, &reconciler{g: g, stop: cmd.Context(), shownAs: shownAs})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "drsync watch: serving /metrics, /healthz, /status on %s\n", o.listen)
-			return w.Run(cmd.Context())
+			o.logLevelSet = cmd.Flags().Changed("log-level")
+			return runWatch(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -90,6 +57,47 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.secretFile, "webhook-secret-file", "", "file holding the HMAC-SHA256 secret for POST /hook (disabled without)")
 	f.BoolVar(&o.apply, "apply", true, "apply changes; --apply=false only plans and reports drift")
 	return cmd
+}
+
+// runWatch follows the desired state and reconciles until ctx ends.
+func runWatch(ctx context.Context, g *globalOptions, o watchOptions) error {
+	// A service's log is its only voice: revisions applied, errors.
+	if !o.logLevelSet {
+		slog.SetDefault(slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	}
+	opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
+		Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
+	if o.repo == "" {
+		opts.File = o.file
+		if opts.File == "" {
+			opts.File = g.file
+		}
+	}
+	if o.secretFile != "" {
+		secret, err := os.ReadFile(o.secretFile)
+		if err != nil {
+			return fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		opts.WebhookSecret = []byte(strings.TrimSpace(string(secret)))
+		if len(opts.WebhookSecret) == 0 {
+			return fmt.Errorf("--webhook-secret-file %s is empty", o.secretFile)
+		}
+	}
+	// Errors name the user's file, not watch's staged copy of it.
+	shownAs := ""
+	if opts.File != "" {
+		shownAs = opts.File
+		if st, err := os.Stat(opts.File); err == nil && !st.IsDir() {
+			shownAs = filepath.Dir(opts.File)
+		}
+		shownAs = strings.TrimSuffix(shownAs, "/") + "/"
+	}
+	w, err := watch.New(opts, &reconciler{g: g, stop: ctx, shownAs: shownAs})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "drsync watch: serving /metrics, /healthz, /status on %s\n", o.listen)
+	return w.Run(ctx)
 }
 
 // reconciler is watch's view of plan/apply: one unattended run, guarded.
@@ -117,6 +125,8 @@ func (r *reconciler) Validate(_ context.Context, path string) error {
 	return nil
 }
 
+// Reconcile is one unattended run of the pipeline: guarded, and a dry run
+// when apply is false.
 func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {
 	d, err := schema.Load(path, r.g.tags)
 	if err != nil {
@@ -125,47 +135,43 @@ func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (wa
 	r.mu.Lock()
 	r.last = d
 	r.mu.Unlock()
-	now := time.Now()
-	var lock *reconcile.Lock
-	if apply {
-		if lock, err = reconcile.AcquireLock(d.StateDir, "drsync watch"); err != nil {
-			return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
-		}
-		defer lock.Release()
-	}
-	obs, err := observe(r.g, d, now)
-	if err != nil {
-		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
-	}
-	p := reconcile.Compute(d, obs, now)
-	out := watch.Outcome{Actions: len(p.Actions()), Message: p.Summary(), NextDue: nextDue(d, obs, p, now)}
-	switch {
-	case p.Empty():
-		out.Result = watch.ResultOK
-		return out, writeMetricsAfter(r.g, d)
-	case !apply:
-		out.Result = watch.ResultDrift
-		return out, nil
-	}
-	if err := reconcile.Guard(p, obs, d.Watch.MaxPruneShare); err != nil {
-		out.Result, out.Message = watch.ResultGuarded, err.Error()
-		return out, nil
-	}
 	env, err := envFor(r.g, d)
 	if err != nil {
 		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
 	}
-	res, err := reconcile.Apply(r.stop, p, env, nil)
-	out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
-	if err != nil {
+	now := time.Now()
+	// r.stop, not ctx: a signal stops the apply between actions.
+	ran, err := reconcile.Run(r.stop, env, reconcile.RunOptions{Command: "watch", Now: now, DryRun: !apply, Unattended: true})
+	return watchOutcome(d, ran, now, err)
+}
+
+// watchOutcome turns a pipeline outcome into what watch reports.
+func watchOutcome(d *schema.Desired, ran reconcile.Outcome, now time.Time, err error) (watch.Outcome, error) {
+	p := ran.Plan
+	if p == nil {
+		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+	}
+	out := watch.Outcome{Actions: len(p.Actions()), Message: p.Summary(), NextDue: nextDue(d, ran.Observed, p, now)}
+	res := ran.Result
+	switch ran.Status {
+	case reconcile.StatusUnchanged:
+		out.Result = watch.ResultOK
+	case reconcile.StatusDrift:
+		out.Result = watch.ResultDrift
+	case reconcile.StatusGuarded:
+		out.Result, out.Message = watch.ResultGuarded, err.Error()
+		return out, nil
+	case reconcile.StatusApplied:
+		out.Result = watch.ResultOK
+		out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
+	default:
 		out.Result = watch.ResultFailed
-		if errors.Is(err, context.Canceled) {
+		out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
+		if ran.Status == reconcile.StatusStopped {
 			out.Message += " (stopped by a signal between actions)"
 		}
-		return out, err
 	}
-	out.Result = watch.ResultOK
-	return out, nil
+	return out, err
 }
 
 // Gatherer serves the backup metrics of the newest desired state in force,

@@ -72,8 +72,11 @@ type Mismatch struct{ Path, Check, Want, Got string }
 // Report is what Verify found. Files counts the regular files restored
 // (hardlinked names included) and Bytes their content.
 type Report struct {
-	Files      int
-	Bytes      int64
+	Files int
+	Bytes int64
+	// Members names the regular file members restored, in archive order,
+	// so a report can list each file with its checks.
+	Members    []string
 	Mismatches []Mismatch
 }
 

@@ -209,6 +209,7 @@ func (x *extractor) hardlink(hdr *tar.Header, dirfd int, base string) error {
 	}
 	x.files[hdr.Name] = true
 	x.rep.Files++
+	x.rep.Members = append(x.rep.Members, hdr.Name)
 	return nil
 }
 
@@ -240,6 +241,7 @@ func (x *extractor) file(tr *tar.Reader, hdr *tar.Header, dirfd int, base string
 		}
 	}
 	x.rep.Files++
+	x.rep.Members = append(x.rep.Members, hdr.Name)
 	fi, err := out.Stat()
 	if err != nil {
 		x.bad(hdr.Name, "extract", "", err.Error())

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/drsync/drsync/reconcile"
+)
+
+// failureLine is one failed check of a test or drill report: the path,
+// the check, and each value with the side it was read from.
+func failureLine(f reconcile.Failure) string {
+	p := f.Path
+	if p == "" {
+		p = "."
+	}
+	var parts []string
+	side := func(from, value, fallback string) {
+		switch {
+		case from == "" && value == "":
+		case value == "":
+			parts = append(parts, "in "+from)
+		case from == "":
+			parts = append(parts, fallback+" "+value)
+		default:
+			parts = append(parts, from+" "+value)
+		}
+	}
+	side(f.WantFrom, f.Want, "want")
+	side(f.GotFrom, f.Got, "got")
+	line := fmt.Sprintf("✗ %s: %s", p, f.Check)
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return line
+}
+
+// checkNames lists the distinct checks a report ran, in first-seen order,
+// every xattr counted once.
+func checkNames(r reconcile.TestReport) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, fc := range r.Checked {
+		for _, c := range append(append([]string(nil), fc.Passed...), fc.Failed...) {
+			if prefix, _, ok := strings.Cut(c, "xattr:"); ok {
+				c = prefix + "xattrs"
+			}
+			if !seen[c] {
+				seen[c] = true
+				names = append(names, c)
+			}
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// printChecked lists every file with the checks it passed (and failed).
+func printChecked(w io.Writer, r reconcile.TestReport) {
+	if len(r.Checked) == 0 {
+		for _, p := range r.Paths {
+			fmt.Fprintf(w, "  ✓ %s\n", p)
+		}
+		return
+	}
+	for _, fc := range r.Checked {
+		mark := "✓"
+		detail := strings.Join(fc.Passed, ", ")
+		if len(fc.Failed) > 0 {
+			mark = "✗"
+			detail = "failed " + strings.Join(fc.Failed, ", ")
+			if len(fc.Passed) > 0 {
+				detail += "; passed " + strings.Join(fc.Passed, ", ")
+			}
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, fc.Path, detail)
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drsync/drsync/providers/dirfs"
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
+	"github.com/drsync/drsync/watch"
+)
+
+const unattendedDesired = `package drsync
+
+root: *"" | string @tag(root)
+
+stateDir: "\(root)/state"
+restore: scratch: "\(root)/scratch"
+locations: {
+	pool: path: "\(root)/pool/.snapshots"
+	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: "0d2c7a3e-1b4f-4e6a-9c8d-7f6e5d4c3b2a"}
+}
+tiers: "1": {rpo: "7d", rto: "1h"}
+subvolumes: docs: {
+	tier:   "1"
+	source: "\(root)/pool/docs"
+	snapshots: {location: "pool", schedule: "every 1m", retention: {min: "latest", hourly: 1}}
+	external: {location: "usb", schedule: "daily 03:00", retention: daily: 3}
+}
+`
+
+// newUnattendedRig is watch's reconciler over a plain-directory sandbox, as
+// `drsync watch --storage dir -t root=DIR` runs it, in process.
+func newUnattendedRig(t *testing.T) (*reconciler, string, string) {
+	t.Helper()
+	root := t.TempDir()
+	for path, content := range map[string]string{
+		"desired.cue":          unattendedDesired,
+		"pool/docs/a/file.txt": "hello\n",
+		"usb/.drsync-drive":    "0d2c7a3e-1b4f-4e6a-9c8d-7f6e5d4c3b2a\n",
+	} {
+		p := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &globalOptions{tags: []string{"root=" + root}, storage: "dir", stdout: io.Discard, stderr: io.Discard}
+	return &reconciler{g: g, stop: t.Context()}, root, filepath.Join(root, "desired.cue")
+}
+
+func countDirs(t *testing.T, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			n++
+		}
+	}
+	return n
+}
+
+// watch's unattended reconcile, in process: it applies, it reports drift
+// without applying when told not to, and a plan that would prune most
+// snapshots is refused and changes nothing.
+func TestWatchReconcileUnattended(t *testing.T) {
+	r, root, desired := newUnattendedRig(t)
+	snaps := filepath.Join(root, "pool/.snapshots/docs")
+
+	out, err := r.Reconcile(t.Context(), desired, false)
+	if err != nil || out.Result != watch.ResultDrift || out.Actions == 0 {
+		t.Fatalf("--apply=false: %+v %v", out, err)
+	}
+	if countDirs(t, snaps) != 0 {
+		t.Fatal("--apply=false took a snapshot")
+	}
+
+	out, err = r.Reconcile(t.Context(), desired, true)
+	if err != nil || out.Result != watch.ResultOK || !strings.Contains(out.Message, "applied") {
+		t.Fatalf("apply: %+v %v", out, err)
+	}
+	if countDirs(t, snaps) != 1 || countDirs(t, filepath.Join(root, "usb/.snapshots/docs")) != 1 {
+		t.Fatal("the unattended apply did not snapshot and send")
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/node_exporter/textfile_collector/drsync.prom")); err != nil {
+		t.Errorf("metrics not refreshed after the apply: %v", err)
+	}
+
+	// Another holder of the lock: the reconcile fails and says who.
+	d, err := schema.Load(desired, r.g.tags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := reconcile.AcquireLock(d.StateDir, "drsync apply by hand")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = r.Reconcile(t.Context(), desired, true)
+	l.Release()
+	if err == nil || out.Result != watch.ResultFailed || !strings.Contains(out.Message, "drsync apply by hand") {
+		t.Fatalf("with the lock held: %+v %v", out, err)
+	}
+}
+
+// A commit that would prune most of a subvolume's snapshots is refused by
+// the guard; nothing is pruned and the status says why.
+func TestWatchReconcileGuardsMassPrune(t *testing.T) {
+	r, root, desired := newUnattendedRig(t)
+	snaps := filepath.Join(root, "pool/.snapshots/docs")
+	// Six snapshots taken hours apart: "hourly: 1" keeps one of them.
+	for h := 6; h >= 1; h-- {
+		name := snapname.FormatSeq("docs", time.Now().Add(-time.Duration(h)*time.Hour), 0)
+		if err := (dirfs.Storage{}).Snapshot(t.Context(), filepath.Join(root, "pool/docs"), filepath.Join(snaps, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := r.Reconcile(t.Context(), desired, true)
+	if err != nil || out.Result != watch.ResultGuarded || !strings.Contains(out.Message, "unattended apply refused") {
+		t.Fatalf("guard: %+v %v", out, err)
+	}
+	if n := countDirs(t, snaps); n != 6 {
+		t.Errorf("a guarded reconcile changed the snapshots: %d, want 6", n)
+	}
+}

@@ -1,0 +1,75 @@
+package reconcile
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drsync/drsync/snapname"
+)
+
+// takeSummary copies the journal fold into the observation's fields.
+func (o *Observed) takeSummary() {
+	sum := o.journal.summary()
+	o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
+	o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+}
+
+// learn folds what a run did (the journal entries it wrote) into the
+// observation the run started from: the run's one observation stays
+// current for the evidence written after it, without a second look at the
+// machine. Only what evidence reads is updated: names, times, counts and
+// the journal's history.
+func (o *Observed) learn(entries []JournalEntry, loc *time.Location) {
+	if o.journal == nil {
+		o.journal = newJournalFold()
+	}
+	for _, e := range entries {
+		o.journal.add(e)
+		if e.Phase == PhaseDone && e.Action != nil {
+			o.learnAction(*e.Action, loc)
+		}
+	}
+	o.takeSummary()
+}
+
+func (o *Observed) learnAction(a Action, loc *time.Location) {
+	var list *[]Snapshot
+	stem := a.Snapshot
+	if svc := o.Services[a.Subvolume]; svc != nil {
+		stem = strings.TrimSuffix(a.Snapshot, ArchiveSuffix)
+		list = &svc.Archives
+		if a.External {
+			list = &svc.External
+		}
+	} else if st := o.Subvolumes[a.Subvolume]; st != nil {
+		list = &st.Local
+		if a.External {
+			list = &st.External
+		}
+	}
+	if list == nil {
+		return
+	}
+	switch a.Kind {
+	case KindSnapshot, KindBackup, KindSend:
+		stamp, ok := snapname.Parse(a.Subvolume, stem, loc)
+		if !ok || HasName(*list, a.Snapshot) {
+			return
+		}
+		made := Snapshot{Name: a.Snapshot, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true}
+		if a.Kind == KindSend {
+			// A replica made by this run is received, as the next
+			// observation will find it.
+			made.ReceivedUUID = receivedInRun
+		}
+		*list = append(*list, made)
+		sortSnapshots(*list)
+	case KindPrune, KindRepair:
+		*list = slices.DeleteFunc(*list, func(s Snapshot) bool { return s.Name == a.Snapshot })
+	}
+}
+
+// receivedInRun stands for the received UUID of a replica this run sent,
+// which evidence never reads beyond "it has one".
+const receivedInRun = "received-in-this-run"
