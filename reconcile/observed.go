@@ -38,6 +38,8 @@ type Observed struct {
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
 	Files map[string]string `json:"files,omitempty"`
+	// Offsite holds each off-site target as observed, by name.
+	Offsite map[string]*OffsiteState `json:"offsite,omitempty"`
 
 	// journal is the fold of the journal this observation read; a run
 	// folds its own entries into it (see learn).

@@ -66,6 +66,9 @@ func New(name string, cfg schema.Target) (*Target, error) {
 		Creds:  credentials.NewStaticV4(access, secret, ""),
 		Secure: u.Scheme == "https",
 		Region: cfg.Region,
+		// A server that is down is deferred work: say so after a few
+		// tries, not after minio's default ten with backoff.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", name, err)
