@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/snapname"
 	"github.com/drsync/drsync/target"
 )
 
@@ -135,6 +136,15 @@ func (sp *SubvolumePlan) planOffsite(d *schema.Desired, s *schema.Subvolume, st 
 			Now: now, Loc: now.Location()}
 		for _, l := range st.Local {
 			in.Local = append(in.Local, target.Local{Name: l.Name, Time: l.Time})
+		}
+		// A snapshot this plan takes is sent in the same run (snapshots
+		// run before sends; a failed snapshot skips its sends).
+		for _, a := range sp.Actions {
+			if a.Kind == KindSnapshot {
+				if stamp, ok := snapname.Parse(s.Name, a.Snapshot, now.Location()); ok {
+					in.Local = append(in.Local, target.Local{Name: a.Snapshot, Time: stamp.Time})
+				}
+			}
 		}
 		switch {
 		case obs == nil:
