@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/drsync/drsync/retention"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 	"github.com/drsync/drsync/target"
@@ -27,8 +29,10 @@ type OffsiteState struct {
 	// Error says why it could not be observed otherwise (credentials, a
 	// host key, a missing bucket): a warning that needs a person.
 	Error string `json:"error,omitempty"`
-	// Subvolumes holds the copies of each subvolume sent there.
+	// Subvolumes holds the copies of each subvolume sent there, and
+	// Services the archives of each service uploaded there.
 	Subvolumes map[string]*OffsiteCopies `json:"subvolumes,omitempty"`
+	Services   map[string]*OffsiteCopies `json:"services,omitempty"`
 }
 
 // OffsiteCopies is what a target holds of one subvolume.
@@ -44,18 +48,11 @@ type OffsiteCopies struct {
 // a send the parent and chain target.Plan chose.
 type OffsiteSpec struct {
 	Target string `json:"target"`
-	Parent string `json:"parent,omitempty"`
-	Chain  string `json:"chain,omitempty"`
-}
-
-// chainLister is the object-storage target's view of its chains.
-type chainLister interface {
-	Chains(ctx context.Context, subvolume string) ([]target.Chain, []target.Object, error)
-}
-
-// cleaner removes what interrupted uploads left.
-type cleaner interface {
-	Cleanup(ctx context.Context, subvolume string) ([]string, error)
+	// Archive says the copy is a service archive (one object and its
+	// record) rather than a snapshot.
+	Archive bool   `json:"archive,omitempty"`
+	Parent  string `json:"parent,omitempty"`
+	Chain   string `json:"chain,omitempty"`
 }
 
 // observeTimeout bounds the observation of one target: a host that
@@ -71,22 +68,27 @@ func observeOffsite(d *schema.Desired, open Targets, o *Observed) {
 	}
 	o.Offsite = map[string]*OffsiteState{}
 	for _, name := range d.TargetNames() {
-		var subvols []string
+		var subvols, services []string
 		for _, sv := range d.SubvolumeNames() {
 			if _, ok := d.Subvolumes[sv].Offsite[name]; ok {
 				subvols = append(subvols, sv)
 			}
 		}
-		if len(subvols) == 0 {
+		for _, svc := range d.ServiceNames() {
+			if _, ok := d.Services[svc].Offsite[name]; ok {
+				services = append(services, svc)
+			}
+		}
+		if len(subvols)+len(services) == 0 {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), observeTimeout)
-		o.Offsite[name] = observeTarget(ctx, open, name, subvols)
+		o.Offsite[name] = observeTarget(ctx, open, name, subvols, services)
 		cancel()
 	}
 }
 
-func observeTarget(ctx context.Context, open Targets, name string, subvols []string) *OffsiteState {
+func observeTarget(ctx context.Context, open Targets, name string, subvols, services []string) *OffsiteState {
 	st := &OffsiteState{Subvolumes: map[string]*OffsiteCopies{}}
 	fail := func(err error) *OffsiteState {
 		if errors.Is(err, target.ErrUnreachable) {
@@ -103,7 +105,7 @@ func observeTarget(ctx context.Context, open Targets, name string, subvols []str
 	}
 	for _, sv := range subvols {
 		oc := &OffsiteCopies{}
-		if cl, ok := tgt.(chainLister); ok {
+		if cl, ok := tgt.(target.ChainStore); ok {
 			chains, leftovers, err := cl.Chains(ctx, sv)
 			if err != nil {
 				return fail(err)
@@ -113,6 +115,9 @@ func observeTarget(ctx context.Context, open Targets, name string, subvols []str
 			return fail(err)
 		}
 		st.Subvolumes[sv] = oc
+	}
+	if err := observeArchives(ctx, tgt, services, st); err != nil {
+		return fail(err)
 	}
 	return st
 }
@@ -215,6 +220,14 @@ func runOffsiteSend(ctx context.Context, env Env, a Action, progress func(int64)
 	if err != nil {
 		return 0, nil, err
 	}
+	if a.Offsite.Archive {
+		store, ok := tgt.(target.ArchiveStore)
+		if !ok {
+			return 0, nil, fmt.Errorf("target %s does not hold archives", a.Offsite.Target)
+		}
+		n, err := store.UploadArchive(ctx, a.Subvolume, a.Path, progress)
+		return n, nil, err
+	}
 	snap := target.Snapshot{Subvolume: a.Subvolume, Name: a.Snapshot, Path: a.Path}
 	n, err := tgt.Receive(ctx, snap, a.Offsite.Parent, progress)
 	return n, nil, err
@@ -225,6 +238,13 @@ func runOffsitePrune(ctx context.Context, env Env, a Action, _ func(int64)) (int
 	if err != nil {
 		return 0, nil, err
 	}
+	if a.Offsite.Archive {
+		store, ok := tgt.(target.ArchiveStore)
+		if !ok {
+			return 0, nil, fmt.Errorf("target %s does not hold archives", a.Offsite.Target)
+		}
+		return 0, nil, store.DeleteArchive(ctx, a.Subvolume, a.Snapshot)
+	}
 	return 0, nil, tgt.Delete(ctx, a.Subvolume, a.Snapshot)
 }
 
@@ -233,10 +253,14 @@ func runOffsiteCleanup(ctx context.Context, env Env, a Action, _ func(int64)) (i
 	if err != nil {
 		return 0, nil, err
 	}
+	if store, ok := tgt.(target.ArchiveStore); ok && a.Offsite.Archive {
+		_, err := store.CleanupArchives(ctx, a.Subvolume)
+		return 0, nil, err
+	}
 	if a.Snapshot != "" {
 		return 0, nil, tgt.Delete(ctx, a.Subvolume, a.Snapshot)
 	}
-	c, ok := tgt.(cleaner)
+	c, ok := tgt.(target.ChainStore)
 	if !ok {
 		return 0, nil, fmt.Errorf("target %s has nothing to clean up by prefix", a.Offsite.Target)
 	}
@@ -254,4 +278,90 @@ func offsiteOn(a Action) string {
 		return "chain " + a.Snapshot + " on " + a.Location
 	}
 	return a.Snapshot + " on " + a.Location
+}
+
+// observeArchives reads the archives of the services that upload to an
+// object-storage target.
+func observeArchives(ctx context.Context, tgt target.Target, services []string, st *OffsiteState) error {
+	store, ok := tgt.(target.ArchiveStore)
+	if !ok || len(services) == 0 {
+		return nil
+	}
+	st.Services = map[string]*OffsiteCopies{}
+	for _, svc := range services {
+		copies, leftovers, err := store.Archives(ctx, svc)
+		if err != nil {
+			return err
+		}
+		st.Services[svc] = &OffsiteCopies{Copies: copies, Leftovers: len(leftovers)}
+	}
+	return nil
+}
+
+// planServiceOffsite uploads a service's newest archive to each target
+// that lacks it (the one this plan takes included), cleans up interrupted
+// uploads, and prunes by the target's retention, never the newest copy.
+func (sp *SubvolumePlan) planServiceOffsite(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed, now time.Time) {
+	if o.Offsite == nil {
+		return
+	}
+	archives := append([]Snapshot(nil), st.Archives...)
+	for _, a := range sp.Actions {
+		if a.Kind == KindBackup {
+			if stamp, ok := snapname.Parse(svc.Name, strings.TrimSuffix(a.Snapshot, ArchiveSuffix), now.Location()); ok {
+				archives = append(archives, Snapshot{Name: a.Snapshot, Time: stamp.Time, HasTime: stamp.HasTime})
+			}
+		}
+	}
+	sortSnapshots(archives)
+	for _, name := range d.TargetNames() {
+		copiesSpec, ok := svc.Offsite[name]
+		obs := o.Offsite[name]
+		if !ok || obs == nil || obs.Error != "" || obs.Unreachable != "" || obs.Services[svc.Name] == nil {
+			continue // not declared, or its one warning is in offsiteWarnings
+		}
+		oc := obs.Services[svc.Name]
+		spec := func(kind Kind, archive, reason string) Action {
+			return Action{Kind: kind, Subvolume: svc.Name, Location: name, Snapshot: archive, Reason: reason,
+				Offsite: &OffsiteSpec{Target: name, Archive: true}}
+		}
+		if oc.Leftovers > 0 {
+			sp.Actions = append(sp.Actions, spec(KindOffsiteCleanup, "", fmt.Sprintf("%d objects or uploads of interrupted transfers", oc.Leftovers)))
+		}
+		var copies []Snapshot
+		for _, c := range oc.Copies {
+			stamp, ours := snapname.Parse(svc.Name, strings.TrimSuffix(c.Name, ArchiveSuffix), now.Location())
+			switch {
+			case !ours:
+				sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s on %s is not named like an archive of %s: left alone", c.Name, name, svc.Name))
+			case !c.Restorable():
+				sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s on %s cannot be restored: %s", c.Name, name, c.Broken))
+			default:
+				copies = append(copies, Snapshot{Name: c.Name, Time: stamp.Time, HasTime: stamp.HasTime})
+			}
+		}
+		sortSnapshots(copies)
+		if n := len(archives); n > 0 {
+			newest := archives[n-1]
+			if (len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)) && !HasName(copies, newest.Name) {
+				a := spec(KindOffsiteSend, newest.Name, fmt.Sprintf("tier %s: %s lacks the newest archive", svc.Tier, name))
+				a.Path = filepath.Join(d.ArchiveDir(svc), newest.Name)
+				sp.Actions = append(sp.Actions, a)
+				copies = append(copies, newest)
+			}
+		}
+		if len(copies) == 0 {
+			continue
+		}
+		items := make([]retention.Item, len(copies))
+		for i, c := range copies {
+			items[i] = retention.Item{Name: c.Name, Time: c.Time, HasTime: c.HasTime, Seq: c.Seq}
+		}
+		newest := copies[len(copies)-1].Name
+		for _, v := range retention.Evaluate(items, Policy(d, copiesSpec.Retention), now, now.Location()) {
+			if !v.Keep && v.Name != newest {
+				sp.Actions = append(sp.Actions, spec(KindOffsitePrune, v.Name, v.Reason))
+			}
+		}
+	}
 }

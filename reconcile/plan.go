@@ -114,7 +114,9 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
 	for _, name := range d.ServiceNames() {
 		if st := o.Services[name]; st != nil {
-			p.Services = append(p.Services, planService(d, d.Services[name], st, o, now))
+			sp := planService(d, d.Services[name], st, o, now)
+			sp.planServiceOffsite(d, d.Services[name], st, o, now)
+			p.Services = append(p.Services, sp)
 		}
 	}
 	if o.Files != nil {

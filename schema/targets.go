@@ -130,8 +130,12 @@ func targetReferences(v cue.Value) []Problem {
 	for _, group := range []string{"subvolumes", "services"} {
 		for _, owner := range slices.Sorted(slices.Values(fields(at(group)))) {
 			for _, target := range fields(at(group, owner, "offsite")) {
-				if !slices.Contains(targets, target) {
+				kind, _ := v.LookupPath(at("targets", target, "kind")).String()
+				switch {
+				case !slices.Contains(targets, target):
 					add(at(group, owner, "offsite", target), "unknown target %q (declared: %s)", target, listOr(slices.Sorted(slices.Values(targets))))
+				case group == "services" && kind != TargetS3:
+					add(at(group, owner, "offsite", target), "target %q is %s: it receives snapshots; archives go to an s3 target", target, kind)
 				}
 			}
 		}

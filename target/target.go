@@ -70,3 +70,24 @@ type Target interface {
 // ErrUnreachable marks a target that cannot be reached: its work is
 // deferred, not failed.
 var ErrUnreachable = errors.New("target unreachable")
+
+// ChainStore is object storage's view of a subvolume's chains of send
+// streams (see Analyze).
+type ChainStore interface {
+	Chains(ctx context.Context, subvolume string) ([]Chain, []Object, error)
+	// Cleanup removes what interrupted uploads left and returns it.
+	Cleanup(ctx context.Context, subvolume string) ([]string, error)
+}
+
+// ArchiveStore holds service archives, one copy per archive, each with a
+// record written after the copy was checked.
+type ArchiveStore interface {
+	// Archives lists a service's archives and the objects no record lists.
+	Archives(ctx context.Context, service string) ([]Copy, []Object, error)
+	// UploadArchive uploads the archive at path (with its .sha256 beside
+	// it) and returns the bytes stored.
+	UploadArchive(ctx context.Context, service, path string, progress Progress) (int64, error)
+	DeleteArchive(ctx context.Context, service, archive string) error
+	// CleanupArchives removes what interrupted uploads left.
+	CleanupArchives(ctx context.Context, service string) ([]string, error)
+}

@@ -49,22 +49,22 @@ func (t *Target) recordKey(service, archive string) string {
 // UploadArchive uploads the archive at path (checked against its .sha256
 // sidecar on the way, so a damaged local archive is not shipped as good)
 // and records it. An archive the target already holds is refused.
-func (t *Target) UploadArchive(ctx context.Context, service, path string, progress target.Progress) (ArchiveRecord, error) {
+func (t *Target) UploadArchive(ctx context.Context, service, path string, progress target.Progress) (int64, error) {
 	name := filepath.Base(path)
 	copies, _, err := t.Archives(ctx, service)
 	if err != nil {
-		return ArchiveRecord{}, err
+		return 0, err
 	}
 	if slices.ContainsFunc(copies, func(c target.Copy) bool { return c.Name == name }) {
-		return ArchiveRecord{}, fmt.Errorf("target %s: %s/%s is there already", t.name, service, name)
+		return 0, fmt.Errorf("target %s: %s/%s is there already", t.name, service, name)
 	}
 	want, err := readSidecar(path + ".sha256")
 	if err != nil {
-		return ArchiveRecord{}, err
+		return 0, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return ArchiveRecord{}, err
+		return 0, err
 	}
 	defer f.Close()
 	plain := sha256.New()
@@ -93,17 +93,17 @@ func (t *Target) UploadArchive(ctx context.Context, service, path string, progre
 	size, sum, err := t.upload(ctx, key, pr, target.PartSize(t.PartSize, expected, t.MaxParts), progress)
 	pr.CloseWithError(err)
 	if err != nil {
-		return ArchiveRecord{}, err
+		return 0, err
 	}
 	if err := t.verify(ctx, key, size, sum); err != nil {
-		return ArchiveRecord{}, err
+		return 0, err
 	}
 	rec := ArchiveRecord{Archive: name, Key: key, Size: size, SHA256: sum, PlainSHA256: want}
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return ArchiveRecord{}, err
+		return 0, err
 	}
-	return rec, t.put(ctx, t.recordKey(service, name), data)
+	return size, t.put(ctx, t.recordKey(service, name), data)
 }
 
 // readSidecar reads a `sha256sum` line.
@@ -197,19 +197,29 @@ func (t *Target) CleanupArchives(ctx context.Context, service string) ([]string,
 	return removed, nil
 }
 
+// record reads the record of an archive and checks it names an object of
+// the service.
+func (t *Target) record(ctx context.Context, service, archive string) (ArchiveRecord, error) {
+	data, err := t.get(ctx, t.recordKey(service, archive))
+	if err != nil {
+		return ArchiveRecord{}, err
+	}
+	var rec ArchiveRecord
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Archive != archive {
+		return ArchiveRecord{}, fmt.Errorf("target %s: the record of %s/%s is damaged", t.name, service, archive)
+	}
+	if !strings.HasPrefix(rec.Key, t.layout.ServiceDir(service)) {
+		return ArchiveRecord{}, fmt.Errorf("target %s: the record of %s/%s names %s, outside the service", t.name, service, archive, rec.Key)
+	}
+	return rec, nil
+}
+
 // DeleteArchive removes an archive: its record first, so an interrupted
 // delete leaves a leftover, never a record of nothing.
 func (t *Target) DeleteArchive(ctx context.Context, service, archive string) error {
-	data, err := t.get(ctx, t.recordKey(service, archive))
+	rec, err := t.record(ctx, service, archive)
 	if err != nil {
 		return err
-	}
-	var rec ArchiveRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return fmt.Errorf("target %s: record of %s/%s: %w", t.name, service, archive, err)
-	}
-	if !strings.HasPrefix(rec.Key, t.layout.ServiceDir(service)) {
-		return fmt.Errorf("target %s: the record of %s/%s names %s, outside the service", t.name, service, archive, rec.Key)
 	}
 	for _, key := range []string{t.recordKey(service, archive), rec.Key} {
 		if err := t.core.Client.RemoveObject(ctx, t.cfg.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
@@ -223,13 +233,9 @@ func (t *Target) DeleteArchive(ctx context.Context, service, archive string) err
 // sidecar, checking the stored object's SHA-256 and the archive's own. On
 // any mismatch nothing is left in dir.
 func (t *Target) OpenArchive(ctx context.Context, service, archive, dir string) (string, error) {
-	data, err := t.get(ctx, t.recordKey(service, archive))
+	rec, err := t.record(ctx, service, archive)
 	if err != nil {
 		return "", err
-	}
-	var rec ArchiveRecord
-	if err := json.Unmarshal(data, &rec); err != nil || rec.Archive != archive {
-		return "", fmt.Errorf("target %s: the record of %s/%s is damaged", t.name, service, archive)
 	}
 	obj, err := t.core.Client.GetObject(ctx, t.cfg.Bucket, rec.Key, minio.GetObjectOptions{})
 	if err != nil {

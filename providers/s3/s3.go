@@ -48,7 +48,11 @@ type Target struct {
 	identityFile string
 }
 
-var _ target.Target = (*Target)(nil)
+var (
+	_ target.Target       = (*Target)(nil)
+	_ target.ChainStore   = (*Target)(nil)
+	_ target.ArchiveStore = (*Target)(nil)
+)
 
 // New connects to the target declared as name. The credentials are read
 // from its file here and kept only inside the client: they reach no log,

@@ -435,7 +435,10 @@ func TestServiceArchives(t *testing.T) {
 	sum := sha256.Sum256(content)
 	os.WriteFile(archive+".sha256", []byte(hex.EncodeToString(sum[:])+"  grafana-db.20261122T0100.tar.gz\n"), 0o600)
 
-	rec, err := tg.UploadArchive(t.Context(), "grafana-db", archive, nil)
+	if _, err := tg.UploadArchive(t.Context(), "grafana-db", archive, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tg.record(t.Context(), "grafana-db", "grafana-db.20261122T0100.tar.gz")
 	if err != nil {
 		t.Fatal(err)
 	}
