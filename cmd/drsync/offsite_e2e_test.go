@@ -25,7 +25,8 @@ import (
 
 // TestApplyOffsite applies testdata/desired/small.cue with docs also sent
 // to a real versitygw (encrypted, chains of two) and a real sshd over a
-// second loop-mounted btrfs: the copies arrive, the plan is then empty,
+// second loop-mounted btrfs, and a files service's archive uploaded to the
+// bucket: the copies arrive, the plan is then empty,
 // the next day's sends are incremental, and no plaintext reaches the bucket.
 func TestApplyOffsite(t *testing.T) {
 	if err := sandbox.Available(); err != nil {
@@ -84,6 +85,9 @@ subvolumes: docs: offsite: {
 	bucket: {schedule: "daily 03:00", retention: daily: 7}
 	host: {schedule: "daily 03:00", retention: daily: 7}
 }
+locations: backups: path: "\(root)/backups"
+services: notes: {kind: "files", paths: ["\(root)/pool/docs"], tier: "1", location: "backups", schedule: "daily 01:00",
+	retention: daily: 7, offsite: bucket: retention: daily: 7}
 `, srv.Endpoint, srv.Credentials, id.Recipient().String(), identity, h.Host, h.Port, h.IdentityFile, h.KnownHosts, remoteRoot)), 0o644)
 
 	root := filepath.Join(dir, "root")
@@ -142,6 +146,10 @@ subvolumes: docs: offsite: {
 	}
 	if got := restorable(sshHost); !slices.Equal(got, []string{first}) {
 		t.Errorf("host holds %v, want %s", got, first)
+	}
+	archives, _, err := bucket.Archives(ctx, "notes")
+	if err != nil || len(archives) != 1 || !archives[0].Restorable() || archives[0].Name != "notes.20261122T0330.tar.gz" {
+		t.Errorf("service archives in the bucket: %+v %v", archives, err)
 	}
 	code, out = drsync("plan", "--detailed-exitcode", "--now", "2026-11-22T03:40:00Z")
 	if code != 0 {
