@@ -173,6 +173,22 @@ services: notes: {kind: "files", paths: ["\(root)/pool/docs"], tier: "1", locati
 	if len(chains) != 1 || len(chains[0].Manifest.Streams) != 2 || chains[0].Manifest.Streams[1].Parent != first {
 		t.Errorf("chains %+v: want one chain, the second stream incremental from %s", chains, first)
 	}
+	// Restore tests from both targets pass, and catch a damaged stream.
+	for _, tg := range []string{"bucket", "host"} {
+		if code, out := drsync("offsite", "test", tg, "docs"); code != 0 || !strings.Contains(out, second+" from "+tg) || !strings.Contains(out, "pass") {
+			t.Errorf("offsite test %s: exit %d\n%s", tg, code, out)
+		}
+	}
+	streamFile := filepath.Join(srv.Data, "mcp-backups", chains[0].Manifest.Streams[1].Key)
+	if data, err := os.ReadFile(streamFile); err != nil {
+		t.Error(err)
+	} else {
+		data[len(data)/2] ^= 1
+		os.WriteFile(streamFile, data, 0o644)
+		if code, out := drsync("offsite", "test", "bucket", "docs"); code == 0 || !strings.Contains(out, "tampered") {
+			t.Errorf("offsite test of a tampered stream: exit %d\n%s", code, out)
+		}
+	}
 	var stored bytes.Buffer
 	filepath.WalkDir(srv.Data, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && e.Type().IsRegular() {
