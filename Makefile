@@ -1,7 +1,7 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build demo test deps golden bench
+.PHONY: build demo test deps golden bench fuzz mutate
 
 build:
 	$(GO) build -o drsync ./cmd/drsync
@@ -20,6 +20,26 @@ test: deps
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_TEST)
+
+# Fuzz targets: their seed corpora (and testdata/fuzz, what fuzzing found)
+# run as regression tests in `go test`; here each also fuzzes for FUZZTIME.
+# `make test` gives each a few seconds, `make fuzz` a minute.
+FUZZTIME ?= 60s
+FUZZTIME_TEST ?= 4s
+FUZZ_TARGETS = ./snapname:FuzzParse ./schema:FuzzLoad ./providers/archive:FuzzVerifyMemberNames ./watch:FuzzWebhook
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
+
+# Mutation testing (gremlins, installed here at a pinned version): one
+# TARGET line per package; slow, every mutant reruns its package's tests.
+GREMLINS_VERSION ?= v0.6.0
+mutate:
+	$(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+	./scripts/mutate.sh $(MUTATE_PKGS)
 
 # Rewrites every golden file and testscript cmp file after an intended
 # change (internal/golden reads DRSYNC_UPDATE); review the diff. Only the

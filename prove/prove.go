@@ -7,11 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
@@ -52,27 +53,30 @@ func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (re
 	r := p.report(req)
 	r.Why = "the newest archive"
 	start := time.Now()
-	if err := CleanScratch(req.Scratch, p.KeepFailed, p.Now()); err != nil {
-		return r, err
-	}
-	scratch, err := newScratch(req.Scratch, req.Subvolume, r.Started)
+	rootFd, err := p.prepareScratch(req.Scratch)
 	if err != nil {
 		return r, err
 	}
-	rep, err := services.Verify(ctx, req.Service, req.Copy, filepath.Join(scratch, "restore"))
+	defer unix.Close(rootFd)
+	scratch, err := newScratch(rootFd, req.Scratch, req.Subvolume, r.Started)
+	if err != nil {
+		return r, err
+	}
+	defer scratch.Close()
+	rep, err := services.Verify(ctx, req.Service, req.Copy, scratch.Proc+"/restore")
 	r.Seconds = time.Since(start).Seconds()
 	if errors.Is(err, services.ErrNothingToProve) {
 		r.Result, r.Why, r.Files = reconcile.ResultSkip, err.Error(), rep.Files
-		return r, os.RemoveAll(scratch)
+		return r, removeBelow(rootFd, scratch.Name)
 	}
 	if err != nil {
-		os.RemoveAll(scratch)
+		removeBelow(rootFd, scratch.Name)
 		return r, fmt.Errorf("restore test of %s: %w", req.Snapshot, err)
 	}
 	r.Files, r.Bytes = rep.Files, rep.Bytes
 	r.Failures, r.Checked = archiveReport(req.Service, req.Copy, rep)
 	if len(r.Failures) > 0 {
-		r.Result, r.Scratch = reconcile.ResultFail, scratch
+		r.Result, r.Scratch = reconcile.ResultFail, scratch.Path
 		return r, nil
 	}
 	if r.Files == 0 {
@@ -80,7 +84,21 @@ func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (re
 	} else {
 		r.Result = reconcile.ResultPass
 	}
-	return r, os.RemoveAll(scratch)
+	return r, removeBelow(rootFd, scratch.Name)
+}
+
+// prepareScratch opens (or creates) the trusted scratch root and removes
+// the expired scratch of earlier failed tests.
+func (p *Prover) prepareScratch(root string) (int, error) {
+	fd, err := openScratchRoot(root)
+	if err != nil {
+		return -1, err
+	}
+	if err := cleanScratchAt(fd, root, p.KeepFailed, p.Now()); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 func (p *Prover) report(req reconcile.TestRequest) reconcile.TestReport {
@@ -103,9 +121,11 @@ func (p *Prover) report(req reconcile.TestRequest) reconcile.TestReport {
 func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
 	r := p.report(req)
 	start := time.Now()
-	if err := CleanScratch(req.Scratch, p.KeepFailed, p.Now()); err != nil {
+	rootFd, err := p.prepareScratch(req.Scratch)
+	if err != nil {
 		return r, err
 	}
+	defer unix.Close(rootFd)
 	// Sample the local snapshot when there is one: it is what was sent, so
 	// a file the replica lost is still drawn, and found missing.
 	truth := req.Copy
@@ -122,11 +142,16 @@ func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile
 		r.Seconds = time.Since(start).Seconds()
 		return r, nil
 	}
-	scratch, err := newScratch(req.Scratch, req.Subvolume, r.Started)
+	if why := sampleWontFit(rootFd, req.Scratch, req.Copy, rels); why != "" {
+		r.Result, r.Why, r.Seconds = reconcile.ResultSkip, why, time.Since(start).Seconds()
+		return r, nil
+	}
+	scratch, err := newScratch(rootFd, req.Scratch, req.Subvolume, r.Started)
 	if err != nil {
 		return r, err
 	}
-	results, err := verify.TestFiles(ctx, req.Copy, r.Reference, scratch, rels)
+	defer scratch.Close()
+	results, err := verify.TestFiles(ctx, req.Copy, r.Reference, scratch.Proc, rels)
 	r.Paths, r.Checked = rels, sampleChecked(results)
 	for _, fr := range results {
 		r.Files++
@@ -137,15 +162,18 @@ func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile
 	}
 	r.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		os.RemoveAll(scratch)
+		removeBelow(rootFd, scratch.Name)
 		return r, fmt.Errorf("restore test of %s: %w", req.Snapshot, err)
 	}
 	if len(r.Failures) > 0 {
-		r.Result, r.Scratch = reconcile.ResultFail, scratch
+		r.Result, r.Scratch = reconcile.ResultFail, scratch.Path
+		if err := keepOnlyFailing(scratch.Fd, results); err != nil {
+			r.Why += "; some passing files could not be removed from the kept scratch: " + err.Error()
+		}
 		return r, nil
 	}
 	r.Result = reconcile.ResultPass
-	return r, os.RemoveAll(scratch)
+	return r, removeBelow(rootFd, scratch.Name)
 }
 
 // drill receives the whole replica again into the drill directory, as a
@@ -161,6 +189,19 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 	}
 	if err := p.removeLeftover(ctx, req.Scratch, filepath.Base(req.Copy)); err != nil {
 		return r, err
+	}
+	dirFd, err := safefs.MkdirAll(req.Scratch, 0o700)
+	if err != nil {
+		return r, fmt.Errorf("drill target: %w", err)
+	}
+	why, err := drillWontFit(p.Storage, dirFd, req.Scratch, req.Copy)
+	unix.Close(dirFd)
+	if err != nil {
+		return r, fmt.Errorf("drill: %w", err)
+	}
+	if why != "" {
+		r.Result, r.Why = reconcile.ResultSkip, why
+		return r, nil
 	}
 	bytes, err := p.Storage.Send(ctx, req.Copy, "", req.Scratch, progress)
 	if err != nil {
@@ -209,48 +250,6 @@ func (p *Prover) removeLeftover(ctx context.Context, dir, name string) error {
 		}
 		if err := p.Storage.Delete(ctx, filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("removing an earlier drill's copy: %w", err)
-		}
-	}
-	return nil
-}
-
-// scratchPrefix marks drsync's scratch directories, so cleaning never
-// touches anything else under the scratch root.
-const scratchPrefix = "restore-test-"
-
-func newScratch(root, subvol string, t time.Time) (string, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return "", fmt.Errorf("scratch: %w", err)
-	}
-	dir, err := os.MkdirTemp(root, scratchPrefix+subvol+"-"+t.UTC().Format("20060102T150405")+"-")
-	if err != nil {
-		return "", fmt.Errorf("scratch: %w", err)
-	}
-	return dir, nil
-}
-
-// CleanScratch removes the kept scratch directories of failed tests that
-// are older than keep.
-func CleanScratch(root string, keep time.Duration, now time.Time) error {
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("scratch: %w", err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), scratchPrefix) {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue
-		}
-		if now.Sub(info.ModTime()) > keep {
-			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
-				return fmt.Errorf("removing old scratch: %w", err)
-			}
 		}
 	}
 	return nil

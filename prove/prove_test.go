@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Failed tests' scratch is kept for inspection, then removed after the
@@ -23,9 +25,12 @@ func TestCleanScratch(t *testing.T) {
 	for _, d := range []string{old, mine} {
 		os.Chtimes(d, now.Add(-30*24*time.Hour), now.Add(-30*24*time.Hour))
 	}
-	if err := CleanScratch(root, 7*24*time.Hour, now); err != nil {
+	p := &Prover{KeepFailed: 7 * 24 * time.Hour, Now: func() time.Time { return now }}
+	fd, err := p.prepareScratch(root)
+	if err != nil {
 		t.Fatal(err)
 	}
+	unix.Close(fd)
 	if _, err := os.Stat(old); !os.IsNotExist(err) {
 		t.Errorf("old failed scratch kept: %v", err)
 	}
@@ -34,7 +39,9 @@ func TestCleanScratch(t *testing.T) {
 			t.Errorf("%s removed: %v", d, err)
 		}
 	}
-	if err := CleanScratch(filepath.Join(root, "missing"), time.Hour, now); err != nil {
+	fd, err = p.prepareScratch(filepath.Join(root, "missing"))
+	if err != nil {
 		t.Errorf("a missing scratch root: %v", err)
 	}
+	unix.Close(fd)
 }

@@ -53,7 +53,9 @@ type Action struct {
 	// there, and still the same filesystem, right before the action.
 	External bool      `json:"external,omitempty"`
 	Drive    *DriveRef `json:"drive,omitempty"`
-	Reason   string    `json:"reason"`
+	// Reason words Why, the structured reason (see Reason.Text).
+	Reason string `json:"reason"`
+	Why    Reason `json:"why"`
 
 	Take   *TakeSnapshot  `json:"take,omitempty"`   // KindSnapshot
 	Backup *BackupService `json:"backup,omitempty"` // KindBackup

@@ -196,6 +196,9 @@ func driveStillThere(env Env, a Action) error {
 
 // run1 carries out one action: its kind alone says how.
 func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
+	if err := confineAction(env, a); err != nil {
+		return 0, nil, err
+	}
 	k, ok := kinds[a.Kind]
 	if !ok {
 		return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)

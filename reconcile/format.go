@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/drsync/drsync/internal/humane"
 )
 
 // WriteText prints the plan for people: drives, then each subvolume that
@@ -90,7 +92,7 @@ func (p *Plan) Summary() string {
 	}
 	if p.Empty() {
 		if attention > 0 {
-			return fmt.Sprintf("No changes; %s with warnings (marked !).", plural(attention, "subvolume"))
+			return fmt.Sprintf("No changes; %s with warnings (marked !).", humane.Count(attention, "subvolume"))
 		}
 		return "No changes. The machine matches the desired state."
 	}
@@ -98,15 +100,8 @@ func (p *Plan) Summary() string {
 	var parts []string
 	for _, k := range kindOrder {
 		if n[k] > 0 {
-			parts = append(parts, plural(n[k], string(k)))
+			parts = append(parts, humane.Count(n[k], string(k)))
 		}
 	}
 	return "Plan: " + strings.Join(parts, ", ") + "."
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -1,9 +1,10 @@
 package reconcile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -53,6 +56,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
 			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(current(st.Archives, now))
+			s.ExternalCount, s.NewestExternal = len(st.External), newestTime(current(st.External, now))
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s
@@ -66,21 +70,19 @@ func fillEvidence(s *render.SubvolumeStatus, h *History) {
 		return
 	}
 	if b := h.LastBackup; b != nil {
-		s.LastSuccess, s.LastDuration = b.Time, seconds(b.Seconds)
+		s.LastSuccess, s.LastDuration = b.Time, humane.Seconds(b.Seconds)
 	}
 	if t := h.LastTest; t != nil {
-		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
 	}
 	s.TestsRun, s.TestsPassed = h.Tests, h.Passed
 	if h.Verified != nil {
 		s.Verified = h.Verified.SnapshotTime
 	}
 	if dr := h.LastDrill; dr != nil {
-		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
+		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
 	}
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // GeneratedFiles renders the files plan and apply manage as resources:
 // every enabled generated file except the metrics textfile, which changes
@@ -95,31 +97,43 @@ func GeneratedFiles(d *schema.Desired, o *Observed, now time.Time) (map[string][
 }
 
 // observeFiles reads the generated files as they are on disk; a missing
-// one is absent from the map.
-func observeFiles(paths []string) (map[string]string, error) {
-	out := map[string]string{}
+// one is absent from the map. A symlink (at the file or on the way to it),
+// or anything but a regular file, is refused and never read: generated
+// files often live in users' directories, and following a link there would
+// put a root-only file's content in the plan's diff and the journal.
+func observeFiles(paths []string) (files, refused map[string]string, err error) {
+	files, refused = map[string]string{}, map[string]string{}
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := safefs.ReadFile(p)
 		switch {
-		case os.IsNotExist(err):
+		case errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, safefs.ErrSymlink), errors.Is(err, safefs.ErrNotRegular):
+			refused[p] = err.Error()
 		case err != nil:
-			return nil, fmt.Errorf("generated file: %w", err)
+			return nil, nil, fmt.Errorf("generated file: %w", err)
 		default:
-			out[p] = string(b)
+			files[p] = string(b)
 		}
 	}
-	return out, nil
+	if len(refused) == 0 {
+		refused = nil
+	}
+	return files, refused, nil
 }
 
 // planFiles adds a write for each generated file whose content differs,
 // with a unified diff against what is on disk.
-func planFiles(p *Plan, files map[string][]byte, current map[string]string) {
+func planFiles(p *Plan, files map[string][]byte, current, refused map[string]string) {
 	paths := make([]string, 0, len(files))
 	for path := range files {
 		paths = append(paths, path)
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
+		if why, ok := refused[path]; ok {
+			p.Warnings = append(p.Warnings, "generated file left alone: "+why)
+			continue
+		}
 		want := string(files[path])
 		have, exists := current[path]
 		if exists && have == want {
@@ -127,10 +141,10 @@ func planFiles(p *Plan, files map[string][]byte, current map[string]string) {
 		}
 		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
-			a.Reason = fmt.Sprintf("new file, %d lines", strings.Count(want, "\n"))
+			a.because(Reason{Code: BecauseNewFile, Detail: fmt.Sprintf("%d lines", strings.Count(want, "\n"))})
 		} else {
 			a.Write.Diff = unifiedDiff(path, have, want)
-			a.Reason = "content differs: " + diffStat(a.Write.Diff)
+			a.because(Reason{Code: BecauseFileDiffers, Detail: diffStat(a.Write.Diff)})
 		}
 		p.Files = append(p.Files, a)
 	}
@@ -163,35 +177,9 @@ func diffStat(diff string) string {
 
 // WriteFile writes content atomically: a temp file in the same directory,
 // synced, then renamed over path, so a reader or a crash never sees half
-// a file.
+// a file. A symlink at path or on the way to it is refused, not followed.
 func WriteFile(path string, content []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(content); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return safefs.ReplaceFile(path, content, 0o644)
 }
 
 // writeEvidence rewrites the rendered files that carry evidence and that
@@ -202,7 +190,7 @@ func WriteFile(path string, content []byte) error {
 func writeEvidence(files map[string][]byte, o *Observed, want func(path string) bool) error {
 	for _, path := range slices.Sorted(maps.Keys(files)) {
 		content := files[path]
-		if !want(path) || o.Files[path] == string(content) {
+		if _, refused := o.RefusedFiles[path]; !want(path) || refused || o.Files[path] == string(content) {
 			continue
 		}
 		if err := WriteFile(path, content); err != nil {

@@ -252,6 +252,18 @@ func TestKilledReceiveIsRepaired(t *testing.T) {
 	if err := recv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The apply that ran this receive died with it: its journal shows the
+	// send started and never finished, which is what makes it a repair.
+	died := r.at("2026-11-22 03:35")
+	for _, e := range []reconcile.JournalEntry{
+		{Time: died, Run: "died", Phase: reconcile.PhaseRunStart, Command: "apply"},
+		{Time: died, Run: "died", Phase: reconcile.PhaseStart, Action: &reconcile.Action{Kind: reconcile.KindSend,
+			Subvolume: "docs", Location: "usb", Snapshot: local[0], Path: filepath.Join(destDir, local[0]), External: true}},
+	} {
+		if err := r.j.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
 	in.Write(stream[:len(stream)/2])
 	recv.Process.Signal(syscall.SIGKILL)
 	recv.Wait()

@@ -49,6 +49,13 @@ func TestJournalMalformedLineSkipped(t *testing.T) {
 	if err := j.Append(JournalEntry{Run: "r1", Phase: PhaseRunEnd, Command: "apply", Result: "ok"}); err != nil {
 		t.Fatal(err)
 	}
+	// A torn last line is a crash mid-write, not damage: not reported.
+	f, err = os.OpenFile(j.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"run":"r2","pha`)
+	f.Close()
 	sum, err := j.Summary()
 	if err != nil {
 		t.Fatalf("a malformed line was fatal: %v", err)

@@ -30,13 +30,17 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 		var err error
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
-		if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
-			return nil, err
+		if confineObserved(d, st, s.Snapshots.Location, dir, ss) {
+			if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
+				return nil, err
+			}
 		}
 		if s.External != nil && o.Drives[s.External.Location].Present {
 			dir := d.SnapshotDir(s.External.Location, name)
-			if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
-				return nil, err
+			if confineObserved(d, st, s.External.Location, dir, ss) {
+				if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
+					return nil, err
+				}
 			}
 		}
 		o.Subvolumes[name] = ss
@@ -64,7 +68,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		}
 	}
 	var err error
-	if o.Files, err = observeFiles(paths); err != nil {
+	if o.Files, o.RefusedFiles, err = observeFiles(paths); err != nil {
 		return nil, err
 	}
 	return o, nil

@@ -40,6 +40,9 @@ type Observed struct {
 	Files map[string]string `json:"files,omitempty"`
 	// Offsite holds each off-site target as observed, by name.
 	Offsite map[string]*OffsiteState `json:"offsite,omitempty"`
+	// RefusedFiles says why a generated file was not read: a symlink, or
+	// not a regular file. It is reported and left alone.
+	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
 
 	// journal is the fold of the journal this observation read; a run
 	// folds its own entries into it (see learn).
@@ -67,6 +70,9 @@ type SubvolumeState struct {
 	// Foreign are entries of the snapshot directories that drsync leaves
 	// alone: other names, plain directories, writable subvolumes.
 	Foreign []string `json:"foreign,omitempty"`
+	// Refused says why a snapshot directory was not even listed: it is
+	// reached through a symlink or lies on another filesystem.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // Snapshot is a read-only subvolume named <subvolume>.<timestamp>.

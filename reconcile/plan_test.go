@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,8 @@ func TestCompute(t *testing.T) {
 			docs := o.Subvolumes["subvol1-docs"]
 			docs.External[0].ReceivedUUID = ""
 			docs.External[0].ReadOnly = false
+			o.Interrupted = []JournalEntry{{Time: sun.Add(-time.Hour), Phase: PhaseStart, Action: &Action{Kind: KindSend, Subvolume: "subvol1-docs",
+				Location: "WD-18TB", Snapshot: docs.External[0].Name}}}
 			return o
 		},
 		check: func(t *testing.T, p *Plan) {
@@ -214,6 +217,51 @@ func TestCompute(t *testing.T) {
 			}
 			if s.Send.Parent != "" {
 				t.Errorf("re-send after repair has no common parent, got %s", s.Send.Parent)
+			}
+		},
+	}, {
+		// Issue 11 item 2: writable without a journaled interrupted send
+		// (an administrator copying files out) is modified, not repaired.
+		name: "modified-replica-not-journaled",
+		now:  sun.Add(time.Hour),
+		obs: func() *Observed {
+			o := steady(d, sun)
+			docs := o.Subvolumes["subvol1-docs"]
+			docs.External[0].ReceivedUUID = ""
+			docs.External[0].ReadOnly = false
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			for _, a := range p.Actions() {
+				if a.Subvolume == "subvol1-docs" && a.Location == "WD-18TB" && a.Kind != KindSend {
+					t.Errorf("a modified replica must be left alone, got %s %s", a.Kind, a.Snapshot)
+				}
+			}
+			if !planWarns(p, "subvol1-docs", "is modified (no received UUID)") {
+				t.Errorf("the plan does not report the modified replica")
+			}
+		},
+	}, {
+		// Interrupted, but its local snapshot is gone: nothing can be sent
+		// again, so deleting it would lose the only copy.
+		name: "interrupted-without-local-snapshot",
+		now:  sun.Add(time.Hour),
+		obs: func() *Observed {
+			o := steady(d, sun)
+			docs := o.Subvolumes["subvol1-docs"]
+			gone := docs.External[0].Name
+			docs.External[0].ReceivedUUID = ""
+			docs.Local = slices.DeleteFunc(docs.Local, func(s Snapshot) bool { return s.Name == gone })
+			o.Interrupted = []JournalEntry{{Time: sun.Add(-time.Hour), Phase: PhaseStart, Action: &Action{Kind: KindSend, Subvolume: "subvol1-docs",
+				Location: "WD-18TB", Snapshot: gone}}}
+			return o
+		},
+		check: func(t *testing.T, p *Plan) {
+			if r := find(p, "subvol1-docs", KindRepair); r != nil {
+				t.Errorf("repaired a replica whose local snapshot is gone: %+v", r)
+			}
+			if !planWarns(p, "subvol1-docs", "is modified (no received UUID)") {
+				t.Errorf("the plan does not report the modified replica")
 			}
 		},
 	}, {
@@ -568,4 +616,13 @@ func TestRenderInputCoversServices(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+func planWarns(p *Plan, subvol, text string) bool {
+	for _, s := range p.Subvolumes {
+		if s.Name == subvol && slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, text) }) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,8 @@ package recovery
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/verify"
 )
 
@@ -82,32 +85,42 @@ var ErrExists = errors.New("already exists")
 // reports success. It writes into a temporary sibling of dest and renames
 // it into place, so a failed restore leaves nothing half-made at dest; an
 // existing dest is replaced only with force.
+//
+// dest's directory is often a user's: it is opened once, with no symlink in
+// any component, and everything after goes through descriptors. The
+// temporary directory is made 0700 through that descriptor and held open,
+// so renaming or exchanging names in the user's directory (renameat2
+// RENAME_EXCHANGE) cannot redirect a write, an ownership or a mode change.
 func Restore(ctx context.Context, root, rel, dest string, force bool) (verify.TreeReport, error) {
 	src, err := verify.Stat(root, rel)
 	if err != nil {
 		return verify.TreeReport{}, fmt.Errorf("%s in the snapshot: %w", rel, err)
 	}
-	if _, err := os.Lstat(dest); err == nil && !force {
-		return verify.TreeReport{}, fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
-	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return verify.TreeReport{}, fmt.Errorf("restore: %w", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), ".drsync-restore-")
+	parent, err := safefs.MkdirAll(filepath.Dir(dest), 0o755)
 	if err != nil {
 		return verify.TreeReport{}, fmt.Errorf("restore: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer unix.Close(parent)
+	name := filepath.Base(dest)
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && !force {
+		return verify.TreeReport{}, fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
+	}
+	tmp, err := newTemp(parent, filepath.Dir(dest))
+	if err != nil {
+		return verify.TreeReport{}, err
+	}
+	defer tmp.remove(parent)
+	scratch := safefs.ProcPath(tmp.fd, "")
 	if src.Type == "dir" {
-		err = restoreTree(ctx, root, rel, tmp)
+		err = restoreTree(ctx, root, rel, tmp.fd)
 	} else {
-		err = verify.Restore(root, rel, tmp)
+		err = verify.Restore(root, rel, scratch)
 	}
 	if err != nil {
 		return verify.TreeReport{}, err
 	}
-	staged := filepath.Join(tmp, filepath.FromSlash(rel))
-	rep, err := verifyCopy(ctx, root, rel, staged, src)
+	rep, err := verifyCopy(ctx, root, rel, scratch, src)
 	if err != nil {
 		return rep, err
 	}
@@ -115,17 +128,74 @@ func Restore(ctx context.Context, root, rel, dest string, force bool) (verify.Tr
 		return rep, fmt.Errorf("the restored copy differs from the snapshot (%d problem(s), first %s: %s); nothing was put at %s",
 			len(rep.Mismatches), rep.Mismatches[0].Rel, rep.Mismatches[0].Check, dest)
 	}
-	return rep, place(staged, dest, force)
+	return rep, place(tmp.fd, rel, parent, name, dest, force)
 }
 
-// place moves the verified copy to dest atomically. Without force it
-// refuses whatever appeared at dest meanwhile (RENAME_NOREPLACE); with
-// force it swaps the two (RENAME_EXCHANGE) and only then removes the old
-// one, so the original is never gone before the copy is in place.
-func place(staged, dest string, force bool) error {
-	err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dest, unix.RENAME_NOREPLACE)
+// tempDir is the restore's private directory beside dest, held open.
+type tempDir struct {
+	fd   int
+	name string
+}
+
+func newTemp(parent int, where string) (tempDir, error) {
+	for range 100 {
+		var b [8]byte
+		rand.Read(b[:])
+		name := ".drsync-restore-" + hex.EncodeToString(b[:])
+		err := unix.Mkdirat(parent, name, 0o700)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return tempDir{}, fmt.Errorf("restore: mkdir in %s: %w", where, err)
+		}
+		fd, err := safefs.OpenBeneath(parent, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return tempDir{}, fmt.Errorf("restore: %w", err)
+		}
+		return tempDir{fd: fd, name: name}, nil
+	}
+	return tempDir{}, fmt.Errorf("restore: no free temporary name in %s", where)
+}
+
+// remove empties the temporary directory through its own descriptor and
+// unlinks its name only while that name is still this directory: a user
+// who renamed something else to it keeps it.
+func (t tempDir) remove(parent int) {
+	defer unix.Close(t.fd)
+	if f := os.NewFile(uintptr(dupOrNeg(t.fd)), t.name); f != nil {
+		entries, _ := f.ReadDir(-1)
+		f.Close()
+		for _, e := range entries {
+			os.RemoveAll(safefs.ProcPath(t.fd, e.Name()))
+		}
+	}
+	var mine, named unix.Stat_t
+	if unix.Fstat(t.fd, &mine) != nil || unix.Fstatat(parent, t.name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return
+	}
+	if mine.Dev == named.Dev && mine.Ino == named.Ino {
+		unix.Unlinkat(parent, t.name, unix.AT_REMOVEDIR)
+	}
+}
+
+func dupOrNeg(fd int) int {
+	d, err := unix.Dup(fd)
+	if err != nil {
+		return -1
+	}
+	return d
+}
+
+// place moves the verified copy (rel below tmp) to name in parent
+// atomically. Without force it refuses whatever appeared there meanwhile
+// (RENAME_NOREPLACE); with force it swaps the two (RENAME_EXCHANGE) and
+// only then removes the old one, so the original is never gone before the
+// copy is in place.
+func place(tmp int, rel string, parent int, name, dest string, force bool) error {
+	err := unix.Renameat2(tmp, rel, parent, name, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EINVAL) {
-		return placeWithoutFlags(staged, dest, force) // NFS, CIFS, many FUSE filesystems
+		return placeWithoutFlags(tmp, rel, parent, name, dest, force) // NFS, CIFS, many FUSE filesystems
 	}
 	switch {
 	case err == nil:
@@ -133,17 +203,18 @@ func place(staged, dest string, force bool) error {
 	case errors.Is(err, unix.EEXIST) && !force:
 		return fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
 	case errors.Is(err, unix.EEXIST):
-		if err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, dest, unix.RENAME_EXCHANGE); err != nil {
+		if err := unix.Renameat2(tmp, rel, parent, name, unix.RENAME_EXCHANGE); err != nil {
 			return fmt.Errorf("replacing %s: %w", dest, err)
 		}
-		// staged now holds the replaced original, removed with the temp dir.
+		// rel in tmp now holds the replaced original, removed with tmp.
 		return nil
 	default:
 		return fmt.Errorf("restore: %w", err)
 	}
 }
 
-func verifyCopy(ctx context.Context, root, rel, staged string, src verify.FileInfo) (verify.TreeReport, error) {
+func verifyCopy(ctx context.Context, root, rel, scratch string, src verify.FileInfo) (verify.TreeReport, error) {
+	staged := scratch + "/" + rel
 	if src.Type == "dir" {
 		rep, err := verify.CompareTrees(ctx, filepath.Join(root, filepath.FromSlash(rel)), staged, nil)
 		// A path restore gives every name its own copy: link counts differ
@@ -157,7 +228,7 @@ func verifyCopy(ctx context.Context, root, rel, staged string, src verify.FileIn
 		rep.Mismatches = kept
 		return rep, err
 	}
-	got, err := verify.Stat(filepath.Dir(staged), filepath.Base(staged))
+	got, err := verify.Stat(scratch, rel)
 	if err != nil {
 		return verify.TreeReport{}, fmt.Errorf("verifying the restored copy: %w", err)
 	}
@@ -165,11 +236,13 @@ func verifyCopy(ctx context.Context, root, rel, staged string, src verify.FileIn
 	return verify.TreeReport{Entries: 1, Files: 1, Bytes: src.Size, Mismatches: verify.Compare(src, got)}, nil
 }
 
-// restoreTree restores every entry below root/rel into scratch; files and
-// symlinks through verify.Restore, directories recreated with their
-// metadata once their contents are in place (so their mtimes hold).
-func restoreTree(ctx context.Context, root, rel, scratch string) error {
+// restoreTree restores every entry below root/rel into the directory tmp;
+// files and symlinks through verify.Restore, directories created through
+// tmp's descriptor and given their metadata on their own descriptors once
+// their contents are in place (so their mtimes hold).
+func restoreTree(ctx context.Context, root, rel string, tmp int) error {
 	base := filepath.Join(root, filepath.FromSlash(rel))
+	scratch := safefs.ProcPath(tmp, "")
 	var dirs []string
 	err := filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -183,7 +256,11 @@ func restoreTree(ctx context.Context, root, rel, scratch string) error {
 		switch {
 		case e.IsDir():
 			dirs = append(dirs, r)
-			return os.MkdirAll(filepath.Join(scratch, filepath.FromSlash(r)), 0o700)
+			fd, err := safefs.MkdirAllBelow(tmp, r, 0o700)
+			if err != nil {
+				return err
+			}
+			return unix.Close(fd)
 		case e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0:
 			return verify.Restore(root, r, scratch)
 		default:
@@ -199,27 +276,22 @@ func restoreTree(ctx context.Context, root, rel, scratch string) error {
 		if err != nil {
 			return err
 		}
-		if err := applyDirMeta(filepath.Join(scratch, filepath.FromSlash(dirs[i])), fi); err != nil {
+		if err := applyDirMeta(tmp, dirs[i], fi); err != nil {
 			return fmt.Errorf("restore %s: %w", dirs[i], err)
 		}
 	}
 	return nil
 }
 
-func applyDirMeta(path string, fi verify.FileInfo) error {
-	if err := os.Lchown(path, int(fi.UID), int(fi.GID)); err != nil {
+// applyDirMeta sets a restored directory's owner, mode, xattrs and mtime
+// on its own descriptor, opened below tmp without following anything.
+func applyDirMeta(tmp int, rel string, fi verify.FileInfo) error {
+	fd, err := safefs.OpenBeneath(tmp, rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
 		return err
 	}
-	if err := os.Chmod(path, fi.Mode); err != nil {
-		return err
-	}
-	for name, val := range fi.Xattrs {
-		if err := unix.Lsetxattr(path, name, []byte(val), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
-			return fmt.Errorf("xattr %s: %w", name, err)
-		}
-	}
-	ts := []unix.Timespec{unix.NsecToTimespec(fi.MtimeNs), unix.NsecToTimespec(fi.MtimeNs)}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
+	defer unix.Close(fd)
+	return verify.SetAttrs(fd, fi)
 }
 
 // Resolve turns a user's PATH into (subvolume, rel): an absolute path
@@ -251,24 +323,25 @@ func Resolve(sources map[string]string, path string) (map[string]string, error) 
 }
 
 // placeWithoutFlags is place for filesystems without renameat2's flags:
-// check, then rename; with force the original is moved aside first and
-// put back if the copy cannot take its place.
-func placeWithoutFlags(staged, dest string, force bool) error {
-	if _, err := os.Lstat(dest); err == nil {
+// check, then rename; with force the original is moved aside into tmp first
+// and put back if the copy cannot take its place.
+func placeWithoutFlags(tmp int, rel string, parent int, name, dest string, force bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
 		if !force {
 			return fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
 		}
-		aside := staged + ".replaced"
-		if err := os.Rename(dest, aside); err != nil {
+		const aside = ".replaced"
+		if err := unix.Renameat(parent, name, tmp, aside); err != nil {
 			return fmt.Errorf("replacing %s: %w", dest, err)
 		}
-		if err := os.Rename(staged, dest); err != nil {
-			os.Rename(aside, dest)
+		if err := unix.Renameat(tmp, rel, parent, name); err != nil {
+			unix.Renameat(tmp, aside, parent, name)
 			return fmt.Errorf("replacing %s: %w", dest, err)
 		}
-		return nil // aside lies in the temp dir, removed with it
+		return nil // aside lies in tmp, removed with it
 	}
-	if err := os.Rename(staged, dest); err != nil {
+	if err := unix.Renameat(tmp, rel, parent, name); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil

@@ -72,7 +72,7 @@ func TestRunbooksContent(t *testing.T) {
 	dr003 := string(rbs[runbookDeletion])
 	for _, want := range []string{
 		`sudo /usr/local/bin/drsync find "$LOST" -f /home/patriark/containers/config/drsync/homelab.cue`,
-		`sudo /usr/local/bin/drsync restore "$LOST" --from "$SNAP" --to /var/tmp/drsync-restore -f /home/patriark/containers/config/drsync/homelab.cue`,
+		`sudo /usr/local/bin/drsync restore "$LOST" --from "$SNAP" --to /var/lib/drsync/scratch -f /home/patriark/containers/config/drsync/homelab.cue`,
 		"`htpc-home.20260315T0200`",
 	} {
 		if !strings.Contains(dr003, want) {

@@ -242,26 +242,6 @@ func monthSlot(y int, mo time.Month, s Schedule, loc *time.Location) time.Time {
 	return time.Date(y, mo, min(s.Day, last), s.Hour, s.Minute, 0, 0, loc)
 }
 
-// Due reports whether a new copy is due given the time of the newest one
-// (zero when there is none), and says why in words.
-func (s Schedule) Due(newest, now time.Time) (bool, string) {
-	if newest.IsZero() {
-		return true, "none yet"
-	}
-	age := Age(now.Sub(newest))
-	if s.Kind == "every" {
-		if now.Sub(newest) >= s.Every {
-			return true, fmt.Sprintf("newest is %s old; wants one every %s", age, FormatDuration(s.Every))
-		}
-		return false, fmt.Sprintf("newest is %s old; next in %s", age, Age(s.Every-now.Sub(newest)))
-	}
-	slot := s.Slot(now)
-	if newest.Before(slot) {
-		return true, fmt.Sprintf("newest is %s old; %q wants one since %s", age, s.Text, slot.Format("2006-01-02 15:04"))
-	}
-	return false, fmt.Sprintf("newest is %s old; %q is satisfied until the next slot", age, s.Text)
-}
-
 // Next returns the first slot after now (interval schedules: after the
 // newest copy, passed as newest; zero newest means now).
 func (s Schedule) Next(newest, now time.Time) time.Time {

@@ -17,6 +17,9 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v git-upload-pack >/dev/null || need+=(git)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# The hardening tests attack drsync as a real unprivileged user they create.
+command -v useradd >/dev/null || need+=(passwd)
+command -v setpriv >/dev/null || need+=(util-linux)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # ssh-target tests start their own sshd
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 

@@ -12,6 +12,7 @@
 package snapname
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,10 +48,7 @@ func FormatSeq(subvol string, t time.Time, seq int) string {
 
 // Less orders stamps by instant, then by Seq, which is btrbk's cmp_date order.
 func Less(a, b Stamp) bool {
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c < 0
-	}
-	return a.Seq < b.Seq
+	return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq, b.Seq)) < 0
 }
 
 // Parse reports whether entry is a btrbk snapshot name of subvol and returns
@@ -70,16 +68,15 @@ func Parse(subvol, entry string, loc *time.Location) (Stamp, bool) {
 	if subvol == "" || !strings.HasPrefix(entry, subvol+".") {
 		return Stamp{}, false
 	}
-	s := entry[len(subvol)+1:]
+	s, seq, hasSeq := strings.Cut(entry[len(subvol)+1:], "_")
 
 	var st Stamp
-	if i := strings.IndexByte(s, '_'); i >= 0 {
-		n, ok := digits(s[i+1:])
+	if hasSeq {
+		n, ok := digits(seq)
 		if !ok {
 			return Stamp{}, false
 		}
 		st.Seq = n
-		s = s[:i]
 	}
 
 	// YYYYMMDD, then optionally Thhmm, then optionally ss and the offset.

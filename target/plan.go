@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/retention"
+	"github.com/drsync/drsync/schedule"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
@@ -157,8 +158,12 @@ func (in PlanInput) sendDue(restorable []Copy) (Local, string, bool) {
 	send := in.Sends.Schedule
 	if send.Kind == "every" {
 		last := in.Local[len(in.Local)-1]
-		if due, why := send.Due(newest, in.Now); due && last.Time.After(newest) {
-			return last, "send " + why, true
+		if v := schedule.Due(send, newest, in.Now); v.Due && last.Time.After(newest) {
+			why := "no copy yet"
+			if !newest.IsZero() {
+				why = fmt.Sprintf("newest copy is %s old; %q wants one every %s", schema.Age(v.Age.Duration), send.Text, schema.FormatDuration(send.Every))
+			}
+			return last, why, true
 		}
 		return Local{}, "", false
 	}

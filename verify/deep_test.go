@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -151,6 +152,61 @@ func TestCompareTreesReadErrorOnOneSide(t *testing.T) {
 	for _, m := range r.Mismatches {
 		if m.Check == "read" && (m.Want != "" || !strings.Contains(m.Got, "permission denied")) {
 			t.Errorf("%s: read error on the wrong side: want %q, got %q", m.Rel, m.Want, m.Got)
+		}
+	}
+}
+
+// TestDeepChain walks a chain of 3000 one-letter directories (6 KB of
+// path): every level is listed and compared, nothing is a read error. The
+// walks hold one descriptor per level, so depth is bounded by the open-file
+// limit (Go raises the soft limit to the hard one at start), not PATH_MAX.
+func TestDeepChain(t *testing.T) {
+	const levels = 3000
+	dir := fastTempDir(t) // removing 6000 directories from a disk takes seconds
+	// rm walks a deep tree in linear time; os.RemoveAll rescans each level.
+	t.Cleanup(func() { _ = exec.Command("rm", "-rf", filepath.Join(dir, "want"), filepath.Join(dir, "got")).Run() })
+	for _, side := range []string{"want", "got"} {
+		if err := os.Mkdir(filepath.Join(dir, side), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(filepath.Join(dir, side), unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range levels {
+			if err := unix.Mkdirat(fd, "d", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			next, err := unix.Openat(fd, "d", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+			unix.Close(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd = next
+		}
+		f, err := unix.Openat(fd, "bottom.txt", unix.O_WRONLY|unix.O_CREAT, 0o644)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Write(f, []byte("bottom"))
+		unix.Close(f)
+	}
+	rel := strings.Repeat("d/", levels) + "bottom.txt"
+	s, err := Sample(filepath.Join(dir, "want"), 5, 1)
+	if err != nil || !slices.Equal(s, []string{rel}) {
+		t.Fatalf("sample: %d rels, %.200v", len(s), err)
+	}
+	r, err := CompareTrees(context.Background(), filepath.Join(dir, "want"), filepath.Join(dir, "got"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Entries != levels+2 || r.Files != 1 {
+		t.Errorf("compared %d entries, %d files; want %d and 1", r.Entries, r.Files, levels+2)
+	}
+	for _, m := range r.Mismatches {
+		if m.Check != "mtime" { // the two chains were made at different instants
+			t.Errorf("%.40s…: %s %.200s", m.Rel, m.Check, m.Got)
 		}
 	}
 }

@@ -113,20 +113,19 @@ func restore(root, rel, scratch string) error {
 	}
 	switch fi.Type {
 	case typeFile:
-		err = restoreFile(src, dst, name, fi, st)
+		return restoreFile(src, dst, name, fi, st)
 	case typeSymlink:
 		if err = unix.Symlinkat(fi.Link, dst, name); err != nil {
-			err = &fs.PathError{Op: "symlink", Path: name, Err: err}
+			return &fs.PathError{Op: "symlink", Path: name, Err: err}
 		}
+		return setSymlinkAttrs(dst, name, fi)
 	default:
 		return fmt.Errorf("cannot restore a %s", fi.Type)
 	}
-	if err != nil {
-		return err
-	}
-	return setAttrs(dst, name, fi)
 }
 
+// restoreFile creates name in dst (O_EXCL: never an existing file or a
+// planted symlink) and sets its content and metadata on that descriptor.
 func restoreFile(src, dst int, name string, fi FileInfo, st *unix.Stat_t) error {
 	in, err := openFileAt(src, name, st)
 	if err != nil {
@@ -138,7 +137,13 @@ func restoreFile(src, dst int, name string, fi FileInfo, st *unix.Stat_t) error 
 		return &fs.PathError{Op: "create", Path: name, Err: err}
 	}
 	defer unix.Close(out)
-	return copySparse(in, out, fi.Size)
+	if err := copySparse(in, out, fi.Size); err != nil {
+		return err
+	}
+	if err := SetAttrs(out, fi); err != nil {
+		return &fs.PathError{Op: "set metadata", Path: name, Err: err}
+	}
+	return nil
 }
 
 // copySparse copies the data extents of in to out with read/write (never
@@ -198,10 +203,34 @@ func pwriteAll(fd int, b []byte, off int64) error {
 	return nil
 }
 
-// setAttrs applies fi's metadata to dirfd/name in the order that keeps each
-// step from undoing another: chown clears setuid bits and capabilities, so
-// it goes first; the mtime goes last.
-func setAttrs(dirfd int, name string, fi FileInfo) error {
+// SetAttrs applies fi's metadata (owner, xattrs, mode, mtime) to the open
+// file or directory fd, so nothing is looked up by name again. The order
+// keeps each step from undoing another: chown clears setuid bits and
+// capabilities, so it goes first; the mtime goes last. Xattrs the
+// filesystem refuses (ENOTSUP) are skipped: comparing reports them.
+func SetAttrs(fd int, fi FileInfo) error {
+	if err := unix.Fchown(fd, int(fi.UID), int(fi.GID)); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	for k, v := range fi.Xattrs {
+		if err := unix.Fsetxattr(fd, k, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("setxattr %s: %w", k, err)
+		}
+	}
+	if err := unix.Fchmod(fd, unixMode(fi.Mode)); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	ts := unix.NsecToTimespec(fi.MtimeNs)
+	if err := unix.UtimesNanoAt(fd, "", []unix.Timespec{ts, ts}, unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("utimes: %w", err)
+	}
+	return nil
+}
+
+// setSymlinkAttrs is SetAttrs for a symlink, which cannot be opened: every
+// call names it in dirfd and acts on the link itself, never its target.
+// Linux has no symlink modes.
+func setSymlinkAttrs(dirfd int, name string, fi FileInfo) error {
 	if err := unix.Fchownat(dirfd, name, int(fi.UID), int(fi.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &fs.PathError{Op: "chown", Path: name, Err: err}
 	}
@@ -210,11 +239,6 @@ func setAttrs(dirfd int, name string, fi FileInfo) error {
 		err := unix.Lsetxattr(p, k, []byte(v), 0)
 		if err != nil && !errors.Is(err, unix.ENOTSUP) {
 			return &fs.PathError{Op: "setxattr " + k, Path: name, Err: err}
-		}
-	}
-	if fi.Type != typeSymlink { // Linux has no symlink modes
-		if err := unix.Fchmodat(dirfd, name, unixMode(fi.Mode), 0); err != nil {
-			return &fs.PathError{Op: "chmod", Path: name, Err: err}
 		}
 	}
 	ts := unix.NsecToTimespec(fi.MtimeNs)

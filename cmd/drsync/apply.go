@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -127,7 +127,7 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 	if !out.Plan.Empty() {
 		res := out.Result
 		fmt.Fprintf(g.stdout, "\nApply complete: %d done, %d failed, %d skipped; %s sent.\n",
-			res.Done, res.Failed, res.Skipped, humanBytes(res.Bytes))
+			res.Done, res.Failed, res.Skipped, humane.Bytes(res.Bytes))
 	}
 	return err
 }
@@ -139,9 +139,9 @@ func printEvent(g *globalOptions, e reconcile.Event) {
 		extra := ""
 		switch r := e.Report; {
 		case a.Kind == reconcile.KindSend:
-			extra = ", " + humanBytes(e.Bytes)
+			extra = ", " + humane.Bytes(e.Bytes)
 		case r != nil && r.Kind == reconcile.KindDrill:
-			extra = fmt.Sprintf(", %d files verified, RTO %s of %s", r.Files, seconds(r.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
+			extra = fmt.Sprintf(", %d files verified, RTO %s of %s", r.Files, humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		case r != nil:
 			extra = fmt.Sprintf(", %d files verified: %s", r.Files, r.Result)
 		}
@@ -165,26 +165,4 @@ func confirm(g *globalOptions) error {
 		return fmt.Errorf("apply cancelled")
 	}
 	return nil
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// seconds turns journaled seconds into a duration rounded for reading.
-func seconds(s float64) time.Duration {
-	d := time.Duration(s * float64(time.Second))
-	if d < time.Minute {
-		return d.Round(time.Millisecond)
-	}
-	return d.Round(time.Second)
 }

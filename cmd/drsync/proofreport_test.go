@@ -42,6 +42,21 @@ func TestProofReportsNameSides(t *testing.T) {
 			t.Errorf("report lacks %s:\n%s", want, out)
 		}
 	}
+	// A drill compares the local snapshot with the replica received again.
+	code, drill := r.run("drill", "--subvolume", "docs")
+	if code != 1 {
+		t.Fatalf("drill: exit %d\n%s", code, drill)
+	}
+	for _, want := range []string{
+		`(?m)^  ✗ ` + q + `: xattr:user\.drsync-test \(local snapshot \(absent\), restored copy "tampered"\)$`,
+		`(?m)^  ✗ ` + q + `: sha256 \(local snapshot [0-9a-f]{64}, restored copy [0-9a-f]{64}\)$`,
+		`(?m)^  checks: every entry: type, size, content byte for byte`,
+	} {
+		if !regexp.MustCompile(want).MatchString(drill) {
+			t.Errorf("drill report lacks %s:\n%s", want, drill)
+		}
+	}
+	out += drill
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "  ✗ ") || strings.HasPrefix(line, "  ✓ ") {
 			if strings.HasPrefix(line[len("  ✗ "):], ":") || strings.Contains(line, "got )") || strings.Contains(line, r.dir) {

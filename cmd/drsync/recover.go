@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
@@ -125,7 +126,7 @@ func runFind(g *globalOptions, path string) error {
 	for _, f := range all {
 		fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, f.Path)
 		for _, c := range f.Copies {
-			fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humanBytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
+			fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humane.Bytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
 		}
 	}
 	fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", path, commonFlags(g))
@@ -176,6 +177,6 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 		}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
 	}
 	fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
-		rel, snap.Name, snap.Location, dest, count(rep.Entries, "entry"), humanBytes(rep.Bytes))
+		rel, snap.Name, snap.Location, dest, humane.Count(rep.Entries, "entry"), humane.Bytes(rep.Bytes))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -72,7 +73,7 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 		}
 		reportServices(g, d)
 		fmt.Fprintf(g.stdout, "created %s with sample data in plain directories\n\nnext: %s --storage dir\n",
-			count(len(d.Subvolumes), "source"), next)
+			humane.Count(len(d.Subvolumes), "source"), next)
 		return nil
 	}
 	if _, err := newStorage(g); err != nil {
@@ -117,7 +118,7 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 				"Declare luks.verify with a tag, as examples/desired/homelab.cue does, to turn the check off in sandboxes.\n", name, l.LUKS.Device)
 		}
 	}
-	fmt.Fprintf(g.stdout, "created %s with sample data\n\nnext: %s\n", count(len(layout.Subvolumes), "source subvolume"), next)
+	fmt.Fprintf(g.stdout, "created %s with sample data\n\nnext: %s\n", humane.Count(len(layout.Subvolumes), "source subvolume"), next)
 	return nil
 }
 

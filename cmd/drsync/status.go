@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -42,8 +43,12 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
+// statusRows reads each subvolume's and service's status from the one
+// derivation the metrics and runbooks render (reconcile.RenderInput), so
+// they never disagree; the reports of the last test and drill come from
+// the journal's history as they are.
 func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []subvolumeStatus {
-	var rows []subvolumeStatus
+	in := reconcile.RenderInput(d, obs, now)
 	age := func(t time.Time) *float64 {
 		if t.IsZero() {
 			return nil
@@ -51,40 +56,25 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		s := max(0, now.Sub(t).Seconds()) // a future-dated snapshot is warned about by plan, never a negative age
 		return &s
 	}
-	evidence := func(r *subvolumeStatus) {
-		if h := obs.History[r.Name]; h != nil {
-			if h.Verified != nil {
-				r.Verified = age(h.Verified.SnapshotTime)
-			}
-			r.LastTest, r.Tests, r.TestsPassed, r.LastDrill = h.LastTest, h.Tests, h.Passed, h.LastDrill
+	row := func(name, tier, service string, rpo, rto time.Duration) subvolumeStatus {
+		st := in.Subvolumes[name]
+		r := subvolumeStatus{Name: name, Tier: tier, Service: service, RPOTargetSeconds: rpo.Seconds(), RTOTargetSeconds: rto.Seconds(),
+			NewestSnapshot: age(st.NewestLocal), NewestReplica: age(st.NewestExternal), Verified: age(st.Verified),
+			Tests: st.TestsRun, TestsPassed: st.TestsPassed}
+		if h := obs.History[name]; h != nil {
+			r.LastTest, r.LastDrill = h.LastTest, h.LastDrill
 		}
+		return r
 	}
+	var rows []subvolumeStatus
 	for _, name := range d.SubvolumeNames() {
-		s, st := d.Subvolumes[name], obs.Subvolumes[name]
-		r := subvolumeStatus{Name: name, Tier: s.Tier, RPOTargetSeconds: d.Tiers[s.Tier].RPO.Seconds(), RTOTargetSeconds: d.RTO(s).Seconds()}
-		if n := len(st.Local); n > 0 {
-			r.NewestSnapshot = age(st.Local[n-1].Time)
-		}
-		if replicas := reconcile.Replicas(st.External); len(replicas) > 0 {
-			r.NewestReplica = age(replicas[len(replicas)-1].Time)
-		}
-		evidence(&r)
-		rows = append(rows, r)
+		s := d.Subvolumes[name]
+		rows = append(rows, row(name, s.Tier, "", d.Tiers[s.Tier].RPO.Duration, d.RTO(s).Duration))
 	}
 	for _, name := range d.ServiceNames() {
 		svc := d.Services[name]
 		t := d.Tiers[svc.Tier]
-		r := subvolumeStatus{Name: name, Tier: svc.Tier, Service: svc.Kind, RPOTargetSeconds: t.RPO.Seconds(), RTOTargetSeconds: t.RTO.Seconds()}
-		if st := obs.Services[name]; st != nil {
-			if n := len(st.Archives); n > 0 {
-				r.NewestSnapshot = age(st.Archives[n-1].Time)
-			}
-			if n := len(st.External); n > 0 {
-				r.NewestReplica = age(st.External[n-1].Time)
-			}
-		}
-		evidence(&r)
-		rows = append(rows, r)
+		rows = append(rows, row(name, svc.Tier, svc.Kind, t.RPO.Duration, t.RTO.Duration))
 	}
 	return rows
 }
@@ -136,7 +126,7 @@ func runStatus(g *globalOptions) error {
 		}
 		if dr := r.LastDrill; dr != nil {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
-				seconds(dr.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)))
+				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
@@ -191,7 +192,6 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 		if o.sampleSize > 0 {
 			a.Proof.SampleSize = o.sampleSize
 		}
-		a.Reason = "requested"
 		tier := ""
 		if s := d.Subvolumes[n]; s != nil {
 			tier = s.Tier
@@ -252,10 +252,10 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 func printProofs(g *globalOptions, out proofReport, verbose bool) {
 	for _, r := range out.Reports {
 		verdict := strings.ToUpper(r.Result)
-		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humanBytes(r.Bytes), r.Seconds)
+		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humane.Bytes(r.Bytes), r.Seconds)
 		if r.Kind == reconcile.KindDrill {
-			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humanBytes(r.Bytes),
-				seconds(r.Seconds), schema.FormatDuration(seconds(r.RTOTargetSeconds)),
+			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),
+				humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
 				100*r.Seconds/max(r.RTOTargetSeconds, 1e-9))
 		}
 		fmt.Fprintf(g.stdout, "%s  %s  %s\n", r.Subvolume, verdict, what)

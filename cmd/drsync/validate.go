@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
 )
@@ -56,7 +57,7 @@ func runValidate(g *globalOptions) error {
 	for _, w := range d.Warnings() {
 		fmt.Fprintf(g.stderr, "warning: %s\n", w)
 	}
-	fmt.Fprintf(g.stdout, "%s: valid (%s, %s, %s, %s)\n", g.file, count(len(d.Subvolumes), "subvolume"),
-		count(len(d.Services), "service"), count(len(d.Locations), "location"), count(len(d.Tiers), "tier"))
+	fmt.Fprintf(g.stdout, "%s: valid (%s, %s, %s, %s)\n", g.file, humane.Count(len(d.Subvolumes), "subvolume"),
+		humane.Count(len(d.Services), "service"), humane.Count(len(d.Locations), "location"), humane.Count(len(d.Tiers), "tier"))
 	return nil
 }

@@ -120,9 +120,25 @@ func (r *reconciler) Validate(_ context.Context, path string) error {
 		if st, serr := os.Stat(staged); serr == nil && !st.IsDir() {
 			staged = filepath.Dir(staged)
 		}
-		return errors.New(strings.ReplaceAll(err.Error(), staged+"/", r.shownAs))
+		return r.shown(err, staged+"/")
 	}
 	return nil
+}
+
+// shown renames the staged checkout in err's positions to what the user
+// knows; a schema error stays a *schema.Error, its problems positioned.
+func (r *reconciler) shown(err error, staged string) error {
+	var se *schema.Error
+	if !errors.As(err, &se) {
+		return errors.New(strings.ReplaceAll(err.Error(), staged, r.shownAs))
+	}
+	out := &schema.Error{Problems: make([]schema.Problem, len(se.Problems))}
+	for i, p := range se.Problems {
+		p.Pos = strings.Replace(p.Pos, staged, r.shownAs, 1)
+		p.Message = strings.ReplaceAll(p.Message, staged, r.shownAs)
+		out.Problems[i] = p
+	}
+	return out
 }
 
 // Reconcile is one unattended run of the pipeline: guarded, and a dry run

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -131,5 +132,28 @@ func TestWatchReconcileGuardsMassPrune(t *testing.T) {
 	}
 	if n := countDirs(t, snaps); n != 6 {
 		t.Errorf("a guarded reconcile changed the snapshots: %d, want 6", n)
+	}
+}
+
+// A broken revision's error stays typed, positioned in the user's file
+// rather than in watch's staged copy of it.
+func TestWatchValidateKeepsErrorsTyped(t *testing.T) {
+	r, root, _ := newUnattendedRig(t)
+	staged := filepath.Join(root, "staged")
+	if err := os.MkdirAll(staged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(unattendedDesired, `tier:   "1"`, `tier:   "9"`, 1)
+	if err := os.WriteFile(filepath.Join(staged, "desired.cue"), []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.shownAs = "ops/"
+	err := r.Validate(t.Context(), filepath.Join(staged, "desired.cue"))
+	var se *schema.Error
+	if !errors.As(err, &se) || len(se.Problems) == 0 {
+		t.Fatalf("not a schema error: %T %v", err, err)
+	}
+	if p := se.Problems[0]; !strings.HasPrefix(p.Pos, "ops/desired.cue:") || strings.Contains(err.Error(), staged) {
+		t.Errorf("positioned in the staged copy: %+v", se.Problems)
 	}
 }

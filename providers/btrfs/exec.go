@@ -28,20 +28,7 @@ func stderrSuffix(b *bytes.Buffer) string {
 	return ": " + s
 }
 
-// Snapshot creates a read-only snapshot of source at dest.
-func Snapshot(ctx context.Context, source, dest string) error {
-	return run(ctx, "subvolume", "snapshot", "-r", source, dest)
-}
-
 // Create creates an empty subvolume at path.
 func Create(ctx context.Context, path string) error {
 	return run(ctx, "subvolume", "create", path)
-}
-
-// Delete deletes the given subvolumes, read-only ones included (as root).
-func Delete(ctx context.Context, paths ...string) error {
-	if len(paths) == 0 {
-		return nil
-	}
-	return run(ctx, append([]string{"subvolume", "delete"}, paths...)...)
 }

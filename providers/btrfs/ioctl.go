@@ -18,6 +18,8 @@ const (
 	iocFSInfo            = 0x8400941f // _IOR(0x94, 31, struct btrfs_ioctl_fs_info_args)
 	iocSetReceivedSubvol = 0xc0c89425 // _IOWR(0x94, 37, struct btrfs_ioctl_received_subvol_args)
 	iocGetSubvolInfo     = 0x81f8943c // _IOR(0x94, 60, struct btrfs_ioctl_get_subvol_info_args)
+	iocSnapDestroy       = 0x5000940f // _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
+	iocSnapCreateV2      = 0x50009417 // _IOW(0x94, 23, struct btrfs_ioctl_vol_args_v2)
 
 	// The ro bit differs by interface: SUBVOL_GETFLAGS/SETFLAGS speak
 	// BTRFS_SUBVOL_RDONLY (1<<1), GET_SUBVOL_INFO returns the on-disk root
@@ -83,6 +85,24 @@ type fsInfoArgs struct {
 	_              [944]byte
 }
 
+// volArgs is struct btrfs_ioctl_vol_args (4096 bytes): a name in the
+// directory the ioctl is called on.
+type volArgs struct {
+	Fd   int64
+	Name [4088]byte // BTRFS_PATH_NAME_MAX + 1
+}
+
+// volArgsV2 is struct btrfs_ioctl_vol_args_v2 (4096 bytes) without qgroup
+// inheritance: Fd is the subvolume to snapshot, Name the new snapshot's
+// name in the directory the ioctl is called on.
+type volArgsV2 struct {
+	Fd      int64
+	Transid uint64
+	Flags   uint64
+	_       [4]uint64
+	Name    [4040]byte // BTRFS_SUBVOL_NAME_MAX + 1
+}
+
 // Compile-time size checks: each expression is a negative array length
 // (a build error) when the size is wrong.
 var (
@@ -92,6 +112,10 @@ var (
 	_ [200 - unsafe.Sizeof(receivedSubvolArgs{})]byte
 	_ [unsafe.Sizeof(fsInfoArgs{}) - 1024]byte
 	_ [1024 - unsafe.Sizeof(fsInfoArgs{})]byte
+	_ [unsafe.Sizeof(volArgs{}) - 4096]byte
+	_ [4096 - unsafe.Sizeof(volArgs{})]byte
+	_ [unsafe.Sizeof(volArgsV2{}) - 4096]byte
+	_ [4096 - unsafe.Sizeof(volArgsV2{})]byte
 )
 
 func ioctl(fd int, req uintptr, arg unsafe.Pointer) error {

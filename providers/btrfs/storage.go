@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 )
@@ -75,23 +81,56 @@ func (Storage) Probe(loc schema.Location) reconcile.Drive {
 }
 
 func (Storage) Snapshot(ctx context.Context, source, dest string) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+	dir, err := safefs.MkdirAll(filepath.Dir(dest), 0o755)
+	if err != nil {
 		return fmt.Errorf("snapshot directory: %w", err)
 	}
-	// btrfs would put the snapshot inside an existing directory of that
-	// name and succeed: refuse instead.
-	if _, err := os.Lstat(dest); err == nil {
-		return fmt.Errorf("snapshot %s: already exists", dest)
-	}
+	unix.Close(dir)
 	return Snapshot(ctx, source, dest)
 }
 
+// Confine refuses dir unless it is reached from root without a symlink and
+// without crossing onto another filesystem. A dir that does not exist yet
+// holds nothing to protect.
+func (Storage) Confine(root, dir string) error {
+	fd, err := safefs.OpenDirBelow(root, dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
+
 func (Storage) Send(ctx context.Context, snapshot, parent, destDir string, progress func(int64)) (int64, error) {
-	if err := os.MkdirAll(destDir, 0o755); err != nil {
+	dir, err := safefs.MkdirAll(destDir, 0o755)
+	if err != nil {
 		return 0, fmt.Errorf("replica directory: %w", err)
 	}
+	unix.Close(dir)
 	res, err := Send(ctx, snapshot, parent, destDir, progress)
 	return res.Bytes, err
 }
 
 func (Storage) Delete(ctx context.Context, path string) error { return Delete(ctx, path) }
+
+// Size is what receiving the subvolume at path again would write: the
+// bytes of its extents, shared ones included (`btrfs filesystem du`).
+func (Storage) Size(path string) (int64, error) {
+	out, err := exec.Command("btrfs", "filesystem", "du", "-s", "--raw", path).Output()
+	if err != nil {
+		return 0, fmt.Errorf("btrfs filesystem du %s: %w", path, err)
+	}
+	// "Total Exclusive Set-shared Filename" then one line for path.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	fields := strings.Fields(lines[len(lines)-1])
+	if len(lines) < 2 || len(fields) < 4 {
+		return 0, fmt.Errorf("btrfs filesystem du %s: unexpected output %q", path, out)
+	}
+	n, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("btrfs filesystem du %s: %w", path, err)
+	}
+	return n, nil
+}

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/internal/safefs"
 )
 
 // ErrNotSubvolume is returned (wrapped) when a path is not the root of a
@@ -31,14 +33,15 @@ type Subvolume struct {
 	Created      time.Time // otime
 }
 
-// openSubvol opens path and checks it is a subvolume root on btrfs.
+// openSubvol opens path, with no symlink in any component, and checks it
+// is a subvolume root on btrfs.
 func openSubvol(op, path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := safefs.OpenDir(path)
 	if errors.Is(err, unix.ENOTDIR) {
 		return -1, fmt.Errorf("%s %s: %w", op, path, ErrNotSubvolume)
 	}
 	if err != nil {
-		return -1, fmt.Errorf("%s %s: %w", op, path, &os.PathError{Op: "open", Path: path, Err: err})
+		return -1, fmt.Errorf("%s: %w", op, err)
 	}
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
@@ -89,7 +92,8 @@ func subvolumeOf(path string, a *getSubvolInfoArgs) Subvolume {
 }
 
 // List returns the subvolumes directly inside dir, sorted by name, and the
-// names of all other entries. A missing dir yields empty results, because a
+// names of all other entries. dir is opened with no symlink in any
+// component: a snapshot directory reached through one is an error. A missing dir yields empty results, because a
 // snapshot directory that does not exist yet simply holds no snapshots.
 //
 // It costs three system calls per subvolume (openat, GET_SUBVOL_INFO,
@@ -100,13 +104,14 @@ func List(dir string) (subvols []Subvolume, others []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := os.Open(abs)
+	fd, err := safefs.OpenDir(abs)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
+		return nil, nil, fmt.Errorf("btrfs list: %w", err)
 	}
+	f := os.NewFile(uintptr(fd), abs)
 	defer f.Close()
 	entries, err := f.ReadDir(-1)
 	if err != nil {

@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 )
@@ -95,13 +98,20 @@ func newUUID() string {
 // List reports directories with a sidecar as subvolumes and everything else
 // as foreign entries, hiding the sidecars themselves.
 func (Storage) List(dir string) ([]reconcile.Entry, error) {
-	des, err := os.ReadDir(dir)
+	fd, err := safefs.OpenDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	des, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
+	slices.SortFunc(des, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var entries []reconcile.Entry
 	for _, de := range des {
 		name := de.Name()
@@ -121,6 +131,19 @@ func (Storage) List(dir string) ([]reconcile.Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// Confine refuses dir unless it is reached from root without a symlink and
+// without crossing onto another filesystem (missing: nothing to protect).
+func (Storage) Confine(root, dir string) error {
+	fd, err := safefs.OpenDirBelow(root, dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }
 
 // CheckSource accepts any existing directory: without btrfs there is no
@@ -287,9 +310,18 @@ func refuseExisting(path string) error {
 	return nil
 }
 
-// removeSubvolume removes the tree at path and its sidecar.
+// removeSubvolume removes the tree at path and its sidecar. The parent
+// is opened once with no symlink on the way and every later step names
+// entries through that descriptor (/proc/self/fd/N/name), so swapping the
+// parent for a symlink cannot redirect the delete.
 func removeSubvolume(path string) error {
-	doomed := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".deleting")
+	dir, err := safefs.OpenDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	path = safefs.ProcPath(dir, filepath.Base(path))
+	doomed := safefs.ProcPath(dir, "."+filepath.Base(path)+".deleting")
 	if err := removeTree(doomed); err != nil { // left by a crash
 		return err
 	}
@@ -316,4 +348,25 @@ func removeTree(path string) error {
 		return nil
 	})
 	return os.RemoveAll(path)
+}
+
+// Size is what copying the snapshot at path again would write: the bytes
+// its files occupy.
+func (Storage) Size(path string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", path, err)
+	}
+	return n, nil
 }

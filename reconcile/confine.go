@@ -1,0 +1,86 @@
+package reconcile
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/drsync/drsync/schema"
+)
+
+// Confiner is implemented by storage that can prove a directory belongs to
+// its location before drsync lists, writes or deletes in it: reached
+// without any symlink and on the location's own filesystem. Snapshot
+// directories often sit in user-owned directories (~/.snapshots), where a
+// symlink or a mount would otherwise point retention at another location.
+type Confiner interface {
+	// Confine returns an error unless dir is root or lies below it, is
+	// reached with no symlink in any component, and is on root's
+	// filesystem. A dir that does not exist yet passes.
+	Confine(root, dir string) error
+}
+
+// locationRoot is the directory a location's snapshot directories must
+// stay within: the drive's mount point for an external location (the
+// filesystem its UUID identifies), the location's path otherwise.
+func locationRoot(d *schema.Desired, location string) string {
+	l := d.Locations[location]
+	if l.External && l.Mount != "" {
+		return l.Mount
+	}
+	return l.Path
+}
+
+func confine(st Storage, root, dir string) error {
+	c, ok := st.(Confiner)
+	if !ok {
+		return nil
+	}
+	return c.Confine(root, dir)
+}
+
+// confineObserved checks a snapshot directory before it is listed; a
+// refused one is recorded (the plan reports it and touches nothing of the
+// subvolume) instead of failing the whole observation.
+func confineObserved(d *schema.Desired, st Storage, location, dir string, ss *SubvolumeState) bool {
+	if err := confine(st, locationRoot(d, location), dir); err != nil {
+		ss.Refused = append(ss.Refused, fmt.Sprintf("snapshot directory %s in location %s: %v", dir, location, err))
+		return false
+	}
+	return true
+}
+
+// confineAction checks, right before an action writes or deletes, that the
+// directory it acts in is still its location's: the plan's observation may
+// be hours old.
+func confineAction(env Env, a Action) error {
+	if env.Desired == nil {
+		return nil
+	}
+	var root, dir string
+	switch {
+	case a.Take != nil, a.Send != nil && !a.Send.Archive, a.Remove != nil && !a.Remove.Archive:
+		if _, ok := env.Desired.Locations[a.Location]; !ok {
+			return nil
+		}
+		root, dir = locationRoot(env.Desired, a.Location), filepath.Dir(a.Path)
+	case a.Kind == KindDrill && a.Proof != nil:
+		root, dir = a.Proof.Scratch, a.Proof.Scratch
+	default:
+		return nil
+	}
+	if err := confine(env.Storage, root, dir); err != nil {
+		return fmt.Errorf("refusing to %s in %s: %w", a.Kind, dir, err)
+	}
+	return nil
+}
+
+// refusedPlan is the plan of a subvolume whose snapshot directory failed
+// confinement: warnings only, so nothing there is created, sent, tested or
+// deleted until a person looks.
+func refusedPlan(s *schema.Subvolume, st *SubvolumeState) SubvolumePlan {
+	sp := SubvolumePlan{Name: s.Name, Tier: s.Tier, Foreign: st.Foreign}
+	for _, r := range st.Refused {
+		sp.Warnings = append(sp.Warnings, r+": nothing of "+s.Name+" is touched until this is fixed")
+	}
+	return sp
+}

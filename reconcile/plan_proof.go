@@ -1,0 +1,152 @@
+package reconcile
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/drsync/drsync/schema"
+)
+
+const verifiedWhy = "newest verified-restorable snapshot, since the last restore test of a newer one failed"
+
+// lastVerified names the snapshot to keep while restore tests fail: the
+// newest one a test proved, until a newer one passes.
+func lastVerified(h *History) string {
+	if h == nil || h.Verified == nil || h.LastTest.Passed() {
+		return ""
+	}
+	return h.Verified.Snapshot
+}
+
+// planProofs adds the restore test and the drill the tier asks for when
+// they are due.
+func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, now time.Time) {
+	tier := d.Tiers[s.Tier]
+	h := o.History[s.Name]
+	if h == nil {
+		h = &History{}
+	}
+	sent := map[string]bool{}
+	for _, a := range sp.Actions {
+		if a.Kind == KindSend {
+			sent[a.Snapshot] = true
+		}
+	}
+	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
+		if a, fallback, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
+			why.LocalFallback = fallback
+			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
+			sp.Actions = append(sp.Actions, a)
+		} else {
+			sp.Warnings = append(sp.Warnings, "restore test due but nothing to test yet")
+		}
+	}
+	if tier.Drill == nil {
+		return
+	}
+	if why, due := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
+		if a, _, ok := proofAction(d, s, st, o, local, sent, KindDrill); ok {
+			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
+			sp.Actions = append(sp.Actions, a)
+		} else {
+			sp.Warnings = append(sp.Warnings, "drill due but deferred: it restores the replica on the external drive, which is absent or holds none")
+		}
+	}
+}
+
+// ProofAction is the test or drill of a subvolume's newest copy now, for
+// `drsync test` and `drsync drill` run by hand.
+func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action, bool) {
+	if svc := d.Services[name]; svc != nil {
+		st := o.Services[name]
+		if kind != KindTest || st == nil || len(st.Archives) == 0 {
+			return Action{}, false
+		}
+		newest := st.Archives[len(st.Archives)-1]
+		a := Action{Kind: KindTest, Subvolume: name, Location: svc.Location, Snapshot: newest.Name,
+			Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Proof: archiveProof(d, svc, newest)}
+		a.markExternal(d, o)
+		a.because(Reason{Code: BecauseRequested})
+		return a, true
+	}
+	s, st := d.Subvolumes[name], o.Subvolumes[name]
+	if s == nil || st == nil {
+		return Action{}, false
+	}
+	a, _, ok := proofAction(d, s, st, o, st.Local, nil, kind)
+	if ok {
+		a.markExternal(d, o)
+		a.because(Reason{Code: BecauseRequested})
+	}
+	return a, ok
+}
+
+// proofAction picks what a test or drill reads: the newest replica on the
+// drive (after this plan's sends) when the drive is present, the copy a
+// disaster would leave; a test falls back to the newest local snapshot,
+// a drill has nothing to do without a replica.
+func proofAction(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, sent map[string]bool, kind Kind) (a Action, localFallback, ok bool) {
+	tier := d.Tiers[s.Tier]
+	localDir := d.SnapshotDir(s.Snapshots.Location, s.Name)
+	a = Action{Kind: kind, Subvolume: s.Name, Proof: &ProofSpec{}}
+	if kind == KindDrill {
+		a.Proof.Scratch, a.Proof.RTOTarget = d.DrillDir(s), d.RTO(s)
+	} else {
+		a.Proof.Scratch, a.Proof.SampleSize = d.Restore.Scratch, tier.RestoreTest.SampleSize
+	}
+	if s.External != nil && o.Drives[s.External.Location].Present {
+		var replica *Snapshot
+		if replicas := Replicas(st.External); len(replicas) > 0 {
+			replica = &replicas[len(replicas)-1]
+		}
+		for i := len(local) - 1; i >= 0; i-- {
+			if sent[local[i].Name] && (replica == nil || local[i].Time.After(replica.Time)) {
+				replica = &local[i]
+				break
+			}
+		}
+		if replica != nil {
+			a.Location, a.Snapshot, a.Proof.SnapshotTime, a.External = s.External.Location, replica.Name, replica.Time, true
+			a.Path = filepath.Join(d.SnapshotDir(s.External.Location, s.Name), replica.Name)
+			if HasName(local, replica.Name) {
+				a.Proof.Reference = filepath.Join(localDir, replica.Name)
+			}
+			return a, false, true
+		}
+	}
+	if kind == KindDrill || len(local) == 0 {
+		return Action{}, false, false
+	}
+	newest := local[len(local)-1]
+	a.Location, a.Snapshot, a.Proof.SnapshotTime = s.Snapshots.Location, newest.Name, newest.Time
+	a.Path = filepath.Join(localDir, newest.Name)
+	if s.External != nil {
+		localFallback = true // the drive holds no replica: the plan says so
+	}
+	return a, localFallback, true
+}
+
+// proofDue says whether a test or drill is due: the last pass is older
+// than the tier's cadence. A failing one is retried at most daily, so an
+// unattended watch does not hammer a broken drive.
+func proofDue(what string, lastPassed, last, skipped *TestReport, every time.Duration, now time.Time) (*ProofWhy, bool) {
+	why := &ProofWhy{What: what, Every: schema.Duration{Duration: every}}
+	if skipped != nil && now.Sub(skipped.Started) < every && (last == nil || skipped.Started.After(last.Started)) {
+		return nil, false // nothing to prove last time: wait for the next cadence
+	}
+	if last != nil && !last.Passed() {
+		if now.Sub(last.Started) < min(every, 24*time.Hour) {
+			return nil, false
+		}
+		why.Last, why.Age, why.Snapshot = ResultFail, schema.Duration{Duration: now.Sub(last.Started)}, last.Snapshot
+		return why, true
+	}
+	if lastPassed == nil {
+		return why, true
+	}
+	if age := now.Sub(lastPassed.Started); age >= every {
+		why.Last, why.Age = ResultPass, schema.Duration{Duration: age}
+		return why, true
+	}
+	return nil, false
+}

@@ -1,0 +1,102 @@
+package reconcile
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drsync/drsync/schedule"
+	"github.com/drsync/drsync/schema"
+)
+
+// planService keeps a service's archives like a subvolume's snapshots: a
+// backup when the schedule has a slot the newest archive predates, the
+// tier's restore test of the newest archive, and retention's prunes (never
+// the newest archive, nor one that cannot be verified).
+func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed, now time.Time) SubvolumePlan {
+	sp := SubvolumePlan{Name: svc.Name, Tier: svc.Tier, Kind: "service: " + svc.Kind, Foreign: st.Foreign}
+	dir := d.ArchiveDir(svc)
+	archives := append([]Snapshot(nil), st.Archives...)
+	for _, u := range st.Unchecked {
+		sp.Warnings = append(sp.Warnings, "left alone: "+u+" has no checksum, so it cannot be verified")
+	}
+	sp.Warnings = append(sp.Warnings, futureWarnings(archives, now, "archive")...)
+	var planned *Snapshot
+	if v := schedule.Due(svc.Schedule, newestTime(current(archives, now)), now); v.Due {
+		// Names are compared without the archive suffix, unverifiable
+		// archives included: a backup never takes an existing archive's name.
+		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))
+		for _, x := range archives {
+			taken = append(taken, Snapshot{Name: x.Name})
+		}
+		for i := range taken {
+			taken[i].Name = strings.TrimSuffix(taken[i].Name, ArchiveSuffix)
+		}
+		a := newSnapshot(svc.Name, taken, now)
+		a.Name += ArchiveSuffix
+		planned = &a
+		archives = append(archives, a)
+		sortSnapshots(archives)
+		backup := Action{Kind: KindBackup, Subvolume: svc.Name, Location: svc.Location, Snapshot: a.Name,
+			Path: filepath.Join(dir, a.Name), Backup: &BackupService{Service: svc}}
+		backup.because(Reason{Code: BecauseSchedule, Tier: svc.Tier, Subject: "archive", Schedule: &v})
+		sp.Actions = append(sp.Actions, backup)
+	}
+	h := o.History[svc.Name]
+	if h == nil {
+		h = &History{}
+	}
+	tier := d.Tiers[svc.Tier]
+	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
+		newest := archives[len(archives)-1]
+		test := Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
+			Path: filepath.Join(dir, newest.Name), Proof: archiveProof(d, svc, newest)}
+		test.because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
+		sp.Actions = append(sp.Actions, test)
+	}
+	protect := protections(archives, "newest archive", "", lastVerified(h))
+	sp.prune(d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
+	if svc.External != nil {
+		sp.planArchiveCopies(d, svc, st, o, archives, dir, now)
+	}
+	for i := range sp.Actions {
+		if r := sp.Actions[i].Remove; r != nil {
+			r.Archive = true
+		}
+	}
+	sp.markExternal(d, o)
+	sortActions(sp.Actions)
+	return sp
+}
+
+// archiveProof is the payload of a restore test of a service's archive.
+func archiveProof(d *schema.Desired, svc *schema.Service, archive Snapshot) *ProofSpec {
+	return &ProofSpec{SnapshotTime: archive.Time, Scratch: d.Restore.Scratch, Service: svc}
+}
+
+// planArchiveCopies copies the newest archive to the drive when it lacks it,
+// and prunes the copies there by their own retention.
+func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed,
+	archives []Snapshot, dir string, now time.Time) {
+	ext := svc.External.Location
+	if !o.Drives[ext].Present {
+		sp.Warnings = append(sp.Warnings, fmt.Sprintf("archive copy and external prune deferred: drive %s is absent", ext))
+		return
+	}
+	extDir := d.ArchiveCopyDir(svc)
+	copies := append([]Snapshot(nil), st.External...)
+	if n := len(archives); n > 0 {
+		newest := archives[n-1]
+		fresher := len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)
+		if fresher && !HasName(copies, newest.Name) {
+			send := Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
+				Path: filepath.Join(extDir, newest.Name), Send: &SendCopy{From: filepath.Join(dir, newest.Name), Archive: true}}
+			send.because(Reason{Code: BecauseDriveLacks, Tier: svc.Tier})
+			sp.Actions = append(sp.Actions, send)
+			copies = append(copies, newest)
+		}
+	}
+	protect := protections(copies, "newest copy", "", "")
+	sp.prune(d, ext, extDir, copies, nil, svc.External.Retention, protect, now)
+}
