@@ -23,6 +23,10 @@ const (
 	KindDrill    Kind = "drill"    // restore a whole replica and time it
 	KindPrune    Kind = "prune"    // delete a copy retention no longer keeps
 	KindWrite    Kind = "write"    // write a generated file
+
+	KindOffsiteSend    Kind = "offsite-send"    // copy a snapshot to an off-site target
+	KindOffsitePrune   Kind = "offsite-prune"   // delete an off-site copy (a whole chain on S3)
+	KindOffsiteCleanup Kind = "offsite-cleanup" // remove what an interrupted off-site transfer left
 )
 
 // PlanVersion is the version of the plan's JSON (and of the actions in
@@ -62,6 +66,8 @@ type Action struct {
 	// Recover is a recovery step's payload (KindRecover, journaled by
 	// drsync recover, never planned by Compute; see recover_kind.go).
 	Recover *RecoverStep `json:"recover,omitempty"`
+
+	Offsite *OffsiteSpec `json:"offsite,omitempty"` // KindOffsiteSend, KindOffsitePrune, KindOffsiteCleanup
 }
 
 // DriveRef identifies an external drive: what is mounted at Mount must
@@ -152,7 +158,8 @@ type kindSpec struct {
 // them in: repairs, snapshots and backups, sends, then the proofs (which
 // test what was just sent), then prunes (which a failed proof of the same
 // owner holds back), then generated files.
-var kindOrder = []Kind{KindRepair, KindSnapshot, KindBackup, KindSend, KindTest, KindDrill, KindPrune, KindWrite}
+var kindOrder = []Kind{KindRepair, KindOffsiteCleanup, KindSnapshot, KindBackup, KindSend, KindOffsiteSend,
+	KindTest, KindDrill, KindPrune, KindOffsitePrune, KindWrite}
 
 var kinds = map[Kind]kindSpec{
 	KindRepair:   {symbol: "-/+", target: on, run: runRemove},
@@ -163,6 +170,10 @@ var kinds = map[Kind]kindSpec{
 	KindDrill:    {symbol: "~", target: from, run: runProof},
 	KindPrune:    {symbol: "-", target: on, run: runRemove},
 	KindWrite:    {symbol: "+", target: func(a Action) string { return a.Path }, run: runWrite},
+
+	KindOffsiteCleanup: {symbol: "-/+", target: offsiteOn, run: runOffsiteCleanup},
+	KindOffsiteSend:    {symbol: "+", target: offsiteOn, run: runOffsiteSend},
+	KindOffsitePrune:   {symbol: "-", target: offsiteOn, run: runOffsitePrune},
 }
 
 func on(a Action) string   { return a.Snapshot + " on " + a.Location }

@@ -32,6 +32,9 @@ type Env struct {
 	Services ServiceStore
 	Prover   Prover
 	Journal  *Journal
+	// Targets opens off-site targets; nil leaves them unobserved (their
+	// work deferred).
+	Targets Targets
 	// Desired, when set, has Apply check the external drive is still
 	// there before each action on it.
 	Desired *schema.Desired

@@ -51,6 +51,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	if err := observeServices(d, env.Services, loc, o); err != nil {
 		return nil, err
 	}
+	observeOffsite(d, env.Targets, o)
 	if j != nil {
 		entries, malformed, err := j.read()
 		if err != nil {

@@ -38,6 +38,8 @@ type Observed struct {
 	// missing file is absent). Nil means generated files are not managed
 	// in this observation.
 	Files map[string]string `json:"files,omitempty"`
+	// Offsite holds each off-site target as observed, by name.
+	Offsite map[string]*OffsiteState `json:"offsite,omitempty"`
 	// RefusedFiles says why a generated file was not read: a symlink, or
 	// not a regular file. It is reported and left alone.
 	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`

@@ -32,11 +32,15 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
 		planDisasters(&sp, st, o.History[name])
 		sp.markExternal(d, o)
+		sp.planOffsite(d, d.Subvolumes[name], st, o, now)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}
+	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
 	for _, name := range d.ServiceNames() {
 		if st := o.Services[name]; st != nil {
-			p.Services = append(p.Services, planService(d, d.Services[name], st, o, now))
+			sp := planService(d, d.Services[name], st, o, now)
+			sp.planServiceOffsite(d, d.Services[name], st, o, now)
+			p.Services = append(p.Services, sp)
 		}
 	}
 	if o.Files != nil {

@@ -95,7 +95,7 @@ func LoadHost(path string, tags []string, host string) (*Desired, error) {
 		return nil, &Error{Problems: []Problem{{Pos: startOf(path, user),
 			Message: "declares no subvolumes and no services: nothing to back up (is this the desired state?)"}}}
 	}
-	if probs := append(append(references(v, user), d.check(v, user)...), d.checkAlerting(v)...); len(probs) > 0 {
+	if probs := append(append(append(references(v, user), targetReferences(v)...), d.check(v, user)...), d.checkAlerting(v)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}
@@ -131,7 +131,7 @@ func loadValue(path string, tags []string, host string) (unified, user cue.Value
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		// Report the broken references too, so one pass shows everything.
 		if e, ok := cueError(err, user).(*Error); ok {
-			e.Problems = append(e.Problems, references(user, user)...)
+			e.Problems = append(append(e.Problems, references(user, user)...), targetReferences(user)...)
 			sortProblems(e.Problems)
 			return cue.Value{}, cue.Value{}, e
 		}

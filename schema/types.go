@@ -15,6 +15,7 @@ type Desired struct {
 	Services   map[string]*Service   `json:"services,omitempty"`
 	Alerting   *Alerting             `json:"alerting,omitempty"`
 	Pings      map[string]Ping       `json:"pings,omitempty"`
+	Targets    map[string]Target     `json:"targets,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -68,6 +69,8 @@ type Subvolume struct {
 	DrillTarget string       `json:"drillTarget,omitempty"`
 	Snapshots   Replication  `json:"snapshots"`
 	External    *Replication `json:"external,omitempty"`
+	// Offsite sends snapshots to targets, by target name.
+	Offsite map[string]OffsiteSends `json:"offsite,omitempty"`
 }
 
 // Replication is where a subvolume's copies live, when a new one is due and
@@ -136,10 +139,12 @@ type Service struct {
 	Kind      string    `json:"kind"`
 	// External copies archives to a drive (Schedule is the service's own).
 	External *ArchiveCopies `json:"external,omitempty"`
-	URL      string         `json:"url,omitempty"`
-	DataDir  string         `json:"dataDir,omitempty"`
-	Database string         `json:"database,omitempty"`
-	Paths    []string       `json:"paths,omitempty"`
+	// Offsite uploads archives to targets, by target name.
+	Offsite  map[string]OffsiteCopies `json:"offsite,omitempty"`
+	URL      string                   `json:"url,omitempty"`
+	DataDir  string                   `json:"dataDir,omitempty"`
+	Database string                   `json:"database,omitempty"`
+	Paths    []string                 `json:"paths,omitempty"`
 }
 
 // Service kinds.

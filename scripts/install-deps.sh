@@ -22,6 +22,15 @@ command -v npm >/dev/null || need+=(npm)
 # The hardening tests attack drsync as a real unprivileged user they create.
 command -v useradd >/dev/null || need+=(passwd)
 command -v setpriv >/dev/null || need+=(util-linux)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server) # ssh-target tests start their own sshd
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+
+# The S3 server the off-site tests start on 127.0.0.1 (Apache-2.0), built
+# from its Go module into GOPATH/bin, where the tests look for it.
+if ! command -v versitygw >/dev/null && [ ! -x "$(go env GOPATH)/bin/versitygw" ]; then
+	echo "install-deps: installing versitygw" >&2
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

@@ -126,6 +126,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newSandboxCommand(g),
 		newSchemaCommand(g),
 		newFleetCommand(g),
+		newOffsiteCommand(g),
 	)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/target"
 	"github.com/spf13/cobra"
 )
 
@@ -88,7 +89,8 @@ func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
 	if err != nil {
 		return reconcile.Env{}, err
 	}
-	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d, Pings: notify.FromDesired(d)}, nil
+	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d, Pings: notify.FromDesired(d),
+		Targets: func(name string) (target.Target, error) { return openTarget(d, name) }}, nil
 }
 
 func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
