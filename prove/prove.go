@@ -51,7 +51,10 @@ func (p *Prover) Prove(ctx context.Context, req reconcile.TestRequest, progress 
 // as the service would read it back.
 func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
 	r := p.report(req)
-	r.Why = "the newest archive"
+	r.Why = "no copy on the drive: the newest local archive"
+	if req.External {
+		r.Why = "the newest archive's copy on the external drive is the copy a disaster leaves"
+	}
 	start := time.Now()
 	rootFd, err := p.prepareScratch(req.Scratch)
 	if err != nil {

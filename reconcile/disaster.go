@@ -157,4 +157,7 @@ func planDisasters(sp *SubvolumePlan, st *SubvolumeState, h *History) {
 
 // CommonParent is the local snapshot the next incremental send of a
 // subvolume would start from ("" when the next send is a full one).
-func CommonParent(local, ext []Snapshot) string { return commonParent(local, Replicas(ext)) }
+func CommonParent(local, ext []Snapshot) string {
+	parent, _ := commonParent(local, Replicas(ext), nil)
+	return parent
+}

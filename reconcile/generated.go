@@ -38,6 +38,9 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 			s.NewestLocal, s.NewestExternal = newestTime(current(st.Local, now)), newestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
+		if f := o.SendFailing[name]; f != nil {
+			s.SendFailingSince = f.Since
+		}
 		if h != nil {
 			if send := h.LastSend; send != nil {
 				s.SizeBytes = send.Bytes

@@ -179,6 +179,9 @@ type JournalSummary struct {
 	DriveSeen map[string]time.Time
 	// Malformed names each journal line that was skipped as unreadable.
 	Malformed []string
+	// SendFailing holds, by subvolume, the failed sends since its last
+	// successful one.
+	SendFailing map[string]*SendFailure
 }
 
 // RunSummary describes one apply run.
@@ -219,7 +222,8 @@ type journalFold struct {
 
 func newJournalFold() *journalFold {
 	return &journalFold{ended: true, open: map[string]bool{},
-		s: JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{}}}
+		s: JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{},
+			SendFailing: map[string]*SendFailure{}}}
 }
 
 func (f *journalFold) add(e JournalEntry) {
@@ -258,8 +262,11 @@ func (f *journalFold) add(e JournalEntry) {
 			}
 			h.record(e)
 		}
-		if e.Phase == PhaseDone && e.Action != nil && e.Action.Kind == KindSend {
-			s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
+		if e.Action != nil && e.Action.Kind == KindSend {
+			recordSend(s.SendFailing, e)
+			if e.Phase == PhaseDone {
+				s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
+			}
 		}
 	}
 }
@@ -280,6 +287,9 @@ func (f *journalFold) summary() JournalSummary {
 	}
 	if len(s.History) == 0 {
 		s.History = nil
+	}
+	if len(s.SendFailing) == 0 {
+		s.SendFailing = nil
 	}
 	return s
 }

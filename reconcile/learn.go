@@ -13,6 +13,7 @@ func (o *Observed) takeSummary() {
 	sum := o.journal.summary()
 	o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 	o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+	o.SendFailing = sum.SendFailing
 }
 
 // learn folds what a run did (the journal entries it wrote) into the

@@ -22,6 +22,9 @@ type Observed struct {
 	// LastSent maps a subvolume to its last snapshot sent successfully,
 	// from the journal: the parent to keep while the drive is away.
 	LastSent map[string]string `json:"lastSent,omitempty"`
+	// SendFailing holds, by subvolume, the sends that failed since its
+	// last successful one, from the journal.
+	SendFailing map[string]*SendFailure `json:"sendFailing,omitempty"`
 	// Interrupted lists actions a previous apply started and never finished.
 	Interrupted []JournalEntry `json:"interrupted,omitempty"`
 	// JournalMalformed names the journal lines skipped as unreadable.

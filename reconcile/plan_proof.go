@@ -65,9 +65,11 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 		if kind != KindTest || st == nil || len(st.Archives) == 0 {
 			return Action{}, false
 		}
-		newest := st.Archives[len(st.Archives)-1]
-		a := Action{Kind: KindTest, Subvolume: name, Location: svc.Location, Snapshot: newest.Name,
-			Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Proof: archiveProof(d, svc, newest)}
+		var copies []Snapshot
+		if svc.External != nil && o.Drives[svc.External.Location].Present {
+			copies = st.External
+		}
+		a := archiveTest(d, svc, st.Archives[len(st.Archives)-1], copies)
 		a.markExternal(d, o)
 		a.because(Reason{Code: BecauseRequested})
 		return a, true

@@ -47,18 +47,17 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	if h == nil {
 		h = &History{}
 	}
-	tier := d.Tiers[svc.Tier]
-	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
-		newest := archives[len(archives)-1]
-		test := Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
-			Path: filepath.Join(dir, newest.Name), Proof: archiveProof(d, svc, newest)}
-		test.because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
-		sp.Actions = append(sp.Actions, test)
-	}
 	protect := protections(archives, "newest archive", "", lastVerified(h))
 	sp.prune(d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
+	var copies []Snapshot
 	if svc.External != nil {
-		sp.planArchiveCopies(d, svc, st, o, archives, dir, now)
+		copies = sp.planArchiveCopies(d, svc, st, o, archives, dir, now)
+	}
+	tier := d.Tiers[svc.Tier]
+	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
+		test := archiveTest(d, svc, archives[len(archives)-1], copies)
+		test.because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
+		sp.Actions = append(sp.Actions, test)
 	}
 	for i := range sp.Actions {
 		if r := sp.Actions[i].Remove; r != nil {
@@ -75,14 +74,28 @@ func archiveProof(d *schema.Desired, svc *schema.Service, archive Snapshot) *Pro
 	return &ProofSpec{SnapshotTime: archive.Time, Scratch: d.Restore.Scratch, Service: svc}
 }
 
+// archiveTest is the restore test of a service's newest archive: of its
+// copy on the drive when the drive holds one (after this plan's copy), the
+// copy a disaster would leave, as a subvolume's replica is tested; else of
+// the local archive.
+func archiveTest(d *schema.Desired, svc *schema.Service, newest Snapshot, copies []Snapshot) Action {
+	if svc.External != nil && HasName(copies, newest.Name) {
+		return Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.External.Location, Snapshot: newest.Name,
+			Path: filepath.Join(d.ArchiveCopyDir(svc), newest.Name), Proof: archiveProof(d, svc, newest)}
+	}
+	return Action{Kind: KindTest, Subvolume: svc.Name, Location: svc.Location, Snapshot: newest.Name,
+		Path: filepath.Join(d.ArchiveDir(svc), newest.Name), Proof: archiveProof(d, svc, newest)}
+}
+
 // planArchiveCopies copies the newest archive to the drive when it lacks it,
-// and prunes the copies there by their own retention.
+// and prunes the copies there by their own retention. It returns the copies
+// on the drive once the plan ran (nil: the drive is absent).
 func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed,
-	archives []Snapshot, dir string, now time.Time) {
+	archives []Snapshot, dir string, now time.Time) []Snapshot {
 	ext := svc.External.Location
 	if !o.Drives[ext].Present {
 		sp.Warnings = append(sp.Warnings, fmt.Sprintf("archive copy and external prune deferred: drive %s is absent", ext))
-		return
+		return nil
 	}
 	extDir := d.ArchiveCopyDir(svc)
 	copies := append([]Snapshot(nil), st.External...)
@@ -99,4 +112,5 @@ func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Servic
 	}
 	protect := protections(copies, "newest copy", "", "")
 	sp.prune(d, ext, extDir, copies, nil, svc.External.Retention, protect, now)
+	return copies
 }

@@ -43,6 +43,9 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	// keepLocal protects the parent of the next incremental send.
 	var keepLocal string
 	if s.External != nil {
+		if f := o.SendFailing[s.Name]; f != nil {
+			sp.Warnings = append(sp.Warnings, f.warning())
+		}
 		extLoc := s.External.Location
 		drive := o.Drives[extLoc]
 		if !drive.Present {
@@ -69,7 +72,8 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 				}
 				ext = append(ext, r)
 			}
-			parent := commonParent(local, ext)
+			failing := o.SendFailing[s.Name]
+			parent, avoided := commonParent(local, ext, failing)
 			keepLocal = parent
 			sp.Warnings = append(sp.Warnings, futureWarnings(ext, now, "replica")...)
 			if cur, curExt := current(local, now), current(ext, now); len(cur) > 0 {
@@ -77,9 +81,9 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 				v := sendDue(s.External.Schedule, s.Snapshots.Schedule, cur, curExt, now)
 				fresher := len(curExt) == 0 || cand.Time.After(curExt[len(curExt)-1].Time)
 				if fresher && !HasName(ext, cand.Name) && !HasName(modified, cand.Name) && (v.Due || repaired) {
-					why := Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "replica", Schedule: &v, Send: &SendWhy{Parent: parent}}
+					why := Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "replica", Schedule: &v, Send: &SendWhy{Parent: parent, Avoided: avoided}}
 					if !v.Due {
-						why = Reason{Code: BecauseResend, Tier: s.Tier, Send: &SendWhy{Parent: parent}}
+						why = Reason{Code: BecauseResend, Tier: s.Tier, Send: &SendWhy{Parent: parent, Avoided: avoided}}
 					}
 					parentPath := ""
 					if parent != "" {
@@ -128,20 +132,29 @@ func newSnapshot(subvol string, existing []Snapshot, now time.Time) Snapshot {
 }
 
 // commonParent is the newest local snapshot that has a replica on the
-// drive: the replica's received UUID is the local snapshot's UUID or, for a
-// local snapshot itself received back from the drive by a recovery, the
-// UUID it was received from (btrfs send names a parent that way too).
-func commonParent(local, ext []Snapshot) string {
+// drive (the replica's received UUID is the local snapshot's UUID or, for
+// a local snapshot itself received back from the drive by a recovery, the
+// UUID it was received from: btrfs send names a parent that way too) and
+// that no send failed from since the last success: a damaged parent fails
+// every incremental send from it, so the next plan goes back to an older
+// common parent, or to a full send. avoided lists the common parents passed
+// over, newest first.
+func commonParent(local, ext []Snapshot, failing *SendFailure) (parent string, avoided []string) {
 	received := map[string]bool{}
 	for _, r := range ext {
 		received[r.ReceivedUUID] = true
 	}
 	for i := len(local) - 1; i >= 0; i-- {
-		if id := cmp.Or(local[i].ReceivedUUID, local[i].UUID); id != "" && received[id] {
-			return local[i].Name
+		if id := cmp.Or(local[i].ReceivedUUID, local[i].UUID); id == "" || !received[id] {
+			continue
 		}
+		if failing.failedParent(local[i].Name) {
+			avoided = append(avoided, local[i].Name)
+			continue
+		}
+		return local[i].Name, avoided
 	}
-	return ""
+	return "", avoided
 }
 
 func halfReason(r Snapshot) string {

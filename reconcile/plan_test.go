@@ -424,7 +424,7 @@ func TestComputeSafety(t *testing.T) {
 			if n := len(st.External); n > 0 && pruned["WD-18TB/"+st.External[n-1].Name] && find(p, sp.Name, KindSend) == nil {
 				t.Fatalf("%s at %s: pruned the newest replica", sp.Name, now)
 			}
-			if parent := commonParent(st.Local, st.External); parent != "" && find(p, sp.Name, KindSend) == nil {
+			if parent, _ := commonParent(st.Local, st.External, nil); parent != "" && find(p, sp.Name, KindSend) == nil {
 				if pruned[s.Snapshots.Location+"/"+parent] || pruned["WD-18TB/"+parent] {
 					t.Fatalf("%s at %s: pruned the common parent %s", sp.Name, now, parent)
 				}

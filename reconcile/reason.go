@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/drsync/drsync/schedule"
 	"github.com/drsync/drsync/schema"
@@ -49,6 +50,9 @@ type SendWhy struct {
 	// Parent is the snapshot an incremental send is relative to; "" is a
 	// full send (no common parent on the drive).
 	Parent string `json:"parent,omitempty"`
+	// Avoided are the common parents passed over because an incremental
+	// send from them failed since the last successful send.
+	Avoided []string `json:"avoided,omitempty"`
 }
 
 // ProofWhy is why a test or drill is due.
@@ -128,8 +132,12 @@ func (s *SendWhy) text() string {
 	switch {
 	case s == nil:
 		return ""
+	case s.Parent != "" && len(s.Avoided) > 0:
+		return "; incremental from " + s.Parent + ", not from " + strings.Join(s.Avoided, ", ") + " (a send from it failed)"
 	case s.Parent != "":
 		return "; incremental from " + s.Parent
+	case len(s.Avoided) > 0:
+		return "; full send (a send from " + strings.Join(s.Avoided, ", ") + " failed; no other common parent on the drive)"
 	default:
 		return "; full send (no common parent on the drive)"
 	}

@@ -118,6 +118,16 @@ or
 		},
 		drillFailed,
 		drillOverdue,
+		{
+			// Fires at once: a failing send does not heal by waiting, and
+			// BackupTooOld would only notice when the RPO is already lost.
+			name:     "BackupSendFailing",
+			expr:     `backup_send_failing_since_timestamp`,
+			severity: "warning", category: "backup",
+			summary:     "Sends of {{ $labels.subvolume }} to its drive are failing",
+			description: fmt.Sprintf("The last send of {{ $labels.subvolume }} (tier {{ $labels.tier }}) to its external drive failed, and none has succeeded since (the value is when the failures started). `%s status -f %s` shows btrfs's reason; the next `%s plan -f %s` sends from another parent or in full.", bin, f, bin, f),
+			runbook:     rb,
+		},
 	}
 	names, by := externalLocations(in)
 	for _, name := range names {
@@ -373,6 +383,12 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		add("BackupTooOld: newest replica just inside and past the RPO", a, ext,
 			append([]seriesSpec{{"backup_newest_snapshot_timestamp", ext, crossing(seconds(s.rpo))}, rpo}, schedules...), crossingTiming)
 		add("BackupTooOld: no replica yet", a, ext, append([]seriesSpec{rpo}, schedules...), fromStartTiming)
+	}
+
+	if s.External != nil {
+		failing := func(n int) string { return fmt.Sprintf("_x6 %sx%d", num(seconds(crossingAt)), n-6) }
+		add("BackupSendFailing: quiet while sends succeed, fires at the first failed one", byName["BackupSendFailing"], sl,
+			[]seriesSpec{{"backup_send_failing_since_timestamp", sl, failing}}, stepTiming)
 	}
 
 	a = byName["RTOAboveTarget"]

@@ -39,6 +39,7 @@ var (
 	mDriveInterval   = desc("backup_external_drive_interval_seconds", "How often the external drive must be present: its most frequent replica schedule.", driveLabels)
 	mLastSuccess     = desc("backup_last_success_timestamp", "Unix time of the last apply that snapshotted or sent the subvolume without error.", subLabels)
 	mDuration        = desc("backup_duration_seconds", "Duration of that backup (snapshot and send).", subLabels)
+	mSendFailing     = desc("backup_send_failing_since_timestamp", "Unix time the subvolume's sends to its external location started failing; absent while the last send succeeded. drsync status and plan give btrfs's reason.", subLabels)
 	mSize            = desc("backup_size_bytes", "Stream size of the subvolume's last send to its external location.", subLabels)
 	mSnapshots       = desc("backup_snapshots", "Number of snapshots of the subvolume at a location.", locLabels)
 	mNewest          = desc("backup_newest_snapshot_timestamp", "Unix time of the subvolume's newest snapshot at a location.", locLabels)
@@ -65,7 +66,7 @@ var (
 
 var allMetrics = []*prometheus.Desc{
 	mRPOTarget, mRTOTarget, mTestInterval, mDrillInterval, mScheduleIntvl, mDriveInterval,
-	mLastSuccess, mDuration, mSize, mSnapshots, mNewest, mAge,
+	mLastSuccess, mDuration, mSize, mSendFailing, mSnapshots, mNewest, mAge,
 	mTestSuccess, mTestDuration, mTestFiles, mTestLastRun, mTestsRun, mTestsPassed,
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
@@ -130,6 +131,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if s.External != nil && !st.NewestExternal.IsZero() {
 			gauge(mSize, float64(st.SizeBytes), l...)
+		}
+		if !st.SendFailingSince.IsZero() {
+			gauge(mSendFailing, unix(st.SendFailingSince), l...)
 		}
 		if t := st.Test; t != nil {
 			gauge(mTestSuccess, boolean(t.Passed), l...)

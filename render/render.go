@@ -37,6 +37,7 @@ type SubvolumeStatus struct {
 	LastSuccess                 time.Time     // last apply that snapshotted/sent it without error
 	LastDuration                time.Duration // of that backup (snapshot+send)
 	SizeBytes                   int64         // bytes of the last send (stream size)
+	SendFailingSince            time.Time     // first failed send since the last successful one (zero = not failing)
 	Test                        *TestEvidence // newest restore test
 	TestsRun, TestsPassed       int           // all recorded restore tests
 	Verified                    time.Time     // time of the newest snapshot a passing test verified (zero = never)

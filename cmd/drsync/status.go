@@ -30,6 +30,9 @@ type subvolumeStatus struct {
 	Tests            int                   `json:"tests"`
 	LastDrill        *reconcile.TestReport `json:"lastDrill,omitempty"`
 	RTOTargetSeconds float64               `json:"rtoTargetSeconds"`
+	// SendFailing is the run of failed sends since the last successful
+	// one, with btrfs's reason (absent: the last send succeeded).
+	SendFailing *reconcile.SendFailure `json:"sendFailing,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
@@ -64,6 +67,7 @@ func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []sub
 		if h := obs.History[name]; h != nil {
 			r.LastTest, r.LastDrill = h.LastTest, h.LastDrill
 		}
+		r.SendFailing = obs.SendFailing[name]
 		return r
 	}
 	var rows []subvolumeStatus
@@ -111,6 +115,10 @@ func runStatus(g *globalOptions) error {
 		}
 		if svc := d.Services[r.Name]; svc != nil && svc.External != nil {
 			fmt.Fprintf(g.stdout, "  newest copy       %s\n", ageOr(r.NewestReplica, "none (or the drive is absent)"))
+		}
+		if f := r.SendFailing; f != nil {
+			fmt.Fprintf(g.stdout, "  send FAILING      since %s (%s ago), last %s: %s\n", f.Since.Format("2006-01-02 15:04"),
+				schema.Age(now.Sub(f.Since)), f.Snapshot, f.Error)
 		}
 		rpo := time.Duration(r.RPOTargetSeconds * float64(time.Second))
 		verdict := ""
