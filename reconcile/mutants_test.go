@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,5 +294,42 @@ func TestMutantComputeSafetyWithoutLatest(t *testing.T) {
 			}
 			checkComputeSafety(t, d)
 		})
+	}
+}
+
+// TestMutantRepairsCountTowardTheGuard: removing half-received replicas
+// removes copies, so an unattended plan that would remove every replica on
+// the drive by repairs is refused like one that prunes them.
+func TestMutantRepairsCountTowardTheGuard(t *testing.T) {
+	o := &Observed{Subvolumes: map[string]*SubvolumeState{"docs": {Local: make([]Snapshot, 10), External: make([]Snapshot, 2)}}}
+	p := &Plan{Drives: []DriveNote{{Location: "usb"}}, Subvolumes: []SubvolumePlan{{Name: "docs", Actions: []Action{
+		{Kind: KindRepair, Subvolume: "docs", Location: "usb"},
+		{Kind: KindRepair, Subvolume: "docs", Location: "usb"},
+	}}}}
+	if err := Guard(p, o, 0.5); err == nil || !strings.Contains(err.Error(), "every replica (2) on usb") {
+		t.Errorf("Guard: %v, want every replica refused", err)
+	}
+}
+
+// TestMutantVerifiedIsTheNewestProvenSnapshot: the last verified snapshot
+// is the newest snapshot a passing test or drill proved, not the newest
+// report: a later pass of an older snapshot does not replace it, a failure
+// never counts, and a pass of the same snapshot does.
+func TestMutantVerifiedIsTheNewestProvenSnapshot(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 2, 0, 0, 0, time.UTC) }
+	entry := func(kind Kind, snapDay, runDay int, result string) JournalEntry {
+		r := &TestReport{Kind: kind, Subvolume: "docs", Snapshot: fmt.Sprint("docs.", snapDay), SnapshotTime: day(snapDay), Result: result, Started: day(runDay)}
+		return JournalEntry{Phase: PhaseDone, Action: &Action{Kind: kind, Subvolume: "docs"}, Report: r}
+	}
+	h := &History{}
+	h.record(entry(KindTest, 20, 20, ResultPass))
+	h.record(entry(KindDrill, 10, 21, ResultPass)) // older snapshot, later run
+	h.record(entry(KindTest, 22, 22, ResultFail))
+	if h.Verified == nil || !h.Verified.SnapshotTime.Equal(day(20)) {
+		t.Fatalf("Verified = %+v, want the test of the 20th's snapshot", h.Verified)
+	}
+	h.record(entry(KindDrill, 20, 23, ResultPass))
+	if h.Verified.Kind != KindDrill || !h.Verified.Started.Equal(day(23)) {
+		t.Errorf("a newer pass of the same snapshot did not become Verified: %+v", h.Verified)
 	}
 }
