@@ -204,11 +204,11 @@ func TestMutantTestAndDrillDiffer(t *testing.T) {
 	d, o, _ := mutantRig(t)
 	s := d.Subvolumes["htpc-home"]
 	st := o.Subvolumes["htpc-home"]
-	test, ok := proofAction(d, s, st, o, st.Local, nil, KindTest)
+	test, _, ok := proofAction(d, s, st, o, st.Local, nil, KindTest)
 	if !ok || test.Proof.Scratch != d.Restore.Scratch || test.Proof.SampleSize != d.Tiers[s.Tier].RestoreTest.SampleSize || test.Proof.SampleSize == 0 {
 		t.Errorf("test: %+v", test.Proof)
 	}
-	drill, ok := proofAction(d, s, st, o, st.Local, nil, KindDrill)
+	drill, _, ok := proofAction(d, s, st, o, st.Local, nil, KindDrill)
 	if !ok || drill.Proof.Scratch != d.DrillDir(s) || drill.Proof.SampleSize != 0 || drill.Proof.RTOTarget != d.RTO(s) {
 		t.Errorf("drill: %+v", drill.Proof)
 	}
@@ -216,10 +216,10 @@ func TestMutantTestAndDrillDiffer(t *testing.T) {
 		t.Errorf("drill reads %s, want the replica on the drive", drill.Location)
 	}
 	o.Drives["WD-18TB"] = Drive{Reason: "nothing mounted"}
-	if a, ok := proofAction(d, s, st, o, st.Local, nil, KindDrill); ok {
+	if a, _, ok := proofAction(d, s, st, o, st.Local, nil, KindDrill); ok {
 		t.Errorf("drill without the drive planned on %s", a.Location)
 	}
-	if a, ok := proofAction(d, s, st, o, st.Local, nil, KindTest); !ok || a.Location != "home" {
+	if a, _, ok := proofAction(d, s, st, o, st.Local, nil, KindTest); !ok || a.Location != "home" {
 		t.Errorf("test without the drive: %+v, %v; want the local snapshot", a, ok)
 	}
 }
@@ -249,8 +249,8 @@ func TestMutantProofDueBoundaries(t *testing.T) {
 		{"skipped before a newer failure", report(every, ResultPass), report(24*time.Hour, ResultFail), report(48*time.Hour, ResultSkip), every, true},
 		{"never tested", nil, nil, nil, every, true},
 	} {
-		if got, why := proofDue("restore test", c.lastPassed, c.last, c.skip, c.every, "1", now); got != c.want {
-			t.Errorf("%s: due %v (%q), want %v", c.name, got, why, c.want)
+		if why, got := proofDue("restore test", c.lastPassed, c.last, c.skip, c.every, now); got != c.want {
+			t.Errorf("%s: due %v (%+v), want %v", c.name, got, why, c.want)
 		}
 	}
 }
