@@ -348,3 +348,6 @@ func actionKey(a *Action) string {
 	}
 	return string(a.Kind) + " " + a.Location + " " + a.Path
 }
+
+// Journaled is e as Append writes it (for writers of synthetic journals).
+func Journaled(e JournalEntry) JournalEntry { return e.journaled() }

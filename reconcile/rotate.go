@@ -137,3 +137,19 @@ func (j *Journal) expireSegments(cutoff time.Time) error {
 	}
 	return nil
 }
+
+// CompactJournal does for the journal in stateDir what the end of a run
+// does: checkpoint, rotate past RotateSize, expire segments older than
+// keep at now. bench/historygen uses it to age a synthetic journal the way
+// years of runs would.
+func CompactJournal(stateDir string, now time.Time, keep time.Duration) error {
+	j, err := OpenJournal(stateDir)
+	if err != nil {
+		return err
+	}
+	f, err := j.load()
+	if err != nil {
+		return err
+	}
+	return j.keepHistory(f, now, keep, RotateSize)
+}
