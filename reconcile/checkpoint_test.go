@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -14,10 +15,12 @@ import (
 // genJournal makes a journal of n runs drawn from seed: applies with
 // snapshots, sends, tests and drills that pass, fail or skip, written
 // files, proof runs by hand, and runs cut short (no run-end).
-func genJournal(seed int64, n int) []JournalEntry {
+func genJournal(seed int64, n int, subs ...string) []JournalEntry {
 	rng := rand.New(rand.NewSource(seed))
 	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	subs := []string{"docs", "photos", "db"}
+	if len(subs) == 0 {
+		subs = []string{"docs", "photos", "db"}
+	}
 	var out []JournalEntry
 	for i := range n {
 		now := t0.Add(time.Duration(i) * time.Hour)
@@ -197,5 +200,46 @@ func TestJournalWriteKeepsDigest(t *testing.T) {
 	}
 	if a.Write.Content == "" {
 		t.Fatal("journaling changed the caller's action")
+	}
+}
+
+// TestRotationKeepsPlans: the homelab's plan made from a rotated,
+// checkpointed journal is the plan made from the whole journal replayed.
+func TestRotationKeepsPlans(t *testing.T) {
+	d := loadHomelab(t)
+	entries := genJournal(11, 200, d.SubvolumeNames()...)
+	at := entries[len(entries)-1].Time.Add(time.Hour)
+	planWith := func(sum JournalSummary) string {
+		o := steady(d, at.Add(-30*24*time.Hour))
+		o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
+		o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
+		b, err := json.Marshal(Compute(d, o, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	want := planWith(fullReplay(entries))
+	if planWith(fullReplay(entries[:len(entries)/2])) == want {
+		t.Fatal("the plan does not depend on the journal's second half: this test would prove nothing")
+	}
+
+	dir := t.TempDir()
+	j, _ := OpenJournal(dir)
+	f := newJournalFold()
+	for i, e := range entries {
+		appendAll(t, j, []JournalEntry{e})
+		f.add(e.journaled())
+		if i%50 == 49 {
+			if err := j.keepHistory(f, time.Time{}, 0, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if segs, _ := j.segments(); len(segs) == 0 {
+		t.Fatal("no rotation happened")
+	}
+	if got := planWith(summaryOf(t, dir)); got != want {
+		t.Fatalf("plan after rotation differs from the plan of the full journal:\n%s\nwant\n%s", got, want)
 	}
 }
