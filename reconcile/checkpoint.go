@@ -108,7 +108,6 @@ func (j *Journal) load() (*journalFold, error) {
 			return f, nil
 		}
 	}
-	slog.Info("journal checkpoint not used: replaying every journal segment", "reason", why, "dir", j.dir())
 	f := newJournalFold()
 	segs, err := j.segments()
 	if err != nil {
@@ -124,6 +123,9 @@ func (j *Journal) load() (*journalFold, error) {
 		return nil, err
 	}
 	j.end = end
+	if !f.s.Newest.IsZero() { // silent when there is no history at all
+		slog.Info("journal checkpoint not used: replayed every journal segment", "reason", why, "segments", len(segs), "dir", j.dir())
+	}
 	return f, nil
 }
 
