@@ -59,6 +59,9 @@ type Action struct {
 	Remove *RemoveCopy    `json:"remove,omitempty"` // KindPrune, KindRepair
 	Proof  *ProofSpec     `json:"proof,omitempty"`  // KindTest, KindDrill
 	Write  *WriteSpec     `json:"write,omitempty"`  // KindWrite
+	// Recover is a recovery step's payload (KindRecover, journaled by
+	// drsync recover, never planned by Compute; see recover_kind.go).
+	Recover *RecoverStep `json:"recover,omitempty"`
 }
 
 // DriveRef identifies an external drive: what is mounted at Mount must

@@ -7,6 +7,7 @@ import (
 
 	"time"
 
+	"github.com/drsync/drsync/notify"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -34,6 +35,8 @@ type Env struct {
 	// Desired, when set, has Apply check the external drive is still
 	// there before each action on it.
 	Desired *schema.Desired
+	// Pings, when set, tell people how each run went (see notify.go).
+	Pings *notify.Sender
 }
 
 // Result sums up an apply.

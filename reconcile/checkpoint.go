@@ -52,10 +52,19 @@ type foldState struct {
 	Ended   bool            `json:"ended"`
 	Starts  []JournalEntry  `json:"starts,omitempty"`
 	Open    map[string]bool `json:"open,omitempty"`
+	// Passes holds each History's unexported passes, by subvolume (kept
+	// out of History's own JSON, which status and --json show).
+	Passes map[string][]*TestReport `json:"passes,omitempty"`
 }
 
 func (f *journalFold) MarshalJSON() ([]byte, error) {
-	return json.Marshal(foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open})
+	passes := map[string][]*TestReport{}
+	for name, h := range f.s.History {
+		if len(h.passes) > 0 {
+			passes[name] = h.passes
+		}
+	}
+	return json.Marshal(foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open, Passes: passes})
 }
 
 func (f *journalFold) UnmarshalJSON(b []byte) error {
@@ -74,6 +83,7 @@ func (f *journalFold) UnmarshalJSON(b []byte) error {
 		nf.s.LastSent[k] = v
 	}
 	for k, v := range s.History {
+		v.passes = st.Passes[k]
 		nf.s.History[k] = v
 	}
 	for k, v := range s.Runs {

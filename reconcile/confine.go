@@ -19,10 +19,10 @@ type Confiner interface {
 	Confine(root, dir string) error
 }
 
-// LocationRoot is the directory a location's snapshot directories must
+// locationRoot is the directory a location's snapshot directories must
 // stay within: the drive's mount point for an external location (the
 // filesystem its UUID identifies), the location's path otherwise.
-func LocationRoot(d *schema.Desired, location string) string {
+func locationRoot(d *schema.Desired, location string) string {
 	l := d.Locations[location]
 	if l.External && l.Mount != "" {
 		return l.Mount
@@ -42,7 +42,7 @@ func confine(st Storage, root, dir string) error {
 // refused one is recorded (the plan reports it and touches nothing of the
 // subvolume) instead of failing the whole observation.
 func confineObserved(d *schema.Desired, st Storage, location, dir string, ss *SubvolumeState) bool {
-	if err := confine(st, LocationRoot(d, location), dir); err != nil {
+	if err := confine(st, locationRoot(d, location), dir); err != nil {
 		ss.Refused = append(ss.Refused, fmt.Sprintf("snapshot directory %s in location %s: %v", dir, location, err))
 		return false
 	}
@@ -62,7 +62,7 @@ func confineAction(env Env, a Action) error {
 		if _, ok := env.Desired.Locations[a.Location]; !ok {
 			return nil
 		}
-		root, dir = LocationRoot(env.Desired, a.Location), filepath.Dir(a.Path)
+		root, dir = locationRoot(env.Desired, a.Location), filepath.Dir(a.Path)
 	case a.Kind == KindDrill && a.Proof != nil:
 		root, dir = a.Proof.Scratch, a.Proof.Scratch
 	default:

@@ -140,7 +140,20 @@ type History struct {
 	LastBackup *JournalEntry `json:"lastBackup,omitempty"`
 	// LastSend is the newest successful send (its bytes are the size).
 	LastSend *JournalEntry `json:"lastSend,omitempty"`
+	// AcceptedAgainst is the snapshot a person last accepted the source
+	// against (drsync recover --accept-source): it holds until a newer
+	// snapshot exists to compare with.
+	AcceptedAgainst string `json:"acceptedAgainst,omitempty"`
+
+	// passes are the newest passing proofs, one per snapshot, oldest
+	// snapshot first: when a newer snapshot's copy fails its test, the
+	// verified point falls back to the newest of these still standing.
+	passes []*TestReport
 }
+
+// keptPasses bounds passes: a fallback further back than this many
+// verified snapshots has long been pruned anyway.
+const keptPasses = 16
 
 // record folds one journal entry into the history.
 func (h *History) record(e JournalEntry) {
@@ -148,6 +161,8 @@ func (h *History) record(e JournalEntry) {
 		return
 	}
 	switch e.Action.Kind {
+	case KindAcceptSource:
+		h.AcceptedAgainst = e.Action.Path
 	case KindSnapshot, KindSend, KindBackup:
 		e := e
 		h.LastBackup = &e
@@ -178,8 +193,34 @@ func (h *History) record(e JournalEntry) {
 				h.LastPassed = r
 			}
 		}
-		if r.Passed() && (h.Verified == nil || !r.SnapshotTime.Before(h.Verified.SnapshotTime)) {
-			h.Verified = r
+		h.verdict(r)
+	}
+}
+
+// verdict updates Verified with a test's or drill's result. A snapshot's
+// latest result decides: a snapshot whose copy failed a test is never
+// counted as verified, even if another copy of it passed before, until a
+// test of it passes again.
+func (h *History) verdict(r *TestReport) {
+	kept := h.passes[:0]
+	for _, p := range h.passes {
+		if p.Snapshot != r.Snapshot {
+			kept = append(kept, p)
 		}
+	}
+	h.passes = kept
+	if r.Passed() {
+		i := len(h.passes)
+		for i > 0 && h.passes[i-1].SnapshotTime.After(r.SnapshotTime) {
+			i--
+		}
+		h.passes = append(h.passes[:i], append([]*TestReport{r}, h.passes[i:]...)...)
+		if len(h.passes) > keptPasses {
+			h.passes = h.passes[len(h.passes)-keptPasses:]
+		}
+	}
+	h.Verified = nil
+	if n := len(h.passes); n > 0 {
+		h.Verified = h.passes[n-1]
 	}
 }

@@ -340,7 +340,11 @@ func (f *journalFold) summary() JournalSummary {
 	return s
 }
 
-func isProofRun(command string) bool { return command == "test" || command == "drill" }
+// isProofRun tells the runs that are not applies: tests, drills and
+// recoveries run by hand (an interrupted one is not for apply to repair).
+func isProofRun(command string) bool {
+	return command == "test" || command == "drill" || command == "recover"
+}
 
 func actionKey(a *Action) string {
 	if a == nil {

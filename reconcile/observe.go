@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -26,7 +28,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		s := d.Subvolumes[name]
 		ss := &SubvolumeState{}
 		if err := st.CheckSource(s.Source); err != nil {
-			ss.SourceError = err.Error()
+			ss.SourceError, ss.SourceMissing = err.Error(), errors.Is(err, fs.ErrNotExist)
 		}
 		var err error
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
@@ -43,6 +45,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 				}
 			}
 		}
+		ss.Health = inspectSource(st, s.Source, dir, externalDir(d, s), ss)
 		o.Subvolumes[name] = ss
 	}
 	if err := observeServices(d, env.Services, loc, o); err != nil {
@@ -90,7 +93,7 @@ func readSnapshots(d *schema.Desired, st Storage, dir, subvol string, loc *time.
 			continue
 		}
 		snaps = append(snaps, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq,
-			UUID: e.UUID, ReceivedUUID: e.ReceivedUUID, ReadOnly: e.ReadOnly})
+			UUID: e.UUID, ParentUUID: e.ParentUUID, ReceivedUUID: e.ReceivedUUID, ReadOnly: e.ReadOnly})
 	}
 	sortSnapshots(snaps)
 	return snaps, nil

@@ -57,8 +57,13 @@ type Drive struct {
 
 // SubvolumeState is one declared subvolume as observed.
 type SubvolumeState struct {
-	// SourceError is set when the source is not a usable subvolume.
-	SourceError string `json:"sourceError,omitempty"`
+	// SourceError is set when the source is not a usable subvolume;
+	// SourceMissing when it does not exist at all.
+	SourceError   string `json:"sourceError,omitempty"`
+	SourceMissing bool   `json:"sourceMissing,omitempty"`
+	// Health compares a present source with its newest snapshot (nil:
+	// not inspected).
+	Health *SourceHealth `json:"health,omitempty"`
 	// Local are the snapshots in the local snapshot directory that carry
 	// drsync's (btrbk's) naming for this subvolume, oldest first.
 	Local []Snapshot `json:"local"`
@@ -80,6 +85,7 @@ type Snapshot struct {
 	HasTime      bool      `json:"hasTime"`
 	Seq          int       `json:"seq,omitempty"`
 	UUID         string    `json:"uuid,omitempty"`
+	ParentUUID   string    `json:"parentUUID,omitempty"`
 	ReceivedUUID string    `json:"receivedUUID,omitempty"`
 	ReadOnly     bool      `json:"readOnly"`
 }
@@ -121,6 +127,7 @@ type Entry struct {
 	Name         string
 	Subvolume    bool
 	UUID         string
+	ParentUUID   string
 	ReceivedUUID string
 	ReadOnly     bool
 }
@@ -149,8 +156,26 @@ type Storage interface {
 // against a machine that changed since.
 func (o *Observed) Fingerprint() string {
 	h := sha256.New()
-	if err := json.NewEncoder(h).Encode(o); err != nil {
+	if err := json.NewEncoder(h).Encode(o.withoutCounts()); err != nil {
 		panic(err) // plain data: cannot fail
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// withoutCounts is o with each source's health reduced to its verdict: a
+// live source's entry count changes all the time, and only whether it
+// looks destroyed changes a plan.
+func (o *Observed) withoutCounts() *Observed {
+	c := *o
+	c.Subvolumes = make(map[string]*SubvolumeState, len(o.Subvolumes))
+	for name, st := range o.Subvolumes {
+		if st == nil || st.Health == nil {
+			c.Subvolumes[name] = st
+			continue
+		}
+		s := *st
+		s.Health = &SourceHealth{Error: s.Disaster()}
+		c.Subvolumes[name] = &s
+	}
+	return &c
 }

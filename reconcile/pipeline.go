@@ -90,13 +90,14 @@ type run struct {
 	// applyErr is the actions' failure, reported once evidence is written.
 	applyErr error
 	files    map[string][]byte
+	pings    *runPings // nil: no pings for this run
 }
 
 // Run is the reconcile pipeline: lock → observe once → compute → guard
-// (unattended) → review → apply → refresh evidence → metrics, with one Env
-// and one observation. A failed step stops the later ones; failed actions
+// (unattended) → review → apply → refresh evidence → metrics → notify, with
+// one Env and one observation (pings at start and end: see notify.go). A failed step stops the later ones; failed actions
 // do not stop the evidence and metrics, which must show them.
-func Run(ctx context.Context, env Env, opts RunOptions) (Outcome, error) {
+func Run(ctx context.Context, env Env, opts RunOptions) (out Outcome, err error) {
 	if env.Desired == nil {
 		return Outcome{Status: StatusFailed}, errors.New("reconcile: Run needs the desired state")
 	}
@@ -108,6 +109,8 @@ func Run(ctx context.Context, env Env, opts RunOptions) (Outcome, error) {
 	}
 	r := &run{ctx: ctx, env: env, d: env.Desired, opts: opts, clock: planClock(opts.Now)}
 	defer func() { r.lock.Release() }() // r.lock is taken by the first step
+	r.pingStart()
+	defer func() { r.pingEnd(out, err) }()
 	steps := []struct {
 		name Step
 		do   func() (more bool, err error)

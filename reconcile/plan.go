@@ -30,6 +30,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 			st = &SubvolumeState{}
 		}
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
+		planDisasters(&sp, st, o.History[name])
 		sp.markExternal(d, o)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}

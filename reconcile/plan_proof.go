@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -40,6 +41,8 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 		} else {
 			sp.Warnings = append(sp.Warnings, "restore test due but nothing to test yet")
 		}
+	} else if last := h.LastTest; last != nil && !last.Passed() {
+		sp.Warnings = append(sp.Warnings, failedTestWarning(last, lastVerified(h), tier.RestoreTest.Every.Duration, now))
 	}
 	if tier.Drill == nil {
 		return
@@ -149,4 +152,17 @@ func proofDue(what string, lastPassed, last, skipped *TestReport, every time.Dur
 		return why, true
 	}
 	return nil, false
+}
+
+// failedTestWarning keeps a failed restore test in view until its retest
+// runs: what failed, what retention keeps meanwhile, and when it is tried
+// again (at most daily, see proofDue).
+func failedTestWarning(last *TestReport, verified string, every time.Duration, now time.Time) string {
+	retest := last.Started.Add(min(every, 24*time.Hour))
+	held := "nothing verified to fall back on: every snapshot is unproven"
+	if verified != "" {
+		held = "retention keeps " + verified + ", the newest verified snapshot"
+	}
+	return fmt.Sprintf("restore test of %s FAILED %s ago; %s; retest due %s",
+		last.Snapshot, schema.Age(now.Sub(last.Started)), held, retest.In(now.Location()).Format("2006-01-02 15:04"))
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -127,14 +128,16 @@ func newSnapshot(subvol string, existing []Snapshot, now time.Time) Snapshot {
 }
 
 // commonParent is the newest local snapshot that has a replica on the
-// drive: the replica's received UUID is the local snapshot's UUID.
+// drive: the replica's received UUID is the local snapshot's UUID or, for a
+// local snapshot itself received back from the drive by a recovery, the
+// UUID it was received from (btrfs send names a parent that way too).
 func commonParent(local, ext []Snapshot) string {
 	received := map[string]bool{}
 	for _, r := range ext {
 		received[r.ReceivedUUID] = true
 	}
 	for i := len(local) - 1; i >= 0; i-- {
-		if local[i].UUID != "" && received[local[i].UUID] {
+		if id := cmp.Or(local[i].ReceivedUUID, local[i].UUID); id != "" && received[id] {
 			return local[i].Name
 		}
 	}

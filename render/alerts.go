@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -54,6 +55,10 @@ type alert struct {
 	// runbook is the runbook annotation: a path, or a template choosing the
 	// path by subvolume. Empty when runbooks are not generated.
 	runbook string
+	// labels are added to severity and category: one rule per drive
+	// carries its drive's name, so promtool does not take the rules for
+	// duplicates.
+	labels map[string]string
 }
 
 // Slack on the cadences: a restore test or drill runs at the first apply
@@ -66,8 +71,9 @@ const (
 // alerts returns the rules for in, in file order.
 func alerts(in Input) []alert {
 	d := in.Desired
-	f := d.Generate.DesiredFile
-	bin := d.Generate.Binary
+	// Commands in descriptions are pasted into a shell: quoted.
+	f := shellwords.Quote(d.Generate.DesiredFile)
+	bin := shellwords.Quote(d.Generate.Binary)
 	rb := subvolumeRunbook(in)
 	testFailed, testOverdue := proofAlerts(proof{
 		alert: "RestoreTest", metric: "backup_restore_test", title: "Restore test", noun: "restore test", command: "test",
@@ -80,9 +86,11 @@ func alerts(in Input) []alert {
 	out := []alert{
 		{
 			name: "BackupFailed",
-			expr: `(time() - backup_last_success_timestamp > 2 * min by (subvolume, tier) (backup_schedule_interval_seconds))
+			// on (...): the aggregate has lost the instance and job labels a
+			// scrape adds to the raw series, so only these labels can match.
+			expr: `(time() - backup_last_success_timestamp > on (host, subvolume, tier) 2 * min by (host, subvolume, tier) (backup_schedule_interval_seconds))
 or
-(min by (subvolume, tier) (backup_schedule_interval_seconds) unless backup_last_success_timestamp)`,
+(min by (host, subvolume, tier) (backup_schedule_interval_seconds) unless on (host, subvolume, tier) backup_last_success_timestamp)`,
 			forDur: time.Hour, severity: "critical", category: "backup",
 			summary:     "Backup failed for {{ $labels.subvolume }}",
 			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),
@@ -92,9 +100,9 @@ or
 		testOverdue,
 		{
 			name: "BackupTooOld",
-			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (subvolume, tier) group_left backup_rpo_target_seconds)
+			expr: `(time() - backup_newest_snapshot_timestamp{location="external"} > on (host, subvolume, tier) group_left backup_rpo_target_seconds)
 or
-(backup_schedule_interval_seconds{location="external"} unless on (subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
+(backup_schedule_interval_seconds{location="external"} unless on (host, subvolume, tier) backup_newest_snapshot_timestamp{location="external"})`,
 			forDur: time.Hour, severity: "warning", category: "backup",
 			summary:     "External backup of {{ $labels.subvolume }} is older than its RPO",
 			description: fmt.Sprintf("The newest replica of {{ $labels.subvolume }} on {{ $labels.location_name }} is older than the tier {{ $labels.tier }} RPO target, or there is none: losing the machine now loses more data than accepted. Connect the drive and run `%s apply -f %s`.", bin, f),
@@ -120,7 +128,7 @@ or
 		}
 		unlock := ""
 		if loc.LUKS != nil {
-			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", loc.LUKS.Device, loc.LUKS.Mapping)
+			unlock = fmt.Sprintf("`cryptsetup open %s %s`, ", shellwords.Quote(loc.LUKS.Device), loc.LUKS.Mapping)
 		}
 		sel := fmt.Sprintf(`{location_name=%q}`, name)
 		out = append(out, alert{
@@ -131,7 +139,8 @@ or
 			forDur: time.Hour, severity: "warning", category: "backup",
 			summary:     fmt.Sprintf("External drive %s not seen", name),
 			description: fmt.Sprintf("External drive %s has not been present for longer than its schedule allows (every %s, plus %s), or never was: replicas of %s are going stale. Unlock it (%smount it at %s) and run `%s apply -f %s`.", name, schema.FormatDuration(driveInterval(by[name])), schema.FormatDuration(driveSlack), strings.Join(subs, ", "), unlock, loc.Mount, bin, f),
-			runbook:     runbookPath(in, runbookSystem),
+			runbook:     runbookPath(in, driveRunbook(in.Desired, by[name])),
+			labels:      map[string]string{"location_name": name},
 		})
 	}
 	return out
@@ -182,6 +191,21 @@ func runbookPath(in Input, file string) string {
 	return filepath.Join(g.Runbooks, file)
 }
 
+// driveRunbook is the runbook that recovers from what a drive holds: the
+// scenario runbook of its subvolumes when they share one, else DR-004,
+// which restores everything from the drive.
+func driveRunbook(d *schema.Desired, subs []subvolume) string {
+	file := runbookTotal
+	for i, s := range subs {
+		rb := runbookFor(d, s.Subvolume)
+		if i > 0 && rb != file {
+			return runbookTotal
+		}
+		file = rb
+	}
+	return file
+}
+
 // subvolumeRunbook is a template choosing, by the alert's subvolume label,
 // the runbook that restores that subvolume.
 func subvolumeRunbook(in Input) string {
@@ -224,11 +248,11 @@ func AlertRules(in Input) ([]byte, error) {
 			Alert:       a.name,
 			Expr:        a.expr,
 			For:         promDuration(a.forDur),
-			Labels:      map[string]string{"severity": a.severity, "category": a.category},
+			Labels:      with(a.labels, "severity", a.severity, "category", a.category),
 			Annotations: ann,
 		})
 	}
-	header := fmt.Sprintf("# Generated by drsync from %s; edit the desired state, not this file.\n", in.Desired.Generate.DesiredFile)
+	header := fmt.Sprintf("# Generated by drsync from %s; edit the desired state, not this file.\n", commentText(in.Desired.Generate.DesiredFile))
 	return marshalYAML(header, ruleFile{Groups: []ruleGroup{g}})
 }
 
@@ -287,9 +311,11 @@ func AlertRuleTests(in Input) ([]byte, error) {
 	if err := check(in); err != nil {
 		return nil, err
 	}
-	subs := subvolumes(in)
+	// Services count as subvolumes here, as in the metrics: a state of
+	// services alone still has every backup alert to test.
+	subs := tracked(in)
 	if len(subs) == 0 {
-		return nil, fmt.Errorf("alert rule tests: no subvolumes declared")
+		return nil, fmt.Errorf("alert rule tests: no subvolumes or services declared")
 	}
 	all := alerts(in)
 	byName := map[string]alert{}
@@ -305,7 +331,14 @@ func AlertRuleTests(in Input) ([]byte, error) {
 			break
 		}
 	}
-	sl := map[string]string{"subvolume": s.Name, "tier": s.Tier}
+	// A named machine's series carry its host label: so do the tests'.
+	host := func(m map[string]string) map[string]string {
+		if h := in.Desired.Host; h != "" {
+			return with(m, "host", h)
+		}
+		return m
+	}
+	sl := host(map[string]string{"subvolume": s.Name, "tier": s.Tier})
 	local := with(sl, "location", "local", "location_name", s.Snapshots.Location)
 	minInterval := s.Snapshots.Schedule.Period()
 	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(seconds(minInterval))}}
@@ -352,7 +385,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		if ds.drillEvery == 0 {
 			continue
 		}
-		dl := map[string]string{"subvolume": ds.Name, "tier": ds.Tier}
+		dl := host(map[string]string{"subvolume": ds.Name, "tier": ds.Tier})
 		add("DrillFailed: passing drill quiet, failed drill fires", byName["DrillFailed"], dl,
 			[]seriesSpec{{"backup_drill_success", dl, step2(1, 0)}}, stepTiming)
 		interval := seriesSpec{"backup_drill_interval_seconds", dl, flat(seconds(ds.drillEvery))}
@@ -370,7 +403,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 				a = c
 			}
 		}
-		dl := map[string]string{"location_name": name}
+		dl := host(map[string]string{"location_name": name})
 		iv := seconds(driveInterval(by[name]))
 		ivs := seriesSpec{"backup_external_drive_interval_seconds", dl, flat(iv)}
 		add("ExternalDriveNotSeen "+name+": last seen just inside and past its schedule", a, dl,
@@ -383,7 +416,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		EvaluationInterval: promDuration(step),
 		Tests:              groups,
 	}
-	header := fmt.Sprintf("# Generated by drsync from %s. Run: promtool test rules %s\n", in.Desired.Generate.DesiredFile, filepath.Base(in.Desired.Generate.AlertTests))
+	header := fmt.Sprintf("# Generated by drsync from %s. Run: promtool test rules %s\n", commentText(in.Desired.Generate.DesiredFile), shellwords.Quote(filepath.Base(in.Desired.Generate.AlertTests)))
 	return marshalYAML(header, tf)
 }
 

@@ -75,7 +75,7 @@ func TestAlertRulesOtherShapes(t *testing.T) {
 // edges: moving a threshold by a minute or two makes them fail.
 func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
 	for _, m := range []struct{ name, old, new string }{
-		{"BackupFailed", "> 2 * min by", "> 2.001 * min by"},
+		{"BackupFailed", "> on (host, subvolume, tier) 2 * min by", "> on (host, subvolume, tier) 2.001 * min by"},
 		{"RestoreTestOverdue", "> 1.2 * backup_restore_test_interval_seconds", "> 1.2001 * backup_restore_test_interval_seconds"},
 		{"BackupTooOld", "group_left backup_rpo_target_seconds", "group_left backup_rpo_target_seconds - 60"},
 		{"RTOAboveTarget", "backup_rto_measured_seconds > backup_rto_target_seconds", "backup_rto_measured_seconds >= backup_rto_target_seconds"},
@@ -114,5 +114,68 @@ func TestAlertAnnotations(t *testing.T) {
 		if filepath.Base(got) != want {
 			t.Errorf("runbook of %s = %s, want %s", sub, got, want)
 		}
+	}
+}
+
+// TestAlertRulesLintAnyShape renders the rules and their unit tests for
+// desired states unlike the example, and wants promtool to accept both
+// with every lint fatal: two drives must not give two rules promtool takes
+// for duplicates, and neither a missing drive nor a state of services
+// alone may leave the tests without a subject.
+func TestAlertRulesLintAnyShape(t *testing.T) {
+	for name, shape := range map[string]func(d *schema.Desired){
+		"example": func(*schema.Desired) {},
+		"two drives": func(d *schema.Desired) {
+			second := d.Locations["WD-18TB"]
+			second.Mount, second.Path = "/run/media/patriark/WD-4TB", "/run/media/patriark/WD-4TB/.snapshots"
+			d.Locations["WD-4TB"] = second
+			for _, n := range []string{"subvol1-docs", "subvol2-pics"} {
+				d.Subvolumes[n].External.Location = "WD-4TB"
+			}
+		},
+		"no drive": func(d *schema.Desired) {
+			for _, s := range d.Subvolumes {
+				s.External = nil
+			}
+			for _, s := range d.Services {
+				s.External = nil
+			}
+			delete(d.Locations, "WD-18TB")
+		},
+		"services only": func(d *schema.Desired) { d.Subvolumes = map[string]*schema.Subvolume{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := fixedInput(t)
+			shape(in.Desired)
+			promtool := promtest.Tool(t, "promtool", "prometheus")
+			rules, err := AlertRules(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tests, err := AlertRuleTests(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			g := in.Desired.Generate
+			writeFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), rules)
+			writeFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
+			if out, err := runErr(dir, promtool, "check", "rules", "--lint=all", "--lint-fatal", filepath.Base(g.AlertRules)); err != nil {
+				t.Errorf("promtool check rules --lint-fatal: %v\n%s", err, out)
+			}
+			if out, err := runErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests)); err != nil {
+				t.Errorf("promtool test rules: %v\n%s", err, out)
+			}
+			if name != "two drives" {
+				return
+			}
+			// WD-4TB holds pool subvolumes only; WD-18TB the system disk's too.
+			want := map[string]string{"WD-4TB": runbookPool, "WD-18TB": runbookTotal}
+			for _, a := range alerts(in) {
+				if drive := a.labels["location_name"]; a.name == "ExternalDriveNotSeen" && filepath.Base(a.runbook) != want[drive] {
+					t.Errorf("ExternalDriveNotSeen for %s points at %s, want %s", drive, a.runbook, want[drive])
+				}
+			}
+		})
 	}
 }

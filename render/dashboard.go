@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 )
 
@@ -35,10 +36,13 @@ type templating struct {
 }
 
 type variable struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
-	Type  string `json:"type"`
-	Query string `json:"query"`
+	Name       string         `json:"name"`
+	Label      string         `json:"label"`
+	Type       string         `json:"type"`
+	Query      string         `json:"query"`
+	Datasource *dataSourceRef `json:"datasource,omitempty"`
+	Refresh    int            `json:"refresh,omitempty"` // 1: on dashboard load
+	Sort       int            `json:"sort,omitempty"`    // 1: alphabetical
 }
 
 type dataSourceRef struct {
@@ -130,8 +134,8 @@ type property struct {
 	Value propertyValue `json:"value"`
 }
 
-// propertyValue is what an override may set: thresholds, a unit or table
-// cell options.
+// propertyValue is what an override may set: thresholds, a unit, value
+// mappings or table cell options.
 type propertyValue interface{ isPropertyValue() }
 
 type unit string
@@ -143,6 +147,11 @@ type cellOptions struct {
 func (thresholds) isPropertyValue()  {}
 func (unit) isPropertyValue()        {}
 func (cellOptions) isPropertyValue() {}
+
+// valueMappings maps a field's values to text and colour.
+type valueMappings []valueMapping
+
+func (valueMappings) isPropertyValue() {}
 
 type transformation struct {
 	ID      string           `json:"id"`
@@ -301,8 +310,7 @@ func Dashboard(in Input) ([]byte, error) {
 		lastApply,
 		timeSeries("drsync apply duration", 8, 6, "s",
 			query(`drsync_reconcile_last_duration_seconds`, "duration")),
-		table("Active backup alerts", 24, 8, nil, nil,
-			query(`ALERTS{alertstate="firing", category=~"backup|disaster-recovery"}`, "")),
+		recentAlerts(),
 	}
 	y, x, rowH := 0, 0, 0
 	for i := range panels {
@@ -325,9 +333,14 @@ func Dashboard(in Input) ([]byte, error) {
 		Refresh:       "5m",
 		SchemaVersion: 39,
 		Time:          timeRange{From: "now-30d", To: "now"},
-		Templating: templating{List: []variable{{
-			Name: "datasource", Label: "Prometheus", Type: "datasource", Query: "prometheus",
-		}}},
+		Templating: templating{List: []variable{
+			{Name: "datasource", Label: "Prometheus", Type: "datasource", Query: "prometheus"},
+			// One machine at a time: a fleet's machines share subvolume
+			// names. A machine without a host label leaves it empty, and
+			// host=~"" selects its series.
+			{Name: "host", Label: "Host", Type: "query", Query: "label_values(backup_rpo_target_seconds, host)",
+				Datasource: &datasource, Refresh: 1, Sort: 1},
+		}},
 		Panels: panels,
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
@@ -338,7 +351,22 @@ func Dashboard(in Input) ([]byte, error) {
 }
 
 func query(expr, legend string) target {
-	return target{Expr: expr, LegendFormat: legend}
+	return target{Expr: onHost(expr), LegendFormat: legend}
+}
+
+// drsyncSelector is a selector of one of drsync's series (or of the alerts
+// raised on them), with its matchers if any.
+var drsyncSelector = regexp.MustCompile(`\b(backup_[a-z_]+|drsync_[a-z_]+|ALERTS(?:_FOR_STATE)?)\b(\{[^}]*\})?`)
+
+// onHost restricts every selector of expr to the dashboard's $host.
+func onHost(expr string) string {
+	return drsyncSelector.ReplaceAllStringFunc(expr, func(sel string) string {
+		m := drsyncSelector.FindStringSubmatch(sel)
+		if m[2] == "" {
+			return m[1] + `{host=~"$host"}`
+		}
+		return m[1] + `{host=~"$host", ` + m[2][1:]
+	})
 }
 
 func statDefaults(textMode string) statOptions {
@@ -375,6 +403,33 @@ func withMappings(p panel, noValue string, m map[string]mappingResult) panel {
 	p.FieldConfig.Defaults.NoValue = noValue
 	p.FieldConfig.Defaults.Mappings = []valueMapping{{Type: "value", Options: m}}
 	p.Options = statDefaults("value_and_name")
+	return p
+}
+
+// recentAlerts is the design's "Recent alerts" table: every drsync alert
+// active in the last 7 days with the host and subvolume it names, when it
+// became active, and whether it fires now. It reads ALERTS_FOR_STATE, the
+// state Prometheus keeps for the alerts it sends to Alertmanager, since
+// Grafana cannot query Alertmanager's past.
+func recentAlerts() panel {
+	const by = `max by (alertname, severity, host, subvolume, location_name) `
+	const recent = by + `(max_over_time(ALERTS_FOR_STATE{category=~"backup|disaster-recovery"}[7d]))`
+	p := table("Recent alerts (7 days)", 24, 8,
+		map[string]string{"Value #A": "Active since", "Value #B": "Now"},
+		map[string]propertyValue{"Active since": unit("dateTimeFromNow")},
+		query(recent+` * 1000`, ""),
+		query(by+`(ALERTS{alertstate="firing", category=~"backup|disaster-recovery"}) or 0 * `+recent, ""))
+	p.Description = "Every backup and disaster-recovery alert active in the last 7 days, from the alert state Prometheus sends Alertmanager."
+	p.FieldConfig.Overrides = append(p.FieldConfig.Overrides, override{
+		Matcher: matcher{ID: "byName", Options: "Now"},
+		Properties: []property{
+			{ID: "mappings", Value: valueMappings{{Type: "value", Options: map[string]mappingResult{
+				"1": {Text: "FIRING", Color: "red", Index: 0},
+				"0": {Text: "resolved or pending", Color: "green", Index: 1},
+			}}}},
+			{ID: "custom.cellOptions", Value: cellOptions{Type: "color-background"}},
+		},
+	})
 	return p
 }
 

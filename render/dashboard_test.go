@@ -73,7 +73,7 @@ func TestDashboardQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exported := map[string]bool{"ALERTS": true}
+	exported := map[string]bool{"ALERTS": true, "ALERTS_FOR_STATE": true}
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+)`).FindAllStringSubmatch(string(metrics), -1) {
 		exported[m[1]] = true
 	}

@@ -214,7 +214,13 @@ func Registry(in Input) (*prometheus.Registry, error) {
 		return nil, err
 	}
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(collector{in}); err != nil {
+	// A named machine's every series carries its name, so one Prometheus
+	// can watch a fleet and every alert says which machine.
+	var r prometheus.Registerer = reg
+	if h := in.Desired.Host; h != "" {
+		r = prometheus.WrapRegistererWith(prometheus.Labels{"host": h}, reg)
+	}
+	if err := r.Register(collector{in}); err != nil {
 		return nil, fmt.Errorf("registering drsync metrics: %w", err)
 	}
 	return reg, nil

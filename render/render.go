@@ -96,6 +96,7 @@ func Files(in Input) (map[string][]byte, error) {
 		{g.Enabled.AlertRules, g.AlertTests, AlertRuleTests},
 		{g.Enabled.ScrapeConfig, g.ScrapeConfig, ScrapeConfig},
 		{g.Enabled.Dashboard, g.Dashboard, Dashboard},
+		{g.Enabled.Alertmanager && in.Desired.Alerting != nil, g.Alertmanager, Alertmanager},
 	}
 	for _, s := range single {
 		if !s.on {
@@ -279,6 +280,7 @@ func Paths(d *schema.Desired) []string {
 	add(g.Enabled.AlertRules, g.AlertRules, g.AlertTests)
 	add(g.Enabled.ScrapeConfig, g.ScrapeConfig)
 	add(g.Enabled.Dashboard, g.Dashboard)
+	add(g.Enabled.Alertmanager && d.Alerting != nil, g.Alertmanager)
 	for _, u := range []string{applyService, applyTimer, watchService} {
 		add(g.Enabled.Systemd, filepath.Join(g.Systemd, u))
 	}

@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/runbooks"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -34,7 +35,7 @@ var scenarios = []scenario{
 type runbookData struct {
 	ID, Severity string
 	Generated    string
-	Drsync       string // the binary, as the units call it
+	Drsync       string // the binary, as the units call it, shell-quoted
 	Desired      string // the desired-state file
 	RunbookDir   string
 	ApplyService string
@@ -92,7 +93,7 @@ func Runbooks(in Input) (map[string][]byte, error) {
 		return nil, err
 	}
 	tmpl, err := template.New("runbooks").Funcs(template.FuncMap{
-		"sh":   shellQuote,
+		"sh":   shellwords.Quote,
 		"join": strings.Join,
 	}).ParseFS(runbooks.FS, "*.tmpl")
 	if err != nil {
@@ -115,13 +116,14 @@ func runbookView(in Input, sc scenario) runbookData {
 	v := runbookData{
 		ID: sc.id, Severity: sc.severity,
 		Generated:    generated(in),
-		Drsync:       g.Binary,
+		Drsync:       shellwords.Quote(g.Binary),
 		Desired:      g.DesiredFile,
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
 	}
 	var sumRTO, maxRPO time.Duration
+	tiers := map[string]bool{}
 	var oldestTest time.Time
 	run, passed := 0, 0
 	subs := subvolumes(in)
@@ -132,6 +134,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		}
 		rs := rbView(in, s)
 		v.Subvolumes = append(v.Subvolumes, rs)
+		tiers[s.Tier] = true
 		sumRTO += s.rto
 		maxRPO = max(maxRPO, s.rpo)
 		run += s.status.TestsRun
@@ -146,8 +149,21 @@ func runbookView(in Input, sc scenario) runbookData {
 			oldestTest = t.Time
 		}
 	}
-	v.RTOTarget = clock(sumRTO) + " (the subvolumes' targets below, restored one after another)"
-	v.RPOTarget = schema.FormatDuration(maxRPO) + " of data loss at most (the loosest tier below)"
+	switch len(v.Subvolumes) {
+	case 0:
+		v.RTOTarget = "none: no subvolume is restored by this runbook"
+		v.RPOTarget = v.RTOTarget
+	case 1:
+		v.RTOTarget = clock(sumRTO) + " (the subvolume's target below)"
+	default:
+		v.RTOTarget = clock(sumRTO) + " (the subvolumes' targets below, restored one after another)"
+	}
+	if len(v.Subvolumes) > 0 {
+		v.RPOTarget = schema.FormatDuration(maxRPO) + " of data loss at most"
+		if len(tiers) > 1 {
+			v.RPOTarget += " (the loosest tier below)"
+		}
+	}
 	switch {
 	case len(v.Subvolumes) == 0:
 		v.LastTested = "nothing to test: no subvolume is restored by this runbook"
@@ -157,6 +173,9 @@ func runbookView(in Input, sc scenario) runbookData {
 		v.LastTested = day(in, oldestTest) + " (the oldest of the subvolumes' newest restore tests)"
 	}
 	v.SuccessRate = successRate(run, passed)
+	if len(v.Subvolumes) == 0 {
+		v.SuccessRate = v.RTOTarget
+	}
 
 	names, by := externalLocations(in)
 	for _, n := range names {
@@ -207,7 +226,7 @@ func rbView(in Input, s subvolume) rbSubvolume {
 		MeasuredRTO:   "never measured",
 		RTOStatus:     "**UNPROVEN**: no passing drill",
 		Verified:      "**no verified snapshot**",
-		Drsync:        d.Generate.Binary,
+		Drsync:        shellwords.Quote(d.Generate.Binary),
 		Desired:       d.Generate.DesiredFile,
 	}
 	if s.External != nil {
@@ -265,15 +284,6 @@ func successRate(run, passed int) string {
 	return fmt.Sprintf("%d/%d tests passed (%d%%)", passed, run, passed*100/run)
 }
 
-// shellQuote quotes s for a POSIX shell when it needs it, so that paths in
-// the runbooks' commands can be pasted as they are.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // Commands extracts every drsync command line from the fenced code blocks
 // of a rendered runbook, split into words as a POSIX shell would (quotes,
 // backslashes, line continuations, comments; no expansion: "$SNAP" stays
@@ -298,7 +308,7 @@ func Commands(md []byte) [][]string {
 			pending += strings.TrimSuffix(line, `\`)
 			continue
 		}
-		words := shellWords(pending + line)
+		words := shellwords.Split(pending + line)
 		pending = ""
 		if len(words) > 0 && words[0] == "sudo" {
 			words = words[1:]
@@ -320,63 +330,11 @@ func unquote(line string) string {
 	return strings.TrimPrefix(t[1:], " ")
 }
 
-// shellWords splits one shell command line into words, stopping at a
-// comment or at the first operator (| & ; < > ( )).
-func shellWords(line string) []string {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == '\'':
-			j := strings.IndexByte(line[i+1:], '\'')
-			if j < 0 {
-				j = len(line) - i - 1
-			}
-			cur.WriteString(line[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(line) && line[i] != '"'; i++ {
-				if line[i] == '\\' && i+1 < len(line) && strings.IndexByte("$`\"\\", line[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(line[i])
-			}
-			inWord = true
-		case c == '\\' && i+1 < len(line):
-			i++
-			cur.WriteByte(line[i])
-			inWord = true
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '#' && !inWord, strings.IndexByte("|&;<>()", c) >= 0:
-			if inWord {
-				words = append(words, cur.String())
-			}
-			return words
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
-}
-
 // generated dates a runbook by the run whose evidence it carries, so that
 // rendering it again without a new run gives the same file.
 func generated(in Input) string {
 	if in.Reconcile.LastRun.IsZero() {
-		return "before any recorded run"
+		return "no recorded run yet"
 	}
-	return in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
+	return "the run of " + in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
 }

@@ -2,9 +2,13 @@ package render
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/internal/golden"
+	"github.com/drsync/drsync/schema"
 )
 
 func TestRunbooksContent(t *testing.T) {
@@ -136,18 +140,87 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"/home/patriark/.snapshots": "/home/patriark/.snapshots",
-		"/mnt/my disk":              "'/mnt/my disk'",
-		"it's":                      `'it'\''s'`,
-		"":                          "''",
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
+// runbookShapes are desired states unlike the example, with no evidence
+// recorded yet: their runbooks must still read sensibly.
+var runbookShapes = map[string]func(d *schema.Desired){
+	// No subvolume has source "/": DR-001 restores nothing.
+	"no-system-disk": func(d *schema.Desired) { delete(d.Subvolumes, "htpc-root") },
+	"no-drive": func(d *schema.Desired) {
+		for _, s := range d.Subvolumes {
+			s.External = nil
 		}
-		if in != "" && strings.Join(shellWords(shellQuote(in)), "|") != in {
-			t.Errorf("%q does not round-trip through shellWords", in)
+		for _, s := range d.Services {
+			s.External = nil
+		}
+		delete(d.Locations, "WD-18TB")
+	},
+	"services-only": func(d *schema.Desired) { d.Subvolumes = map[string]*schema.Subvolume{} },
+	// One subvolume, one tier, on the system disk.
+	"one-subvolume": func(d *schema.Desired) {
+		for name := range d.Subvolumes {
+			if name != "htpc-root" {
+				delete(d.Subvolumes, name)
+			}
+		}
+	},
+}
+
+// TestRunbookShapesGolden renders the runbooks of each shape, before any
+// run, against golden files, and checks them for the phrases that read
+// wrong in such states.
+func TestRunbookShapesGolden(t *testing.T) {
+	for shape, mutate := range runbookShapes {
+		t.Run(shape, func(t *testing.T) {
+			in := Input{Desired: homelab(t), Now: now}
+			mutate(in.Desired)
+			rbs, err := Runbooks(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, got := range rbs {
+				bad := []string{"**RTO Target:** \n", "**RTO Target:**  (", "**RPO Target:** 0s", "the run of before"}
+				if shape == "one-subvolume" {
+					bad = append(bad, "the loosest tier below", "restored one after another")
+				}
+				for _, b := range bad {
+					if strings.Contains(string(got), b) {
+						t.Errorf("%s reads %q", name, b)
+					}
+				}
+				golden.Check(t, filepath.Join(goldenDir, "shapes", shape, name), got)
+			}
+		})
+	}
+}
+
+// TestRunbookCommandsQuoted renders the runbooks with paths a shell would
+// split or expand, and reads every drsync command back as a shell would:
+// each must call the declared binary with the declared desired state.
+func TestRunbookCommandsQuoted(t *testing.T) {
+	in := fixedInput(t)
+	d := in.Desired
+	d.Generate.Binary = "/opt/dr sync/bin/drsync"
+	d.Generate.DesiredFile = `/etc/my conf/it's $HOME (1).cue`
+	d.Restore.Scratch = "/var/tmp/my scratch"
+	rbs, err := Runbooks(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(rbs)) {
+		cmds := Commands(rbs[name])
+		if len(cmds) == 0 {
+			t.Errorf("%s: no drsync command found", name)
+		}
+		for _, c := range cmds {
+			if c[0] != d.Generate.Binary {
+				t.Errorf("%s: a shell runs %q, not the binary %q", name, c[0], d.Generate.Binary)
+			}
+			if i := slices.Index(c, "-f"); i < 0 || i+1 == len(c) || c[i+1] != d.Generate.DesiredFile {
+				t.Errorf("%s: %q does not pass -f %q", name, c, d.Generate.DesiredFile)
+			}
+			if i := slices.Index(c, "--to"); i >= 0 && !strings.HasPrefix(c[i+1], d.Restore.Scratch) {
+				t.Errorf("%s: %q restores outside the scratch %q", name, c, d.Restore.Scratch)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/internal/systemdtest"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -145,17 +146,78 @@ func TestSystemdVerify(t *testing.T) {
 	}
 }
 
-func TestSystemdQuote(t *testing.T) {
+func TestSystemdWord(t *testing.T) {
 	for in, want := range map[string]string{
 		"/etc/drsync/drsync.cue": "/etc/drsync/drsync.cue",
 		"/etc/my drsync/a.cue":   `"/etc/my drsync/a.cue"`,
 		"/etc/100%/$x":           `"/etc/100%%/$$x"`,
+		`/a"b\c`:                 `"/a\"b\\c"`,
+		"/a\nb":                  `"/a\x0ab"`,
 	} {
-		if got := systemdQuote(in); got != want {
-			t.Errorf("systemdQuote(%q) = %q, want %q", in, got, want)
+		if got := systemdWord(in); got != want {
+			t.Errorf("systemdWord(%q) = %q, want %q", in, got, want)
 		}
 	}
 	if got := clock(12 * time.Hour); got != "12h" {
 		t.Errorf("clock = %q", got)
+	}
+}
+
+// oddPath holds every character systemd treats specially in a unit file.
+const oddPath = `/tmp/odd dir 'single' "double" 100% $HOME ${X} \back\ ;semi`
+
+// TestSystemdArgvRoundTrip renders the units with the binary, the desired
+// file and the runbooks at paths full of characters systemd would split,
+// expand or unescape, and asks systemd itself: verify accepts every unit
+// (so the binary's path was unescaped right: verify checks it is
+// executable), and the argv systemd parsed, after its exec-time expansion
+// of $$, is exactly the argv drsync meant.
+func TestSystemdArgvRoundTrip(t *testing.T) {
+	in := fixedInput(t)
+	dir := t.TempDir()
+	odd := filepath.Join(dir, oddPath)
+	// systemd refuses quotes and backslashes in an executable's path and
+	// does not expand $ there (see TestSystemdRefusesBinary).
+	stub := filepath.Join(dir, "odd bin 100%", "drsync")
+	writeFile(t, stub, []byte("#!/bin/sh\nexit 0\n"))
+	if err := os.Chmod(stub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := &in.Desired.Generate
+	g.Binary, g.DesiredFile, g.Runbooks = stub, filepath.Join(odd, "drsync.cue"), filepath.Join(odd, "run books")
+	in.Desired.StateDir = filepath.Join(odd, "state")
+	units, err := SystemdUnits(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		applyService: {stub, "apply", "--auto-approve", "-f", g.DesiredFile},
+		watchService: {stub, "watch", "-f", g.DesiredFile, "--work-dir", filepath.Join(in.Desired.StateDir, "watch")},
+	}
+	for _, name := range slices.Sorted(maps.Keys(units)) {
+		p := filepath.Join(dir, name)
+		writeFile(t, p, units[name])
+		systemdtest.Verify(t, p)
+		if want[name] == nil {
+			continue
+		}
+		got, err := systemdtest.ExecStart(t, p)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if !slices.Equal(got, want[name]) {
+			t.Errorf("%s: systemd runs\n  %q\nwant\n  %q", name, got, want[name])
+		}
+	}
+}
+
+func TestSystemdRefusesBinary(t *testing.T) {
+	for _, bin := range []string{`/opt/a"b/drsync`, `/opt/a'b/drsync`, `/opt/a\\b/drsync`, "/opt/$HOME/drsync", "/opt/a\nb/drsync"} {
+		in := fixedInput(t)
+		in.Desired.Generate.Binary = bin
+		if _, err := SystemdUnits(in); err == nil || !strings.Contains(err.Error(), "generate.binary") {
+			t.Errorf("binary %q: got %v, want an error naming generate.binary", bin, err)
+		}
 	}
 }

@@ -42,7 +42,7 @@ func (d *Desired) clean() {
 // a subvolume or service names is declared, and of the right kind. It reads
 // the CUE value itself, so it also runs when CUE found other errors, and a
 // person sees every problem in one pass.
-func references(v cue.Value) []Problem {
+func references(v, user cue.Value) []Problem {
 	var probs []Problem
 	at := func(path ...string) cue.Path {
 		sel := make([]cue.Selector, len(path))
@@ -52,7 +52,7 @@ func references(v cue.Value) []Problem {
 		return cue.MakePath(sel...)
 	}
 	add := func(p cue.Path, format string, args ...any) {
-		probs = append(probs, Problem{Pos: posOf(v.LookupPath(p)), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Pos: posIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
 	}
 	names := func(field string) map[string]cue.Value {
 		out := map[string]cue.Value{}
@@ -114,7 +114,7 @@ func listOr(names []string) string {
 }
 
 // check finds what CUE's types cannot: paths that must not overlap.
-func (d *Desired) check(v cue.Value) []Problem {
+func (d *Desired) check(v, user cue.Value) []Problem {
 	var probs []Problem
 	add := func(path []string, format string, args ...any) {
 		sel := make([]cue.Selector, len(path))
@@ -122,7 +122,7 @@ func (d *Desired) check(v cue.Value) []Problem {
 			sel[i] = cue.Str(p)
 		}
 		p := cue.MakePath(sel...)
-		probs = append(probs, Problem{Pos: posOf(v.LookupPath(p)), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Pos: posIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
 	}
 	sources := map[string]string{}
 	for _, name := range d.SubvolumeNames() {
@@ -162,6 +162,18 @@ func (d *Desired) check(v cue.Value) []Problem {
 			add([]string{"services", name}, "%q is also a subvolume: names are shared by metrics and the journal", name)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
+		for _, other := range slices.Sorted(maps.Keys(d.Locations)) {
+			if other < name && d.Locations[other].Path == d.Locations[name].Path {
+				add([]string{"locations", name, "path"}, "path %s is also the path of location %q: each location needs a directory of its own", d.Locations[name].Path, other)
+			}
+		}
+	}
+	for _, w := range d.touchedPaths() {
+		if d.Root != "" && !within(w.path, filepath.Clean(d.Root)) {
+			add(w.at, "%s lies outside root %s: with a root (-t root=DIR) nothing may reach outside it", w.path, d.Root)
+		}
+	}
 	for name, l := range d.Locations {
 		if within(d.Restore.Scratch, l.Path) {
 			add([]string{"restore", "scratch"}, "scratch %s lies inside the snapshot location %q", d.Restore.Scratch, name)
@@ -171,6 +183,67 @@ func (d *Desired) check(v cue.Value) []Problem {
 		}
 	}
 	return probs
+}
+
+// touched is a path drsync reads, writes or snapshots, and the field that
+// declares it.
+type touched struct {
+	path string
+	at   []string
+}
+
+// touchedPaths lists every path drsync acts on: sources and service data, the
+// locations and drives, the state, scratch and drill directories, and the
+// enabled generated files. (The binary and desiredFile are only named in
+// generated files.)
+func (d *Desired) touchedPaths() []touched {
+	out := []touched{
+		{d.StateDir, []string{"stateDir"}},
+		{d.Restore.Scratch, []string{"restore", "scratch"}},
+	}
+	g := d.Generate
+	for _, f := range []struct {
+		on         bool
+		path, name string
+	}{
+		{g.Enabled.Metrics, g.Metrics, "metrics"},
+		{g.Enabled.AlertRules, g.AlertRules, "alertRules"},
+		{g.Enabled.AlertRules, g.AlertTests, "alertTests"},
+		{g.Enabled.ScrapeConfig, g.ScrapeConfig, "scrapeConfig"},
+		{g.Enabled.Dashboard, g.Dashboard, "dashboard"},
+		{g.Enabled.Systemd, g.Systemd, "systemd"},
+		{g.Enabled.Runbooks, g.Runbooks, "runbooks"},
+	} {
+		if f.on {
+			out = append(out, touched{filepath.Clean(f.path), []string{"generate", f.name}})
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
+		l := d.Locations[name]
+		out = append(out, touched{l.Path, []string{"locations", name, "path"}})
+		if l.Mount != "" {
+			out = append(out, touched{l.Mount, []string{"locations", name, "mount"}})
+		}
+	}
+	for _, name := range d.SubvolumeNames() {
+		s := d.Subvolumes[name]
+		out = append(out, touched{s.Source, []string{"subvolumes", name, "source"}})
+		if s.DrillTarget != "" {
+			out = append(out, touched{filepath.Clean(s.DrillTarget), []string{"subvolumes", name, "drillTarget"}})
+		}
+	}
+	for _, name := range d.ServiceNames() {
+		s := d.Services[name]
+		for field, p := range map[string]string{"dataDir": s.DataDir, "database": s.Database} {
+			if p != "" {
+				out = append(out, touched{p, []string{"services", name, field}})
+			}
+		}
+		for _, p := range s.Paths {
+			out = append(out, touched{p, []string{"services", name, "paths"}})
+		}
+	}
+	return out
 }
 
 func posOf(v cue.Value) string {

@@ -65,17 +65,37 @@ func (e *Error) Error() string {
 // one package, unifies it with #Desired and decodes it. tags are
 // "key=value" strings injected into @tag() fields.
 func Load(path string, tags []string) (*Desired, error) {
-	v, err := Value(path, tags)
+	return LoadHost(path, tags, "")
+}
+
+// LoadHost is Load for the machine called host: in a fleet file (one that
+// declares hosts) it reads that host's part; an empty host in a fleet file
+// is an error naming the hosts to choose from.
+func LoadHost(path string, tags []string, host string) (*Desired, error) {
+	v, user, err := loadValue(path, tags, host)
 	if err != nil {
 		return nil, err
 	}
 	var d Desired
 	if err := v.Decode(&d); err != nil {
-		return nil, cueError(err, v)
+		// Decoding fails on what CUE's types allow but Go cannot hold (an
+		// integer beyond 64 bits): find the field, in the user's file.
+		if probs := leafProblems(v, user); len(probs) > 0 {
+			sortProblems(probs)
+			return nil, &Error{Problems: probs}
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	d.Source = path
+	if host != "" {
+		d.Host = host
+	}
 	d.clean()
-	if probs := append(references(v), d.check(v)...); len(probs) > 0 {
+	if len(d.Subvolumes) == 0 && len(d.Services) == 0 {
+		return nil, &Error{Problems: []Problem{{Pos: startOf(path, user),
+			Message: "declares no subvolumes and no services: nothing to back up (is this the desired state?)"}}}
+	}
+	if probs := append(append(references(v, user), d.check(v, user)...), d.checkAlerting(v)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}
@@ -85,41 +105,80 @@ func Load(path string, tags []string) (*Desired, error) {
 // Value returns the user's state unified with #Desired and validated as
 // concrete, before decoding.
 func Value(path string, tags []string) (cue.Value, error) {
+	v, _, err := loadValue(path, tags, "")
+	return v, err
+}
+
+// loadValue returns the unified, validated value of one host (see
+// selectHost) and the user's own value (whose positions are the user's
+// files).
+func loadValue(path string, tags []string, host string) (unified, user cue.Value, err error) {
+	if user, err = userValue(path, tags); err != nil {
+		return cue.Value{}, cue.Value{}, err
+	}
+	src, err := Files.ReadFile("drsync.cue")
+	if err != nil {
+		return cue.Value{}, cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
+	}
+	schema := user.Context().CompileBytes(src, cue.Filename(SchemaFile))
+	if schema.Err() != nil {
+		return cue.Value{}, cue.Value{}, fmt.Errorf("embedded schema: %w", schema.Err())
+	}
+	if user, err = selectHost(user, path, host); err != nil {
+		return cue.Value{}, cue.Value{}, err
+	}
+	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(userDefaults(user))
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		// Report the broken references too, so one pass shows everything.
+		if e, ok := cueError(err, user).(*Error); ok {
+			e.Problems = append(e.Problems, references(user, user)...)
+			sortProblems(e.Problems)
+			return cue.Value{}, cue.Value{}, e
+		}
+		return cue.Value{}, cue.Value{}, cueError(err, user)
+	}
+	return v, user, nil
+}
+
+// noTag is CUE's complaint about a -t key no @tag() in the files declares.
+var noTag = regexp.MustCompile(`no tag for "([^"]*)"`)
+
+// undeclaredTag turns CUE's `no tag for "root"` into what the user can do
+// about it, positioned at the file, or returns nil for other errors.
+func undeclaredTag(err error, files []string) error {
+	m := noTag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	where := files[0]
+	if len(files) > 1 {
+		where = filepath.Dir(files[0])
+	}
+	return &Error{Problems: []Problem{{Pos: relName(files[0]) + ":1:1",
+		Message: fmt.Sprintf("-t %s=…: the tag %q is not declared by %s; declare it, e.g. %s: *\"\" | string @tag(%s)", m[1], m[1], where, m[1], m[1])}}}
+}
+
+// userValue builds the user's files, with tags, as written.
+func userValue(path string, tags []string) (cue.Value, error) {
 	files, err := inputFiles(path)
 	if err != nil {
 		return cue.Value{}, err
-	}
-	ctx := cuecontext.New()
-	src, err := Files.ReadFile("drsync.cue")
-	if err != nil {
-		return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
-	}
-	schema := ctx.CompileBytes(src, cue.Filename(SchemaFile))
-	if schema.Err() != nil {
-		return cue.Value{}, fmt.Errorf("embedded schema: %w", schema.Err())
 	}
 	insts := load.Instances(files, &load.Config{Tags: tags})
 	if len(insts) != 1 {
 		return cue.Value{}, fmt.Errorf("%s: expected one CUE package, found %d", path, len(insts))
 	}
 	if insts[0].Err != nil {
+		if e := undeclaredTag(insts[0].Err, files); e != nil {
+			return cue.Value{}, e
+		}
 		return cue.Value{}, cueError(insts[0].Err, cue.Value{})
 	}
-	user := ctx.BuildInstance(insts[0])
+	user := cuecontext.New().BuildInstance(insts[0])
 	if user.Err() != nil {
 		return cue.Value{}, cueError(user.Err(), user)
 	}
-	v := schema.LookupPath(cue.ParsePath("#Desired")).Unify(user)
-	if err := v.Validate(cue.Concrete(true)); err != nil {
-		// Report the broken references too, so one pass shows everything.
-		if e, ok := cueError(err, user).(*Error); ok {
-			e.Problems = append(e.Problems, references(user)...)
-			sortProblems(e.Problems)
-			return cue.Value{}, e
-		}
-		return cue.Value{}, cueError(err, user)
-	}
-	return v, nil
+	return user, nil
 }
 
 // inputFiles expands a directory into its .cue files so that a directory
@@ -133,6 +192,9 @@ func inputFiles(path string) ([]string, error) {
 		return nil, fmt.Errorf("desired state: %w", err)
 	}
 	if !st.IsDir() {
+		if filepath.Ext(path) != ".cue" {
+			return nil, fmt.Errorf("%s: not a .cue file: drsync reads CUE (convert YAML or JSON with `cue import`)", path)
+		}
 		return []string{path}, nil
 	}
 	matches, err := filepath.Glob(filepath.Join(path, "*.cue"))
@@ -175,7 +237,30 @@ func cueError(err error, user cue.Value) error {
 	if len(probs) == 0 {
 		return err
 	}
-	return &Error{Problems: probs}
+	return &Error{Problems: withoutDisjunctionNoise(probs)}
+}
+
+// disjunctionNoise is what CUE adds when a user's value fails a field that
+// also has a schema default: "2 errors in empty disjunction:" and the
+// conflict with the default nobody wrote.
+var disjunctionNoise = regexp.MustCompile(`^(\d+ errors in empty disjunction:?|conflicting values .* and .*)$`)
+
+// withoutDisjunctionNoise drops that noise for a field that has a real
+// problem of its own.
+func withoutDisjunctionNoise(probs []Problem) []Problem {
+	real := map[string]bool{}
+	for _, p := range probs {
+		if !disjunctionNoise.MatchString(p.Message) {
+			real[p.Path] = true
+		}
+	}
+	out := probs[:0]
+	for _, p := range probs {
+		if !real[p.Path] || !disjunctionNoise.MatchString(p.Message) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func bestPos(e cueerrors.Error, user cue.Value, path []string) string {
@@ -205,13 +290,18 @@ func bestPos(e cueerrors.Error, user cue.Value, path []string) string {
 }
 
 func formatPos(p token.Pos) string {
-	name := p.Filename()
+	return fmt.Sprintf("%s:%d:%d", relName(p.Filename()), p.Line(), p.Column())
+}
+
+// relName is a file's name relative to the working directory when it lies
+// below it, as the user most likely typed it.
+func relName(name string) string {
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, name); err == nil && !strings.HasPrefix(rel, "..") {
-			name = rel
+			return rel
 		}
 	}
-	return fmt.Sprintf("%s:%d:%d", name, p.Line(), p.Column())
+	return name
 }
 
 // Export writes the embedded schema into dir and returns the file's path.
@@ -267,6 +357,12 @@ func friendlier(msg string, path []string) string {
 		return msg
 	}
 	value, _, _ := strings.Cut(strings.TrimPrefix(msg, "invalid value "), " (out of bound")
+	switch {
+	case strings.Contains(msg, `!~"[[:cntrl:]]"`):
+		return fmt.Sprintf("invalid value %s: control characters (newlines, tabs, escape sequences) are not allowed", value)
+	case strings.Contains(msg, `!~"[\"'\\\\$]"`):
+		return fmt.Sprintf("invalid value %s: systemd runs no program whose path holds a quote, a backslash or a $", value)
+	}
 	if hint, ok := hints[last]; ok {
 		return fmt.Sprintf("invalid value %s: want %s", value, hint)
 	}

@@ -3,6 +3,7 @@ package schema
 // Desired is the decoded, validated desired state. Paths are cleaned.
 type Desired struct {
 	Root       string                `json:"root"`
+	Host       string                `json:"host,omitempty"`
 	StateDir   string                `json:"stateDir"`
 	Calendar   Calendar              `json:"calendar"`
 	Generate   Generate              `json:"generate"`
@@ -13,6 +14,8 @@ type Desired struct {
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
 	Services   map[string]*Service   `json:"services,omitempty"`
+	Alerting   *Alerting             `json:"alerting,omitempty"`
+	Pings      map[string]Ping       `json:"pings,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -98,6 +101,7 @@ type Generate struct {
 	Dashboard    string          `json:"dashboard"`
 	Systemd      string          `json:"systemd"`
 	Runbooks     string          `json:"runbooks"`
+	Alertmanager string          `json:"alertmanager"`
 	NodeExporter string          `json:"nodeExporter"`
 	Enabled      GenerateEnabled `json:"enabled"`
 }
@@ -109,6 +113,7 @@ type GenerateEnabled struct {
 	Systemd      bool `json:"systemd"`
 	Runbooks     bool `json:"runbooks"`
 	ScrapeConfig bool `json:"scrapeConfig"`
+	Alertmanager bool `json:"alertmanager"`
 }
 
 // Restore says where restore tests and drills may write.

@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		unit, ok := durationUnits[rest[:j]]
 		if !ok {
 			return 0, fmt.Errorf("invalid duration %q: unknown unit %q", s, rest[:j])
+		}
+		if time.Duration(n) > (math.MaxInt64-total)/unit {
+			return 0, fmt.Errorf("invalid duration %q: longer than %s", s, FormatDuration(math.MaxInt64/(24*time.Hour)*(24*time.Hour)))
 		}
 		total += time.Duration(n) * unit
 		rest = rest[j:]

@@ -72,7 +72,7 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 			g.storage = pf.Storage
 		}
 	}
-	d, err := schema.Load(g.file, g.tags)
+	d, err := loadDesired(&g, g.file, g.tags)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/drsync/drsync/examples/desired"
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -31,17 +33,24 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.dir, "dir", "", "where to build the sandbox (default: a new temporary directory)")
 	cmd.Flags().BoolVar(&o.keep, "keep", false, "leave the sandbox in place to explore")
 	cmd.Flags().BoolVar(&o.plain, "plain", false, "use plain directories even where loop-mounted btrfs works")
+	cmd.Flags().StringVar(&o.now, "now", "", "rehearse as if it started at this time (RFC 3339, or 2006-01-02T15:04 in local time)")
 	return cmd
 }
 
 type demoOptions struct {
 	dir         string
 	keep, plain bool
+	// now fixes the rehearsal's clock (default: the time it starts).
+	now string
 }
 
 // runDemo rehearses the embedded example in a sandbox it builds and, unless
 // kept, tears down.
 func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
+	now, err := parseNow(o.now)
+	if err != nil {
+		return err
+	}
 	if o.dir == "" {
 		tmp, err := os.MkdirTemp("", "drsync-demo-")
 		if err != nil {
@@ -96,10 +105,14 @@ func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
 	// No dm-crypt container is made: the drive is a loop device.
 	fmt.Fprintf(g.stdout, "NOTE: the sandbox's drive is a plain loop device, not a LUKS container: its LUKS check is off for this sandbox (-t %s).\n", luksOffTag)
 	common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "-t", luksOffTag, "--storage", storage}
+	// One clock for the whole rehearsal: a slot that opens between apply
+	// and the second plan (the top of the hour) would otherwise make that
+	// plan non-empty. Durations are still measured on the real clock.
+	clock := append([]string{"--now", now.Format(time.RFC3339)}, common...)
 	for _, args := range [][]string{
-		append([]string{"plan"}, common...),
-		append([]string{"apply", "--auto-approve"}, common...),
-		append([]string{"plan", "--detailed-exitcode"}, common...),
+		append([]string{"plan"}, clock...),
+		append([]string{"apply", "--auto-approve"}, clock...),
+		append([]string{"plan", "--detailed-exitcode"}, clock...),
 		append([]string{"list"}, common...),
 		append([]string{"status"}, common...),
 	} {
@@ -108,7 +121,7 @@ func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
 		}
 	}
 	if o.keep {
-		fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, root)
+		fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, shellwords.Quote(root))
 	}
 	return nil
 }

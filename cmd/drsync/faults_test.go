@@ -27,15 +27,24 @@ type faultRig struct {
 	args    []string
 	replica string // docs' replica on the drive
 	local   string // the local snapshot it came from
+	// outside is a directory outside the sandbox that the source's
+	// etc-link points at, holding a canary file no run may touch.
+	outside string
 }
 
 func newFaultRig(t *testing.T) *faultRig {
 	t.Helper()
+	file, _ := filepath.Abs("../../testdata/desired/small.cue")
+	return newFaultRigFrom(t, t.TempDir(), file)
+}
+
+// newFaultRigFrom is newFaultRig for a desired state at file (a directory
+// of .cue files works) whose root is dir.
+func newFaultRigFrom(t *testing.T, dir, file string) *faultRig {
+	t.Helper()
 	if err := sandbox.Available(); err != nil {
 		t.Skip(err)
 	}
-	dir := t.TempDir()
-	file, _ := filepath.Abs("../../testdata/desired/small.cue")
 	uuid := sandbox.NewUUID()
 	d, err := schema.Load(file, []string{"root=" + dir, "drive_uuid=" + uuid})
 	if err != nil {
@@ -49,11 +58,17 @@ func newFaultRig(t *testing.T) *faultRig {
 	if err := sandbox.Up(t.Context(), dir, layout); err != nil {
 		t.Fatal(err)
 	}
-	// A symlink to /etc in the source: restores must never follow it out.
-	if err := os.Symlink("/etc", filepath.Join(d.Subvolumes["docs"].Source, "etc-link")); err != nil {
+	// A symlink out of the sandbox in the source, as a symlink to /etc
+	// would be: restores must never follow it out. (Its target is the
+	// test's own, so other tests changing /etc cannot disturb it.)
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := &faultRig{t: t, dir: dir, d: d, args: []string{"-f", file, "-t", "root=" + dir, "-t", "drive_uuid=" + uuid}}
+	if err := os.Symlink(outside, filepath.Join(d.Subvolumes["docs"].Source, "etc-link")); err != nil {
+		t.Fatal(err)
+	}
+	r := &faultRig{t: t, dir: dir, d: d, outside: outside, args: []string{"-f", file, "-t", "root=" + dir, "-t", "drive_uuid=" + uuid}}
 	if code, out := r.run("apply", "--auto-approve"); code != 0 {
 		t.Fatalf("apply: %d\n%s", code, out)
 	}
@@ -176,17 +191,18 @@ func TestRestoreTestCatchesDamage(t *testing.T) {
 
 func TestRestoreTestPassesAndStaysInScratch(t *testing.T) {
 	r := newFaultRig(t)
-	before, err := os.Stat("/etc/passwd")
+	canary := filepath.Join(r.outside, "passwd")
+	before, err := os.Stat(canary)
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	code, out := r.run("test", "--subvolume", "docs", "--sample-size", "100000", "--seed", "7")
 	if code != 0 || !strings.Contains(out, "docs  PASS") || !strings.Contains(out, "seed 7") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	after, _ := os.Stat("/etc/passwd")
-	if !after.ModTime().Equal(before.ModTime()) {
-		t.Error("/etc/passwd changed during a restore test")
+	after, _ := os.Stat(canary)
+	if entries, _ := os.ReadDir(r.outside); len(entries) != 1 || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the directory behind the source's symlink changed during a restore test: %v", entries)
 	}
 	left, _ := os.ReadDir(r.d.Restore.Scratch)
 	if len(left) != 0 {

@@ -32,6 +32,7 @@ func (e exitCodeError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	file     string
+	host     string
 	tags     []string
 	json     bool
 	logLevel string
@@ -100,6 +101,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.file, "file", "f", "drsync.cue", "desired-state file, or a directory of .cue files of one package")
 	pf.StringArrayVarP(&g.tags, "tag", "t", nil, "inject a CUE tag, key=value (as cue export -t)")
+	pf.StringVar(&g.host, "host", "", "in a fleet file (one that declares hosts), this machine's part (default: its hostname)")
 	pf.BoolVar(&g.json, "json", false, "machine-readable output on stdout")
 	pf.StringVar(&g.storage, "storage", "btrfs", "storage provider: btrfs, or dir for a plain-directory sandbox")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
@@ -117,10 +119,13 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newGenerateCommand(g),
 		newFindCommand(g),
 		newRestoreCommand(g),
+		newRecoverCommand(g),
+		newRehearseCommand(g),
 		newDemoCommand(g),
 		newApplyCommand(g),
 		newSandboxCommand(g),
 		newSchemaCommand(g),
+		newFleetCommand(g),
 	)
 	return root
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/drsync/drsync/internal/shellwords"
+	"github.com/drsync/drsync/notify"
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
@@ -67,7 +69,7 @@ func readObserved(path string) (*reconcile.Observed, error) {
 
 // loadObserved loads the desired state and observes the machine now.
 func loadObserved(g *globalOptions) (*schema.Desired, *reconcile.Observed, time.Time, error) {
-	d, err := schema.Load(g.file, g.tags)
+	d, err := loadDesired(g, g.file, g.tags)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -86,7 +88,7 @@ func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
 	if err != nil {
 		return reconcile.Env{}, err
 	}
-	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d}, nil
+	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d, Pings: notify.FromDesired(d)}, nil
 }
 
 func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
@@ -125,7 +127,7 @@ func runPlan(g *globalOptions, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := schema.Load(g.file, g.tags)
+	d, err := loadDesired(g, g.file, g.tags)
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func runPlan(g *globalOptions, o planOptions) error {
 		w := bufio.NewWriterSize(g.stdout, 64<<10)
 		p.WriteText(w, o.explain)
 		if o.out != "" {
-			fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, o.out)
+			fmt.Fprintf(w, "\nSaved the plan to %s; apply exactly it with: drsync apply %s\n", o.out, shellwords.Quote(o.out))
 		}
 		if err := w.Flush(); err != nil {
 			return err

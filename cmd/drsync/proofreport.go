@@ -5,13 +5,14 @@ import (
 	"io"
 	"strings"
 
+	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile"
 )
 
 // failureLine is one failed check of a test or drill report: the path,
 // the check, and each value with the side it was read from.
 func failureLine(f reconcile.Failure) string {
-	p := f.Path
+	p := termtext.Escape(f.Path)
 	if p == "" {
 		p = "."
 	}
@@ -27,8 +28,8 @@ func failureLine(f reconcile.Failure) string {
 			parts = append(parts, from+" "+value)
 		}
 	}
-	side(f.WantFrom, f.Want, "want")
-	side(f.GotFrom, f.Got, "got")
+	side(f.WantFrom, termtext.Escape(f.Want), "want")
+	side(f.GotFrom, termtext.Escape(f.Got), "got")
 	line := fmt.Sprintf("✗ %s: %s", p, f.Check)
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
@@ -66,7 +67,7 @@ func checkNames(r reconcile.TestReport) string {
 func printChecked(w io.Writer, r reconcile.TestReport) {
 	if len(r.Checked) == 0 {
 		for _, p := range r.Paths {
-			fmt.Fprintf(w, "  ✓ %s\n", p)
+			fmt.Fprintf(w, "  ✓ %s\n", termtext.Escape(p))
 		}
 		return
 	}
@@ -80,6 +81,6 @@ func printChecked(w io.Writer, r reconcile.TestReport) {
 				detail += "; passed " + strings.Join(fc.Passed, ", ")
 			}
 		}
-		fmt.Fprintf(w, "  %s %s: %s\n", mark, fc.Path, detail)
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, termtext.Escape(fc.Path), detail)
 	}
 }

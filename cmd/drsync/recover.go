@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/shellwords"
+	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
@@ -78,11 +80,11 @@ func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []reco
 	return out
 }
 
-// commonFlags repeats -f and -t for a command a user will copy.
+// commonFlags repeats -f and -t for a command a user will copy, quoted.
 func commonFlags(g *globalOptions) string {
-	out := " -f " + g.file
+	out := " -f " + shellwords.Quote(g.file)
 	for _, t := range g.tags {
-		out += " -t " + t
+		out += " -t " + shellwords.Quote(t)
 	}
 	if g.storage != "btrfs" {
 		out += " --storage " + g.storage
@@ -121,15 +123,15 @@ func runFind(g *globalOptions, path string) error {
 		return nil
 	}
 	if len(all) == 0 {
-		return fmt.Errorf("%s is in no snapshot", path)
+		return fmt.Errorf("%s is in no snapshot", termtext.Escape(path))
 	}
 	for _, f := range all {
-		fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, f.Path)
+		fmt.Fprintf(g.stdout, "%s: %s\n", f.Subvolume, termtext.Escape(f.Path))
 		for _, c := range f.Copies {
 			fmt.Fprintf(g.stdout, "  %-36s %-10s %10s  %s  %s\n", c.Snapshot, c.Location, humane.Bytes(c.Size), c.Mtime.Format("2006-01-02 15:04"), c.Change)
 		}
 	}
-	fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", path, commonFlags(g))
+	fmt.Fprintf(g.stdout, "\nrestore one with: drsync restore %s --from SNAPSHOT%s\n", shellwords.Quote(path), commonFlags(g))
 	return nil
 }
 
@@ -157,7 +159,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 		}
 	}
 	if snap == nil {
-		return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", o.from, o.path)
+		return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", o.from, shellwords.Quote(o.path))
 	}
 	dest := filepath.Join(d.Subvolumes[subvol].Source, filepath.FromSlash(rel)) + ".restored-" + time.Now().Format("20060102T150405")
 	if o.to != "" {
@@ -177,6 +179,6 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 		}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
 	}
 	fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
-		rel, snap.Name, snap.Location, dest, humane.Count(rep.Entries, "entry"), humane.Bytes(rep.Bytes))
+		termtext.Escape(rel), snap.Name, snap.Location, termtext.Escape(dest), humane.Count(rep.Entries, "entry"), humane.Bytes(rep.Bytes))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
@@ -62,9 +63,9 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 		return err
 	}
 	tags := append(append([]string(nil), g.tags...), "root="+abs)
-	next := "drsync plan -f " + g.file
+	next := "drsync plan -f " + shellwords.Quote(g.file)
 	for _, t := range tags {
-		next += " -t " + t
+		next += " -t " + shellwords.Quote(t)
 	}
 	if g.storage == "dir" {
 		d, err := plainSandbox(ctx, g.file, abs, g.tags...)
@@ -82,14 +83,14 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 	if err := sandbox.Available(); err != nil {
 		return fmt.Errorf("sandbox needs loop-mounted btrfs (or --storage dir for plain directories): %w", err)
 	}
-	d, err := schema.Load(g.file, tags)
+	d, err := loadDesired(g, g.file, tags)
 	if err != nil {
 		return err
 	}
 	// The sandbox's drive is a plain loop device (this sandbox makes no
 	// dm-crypt container): where the file declares the tag, the LUKS check
 	// is turned off for this sandbox alone.
-	if dl, err := schema.Load(g.file, append(tags, luksOffTag)); err == nil {
+	if dl, err := loadDesired(g, g.file, append(tags, luksOffTag)); err == nil {
 		tags, d = append(tags, luksOffTag), dl
 		next += " -t " + luksOffTag
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
@@ -82,7 +83,7 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	if o.sampleSize < 0 || o.sampleSize > verify.MaxSampleSize {
 		return fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.sampleSize, verify.MaxSampleSize)
 	}
-	d, err := schema.Load(g.file, g.tags)
+	d, err := loadDesired(g, g.file, g.tags)
 	if err != nil {
 		return err
 	}
@@ -149,6 +150,11 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	if out.Result == reconcile.ResultFail || (runErr != nil && len(out.Reports) == 0) {
 		return exitCodeError{exitError}
 	}
+	// A drill that could not run proves nothing: the recovery it stands for
+	// is untested, which a script or timer must not take for success.
+	if kind == reconcile.KindDrill && len(out.Skipped) > 0 {
+		return exitCodeError{exitError}
+	}
 	return nil
 }
 
@@ -185,6 +191,9 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 			skipped[n] = "nothing to test yet"
 			if kind == reconcile.KindDrill {
 				skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
+				if s := d.Subvolumes[n]; s != nil && s.External == nil {
+					skipped[n] = "declares no external drive: a drill restores a whole replica, and there is none to restore"
+				}
 			}
 			continue
 		}
@@ -241,7 +250,7 @@ func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
 	for _, t := range all {
 		fmt.Fprintf(g.stdout, "%s: would test %d files of %s on %s\n", t.Subvolume, len(t.Files), t.Snapshot, t.Location)
 		for _, f := range t.Files {
-			fmt.Fprintf(g.stdout, "  %s\n", f)
+			fmt.Fprintf(g.stdout, "  %s\n", termtext.Escape(f))
 		}
 	}
 	printSkipped(g, out.Skipped)

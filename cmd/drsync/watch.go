@@ -21,7 +21,6 @@ import (
 
 type watchOptions struct {
 	repo, branch, path string
-	file               string
 	workDir            string
 	interval           time.Duration
 	listen             string
@@ -50,7 +49,6 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.repo, "repo", "", "git repository (URL or local path) holding the desired state")
 	f.StringVar(&o.branch, "branch", watch.DefaultBranch, "branch to follow")
 	f.StringVar(&o.path, "path", watch.DefaultPath, "path of the desired-state file or directory inside the repository")
-	f.StringVar(&o.file, "file", "", "local file or directory to follow instead of a repository (default: -f)")
 	f.StringVar(&o.workDir, "work-dir", "/var/lib/drsync/watch", "where watch keeps its checkouts")
 	f.DurationVar(&o.interval, "interval", watch.DefaultInterval, "poll and reconcile interval")
 	f.StringVar(&o.listen, "listen", watch.DefaultListen, "address for /metrics, /healthz, /status and POST /hook")
@@ -68,10 +66,7 @@ func runWatch(ctx context.Context, g *globalOptions, o watchOptions) error {
 	opts := watch.Options{Repo: o.repo, Branch: o.branch, Path: o.path, WorkDir: o.workDir,
 		Interval: o.interval, Listen: o.listen, Apply: o.apply, Logger: loggerFor(g)}
 	if o.repo == "" {
-		opts.File = o.file
-		if opts.File == "" {
-			opts.File = g.file
-		}
+		opts.File = g.file
 	}
 	if o.secretFile != "" {
 		secret, err := os.ReadFile(o.secretFile)
@@ -114,7 +109,7 @@ type reconciler struct {
 }
 
 func (r *reconciler) Validate(_ context.Context, path string) error {
-	_, err := schema.Load(path, r.g.tags)
+	_, err := loadDesired(r.g, path, r.g.tags)
 	if err != nil {
 		staged, _ := filepath.Abs(path)
 		if st, serr := os.Stat(staged); serr == nil && !st.IsDir() {
@@ -144,7 +139,7 @@ func (r *reconciler) shown(err error, staged string) error {
 // Reconcile is one unattended run of the pipeline: guarded, and a dry run
 // when apply is false.
 func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {
-	d, err := schema.Load(path, r.g.tags)
+	d, err := loadDesired(r.g, path, r.g.tags)
 	if err != nil {
 		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
 	}

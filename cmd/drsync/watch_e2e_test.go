@@ -101,10 +101,11 @@ func (r *watchRig) push(content, msg string) string {
 	return r.git(r.wc, "rev-parse", "HEAD")
 }
 
-func (r *watchRig) start(bin string, interval string) {
-	r.cmd = exec.Command(bin, "watch", "--repo", r.bare, "--branch", "main", "--path", "drsync.cue",
+// start runs the watch; extra flags come last and override (--path, --host).
+func (r *watchRig) start(bin string, interval string, extra ...string) {
+	r.cmd = exec.Command(bin, append([]string{"watch", "--repo", r.bare, "--branch", "main", "--path", "drsync.cue",
 		"--interval", interval, "--listen", r.listen, "--webhook-secret-file", filepath.Join(r.dir, "secret"),
-		"--work-dir", filepath.Join(r.dir, "watch"), "--storage", "dir", "-t", "root="+r.root)
+		"--work-dir", filepath.Join(r.dir, "watch"), "--storage", "dir", "-t", "root=" + r.root}, extra...)...)
 	r.cmd.Stderr = &r.stderr
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)

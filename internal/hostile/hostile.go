@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,6 +85,8 @@ func NewUser(t testing.TB) *User {
 		if i > 20 {
 			t.Fatalf("useradd: %v: %s", err, out)
 		}
+		// Another package's test may hold the lock on /etc/passwd.
+		time.Sleep(time.Duration(i+1) * 50 * time.Millisecond)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {

@@ -22,7 +22,10 @@ import (
 // it every second.
 type Stack struct {
 	NodeAddr, PromAddr string
-	dir                string
+	// AlertmanagerAddr, when set before Start, is where Prometheus sends
+	// its alerts.
+	AlertmanagerAddr string
+	dir              string
 }
 
 // Tool returns the path of a program, skipping the test (with how to get
@@ -50,7 +53,11 @@ func NewStack(t testing.TB) *Stack {
 // file and the scrape config snippet at one-second intervals.
 func (s *Stack) Start(t testing.TB, textfileDir, rulesFile string, scrape []byte) {
 	t.Helper()
-	cfg := append([]byte(fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - %s\n", rulesFile)), scrape...)
+	cfg := []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - %s\n", rulesFile))
+	if s.AlertmanagerAddr != "" {
+		cfg = fmt.Appendf(cfg, "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", s.AlertmanagerAddr)
+	}
+	cfg = append(cfg, scrape...)
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -90,3 +90,37 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestReceiveRaceStaysInItsDirectory: a drill target lies in a user's
+// directory, and while drsync receives full streams into it the user swaps
+// it with a symlink to a root-owned directory (RENAME_EXCHANGE in a loop).
+// Every stream lands in the drill target or fails; none lands in the
+// root-owned directory.
+func TestReceiveRaceStaysInItsDirectory(t *testing.T) {
+	mnt := sandbox.TestFS(t, 0)
+	u := hostile.NewUser(t)
+	ctx := context.Background()
+	home, victim, src := filepath.Join(mnt, "home"), filepath.Join(mnt, "etc"), filepath.Join(mnt, "src")
+	for _, d := range []string{home, victim, filepath.Join(home, ".drill")} {
+		must(t, os.Mkdir(d, 0o755))
+	}
+	must(t, btrfs.Create(ctx, src))
+	must(t, os.WriteFile(filepath.Join(src, "data"), []byte("the user's home"), 0o644))
+	const n = 10
+	for i := range n {
+		must(t, btrfs.Snapshot(ctx, src, filepath.Join(mnt, fmt.Sprintf("src.%02d", i))))
+	}
+	hostile.Reachable(t, home)
+	u.Own(t, home)
+	u.Sh(t, "ln -s "+victim+" "+filepath.Join(home, "alt"))
+	u.Start(t, "exchange", filepath.Join(home, ".drill"), filepath.Join(home, "alt"))
+
+	for i := range n {
+		if _, err := btrfs.Send(ctx, filepath.Join(mnt, fmt.Sprintf("src.%02d", i)), "", filepath.Join(home, ".drill"), nil); err != nil {
+			t.Logf("send %d: %v", i, err)
+		}
+	}
+	if entries, _ := os.ReadDir(victim); len(entries) > 0 {
+		t.Errorf("%d received subvolumes landed in the root-owned directory", len(entries))
+	}
+}

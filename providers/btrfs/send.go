@@ -10,6 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/internal/safefs"
 )
 
 // SendResult describes a completed send.
@@ -47,18 +52,42 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // receive`, piping the stream through this process to count it. On failure
 // it removes the half-received subvolume so a later run cannot mistake it
 // for a replica. progress runs on the calling goroutine.
+//
+// destDir is opened once with no symlink on the way, and a full stream's
+// btrfs receive (which looks its destination up by path for every file it
+// writes) is pointed at a private bind mount of that very directory, so
+// renaming or replacing a directory on the way (a drill target in a user's
+// directory) cannot send the stream anywhere else.
 func Send(ctx context.Context, snapshot, parent, destDir string, progress func(int64)) (SendResult, error) {
 	start := time.Now()
-	target := filepath.Join(destDir, filepath.Base(snapshot))
+	name := filepath.Base(snapshot)
 	fail := func(err error) (SendResult, error) {
 		return SendResult{}, fmt.Errorf("btrfs send %s to %s: %w", snapshot, destDir, err)
 	}
+	dir, err := safefs.OpenDir(destDir)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(dir)
 	// Refuse up front: receive would fail anyway, and the cleanup below must
 	// only ever delete a subvolume this call created.
-	if _, err := os.Lstat(target); err == nil {
-		return fail(fmt.Errorf("%s already exists", target))
-	} else if !errors.Is(err, os.ErrNotExist) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		return fail(fmt.Errorf("%s already exists", filepath.Join(destDir, name)))
+	} else if !errors.Is(err, unix.ENOENT) {
 		return fail(err)
+	}
+	receiveInto := destDir
+	if parent == "" {
+		// btrfs receive finds an incremental stream's parent by its path
+		// from the filesystem's own mount, which a bind mount hides; those
+		// go to the drive, whose mount point only root controls.
+		pinned, unpin, err := pin(dir)
+		if err != nil {
+			return fail(err)
+		}
+		defer unpin()
+		receiveInto = pinned
 	}
 
 	sendArgs := []string{"send", "-q"}
@@ -67,7 +96,7 @@ func Send(ctx context.Context, snapshot, parent, destDir string, progress func(i
 	}
 	sendArgs = append(sendArgs, snapshot)
 	send := exec.CommandContext(ctx, "btrfs", sendArgs...)
-	recv := exec.CommandContext(ctx, "btrfs", "receive", destDir)
+	recv := exec.CommandContext(ctx, "btrfs", "receive", receiveInto)
 	var sendErr, recvErr bytes.Buffer
 	send.Stderr = &sendErr
 	recv.Stderr = &recvErr
@@ -92,7 +121,7 @@ func Send(ctx context.Context, snapshot, parent, destDir string, progress func(i
 
 	cw := &countingWriter{ctx: ctx, w: recvIn, progress: progress}
 	if err := pump(ctx, cw, stream, send, recv, recvIn, &sendErr, &recvErr); err != nil {
-		if cleanErr := removeHalfReceived(target); cleanErr != nil {
+		if cleanErr := removeHalfReceived(dir, name); cleanErr != nil {
 			err = errors.Join(err, cleanErr)
 		}
 		return fail(err)
@@ -136,22 +165,45 @@ func pump(ctx context.Context, cw *countingWriter, stream io.Reader, send, recv 
 	return nil
 }
 
-// removeHalfReceived deletes target if receive created it but never
+// removeHalfReceived deletes name in dir if receive created it but never
 // finished it: received UUID unset, or set but not yet made read-only.
-func removeHalfReceived(target string) error {
-	sv, err := Info(target)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotSubvolume) {
+func removeHalfReceived(dir int, name string) error {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("inspect half-received %s: %w", target, err)
+		return fmt.Errorf("inspect half-received %s: %w", name, err)
 	}
-	if sv.ReceivedUUID != "" && sv.ReadOnly {
+	var a getSubvolInfoArgs
+	err = ioctl(fd, iocGetSubvolInfo, unsafe.Pointer(&a))
+	unix.Close(fd)
+	if err != nil {
+		return nil // not a subvolume: nothing receive made
+	}
+	if a.ReceivedUUID != [16]byte{} && a.Flags&rootSubvolRdonly != 0 {
 		return nil
 	}
-	// The caller's ctx may be cancelled; cleanup must still run.
-	if err := Delete(context.Background(), target); err != nil {
-		return fmt.Errorf("remove half-received %s: %w", target, err)
+	if err := DeleteAt(dir, name); err != nil {
+		return fmt.Errorf("remove half-received %s: %w", name, err)
 	}
 	return nil
+}
+
+// pin bind-mounts the directory open at fd on a fresh mount point of its
+// own (0700, in the sticky temp directory, so no one else can rename it)
+// and returns that path and the function that unmounts and removes it.
+func pin(fd int) (string, func(), error) {
+	mp, err := os.MkdirTemp("", "drsync-receive-")
+	if err != nil {
+		return "", nil, fmt.Errorf("receive mount point: %w", err)
+	}
+	if err := unix.Mount(safefs.ProcPath(fd, ""), mp, "", unix.MS_BIND, ""); err != nil {
+		os.Remove(mp)
+		return "", nil, fmt.Errorf("bind mount of the receive directory: %w", err)
+	}
+	return mp, func() {
+		unix.Unmount(mp, unix.MNT_DETACH)
+		os.Remove(mp)
+	}, nil
 }

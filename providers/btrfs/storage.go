@@ -29,7 +29,7 @@ func (Storage) List(dir string) ([]reconcile.Entry, error) {
 	}
 	entries := make([]reconcile.Entry, 0, len(subvols)+len(others))
 	for _, s := range subvols {
-		entries = append(entries, reconcile.Entry{Name: s.Name, Subvolume: true, UUID: s.UUID,
+		entries = append(entries, reconcile.Entry{Name: s.Name, Subvolume: true, UUID: s.UUID, ParentUUID: s.ParentUUID,
 			ReceivedUUID: s.ReceivedUUID, ReadOnly: s.ReadOnly})
 	}
 	for _, o := range others {
@@ -42,7 +42,7 @@ func (Storage) CheckSource(path string) error {
 	_, err := Info(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("source %s does not exist", path)
+		return &reconcile.MissingSourceError{Path: path}
 	case errors.Is(err, ErrNotSubvolume):
 		return fmt.Errorf("source %s is not a btrfs subvolume", path)
 	}

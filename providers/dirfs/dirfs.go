@@ -6,6 +6,7 @@
 package dirfs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -152,7 +153,7 @@ func (Storage) CheckSource(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("source %s does not exist", path)
+		return &reconcile.MissingSourceError{Path: path}
 	case err != nil:
 		return fmt.Errorf("source %s: %w", path, err)
 	case !fi.IsDir():
@@ -261,7 +262,10 @@ func (Storage) Send(ctx context.Context, snapshot, parent, destDir string, progr
 		err = c.copyTree(snapshot, target)
 	}
 	if err == nil {
-		m.ReceivedUUID, m.ReadOnly = src.UUID, true
+		// Like btrfs send, a copy of a received snapshot passes on the
+		// UUID it was received from, so a replica sent back from the drive
+		// is still the drive's parent for the next incremental send.
+		m.ReceivedUUID, m.ReadOnly = cmp.Or(src.ReceivedUUID, src.UUID), true
 		err = writeSidecar(target, m)
 	}
 	if err != nil {
@@ -279,7 +283,7 @@ func parentReplica(parent, destDir string) (string, error) {
 	}
 	replica := filepath.Join(destDir, filepath.Base(parent))
 	r, err := readSidecar(replica)
-	if err != nil || r.ReceivedUUID != p.UUID || !r.ReadOnly {
+	if err != nil || r.ReceivedUUID != cmp.Or(p.ReceivedUUID, p.UUID) || !r.ReadOnly {
 		return "", fmt.Errorf("cannot find parent subvolume %s (uuid %s) in %s", filepath.Base(parent), p.UUID, destDir)
 	}
 	return replica, nil

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# recover-vs-raw.sh: `drsync recover` of a subvolume from the drive against
+# what a person would type without it: `btrfs send | btrfs receive` of the
+# replica into the snapshot directory, then `btrfs subvolume snapshot` of it
+# at the source. drsync also verifies the whole recovered tree; that time is
+# reported separately (from the journal's verify step), and the target is
+# on the rest. A report: it exits 0 even when a target is missed.
+#
+# Env: SIZE_MIB (1024) and FILES (4000) size the subvolume; RUNS (3) the
+# repetitions, best time kept; DRSYNC a prebuilt binary (default: go build).
+set -euo pipefail
+
+# The issue asks for about 2 GiB; the sandbox's pool image is 2 GiB and
+# must hold the tree and, while a recovery runs, its received copy.
+SIZE_MIB=${SIZE_MIB:-1024}
+FILES=${FILES:-4000}
+RUNS=${RUNS:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf '%s\n' "$*"; }
+die() { say "recover-vs-raw: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "needs root (loop-mounted btrfs)"
+command -v btrfs >/dev/null || die "btrfs-progs not installed (scripts/install-deps.sh)"
+command -v jq >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
+
+work=$(mktemp -d /var/tmp/drsync-recover-bench.XXXXXX)
+sb=$work/sb
+drsync=$work/drsync
+cleanup() {
+	local rc=$?
+	set +e
+	[[ -x $drsync ]] && "$drsync" sandbox down --dir "$sb" >/dev/null 2>&1
+	local mp
+	for mp in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r); do umount "$mp" || umount -l "$mp"; done
+	if findmnt -rn -o TARGET | grep -qF "$work/"; then
+		say "recover-vs-raw: still mounted under $work; leaving it" >&2
+	else
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n ${DRSYNC:-} ]]; then cp "$DRSYNC" "$drsync"; else (cd "$repo" && go build -o "$drsync" ./cmd/drsync) || die "go build failed"; fi
+(cd "$repo" && go build -o "$work/verifybench" ./bench/verifybench) || die "go build ./bench/verifybench failed"
+
+desired=$work/bench.cue
+cat >"$desired" <<EOF
+package drsync
+
+root: *"" | string @tag(root)
+stateDir: "\(root)/state"
+restore: scratch: "\(root)/scratch"
+generate: enabled: {metrics: false, alertRules: false, scrapeConfig: false, dashboard: false, systemd: false, runbooks: false}
+locations: {
+	pool: path: "\(root)/pool/.snapshots"
+	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: "$(cat /proc/sys/kernel/random/uuid)"}
+}
+tiers: "1": {rpo: "7d", rto: "1h", restoreTest: {every: "1d", sampleSize: 50}}
+subvolumes: data: {
+	tier: "1", source: "\(root)/pool/data"
+	snapshots: {location: "pool", schedule: "daily 02:00", retention: daily: 7}
+	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
+}
+EOF
+"$drsync" sandbox up --dir "$sb" -f "$desired" >/dev/null
+src=$sb/pool/data
+snaps=$sb/pool/.snapshots/data
+replicas=$sb/usb/.snapshots/data
+rm -rf "${src:?}"/*
+say "== building $FILES files, $SIZE_MIB MiB in $src"
+"$work/verifybench" mktree "$src" "$FILES" "$SIZE_MIB"
+"$drsync" apply --auto-approve -f "$desired" -t root="$sb" >/dev/null
+snap=$(ls -1 "$replicas" | tail -n 1)
+[[ -n $snap ]] || die "no replica after apply"
+
+# lose: the disaster before each run, the source and its local snapshots.
+lose() {
+	btrfs subvolume delete -c "$src" >/dev/null
+	local s
+	for s in "$snaps"/*; do [[ -e $s ]] && btrfs subvolume delete -c "$s" >/dev/null; done
+	btrfs subvolume sync "$sb/pool" >/dev/null # the space is free before the next run
+	sync
+}
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
+best_drsync="" best_raw="" verify_s=""
+for run in $(seq "$RUNS"); do
+	lose
+	t0=$(date +%s.%N)
+	"$drsync" recover data --auto-approve --json -f "$desired" -t root="$sb" >"$work/recover.json"
+	t1=$(date +%s.%N)
+	total=$(secs "$t0" "$t1")
+	v=$(jq -s '[.[] | select(.action.kind == "recover" and .phase == "done" and (.action.reason | startswith("verify:")))] | last | .seconds' "$sb/state/journal.jsonl" | xargs printf "%.2f")
+	net=$(awk -v t="$total" -v v="$v" 'BEGIN{printf "%.2f", t - v}')
+	say "drsync recover run $run: ${total}s, of which verification ${v}s"
+	if [[ -z $best_drsync ]] || awk -v a="$net" -v b="$best_drsync" 'BEGIN{exit !(a<b)}'; then best_drsync=$net verify_s=$v; fi
+
+	lose
+	t0=$(date +%s.%N)
+	btrfs send -q "$replicas/$snap" | btrfs receive "$snaps" >/dev/null 2>&1
+	btrfs subvolume snapshot "$snaps/$snap" "$src" >/dev/null
+	t1=$(date +%s.%N)
+	raw=$(secs "$t0" "$t1")
+	say "raw send|receive + snapshot run $run: ${raw}s"
+	if [[ -z $best_raw ]] || awk -v a="$raw" -v b="$best_raw" 'BEGIN{exit !(a<b)}'; then best_raw=$raw; fi
+done
+bytes=$(du -sb "$src" | cut -f1)
+over=$(awk -v d="$best_drsync" -v r="$best_raw" 'BEGIN{printf "%.1f", 100 * (d - r) / r}')
+verdict=$(awk -v o="$over" 'BEGIN{print (o <= 10) ? "PASS" : "FAIL"}')
+say
+say "== $((bytes / 1048576)) MiB, best of $RUNS, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+say "TARGET recover-vs-raw: drsync recover ${best_drsync}s without verification vs raw ${best_raw}s (${over}% over raw) (target within +10%) $verdict"
+say "verification of the whole recovered tree: ${verify_s}s (reported separately, no target)"

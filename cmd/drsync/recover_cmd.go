@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/schema"
+	"github.com/spf13/cobra"
+)
+
+type recoverOptions struct {
+	from, at, to string
+	now          string
+	autoApprove  bool
+	verifyOnly   bool
+	acceptSource bool
+}
+
+func newRecoverCommand(g *globalOptions) *cobra.Command {
+	var o recoverOptions
+	cmd := &cobra.Command{
+		Use:   "recover NAME...",
+		Short: "Recover whole subvolumes from their newest verified copy into their sources, verified",
+		Long: "Recovers each named subvolume from its newest verified copy (--from SNAPSHOT, or --at TIME for the newest " +
+			"verified copy taken at or before TIME): a local snapshot, or the replica on the drive, which is first " +
+			"received back into the snapshot directory so the next apply sends incrementally. The target (the " +
+			"declared source, or NAME inside --to DIR) becomes a writable snapshot of that copy, compared file by " +
+			"file with it before it takes the target's place. A source holding data is kept aside first as the " +
+			"read-only snapshot NAME.pre-recover-TIME in its snapshot directory (never pruned by drsync). Shows the " +
+			"plan and asks on a terminal; --auto-approve for scripts.\n\n" +
+			"--verify-only checks the named subvolumes (default: all) without changing anything.\n" +
+			"--accept-source accepts a source that looks wiped or replaced as it is, so prunes resume.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRecover(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.from, "from", "", "snapshot to recover from, as drsync list shows it")
+	f.StringVar(&o.at, "at", "", "recover the newest verified copy taken at or before this time (RFC 3339, or local 2006-01-02T15:04)")
+	f.StringVar(&o.to, "to", "", "recover into this directory (as DIR/NAME) instead of the declared source, e.g. a mounted new root")
+	f.StringVar(&o.now, "now", "", "the time that names the kept-aside snapshot (default: the clock)")
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "recover without asking")
+	f.BoolVar(&o.verifyOnly, "verify-only", false, "check the named subvolumes (default: all) and change nothing")
+	f.BoolVar(&o.acceptSource, "accept-source", false, "accept the named sources as they are (no recovery): their prunes resume")
+	return cmd
+}
+
+// recoverReport is recover's --json output.
+type recoverReport struct {
+	Plan    *recovery.Plan    `json:"plan"`
+	Results []recovery.Result `json:"results,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names []string) error {
+	now, err := parseNow(o.now)
+	if err != nil {
+		return err
+	}
+	d, err := schema.Load(g.file, g.tags)
+	if err != nil {
+		return err
+	}
+	if o.verifyOnly {
+		return runVerifyRecovery(ctx, g, d, names)
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("name the subvolumes to recover (declared: %s)", strings.Join(d.SubvolumeNames(), ", "))
+	}
+	if o.acceptSource {
+		return runAcceptSource(g, d, names, now)
+	}
+	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now}
+	if o.at != "" {
+		if req.At, err = parseTimeFlag("--at", o.at); err != nil {
+			return err
+		}
+	}
+	base, err := newStorage(g)
+	if err != nil {
+		return err
+	}
+	st, ok := base.(recovery.Storage)
+	if !ok {
+		return fmt.Errorf("--storage %s cannot make writable snapshots", g.storage)
+	}
+	lock, err := reconcile.AcquireLock(d.StateDir, "drsync recover")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	p, j, err := planRecovery(g, d, st, req)
+	if err != nil {
+		return err
+	}
+	if !g.json {
+		p.WriteText(g.stdout)
+	}
+	if !o.autoApprove {
+		if g.json {
+			return fmt.Errorf("--json needs --auto-approve: a confirmation prompt would corrupt the JSON")
+		}
+		if err := confirm(g); err != nil {
+			return err
+		}
+	}
+	results, err := recovery.Execute(ctx, p, recovery.Env{Storage: st, Journal: j}, func(e recovery.Event) {
+		if !g.json {
+			printRecoverEvent(g, e)
+		}
+	})
+	if g.json {
+		rep := recoverReport{Plan: p, Results: results}
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		if jerr := writeJSON(g.stdout, rep); jerr != nil {
+			return jerr
+		}
+		if err != nil {
+			return exitCodeError{exitError}
+		}
+		return nil
+	}
+	fmt.Fprintln(g.stdout)
+	for _, r := range results {
+		if r.Error != "" {
+			fmt.Fprintf(g.stdout, "✗ %s: %s\n", r.Subvolume, r.Error)
+			continue
+		}
+		fmt.Fprintf(g.stdout, "✓ recovered %s from %s to %s: %s, %s compared and equal (%s)\n", r.Subvolume, r.Snapshot, r.Target,
+			humane.Count(r.Verified.Files, "file"), humane.Bytes(r.Verified.Bytes/2), humane.Rounded(humane.Seconds(r.Seconds)))
+		if r.KeptAside != "" {
+			fmt.Fprintf(g.stdout, "  the previous source is kept as %s (read-only; delete it by hand when done)\n", r.KeptAside)
+		}
+	}
+	return err
+}
+
+// planRecovery observes what a recovery reads and writes and plans it.
+func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request) (*recovery.Plan, *reconcile.Journal, error) {
+	obs, err := observe(g, d, req.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := j.Entries()
+	if err != nil {
+		return nil, nil, err
+	}
+	in := recovery.Input{Desired: d, Observed: obs, Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
+	for _, name := range req.Names {
+		if d.Subvolumes[name] == nil {
+			continue // Compute names it
+		}
+		path := recovery.TargetPath(d, name, req.To)
+		if in.Targets[path], err = recovery.ObserveTarget(st, path); err != nil {
+			return nil, nil, err
+		}
+	}
+	p, err := recovery.Compute(in, req)
+	return p, j, err
+}
+
+func printRecoverEvent(g *globalOptions, e recovery.Event) {
+	switch e.Phase {
+	case reconcile.PhaseDone:
+		fmt.Fprintf(g.stdout, "  ✓ %-10s %s: %s (%s)\n", e.Step, e.Subvolume, e.Detail, humane.Rounded(humane.Seconds(e.Seconds)))
+	case reconcile.PhaseFailed:
+		fmt.Fprintf(g.stdout, "  ✗ %-10s %s: %v\n", e.Step, e.Subvolume, e.Err)
+	}
+}
+
+// parseTimeFlag reads a time flag: RFC 3339 or local wall clock.
+func parseTimeFlag(flag, s string) (time.Time, error) {
+	t, err := parseNow(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-22T02:00:00+01:00) or local 2026-11-22T02:00", flag, s)
+	}
+	return t, nil
+}
+
+// runVerifyRecovery is recover --verify-only: the checklist of each named
+// subvolume (default: all); exit 1 when any check fails.
+func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
+	if len(names) == 0 {
+		names = d.SubvolumeNames()
+	}
+	for _, n := range names {
+		if d.Subvolumes[n] == nil {
+			return fmt.Errorf("%s: not a declared subvolume (declared: %s)", n, strings.Join(d.SubvolumeNames(), ", "))
+		}
+	}
+	obs, err := observe(g, d, time.Now())
+	if err != nil {
+		return err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return err
+	}
+	entries, err := j.Entries()
+	if err != nil {
+		return err
+	}
+	lists := recovery.VerifyState(ctx, d, obs, entries, names)
+	failed := false
+	for _, c := range lists {
+		failed = failed || c.Result == reconcile.ResultFail
+	}
+	if g.json {
+		if err := writeJSON(g.stdout, lists); err != nil {
+			return err
+		}
+	} else {
+		marks := map[string]string{reconcile.ResultPass: "✓", reconcile.ResultFail: "✗", reconcile.ResultSkip: "-"}
+		for _, c := range lists {
+			fmt.Fprintf(g.stdout, "%s  %s\n", c.Subvolume, strings.ToUpper(c.Result))
+			for _, k := range c.Checks {
+				fmt.Fprintf(g.stdout, "  %s %-12s %s\n", marks[k.Result], k.Name, k.Detail)
+			}
+		}
+	}
+	if failed {
+		return exitCodeError{exitError}
+	}
+	return nil
+}
+
+// runAcceptSource journals that a person accepts each named source as it
+// is, though it looks wiped or replaced: its prunes resume.
+func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now time.Time) error {
+	lock, err := reconcile.AcquireLock(d.StateDir, "drsync recover --accept-source")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	obs, err := observe(g, d, now)
+	if err != nil {
+		return err
+	}
+	j, err := reconcile.OpenJournal(d.StateDir)
+	if err != nil {
+		return err
+	}
+	run := fmt.Sprintf("%s-accept", time.Now().UTC().Format("20060102T150405.000"))
+	var accept []reconcile.Action
+	for _, n := range names {
+		st := obs.Subvolumes[n]
+		switch {
+		case st == nil:
+			return fmt.Errorf("%s: not a declared subvolume", n)
+		case st.SourceMissing:
+			return fmt.Errorf("%s: the source is missing, so there is nothing to accept: recover it with drsync recover %s", n, n)
+		case st.Disaster() == "":
+			fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
+			continue
+		}
+		accept = append(accept, reconcile.Action{Kind: reconcile.KindAcceptSource, Subvolume: n, Path: st.Health.Reference,
+			Reason: "accepted as it is: " + st.Disaster()})
+	}
+	if len(accept) == 0 {
+		return nil
+	}
+	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunStart, Command: "recover"}); err != nil {
+		return err
+	}
+	for _, a := range accept {
+		if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseDone, Action: &a}); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, strings.TrimPrefix(a.Reason, "accepted as it is: "))
+	}
+	return j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunEnd, Result: "ok", Command: "recover"})
+}

@@ -1,0 +1,233 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/verify"
+)
+
+// Storage is what a recovery needs from a provider: the storage apply
+// uses, and writable snapshots.
+type Storage interface {
+	reconcile.Storage
+	// Clone makes a writable snapshot of snapshot at dest (which must not
+	// exist): on btrfs one sharing every extent, on dirfs a copy.
+	Clone(ctx context.Context, snapshot, dest string) error
+	// Move renames a snapshot within its filesystem, never replacing
+	// what is at to.
+	Move(from, to string) error
+}
+
+// Env is what Execute acts through.
+type Env struct {
+	Storage Storage
+	Journal *reconcile.Journal
+}
+
+// Step is one step of a recovery, in the order they run.
+type Step string
+
+const (
+	StepReceive   Step = "receive"    // the replica back from the drive, read-only
+	StepClone     Step = "clone"      // a writable snapshot of it beside the target
+	StepVerify    Step = "verify"     // the whole clone against the copy
+	StepKeepAside Step = "keep-aside" // the existing target as a read-only snapshot
+	StepPlace     Step = "place"      // the clone takes the target's place
+)
+
+// Event reports a step's progress to the caller.
+type Event struct {
+	Subvolume string          `json:"subvolume"`
+	Step      Step            `json:"step"`
+	Phase     reconcile.Phase `json:"phase"`
+	Detail    string          `json:"detail"`
+	Seconds   float64         `json:"seconds,omitempty"`
+	Err       error           `json:"-"`
+	Error     string          `json:"error,omitempty"`
+}
+
+// Result is one recovery's outcome.
+type Result struct {
+	Subvolume string `json:"subvolume"`
+	Snapshot  string `json:"snapshot"`
+	Target    string `json:"target"`
+	KeptAside string `json:"keptAside,omitempty"`
+	// ReceivedBytes is the size of the stream received from the drive.
+	ReceivedBytes int64 `json:"receivedBytes,omitempty"`
+	// Verified is the comparison of the whole recovered tree with the copy.
+	Verified verify.TreeReport `json:"verified"`
+	Seconds  float64           `json:"seconds"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// Execute carries out a recovery plan, journaling every step before and
+// after it runs. Each subvolume's recovery stops at its first failed step
+// (the others go on); the target is touched only after its clone was
+// verified, and an existing target is kept aside first.
+func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Result, error) {
+	if notify == nil {
+		notify = func(Event) {}
+	}
+	run := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000"), os.Getpid())
+	j := env.Journal
+	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunStart, Command: "recover"}); err != nil {
+		return nil, err
+	}
+	x := &executor{ctx: ctx, env: env, run: run, notify: notify}
+	var results []Result
+	var errs []error
+	for _, r := range p.Recoveries {
+		start := time.Now()
+		res, err := x.recover1(r)
+		res.Seconds = time.Since(start).Seconds()
+		if err != nil {
+			res.Error = err.Error()
+			errs = append(errs, fmt.Errorf("recover %s: %w", r.Subvolume, err))
+		}
+		results = append(results, res)
+	}
+	outcome := "ok"
+	if len(errs) > 0 {
+		outcome = "failed"
+	}
+	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunEnd, Result: outcome, Command: "recover"}); err != nil {
+		errs = append(errs, err)
+	}
+	return results, errors.Join(errs...)
+}
+
+type executor struct {
+	ctx    context.Context
+	env    Env
+	run    string
+	notify func(Event)
+}
+
+func (x *executor) recover1(r Recovery) (Result, error) {
+	res := Result{Subvolume: r.Subvolume, Snapshot: r.Snapshot, Target: r.Target.Path}
+	st := x.env.Storage
+	if r.Receive != "" {
+		err := x.step(r, StepReceive, r.Copy, r.Receive, "receive "+r.Copy+" into "+filepath.Dir(r.Receive), func() error {
+			n, err := st.Send(x.ctx, r.Copy, "", filepath.Dir(r.Receive), nil)
+			res.ReceivedBytes = n
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+	}
+	if r.Target.State == TargetMissing {
+		if err := os.MkdirAll(filepath.Dir(r.Target.Path), 0o755); err != nil {
+			return res, fmt.Errorf("creating the parent of %s: %w", r.Target.Path, err)
+		}
+	}
+	err := x.step(r, StepClone, r.Base, r.Staging, "writable snapshot of "+r.Base+" at "+r.Staging, func() error {
+		return st.Clone(x.ctx, r.Base, r.Staging)
+	})
+	if err != nil {
+		return res, err
+	}
+	err = x.step(r, StepVerify, r.Copy, r.Staging, "compare every file of "+r.Staging+" with "+r.Copy, func() error {
+		rep, err := verify.CompareTrees(x.ctx, r.Copy, r.Staging, nil)
+		res.Verified = rep
+		if err != nil {
+			return err
+		}
+		if n := len(rep.Mismatches); n > 0 {
+			m := rep.Mismatches[0]
+			return fmt.Errorf("the recovered tree differs from %s: %d problem(s), first %s: %s (want %s, got %s)",
+				r.Copy, n, m.Rel, m.Check, m.Want, m.Got)
+		}
+		return nil
+	})
+	if err != nil {
+		// The clone and the received copy are this run's own, and not to
+		// be trusted: both go. The target was not touched.
+		for _, own := range []string{r.Staging, r.Receive} {
+			if own == "" {
+				continue
+			}
+			if derr := st.Delete(context.WithoutCancel(x.ctx), own); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+		if r.SnapshotHome != "" {
+			err = errors.Join(err, removeEmptyDir(filepath.Dir(r.Receive)))
+		}
+		return res, err
+	}
+	if r.KeepAside != "" {
+		err := x.step(r, StepKeepAside, r.Target.Path, r.KeepAside, "keep "+r.Target.Path+" aside as "+r.KeepAside, func() error {
+			return st.Snapshot(x.ctx, r.Target.Path, r.KeepAside)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.KeptAside = r.KeepAside
+	}
+	exchange := r.Target.State != TargetMissing
+	err = x.step(r, StepPlace, r.Staging, r.Target.Path, "put the verified tree at "+r.Target.Path, func() error {
+		if err := x.place(r, exchange); err != nil {
+			return err
+		}
+		if r.SnapshotHome == "" {
+			return nil
+		}
+		if err := os.MkdirAll(filepath.Dir(r.SnapshotHome), 0o755); err != nil {
+			return fmt.Errorf("snapshot directory: %w", err)
+		}
+		if err := x.env.Storage.Move(r.Receive, r.SnapshotHome); err != nil {
+			return err
+		}
+		return removeEmptyDir(filepath.Dir(r.Receive))
+	})
+	return res, err
+}
+
+// place puts the verified staging tree at the target and removes what it
+// displaced (kept aside before when it held data, empty otherwise).
+func (x *executor) place(r Recovery, exchange bool) error {
+	if err := putInPlace(r.Staging, r.Target.Path, exchange); err != nil {
+		return err
+	}
+	if !exchange {
+		return nil
+	}
+	// The replaced target is now at the staging name.
+	if r.Target.Subvolume {
+		return x.env.Storage.Delete(context.WithoutCancel(x.ctx), r.Staging)
+	}
+	return removeEmptyDir(r.Staging)
+}
+
+// step journals one step before and after it runs and reports it.
+func (x *executor) step(r Recovery, s Step, from, path, detail string, do func() error) error {
+	a := reconcile.Action{Kind: reconcile.KindRecover, Subvolume: r.Subvolume, Location: r.Location, Snapshot: r.Snapshot,
+		Path: path, External: r.External, Reason: string(s) + ": " + detail,
+		Recover: &reconcile.RecoverStep{Step: string(s), From: from, SnapshotTime: r.SnapshotTime}}
+	j := x.env.Journal
+	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: x.run, Phase: reconcile.PhaseStart, Action: &a}); err != nil {
+		return err
+	}
+	x.notify(Event{Subvolume: r.Subvolume, Step: s, Phase: reconcile.PhaseStart, Detail: detail})
+	start := time.Now()
+	err := x.ctx.Err()
+	if err == nil {
+		err = do()
+	}
+	e := reconcile.JournalEntry{Time: time.Now(), Run: x.run, Phase: reconcile.PhaseDone, Action: &a, Seconds: time.Since(start).Seconds()}
+	if err != nil {
+		e.Phase, e.Error = reconcile.PhaseFailed, err.Error()
+	}
+	if jerr := j.Append(e); jerr != nil {
+		return errors.Join(err, jerr)
+	}
+	x.notify(Event{Subvolume: r.Subvolume, Step: s, Phase: e.Phase, Detail: detail, Seconds: e.Seconds, Err: err, Error: e.Error})
+	return err
+}
