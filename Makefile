@@ -49,3 +49,4 @@ golden:
 
 bench: deps build
 	./bench/plan-vs-btrbk.sh
+	./bench/history.sh

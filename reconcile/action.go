@@ -130,9 +130,12 @@ type ProofSpec struct {
 
 // WriteSpec is a generated file's payload: its new content, and the
 // unified diff against the file on disk ("" for a new file).
+// The journal keeps only the content's SHA-256 (Digest) and Size.
 type WriteSpec struct {
 	Content string `json:"content"`
 	Diff    string `json:"diff,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+	Size    int64  `json:"size,omitempty"`
 }
 
 // kindSpec is everything the rest of reconcile knows about a kind.

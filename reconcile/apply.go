@@ -102,7 +102,9 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 		if err := env.Journal.Append(e); err != nil {
 			return err
 		}
-		written = append(written, e)
+		// The run learns what the journal keeps, so its fold equals a
+		// later replay (and the checkpoint made from it).
+		written = append(written, e.journaled())
 		return nil
 	}
 	if notify == nil {

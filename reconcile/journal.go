@@ -3,6 +3,9 @@ package reconcile
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -20,6 +24,9 @@ const JournalFile = "journal.jsonl"
 // written before and after each action so an interrupted apply is visible.
 type Journal struct {
 	path string
+	// end is the offset past the last line this process read or wrote,
+	// which the checkpoint covers (-1: unknown).
+	end int64
 }
 
 // Phase marks where in its life a journal entry's subject is.
@@ -56,7 +63,7 @@ type JournalEntry struct {
 // OpenJournal returns the journal in stateDir. The directory is created
 // by the first Append, so reading commands leave no trace.
 func OpenJournal(stateDir string) (*Journal, error) {
-	return &Journal{path: filepath.Join(stateDir, JournalFile)}, nil
+	return &Journal{path: filepath.Join(stateDir, JournalFile), end: -1}, nil
 }
 
 // Path is the journal file's path.
@@ -75,10 +82,7 @@ func (j *Journal) Append(e JournalEntry) error {
 		f.Close()
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
-	if e.Report != nil {
-		e.Report = e.Report.journaled()
-	}
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(e.journaled())
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("journal: %w", err)
@@ -91,7 +95,26 @@ func (j *Journal) Append(e JournalEntry) error {
 		f.Close()
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
+	if st, err := f.Stat(); err == nil {
+		j.end = st.Size()
+	}
 	return f.Close()
+}
+
+// journaled is the entry as the journal keeps it: a bounded report, and a
+// generated file's digest and size instead of its content and diff (the
+// file itself, and the plan that was applied, hold those).
+func (e JournalEntry) journaled() JournalEntry {
+	if e.Report != nil {
+		e.Report = e.Report.journaled()
+	}
+	if e.Action != nil && e.Action.Write != nil && (e.Action.Write.Content != "" || e.Action.Write.Diff != "") {
+		a := *e.Action
+		sum := sha256.Sum256([]byte(a.Write.Content))
+		a.Write = &WriteSpec{Digest: hex.EncodeToString(sum[:]), Size: int64(len(a.Write.Content))}
+		e.Action = &a
+	}
+	return e
 }
 
 // dropTornLine cuts a last line that a crash left without its newline, so
@@ -131,35 +154,68 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 }
 
 func (j *Journal) read() ([]JournalEntry, []string, error) {
-	f, err := os.Open(j.path)
+	var out []JournalEntry
+	f := newJournalFold()
+	_, err := j.scanFile(j.path, 0, f, func(e JournalEntry) { out = append(out, e) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, f.s.Malformed, nil
+}
+
+// scanFile reads the journal file at path from offset (gzip segments
+// from 0), adding each entry to f and giving it to each (when not nil).
+// It returns the offset just past the last complete line. A missing file
+// is empty.
+func (j *Journal) scanFile(path string, offset int64, f *journalFold, each func(JournalEntry)) (int64, error) {
+	file, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, nil
+		return offset, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("journal: %w", err)
+		return offset, fmt.Errorf("journal: %w", err)
 	}
-	defer f.Close()
-	var out []JournalEntry
-	var malformed []string
-	r := bufio.NewReaderSize(f, 64*1024)
+	defer file.Close()
+	var src io.Reader = file
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(file)
+		if err != nil {
+			return offset, fmt.Errorf("journal segment %s: %w", path, err)
+		}
+		defer zr.Close()
+		src = zr
+	} else if _, err := file.Seek(offset, io.SeekStart); err != nil {
+		return offset, fmt.Errorf("journal %s: %w", path, err)
+	}
+	r := bufio.NewReaderSize(src, 64*1024)
+	pos := offset
 	for line := 1; ; line++ {
 		b, err := r.ReadBytes('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, nil, fmt.Errorf("journal %s:%d: %w", j.path, line, err)
+			return pos, fmt.Errorf("journal %s:%d: %w", path, line, err)
 		}
 		torn := errors.Is(err, io.EOF)
-		if len(bytes.TrimSpace(b)) > 0 {
-			var e JournalEntry
-			if uerr := json.Unmarshal(b, &e); uerr == nil {
-				out = append(out, e)
-			} else if !torn {
-				msg := fmt.Sprintf("%s:%d: malformed journal entry skipped: %v", j.path, line, uerr)
-				slog.Warn(msg)
-				malformed = append(malformed, msg)
-			}
-		}
 		if torn {
-			return out, malformed, nil
+			return pos, nil // a torn last line is not covered yet
+		}
+		where := fmt.Sprintf("%s:%d", path, line)
+		if offset > 0 {
+			where = fmt.Sprintf("%s (byte %d)", path, pos)
+		}
+		pos += int64(len(b))
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		var e JournalEntry
+		if uerr := json.Unmarshal(b, &e); uerr != nil {
+			msg := fmt.Sprintf("%s: malformed journal entry skipped: %v", where, uerr)
+			slog.Warn(msg)
+			f.s.Malformed = append(f.s.Malformed, msg)
+			continue
+		}
+		f.add(e)
+		if each != nil {
+			each(e)
 		}
 	}
 }
@@ -182,6 +238,8 @@ type JournalSummary struct {
 	// SendFailing holds, by subvolume, the failed sends since its last
 	// successful one.
 	SendFailing map[string]*SendFailure
+	// Newest is the time of the newest entry folded.
+	Newest time.Time
 }
 
 // RunSummary describes one apply run.
@@ -191,19 +249,14 @@ type RunSummary struct {
 	Result  string    `json:"result"`
 }
 
-// Summary condenses the journal for the planner.
+// Summary condenses the journal for the planner: the checkpoint and the
+// journal after it (see load).
 func (j *Journal) Summary() (JournalSummary, error) {
-	entries, malformed, err := j.read()
+	f, err := j.load()
 	if err != nil {
 		return JournalSummary{}, err
 	}
-	f := newJournalFold()
-	for _, e := range entries {
-		f.add(e)
-	}
-	s := f.summary()
-	s.Malformed = malformed
-	return s, nil
+	return f.summary(), nil
 }
 
 // journalFold condenses journal entries one at a time: Summary folds the
@@ -228,6 +281,9 @@ func newJournalFold() *journalFold {
 
 func (f *journalFold) add(e JournalEntry) {
 	s := &f.s
+	if e.Time.After(s.Newest) {
+		s.Newest = e.Time
+	}
 	switch e.Phase {
 	case PhaseRunStart:
 		for _, d := range e.Drives {
@@ -306,3 +362,6 @@ func actionKey(a *Action) string {
 	}
 	return string(a.Kind) + " " + a.Location + " " + a.Path
 }
+
+// Journaled is e as Append writes it (for writers of synthetic journals).
+func Journaled(e JournalEntry) JournalEntry { return e.journaled() }

@@ -53,16 +53,13 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	}
 	observeOffsite(d, env.Targets, o)
 	if j != nil {
-		entries, malformed, err := j.read()
+		f, err := j.load()
 		if err != nil {
 			return nil, err
 		}
-		o.journal = newJournalFold()
-		for _, e := range entries {
-			o.journal.add(e)
-		}
+		o.journal = f
 		o.takeSummary()
-		o.JournalMalformed = malformed
+		o.JournalMalformed = f.s.Malformed
 	}
 	var paths []string
 	for _, p := range render.Paths(d) {

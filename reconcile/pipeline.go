@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/drsync/drsync/render"
@@ -201,11 +202,13 @@ func (r *run) apply() (bool, error) {
 	p := r.out.Plan
 	if p.Empty() {
 		r.out.Status = StatusUnchanged
+		r.keepHistory()
 		return true, nil
 	}
 	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.opts.Notify)
 	r.out.Result = res
 	r.out.Observed.learn(written, r.opts.Now.Location())
+	r.keepHistory()
 	if err != nil {
 		return false, err
 	}
@@ -218,6 +221,20 @@ func (r *run) apply() (bool, error) {
 		r.out.Status = StatusApplied
 	}
 	return true, nil
+}
+
+// keepHistory checkpoints the journal's fold the run ends with and
+// rotates and expires the journal (see Journal.keepHistory). It is an
+// optimisation over the journal, which stays the record: a failure is
+// logged, and the next run replays more of the journal.
+func (r *run) keepHistory() {
+	j, o := r.env.Journal, r.out.Observed
+	if j == nil || o == nil || o.journal == nil {
+		return
+	}
+	if err := j.keepHistory(o.journal, r.opts.Now, r.d.History.Keep.Duration, RotateSize); err != nil {
+		slog.Warn("journal checkpoint", "err", err)
+	}
 }
 
 // evidence renders the generated files from the observation the run

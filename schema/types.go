@@ -9,6 +9,7 @@ type Desired struct {
 	Generate   Generate              `json:"generate"`
 	Restore    Restore               `json:"restore"`
 	Watch      Watch                 `json:"watch"`
+	History    History               `json:"history"`
 	Locations  map[string]Location   `json:"locations"`
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
@@ -127,6 +128,11 @@ type Restore struct {
 // Watch tunes the unattended reconciler.
 type Watch struct {
 	MaxPruneShare float64 `json:"maxPruneShare"`
+}
+
+// History says how long rotated journal segments are kept.
+type History struct {
+	Keep Duration `json:"keep"`
 }
 
 // Service is a monitored service whose data is kept as archives.
