@@ -24,7 +24,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 		Short: "Rehearse the embedded homelab example in a throwaway sandbox",
 		Long: "Builds a loop-mounted btrfs sandbox for the embedded homelab example (or, where loop mounts are " +
 			"impossible, plain directories, and says so), then runs plan, apply (snapshots, sends, restore tests, drills, generated " +
-			"files), plan again, list and status, and tears it down.",
+			"files), plan again, list and status, recovers a subvolume beside its source, and tears it down.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g, o)
@@ -119,6 +119,15 @@ func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
 		if err := demo.step(args...); err != nil {
 			return err
 		}
+	}
+	// The other half of disaster recovery: a whole subvolume recovered from
+	// its newest verified copy, beside its source, and verified file by file.
+	recovered := filepath.Join(root, "mnt", "btrfs-pool", "recovered")
+	if err := os.MkdirAll(recovered, 0o755); err != nil {
+		return err
+	}
+	if err := demo.step(append([]string{"recover", "subvol1-docs", "--to", recovered, "--auto-approve"}, common...)...); err != nil {
+		return err
 	}
 	if o.keep {
 		fmt.Fprintf(g.stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, shellwords.Quote(root))
