@@ -69,8 +69,8 @@ printf '%-34s %8s s %8s MiB/s\n' "diff -r" "$T_DIFF" "$(rate "$BYTES" "$T_DIFF")
 printf '%-34s %8s s %8s MiB/s\n' "find -exec cat (ceiling)" "$T_CAT" "$(rate "$BYTES" "$T_CAT")"
 VS_DIFF=$(awk -v d="$T_DIFF" -v v="$T_VERIFY" 'BEGIN{printf "%.2f", d / v}')
 VS_CAT=$(awk -v c="$T_CAT" -v v="$T_VERIFY" 'BEGIN{printf "%.0f", 100 * c / v}')
-echo "speed vs diff -r:    ${VS_DIFF}x  (target >= 1.5x)  $(verdict "$VS_DIFF" 1.5)"
-echo "throughput vs cat:   ${VS_CAT}%   (target >= 70%)   $(verdict "$VS_CAT" 70)"
+echo "TARGET verify-vs-diff: ${VS_DIFF}x (target >= 1.5x) $(verdict "$VS_DIFF" 1.5)"
+echo "TARGET verify-throughput-vs-cat: ${VS_CAT}% (target >= 70%) $(verdict "$VS_CAT" 70)"
 rm -rf "$WORK/a" "$WORK/b"
 
 echo
@@ -91,4 +91,4 @@ for n in "$SMALL_SAMPLE_FILES" "$SAMPLE_FILES"; do
 done
 small=RSS_$SMALL_SAMPLE_FILES large=RSS_$SAMPLE_FILES
 GROWTH=$(( ${!large} - ${!small} ))
-echo "Sample RSS growth from $SMALL_SAMPLE_FILES to $SAMPLE_FILES files: ${GROWTH} KiB (target: independent of tree size, < 4096 KiB) $(verdict $(( 4096 - GROWTH )) 0)"
+echo "TARGET sample-rss-growth: ${GROWTH} KiB from $SMALL_SAMPLE_FILES to $SAMPLE_FILES files (target < 4096 KiB) $(verdict $(( 4096 - GROWTH )) 0)"

@@ -147,8 +147,8 @@ rss_mib=$(( rss_kib / 1024 ))
 say "idle: CPU ${cpu_pct}% of one core, RSS ${rss_mib} MiB (peak $(( hwm_kib / 1024 )) MiB)"
 
 # ---------------------------------------------------------------- report
-verdict() { if [[ $1 == 1 ]]; then echo met; else echo MISSED; fi; }
+verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo FAIL; fi; }
 say ""
-say "target p90 push-to-applied < ${TARGET_P90_MS} ms: $(verdict $(( p90 < TARGET_P90_MS )))"
-say "target idle CPU < ${TARGET_IDLE_CPU_PCT}%: $(verdict "$(awk -v c="$cpu_pct" -v t="$TARGET_IDLE_CPU_PCT" 'BEGIN {print (c < t) ? 1 : 0}')")"
-say "target idle RSS < ${TARGET_IDLE_RSS_MIB} MiB: $(verdict $(( rss_mib < TARGET_IDLE_RSS_MIB )))"
+say "TARGET watch-p90-push-to-applied: ${p90} ms (target < ${TARGET_P90_MS} ms) $(verdict $(( p90 < TARGET_P90_MS )))"
+say "TARGET watch-idle-cpu: ${cpu_pct}% (target < ${TARGET_IDLE_CPU_PCT}%) $(verdict "$(awk -v c="$cpu_pct" -v t="$TARGET_IDLE_CPU_PCT" 'BEGIN {print (c < t) ? 1 : 0}')")"
+say "TARGET watch-idle-rss: ${rss_mib} MiB (target < ${TARGET_IDLE_RSS_MIB} MiB) $(verdict $(( rss_mib < TARGET_IDLE_RSS_MIB )))"
