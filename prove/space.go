@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/verify"
 )
@@ -65,7 +66,7 @@ func wontFit(fd int, need uint64, what, where string) string {
 		return ""
 	}
 	return fmt.Sprintf("skipped, nothing written: %s needs %s and %s has %s free (keeping %s headroom)",
-		what, bytesIEC(need), where, bytesIEC(free), bytesIEC(headroom))
+		what, humane.Bytes(int64(need)), where, humane.Bytes(int64(free)), humane.Bytes(int64(headroom)))
 }
 
 // keepOnlyFailing removes the restored copies of the files that passed
@@ -88,17 +89,4 @@ func keepOnlyFailing(runFd int, results []verify.FileResult) error {
 		unix.Close(parent)
 	}
 	return errors.Join(errs...)
-}
-
-func bytesIEC(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
