@@ -174,27 +174,10 @@ func (t *Target) Archives(ctx context.Context, service string) ([]target.Copy, [
 // CleanupArchives removes a service's unrecorded objects and aborts its
 // interrupted multipart uploads.
 func (t *Target) CleanupArchives(ctx context.Context, service string) ([]string, error) {
-	var removed []string
-	for u := range t.core.Client.ListIncompleteUploads(ctx, t.cfg.Bucket, t.layout.ServiceDir(service), true) {
-		if u.Err != nil {
-			return removed, t.wrap("list uploads", u.Err)
-		}
-		if err := t.core.AbortMultipartUpload(ctx, t.cfg.Bucket, u.Key, u.UploadID); err != nil {
-			return removed, t.wrap("abort "+u.Key, err)
-		}
-		removed = append(removed, u.Key+" (upload "+u.UploadID+")")
-	}
-	_, leftovers, err := t.Archives(ctx, service)
-	if err != nil {
-		return removed, err
-	}
-	for _, o := range leftovers {
-		if err := t.core.Client.RemoveObject(ctx, t.cfg.Bucket, o.Key, minio.RemoveObjectOptions{}); err != nil {
-			return removed, t.wrap("remove "+o.Key, err)
-		}
-		removed = append(removed, o.Key)
-	}
-	return removed, nil
+	return t.cleanup(ctx, t.layout.ServiceDir(service), func() ([]target.Object, error) {
+		_, leftovers, err := t.Archives(ctx, service)
+		return leftovers, err
+	})
 }
 
 // record reads the record of an archive and checks it names an object of

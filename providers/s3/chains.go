@@ -62,12 +62,21 @@ func (t *Target) List(ctx context.Context, subvolume string) ([]target.Copy, err
 	return target.Copies(chains), nil
 }
 
-// Cleanup removes what interrupted uploads left under a prefix: multipart
-// uploads never completed, and stream objects no manifest lists. It
-// returns the keys it removed.
+// Cleanup removes what interrupted uploads left under a subvolume's
+// prefix: multipart uploads never completed, and stream objects no
+// manifest lists. It returns the keys it removed.
 func (t *Target) Cleanup(ctx context.Context, subvolume string) ([]string, error) {
+	return t.cleanup(ctx, t.layout.SubvolumeDir(subvolume), func() ([]target.Object, error) {
+		_, leftovers, err := t.Chains(ctx, subvolume)
+		return leftovers, err
+	})
+}
+
+// cleanup aborts the incomplete multipart uploads under prefix, then
+// removes the objects leftovers lists (read after the aborts, so what the
+// aborts settled is listed as it is now).
+func (t *Target) cleanup(ctx context.Context, prefix string, leftovers func() ([]target.Object, error)) ([]string, error) {
 	var removed []string
-	prefix := t.layout.SubvolumeDir(subvolume)
 	for u := range t.core.Client.ListIncompleteUploads(ctx, t.cfg.Bucket, prefix, true) {
 		if u.Err != nil {
 			return removed, t.wrap("list uploads", u.Err)
@@ -77,11 +86,11 @@ func (t *Target) Cleanup(ctx context.Context, subvolume string) ([]string, error
 		}
 		removed = append(removed, u.Key+" (upload "+u.UploadID+")")
 	}
-	_, leftovers, err := t.Chains(ctx, subvolume)
+	objects, err := leftovers()
 	if err != nil {
 		return removed, err
 	}
-	for _, o := range leftovers {
+	for _, o := range objects {
 		if err := t.core.Client.RemoveObject(ctx, t.cfg.Bucket, o.Key, minio.RemoveObjectOptions{}); err != nil {
 			return removed, t.wrap("remove "+o.Key, err)
 		}
