@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // WriteText prints the plan for a person to review: per subvolume, the
@@ -34,4 +36,23 @@ func placeWhy(t Target) string {
 		return "empty: replaced"
 	}
 	return "replaced in one atomic exchange"
+}
+
+// span writes a distance in time as days, hours and minutes: "2d 30m".
+func span(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d <= 0 {
+		return "0m"
+	}
+	var parts []string
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if n := d / u.unit; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d%s", n, u.name))
+			d -= n * u.unit
+		}
+	}
+	return strings.Join(parts, " ")
 }
