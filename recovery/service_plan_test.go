@@ -56,8 +56,8 @@ func TestComputeServicesAndPointInTime(t *testing.T) {
 		},
 	}
 	verified := Verified{
-		"docs": {"docs.20261120T0200": at(20, 3), "docs.20261121T0200": at(21, 3)},
-		"home": {"home.20261121T0200": at(21, 3)},
+		"docs":       {"docs.20261120T0200": at(20, 3), "docs.20261121T0200": at(21, 3)},
+		"home":       {"home.20261121T0200": at(21, 3)},
 		"grafana-db": {"grafana-db.20261120T0100.tar.gz": at(20, 2), "grafana-db.20261121T0100.tar.gz": at(21, 2)},
 		// The 21st's archive was not verified: the 19th's is the newest verified one.
 		"grafana-conf": {"grafana-conf.20261119T0100.tar.gz": at(19, 2)},
@@ -134,7 +134,9 @@ func TestComputeServicesAndPointInTime(t *testing.T) {
 		req     Request
 		wantErr string
 	}{
-		{"no way to stop a database", func(d *schema.Desired, _ map[string]Target) { d.Services["grafana-db"].Stop, d.Services["grafana-db"].Start = nil, nil },
+		{"no way to stop a database", func(d *schema.Desired, _ map[string]Target) {
+			d.Services["grafana-db"].Stop, d.Services["grafana-db"].Start = nil, nil
+		},
 			Request{Names: []string{"grafana-db"}}, "recover grafana-db: declare how to stop and start it"},
 		{"a symlink in place of the data", func(_ *schema.Desired, tg map[string]Target) {
 			tg["/srv/prom"] = Target{Path: "/srv/prom", State: TargetSymlink}
