@@ -118,6 +118,18 @@ type stage struct {
 
 func (s *stage) base() string { return filepath.Base(s.target.Path) }
 
+// proc names the target through its parent's descriptor, for programs
+// that take a path: the parent is never resolved again.
+func (s *stage) proc() string { return safefs.ProcPath(s.parent, s.base()) }
+
+// named puts the target's own path in place of its /proc name in err.
+func (s *stage) named(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), s.proc(), s.target.Path))
+}
+
 func (s *stage) close() {
 	if s.tmp.fd > 0 {
 		s.tmp.remove(s.parent)
@@ -154,8 +166,8 @@ func (x *executor) recoverService(r ServiceRecovery) (res ServiceResult, err err
 		res.Files, res.Bytes = restored.Files, restored.Bytes
 		if r.Kind == schema.ServiceSQLite && r.Targets[0].State != TargetMissing {
 			res.Before = "the current database passes integrity_check"
-			if _, err := sqlite.CheckLive(x.ctx, safefs.ProcPath(stages[0].parent, stages[0].base())); err != nil {
-				res.Before = "the current database fails: " + err.Error()
+			if _, err := sqlite.CheckLive(x.ctx, stages[0].proc()); err != nil {
+				res.Before = "the current database fails: " + stages[0].named(err).Error()
 			}
 		}
 		return nil
@@ -298,8 +310,8 @@ func (s *stage) place(ctx context.Context, r ServiceRecovery) error {
 	}
 	if r.Kind == schema.ServiceSQLite {
 		// The check after: the database where the service will open it.
-		if err := sqlite.IntegrityCheck(ctx, safefs.ProcPath(s.parent, s.base())); err != nil {
-			return err
+		if err := sqlite.IntegrityCheck(ctx, s.proc()); err != nil {
+			return s.named(err)
 		}
 	}
 	return nil
@@ -407,6 +419,9 @@ func runCommand(ctx context.Context, argv []string) error {
 	if len(msg) > 2000 {
 		msg = "…" + msg[len(msg)-2000:]
 	}
+	if msg == "" {
+		return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
 	return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, msg)
 }
 
@@ -434,7 +449,8 @@ func ready(ctx context.Context, r ServiceRecovery, stages []*stage, restored Res
 	case schema.ServicePrometheus:
 		return prometheusReady(ctx, r.Declared.URL, restored.To)
 	case schema.ServiceSQLite:
-		return sqliteReady(ctx, safefs.ProcPath(stages[0].parent, stages[0].base()), restored.Tables)
+		what, err := sqliteReady(ctx, stages[0].proc(), restored.Tables)
+		return what, stages[0].named(err)
 	}
 	return filesReady(stages, restored.Sums)
 }

@@ -129,7 +129,9 @@ func (r *Restored) check(ctx context.Context) error {
 	return nil
 }
 
-// livePaths are the paths a service's data lives at, in archive order.
+// LivePaths are the paths a service's data lives at, in archive order.
+func LivePaths(svc *schema.Service) []string { return livePaths(svc) }
+
 func livePaths(svc *schema.Service) []string {
 	switch svc.Kind {
 	case schema.ServicePrometheus:

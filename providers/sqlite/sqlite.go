@@ -163,6 +163,10 @@ func Tables(ctx context.Context, path string) ([]string, error) {
 	return lines(out), nil
 }
 
+// tablesMark separates the integrity report from the table names in
+// CheckLive's output.
+const tablesMark = "-- drsync: tables --"
+
 const tablesQuery = "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name;"
 
 // lines splits sqlite3's output into its non-empty lines.
@@ -186,8 +190,12 @@ func CheckLive(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("sqlite check of %s: %w", path, err)
 	}
 	out, err := run(ctx, "", "-bail", "-cmd", fmt.Sprintf(".timeout %d", busyTimeout.Milliseconds()), src,
-		"PRAGMA integrity_check;", tablesQuery)
-	got := lines(out)
+		"PRAGMA integrity_check;", "SELECT '"+tablesMark+"';", tablesQuery)
+	report, tables, _ := strings.Cut(out, tablesMark+"\n")
+	got := append(lines(report), lines(tables)...)
+	if len(lines(report)) != 1 {
+		got = lines(report)
+	}
 	switch {
 	case err != nil && (strings.Contains(err.Error(), "malformed") || strings.Contains(err.Error(), "not a database")):
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
