@@ -195,6 +195,9 @@ func Compute(in Input, req Request) (*Plan, error) {
 			planned = append(planned, name)
 		}
 	}
+	if len(planned) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("nothing to recover: %s", strings.Join(p.Warnings, "; ")))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
