@@ -230,14 +230,21 @@ func parseTimeFlag(flag, s string) (time.Time, error) {
 }
 
 // runVerifyRecovery is recover --verify-only: the checklist of each named
-// subvolume (default: all); exit 1 when any check fails.
+// subvolume and service (default: all); exit 1 when any check fails.
 func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
 	if len(names) == 0 {
-		names = d.SubvolumeNames()
+		names = append(d.SubvolumeNames(), d.ServiceNames()...)
 	}
+	var subvolumes, services []string
 	for _, n := range names {
-		if d.Subvolumes[n] == nil {
-			return fmt.Errorf("%s: not a declared subvolume (declared: %s)", n, strings.Join(d.SubvolumeNames(), ", "))
+		switch {
+		case d.Subvolumes[n] != nil:
+			subvolumes = append(subvolumes, n)
+		case d.Services[n] != nil:
+			services = append(services, n)
+		default:
+			return fmt.Errorf("%s: not a declared subvolume or service (declared: %s)", n,
+				strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 		}
 	}
 	obs, err := observe(g, d, time.Now())
@@ -252,7 +259,7 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	if err != nil {
 		return err
 	}
-	lists := recovery.VerifyState(ctx, d, obs, entries, names)
+	lists := append(recovery.VerifyState(ctx, d, obs, entries, subvolumes), recovery.VerifyServices(ctx, d, entries, services)...)
 	failed := false
 	for _, c := range lists {
 		failed = failed || c.Result == reconcile.ResultFail
@@ -264,7 +271,7 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	} else {
 		marks := map[string]string{reconcile.ResultPass: "✓", reconcile.ResultFail: "✗", reconcile.ResultSkip: "-"}
 		for _, c := range lists {
-			fmt.Fprintf(g.stdout, "%s  %s\n", c.Subvolume, strings.ToUpper(c.Result))
+			fmt.Fprintf(g.stdout, "%s  %s\n", c.Name(), strings.ToUpper(c.Result))
 			for _, k := range c.Checks {
 				fmt.Fprintf(g.stdout, "  %s %-12s %s\n", marks[k.Result], k.Name, k.Detail)
 			}

@@ -177,6 +177,12 @@ func TestRecoverServices(t *testing.T) {
 	if log, _ := os.ReadFile(filepath.Join(root, "db.log")); string(log) != "stop\nstart\n" {
 		t.Errorf("db's stop and start commands ran as %q, want stop then start", log)
 	}
+	out = drsync(0, "recover", "--verify-only", "tsdb", "db")
+	for _, want := range []string{"tsdb  PASS", "db  PASS", "returns", "series at tsdb.", "integrity_check ok; 2 table(s): dashboard, users"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify-only lacks %q:\n%s", want, out)
+		}
+	}
 	aside, _ := filepath.Glob(db + ".pre-recover-*")
 	if len(aside) != 1 {
 		t.Errorf("the damaged database is not kept aside: %v", aside)
