@@ -247,7 +247,10 @@ func targetList(r ServiceRecovery) string {
 // newStage opens the target's parent (creating it when missing) with no
 // symlink in any component, and makes drsync's own directory in it.
 func newStage(t ServiceTarget) (*stage, error) {
-	parent, err := safefs.MkdirAll(filepath.Dir(t.Path), 0o755)
+	parent, err := safefs.OpenDir(filepath.Dir(t.Path))
+	if errors.Is(err, fs.ErrNotExist) {
+		parent, err = safefs.MkdirAll(filepath.Dir(t.Path), 0o755)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -425,9 +428,13 @@ func runCommand(ctx context.Context, argv []string) error {
 	return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, msg)
 }
 
-// waitReady polls the service's readiness until it passes or readyTimeout
-// ends, returning what passed (or the last failure).
+// waitReady checks the service's readiness: a Prometheus until it passes
+// or readyTimeout ends (it replays its WAL and loads blocks first), the
+// others once, since a damaged database or file does not mend itself.
 func waitReady(ctx context.Context, r ServiceRecovery, stages []*stage, restored Restored) (string, error) {
+	if r.Kind != schema.ServicePrometheus {
+		return ready(ctx, r, stages, restored)
+	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for {
