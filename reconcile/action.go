@@ -80,7 +80,7 @@ type DriveRef struct {
 }
 
 // location is the drive as Storage.Probe takes it.
-func (r *DriveRef) location() schema.Location {
+func (r *DriveRef) Location() schema.Location {
 	return schema.Location{External: true, Mount: r.Mount, UUID: r.UUID, LUKS: r.LUKS}
 }
 
@@ -182,7 +182,7 @@ var kinds = map[Kind]kindSpec{
 func on(a Action) string   { return a.Snapshot + " on " + a.Location }
 func from(a Action) string { return a.Snapshot + " from " + a.Location }
 
-func sortActions(a []Action) {
+func SortActions(a []Action) {
 	sort.SliceStable(a, func(i, j int) bool {
 		return slices.Index(kindOrder, a[i].Kind) < slices.Index(kindOrder, a[j].Kind)
 	})

@@ -104,7 +104,7 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 		}
 		// The run learns what the journal keeps, so its fold equals a
 		// later replay (and the checkpoint made from it).
-		written = append(written, e.journaled())
+		written = append(written, e.Journaled())
 		return nil
 	}
 	if notify == nil {
@@ -193,7 +193,7 @@ func driveStillThere(env Env, a Action) error {
 	if !a.External || a.Drive == nil {
 		return nil
 	}
-	if d := env.Storage.Probe(a.Drive.location()); !d.Present {
+	if d := env.Storage.Probe(a.Drive.Location()); !d.Present {
 		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil

@@ -44,7 +44,7 @@ type checkpoint struct {
 	Fold    json.RawMessage `json:"fold"`
 }
 
-// foldState is journalFold with its unexported fields exported for JSON.
+// foldState is Fold with its unexported fields exported for JSON.
 type foldState struct {
 	Summary JournalSummary  `json:"summary"`
 	Started time.Time       `json:"started"`
@@ -52,27 +52,27 @@ type foldState struct {
 	Ended   bool            `json:"ended"`
 	Starts  []JournalEntry  `json:"starts,omitempty"`
 	Open    map[string]bool `json:"open,omitempty"`
-	// Passes holds each History's unexported passes, by subvolume (kept
+	// Passes holds each History's Passes, by subvolume (kept
 	// out of History's own JSON, which status and --json show).
 	Passes map[string][]*TestReport `json:"passes,omitempty"`
 }
 
-func (f *journalFold) MarshalJSON() ([]byte, error) {
+func (f *Fold) MarshalJSON() ([]byte, error) {
 	passes := map[string][]*TestReport{}
 	for name, h := range f.s.History {
-		if len(h.passes) > 0 {
-			passes[name] = h.passes
+		if len(h.Passes) > 0 {
+			passes[name] = h.Passes
 		}
 	}
 	return json.Marshal(foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open, Passes: passes})
 }
 
-func (f *journalFold) UnmarshalJSON(b []byte) error {
+func (f *Fold) UnmarshalJSON(b []byte) error {
 	var st foldState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return err
 	}
-	nf := newJournalFold()
+	nf := NewFold()
 	nf.started, nf.run, nf.ended, nf.starts = st.Started, st.Run, st.Ended, st.Starts
 	for k, v := range st.Open {
 		nf.open[k] = v
@@ -83,7 +83,7 @@ func (f *journalFold) UnmarshalJSON(b []byte) error {
 		nf.s.LastSent[k] = v
 	}
 	for k, v := range s.History {
-		v.passes = st.Passes[k]
+		v.Passes = st.Passes[k]
 		nf.s.History[k] = v
 	}
 	for k, v := range s.Runs {
@@ -106,10 +106,10 @@ func (j *Journal) dir() string { return filepath.Dir(j.path) }
 // offset or, when the checkpoint is missing, unreadable or does not
 // describe the active journal, every segment and the whole active journal
 // (logged). It leaves j.end at the offset it read to.
-func (j *Journal) load() (*journalFold, error) {
+func (j *Journal) Load() (*Fold, error) {
 	cp, why := j.readCheckpoint()
 	if why == "" {
-		f := newJournalFold()
+		f := NewFold()
 		if err := json.Unmarshal(cp.Fold, f); err != nil {
 			why = err.Error()
 		} else {
@@ -121,7 +121,7 @@ func (j *Journal) load() (*journalFold, error) {
 			return f, nil
 		}
 	}
-	f := newJournalFold()
+	f := NewFold()
 	segs, err := j.segments()
 	if err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func (j *Journal) segments() ([]string, error) {
 // saveCheckpoint writes f as the fold of the journal up to j.end. It
 // refuses when the journal is not the size this process left it at
 // (another writer): the next run then replays a little more.
-func (j *Journal) saveCheckpoint(f *journalFold) error {
+func (j *Journal) saveCheckpoint(f *Fold) error {
 	head, size, err := journalHead(j.path)
 	if err != nil {
 		return err

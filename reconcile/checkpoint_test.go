@@ -64,21 +64,21 @@ func appendAll(t *testing.T, j *Journal, entries []JournalEntry) {
 // fullReplay folds every entry from scratch, as a journal without a
 // checkpoint is read.
 func fullReplay(entries []JournalEntry) JournalSummary {
-	f := newJournalFold()
+	f := NewFold()
 	for _, e := range entries {
-		f.add(e.journaled())
+		f.Add(e.Journaled())
 	}
-	return f.summary()
+	return f.Summary()
 }
 
 func summaryOf(t *testing.T, dir string) JournalSummary {
 	t.Helper()
 	j, _ := OpenJournal(dir)
-	f, err := j.load()
+	f, err := j.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.summary()
+	return f.Summary()
 }
 
 func sameSummary(t *testing.T, what string, got, want JournalSummary) {
@@ -99,9 +99,9 @@ func TestCheckpointEqualsFullReplay(t *testing.T) {
 		dir := t.TempDir()
 		j, _ := OpenJournal(dir)
 		appendAll(t, j, entries[:cut])
-		f := newJournalFold()
+		f := NewFold()
 		for _, e := range entries[:cut] {
-			f.add(e.journaled())
+			f.Add(e.Journaled())
 		}
 		if err := j.saveCheckpoint(f); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestCheckpointCorruptFallsBack(t *testing.T) {
 		j, _ := OpenJournal(dir)
 		appendAll(t, j, entries)
 		// A checkpoint of a different, empty history: used, it would lose it all.
-		if err := j.saveCheckpoint(newJournalFold()); err != nil {
+		if err := j.saveCheckpoint(NewFold()); err != nil {
 			t.Fatal(err)
 		}
 		if err := mangle(filepath.Join(dir, CheckpointFile)); err != nil {
@@ -147,18 +147,18 @@ func TestRotationKeepsSummary(t *testing.T) {
 	entries := genJournal(3, 120)
 	dir := t.TempDir()
 	j, _ := OpenJournal(dir)
-	var f *journalFold
+	var f *Fold
 	for part := range 4 {
 		chunk := entries[part*len(entries)/4 : (part+1)*len(entries)/4]
 		var err error
-		if f, err = j.load(); err != nil {
+		if f, err = j.Load(); err != nil {
 			t.Fatal(err)
 		}
 		appendAll(t, j, chunk)
 		for _, e := range chunk {
-			f.add(e.journaled())
+			f.Add(e.Journaled())
 		}
-		if err := j.keepHistory(f, time.Time{}, 0, 1); err != nil { // rotate every time
+		if err := j.KeepHistory(f, time.Time{}, 0, 1); err != nil { // rotate every time
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +174,7 @@ func TestRotationKeepsSummary(t *testing.T) {
 	os.Remove(filepath.Join(dir, CheckpointFile))
 	sameSummary(t, "checkpoint lost, segments replayed", summaryOf(t, dir), want)
 
-	if err := j.keepHistory(f, entries[len(entries)-1].Time.Add(time.Hour), time.Minute, 1); err != nil {
+	if err := j.KeepHistory(f, entries[len(entries)-1].Time.Add(time.Hour), time.Minute, 1); err != nil {
 		t.Fatal(err)
 	}
 	if segs, _ := j.segments(); len(segs) != 0 {
@@ -226,12 +226,12 @@ func TestRotationKeepsPlans(t *testing.T) {
 
 	dir := t.TempDir()
 	j, _ := OpenJournal(dir)
-	f := newJournalFold()
+	f := NewFold()
 	for i, e := range entries {
 		appendAll(t, j, []JournalEntry{e})
-		f.add(e.journaled())
+		f.Add(e.Journaled())
 		if i%50 == 49 {
-			if err := j.keepHistory(f, time.Time{}, 0, 1); err != nil {
+			if err := j.KeepHistory(f, time.Time{}, 0, 1); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -81,7 +81,7 @@ const journalMaxFailures = 100
 
 // journaled is the bounded summary of r that the journal keeps: counts,
 // the seed and the first failures, not every file.
-func (r *TestReport) journaled() *TestReport {
+func (r *TestReport) Journaled() *TestReport {
 	c := *r
 	c.Paths, c.Checked = nil, nil
 	if len(c.Failures) > journalMaxFailures {
@@ -145,18 +145,18 @@ type History struct {
 	// snapshot exists to compare with.
 	AcceptedAgainst string `json:"acceptedAgainst,omitempty"`
 
-	// passes are the newest passing proofs, one per snapshot, oldest
+	// Passes are the newest passing proofs, one per snapshot, oldest
 	// snapshot first: when a newer snapshot's copy fails its test, the
 	// verified point falls back to the newest of these still standing.
-	passes []*TestReport
+	Passes []*TestReport `json:"-"`
 }
 
-// keptPasses bounds passes: a fallback further back than this many
+// keptPasses bounds Passes: a fallback further back than this many
 // verified snapshots has long been pruned anyway.
 const keptPasses = 16
 
 // record folds one journal entry into the history.
-func (h *History) record(e JournalEntry) {
+func (h *History) Record(e JournalEntry) {
 	if e.Action == nil || (e.Phase != PhaseDone && !(e.Phase == PhaseFailed && e.Report != nil)) {
 		return
 	}
@@ -202,25 +202,25 @@ func (h *History) record(e JournalEntry) {
 // counted as verified, even if another copy of it passed before, until a
 // test of it passes again.
 func (h *History) verdict(r *TestReport) {
-	kept := h.passes[:0]
-	for _, p := range h.passes {
+	kept := h.Passes[:0]
+	for _, p := range h.Passes {
 		if p.Snapshot != r.Snapshot {
 			kept = append(kept, p)
 		}
 	}
-	h.passes = kept
+	h.Passes = kept
 	if r.Passed() {
-		i := len(h.passes)
-		for i > 0 && h.passes[i-1].SnapshotTime.After(r.SnapshotTime) {
+		i := len(h.Passes)
+		for i > 0 && h.Passes[i-1].SnapshotTime.After(r.SnapshotTime) {
 			i--
 		}
-		h.passes = append(h.passes[:i], append([]*TestReport{r}, h.passes[i:]...)...)
-		if len(h.passes) > keptPasses {
-			h.passes = h.passes[len(h.passes)-keptPasses:]
+		h.Passes = append(h.Passes[:i], append([]*TestReport{r}, h.Passes[i:]...)...)
+		if len(h.Passes) > keptPasses {
+			h.Passes = h.Passes[len(h.Passes)-keptPasses:]
 		}
 	}
 	h.Verified = nil
-	if n := len(h.passes); n > 0 {
-		h.Verified = h.passes[n-1]
+	if n := len(h.Passes); n > 0 {
+		h.Verified = h.Passes[n-1]
 	}
 }

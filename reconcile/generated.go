@@ -35,7 +35,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 		if st != nil {
 			replicas := Replicas(st.External)
 			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
-			s.NewestLocal, s.NewestExternal = newestTime(current(st.Local, now)), newestTime(current(replicas, now))
+			s.NewestLocal, s.NewestExternal = NewestTime(current(st.Local, now)), NewestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
 		if f := o.SendFailing[name]; f != nil {
@@ -58,8 +58,8 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 	for _, name := range d.ServiceNames() {
 		var s render.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
-			s.LocalCount, s.NewestLocal = len(st.Archives), newestTime(current(st.Archives, now))
-			s.ExternalCount, s.NewestExternal = len(st.External), newestTime(current(st.External, now))
+			s.LocalCount, s.NewestLocal = len(st.Archives), NewestTime(current(st.Archives, now))
+			s.ExternalCount, s.NewestExternal = len(st.External), NewestTime(current(st.External, now))
 		}
 		fillEvidence(&s, o.History[name])
 		in.Subvolumes[name] = s
@@ -144,10 +144,10 @@ func planFiles(p *Plan, files map[string][]byte, current, refused map[string]str
 		}
 		a := Action{Kind: KindWrite, Location: "generated", Snapshot: filepath.Base(path), Path: path, Write: &WriteSpec{Content: want}}
 		if !exists {
-			a.because(Reason{Code: BecauseNewFile, Detail: fmt.Sprintf("%d lines", strings.Count(want, "\n"))})
+			a.Because(Reason{Code: BecauseNewFile, Detail: fmt.Sprintf("%d lines", strings.Count(want, "\n"))})
 		} else {
 			a.Write.Diff = unifiedDiff(path, have, want)
-			a.because(Reason{Code: BecauseFileDiffers, Detail: diffStat(a.Write.Diff)})
+			a.Because(Reason{Code: BecauseFileDiffers, Detail: diffStat(a.Write.Diff)})
 		}
 		p.Files = append(p.Files, a)
 	}

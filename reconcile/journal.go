@@ -82,7 +82,7 @@ func (j *Journal) Append(e JournalEntry) error {
 		f.Close()
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
-	b, err := json.Marshal(e.journaled())
+	b, err := json.Marshal(e.Journaled())
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("journal: %w", err)
@@ -104,9 +104,9 @@ func (j *Journal) Append(e JournalEntry) error {
 // journaled is the entry as the journal keeps it: a bounded report, and a
 // generated file's digest and size instead of its content and diff (the
 // file itself, and the plan that was applied, hold those).
-func (e JournalEntry) journaled() JournalEntry {
+func (e JournalEntry) Journaled() JournalEntry {
 	if e.Report != nil {
-		e.Report = e.Report.journaled()
+		e.Report = e.Report.Journaled()
 	}
 	if e.Action != nil && e.Action.Write != nil && (e.Action.Write.Content != "" || e.Action.Write.Diff != "") {
 		a := *e.Action
@@ -155,7 +155,7 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 
 func (j *Journal) read() ([]JournalEntry, []string, error) {
 	var out []JournalEntry
-	f := newJournalFold()
+	f := NewFold()
 	_, err := j.scanFile(j.path, 0, f, func(e JournalEntry) { out = append(out, e) })
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +167,7 @@ func (j *Journal) read() ([]JournalEntry, []string, error) {
 // from 0), adding each entry to f and giving it to each (when not nil).
 // It returns the offset just past the last complete line. A missing file
 // is empty.
-func (j *Journal) scanFile(path string, offset int64, f *journalFold, each func(JournalEntry)) (int64, error) {
+func (j *Journal) scanFile(path string, offset int64, f *Fold, each func(JournalEntry)) (int64, error) {
 	file, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return offset, nil
@@ -213,7 +213,7 @@ func (j *Journal) scanFile(path string, offset int64, f *journalFold, each func(
 			f.s.Malformed = append(f.s.Malformed, msg)
 			continue
 		}
-		f.add(e)
+		f.Add(e)
 		if each != nil {
 			each(e)
 		}
@@ -252,17 +252,17 @@ type RunSummary struct {
 // Summary condenses the journal for the planner: the checkpoint and the
 // journal after it (see load).
 func (j *Journal) Summary() (JournalSummary, error) {
-	f, err := j.load()
+	f, err := j.Load()
 	if err != nil {
 		return JournalSummary{}, err
 	}
-	return f.summary(), nil
+	return f.Summary(), nil
 }
 
-// journalFold condenses journal entries one at a time: Summary folds the
+// Fold condenses journal entries one at a time: Summary folds the
 // whole journal, and a run folds its own entries into the observation it
 // started from, so the evidence written after it needs no second reading.
-type journalFold struct {
+type Fold struct {
 	s       JournalSummary
 	started time.Time
 	run     string
@@ -273,13 +273,13 @@ type journalFold struct {
 	open   map[string]bool
 }
 
-func newJournalFold() *journalFold {
-	return &journalFold{ended: true, open: map[string]bool{},
+func NewFold() *Fold {
+	return &Fold{ended: true, open: map[string]bool{},
 		s: JournalSummary{LastSent: map[string]string{}, History: map[string]*History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{},
 			SendFailing: map[string]*SendFailure{}}}
 }
 
-func (f *journalFold) add(e JournalEntry) {
+func (f *Fold) Add(e JournalEntry) {
 	s := &f.s
 	if e.Time.After(s.Newest) {
 		s.Newest = e.Time
@@ -316,10 +316,10 @@ func (f *journalFold) add(e JournalEntry) {
 				h = &History{}
 				s.History[e.Action.Subvolume] = h
 			}
-			h.record(e)
+			h.Record(e)
 		}
 		if e.Action != nil && e.Action.Kind == KindSend {
-			recordSend(s.SendFailing, e)
+			RecordSend(s.SendFailing, e)
 			if e.Phase == PhaseDone {
 				s.LastSent[e.Action.Subvolume] = e.Action.Snapshot
 			}
@@ -328,7 +328,7 @@ func (f *journalFold) add(e JournalEntry) {
 }
 
 // summary is the fold so far; its maps are shared with the fold.
-func (f *journalFold) summary() JournalSummary {
+func (f *Fold) Summary() JournalSummary {
 	s := f.s
 	s.Interrupted = nil
 	if !f.ended {
@@ -362,6 +362,3 @@ func actionKey(a *Action) string {
 	}
 	return string(a.Kind) + " " + a.Location + " " + a.Path
 }
-
-// Journaled is e as Append writes it (for writers of synthetic journals).
-func Journaled(e JournalEntry) JournalEntry { return e.journaled() }

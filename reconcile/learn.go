@@ -9,32 +9,29 @@ import (
 )
 
 // takeSummary copies the journal fold into the observation's fields.
-func (o *Observed) takeSummary() {
-	sum := o.journal.summary()
+func takeSummary(o *Observed, f *Fold) {
+	sum := f.Summary()
 	o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 	o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
 	o.SendFailing = sum.SendFailing
 }
 
 // learn folds what a run did (the journal entries it wrote) into the
-// observation the run started from: the run's one observation stays
+// journal fold and the observation the run started from: the run's one observation stays
 // current for the evidence written after it, without a second look at the
 // machine. Only what evidence reads is updated: names, times, counts and
 // the journal's history.
-func (o *Observed) learn(entries []JournalEntry, loc *time.Location) {
-	if o.journal == nil {
-		o.journal = newJournalFold()
-	}
+func learn(o *Observed, f *Fold, entries []JournalEntry, loc *time.Location) {
 	for _, e := range entries {
-		o.journal.add(e)
+		f.Add(e)
 		if e.Phase == PhaseDone && e.Action != nil {
-			o.learnAction(*e.Action, loc)
+			learnAction(o, *e.Action, loc)
 		}
 	}
-	o.takeSummary()
+	takeSummary(o, f)
 }
 
-func (o *Observed) learnAction(a Action, loc *time.Location) {
+func learnAction(o *Observed, a Action, loc *time.Location) {
 	var list *[]Snapshot
 	stem := a.Snapshot
 	if svc := o.Services[a.Subvolume]; svc != nil {
@@ -65,7 +62,7 @@ func (o *Observed) learnAction(a Action, loc *time.Location) {
 			made.ReceivedUUID = receivedInRun
 		}
 		*list = append(*list, made)
-		sortSnapshots(*list)
+		SortSnapshots(*list)
 	case KindPrune, KindRepair:
 		*list = slices.DeleteFunc(*list, func(s Snapshot) bool { return s.Name == a.Snapshot })
 	}

@@ -60,7 +60,7 @@ func (p *Plan) Actions() []Action {
 		all = append(all, s.Actions...)
 	}
 	all = append(all, p.Files...)
-	sortActions(all)
+	SortActions(all)
 	return all
 }
 

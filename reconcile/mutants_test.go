@@ -322,13 +322,13 @@ func TestMutantVerifiedIsTheNewestProvenSnapshot(t *testing.T) {
 		return JournalEntry{Phase: PhaseDone, Action: &Action{Kind: kind, Subvolume: "docs"}, Report: r}
 	}
 	h := &History{}
-	h.record(entry(KindTest, 20, 20, ResultPass))
-	h.record(entry(KindDrill, 10, 21, ResultPass)) // older snapshot, later run
-	h.record(entry(KindTest, 22, 22, ResultFail))
+	h.Record(entry(KindTest, 20, 20, ResultPass))
+	h.Record(entry(KindDrill, 10, 21, ResultPass)) // older snapshot, later run
+	h.Record(entry(KindTest, 22, 22, ResultFail))
 	if h.Verified == nil || !h.Verified.SnapshotTime.Equal(day(20)) {
 		t.Fatalf("Verified = %+v, want the test of the 20th's snapshot", h.Verified)
 	}
-	h.record(entry(KindDrill, 20, 23, ResultPass))
+	h.Record(entry(KindDrill, 20, 23, ResultPass))
 	if h.Verified.Kind != KindDrill || !h.Verified.Started.Equal(day(23)) {
 		t.Errorf("a newer pass of the same snapshot did not become Verified: %+v", h.Verified)
 	}

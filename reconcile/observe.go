@@ -17,6 +17,13 @@ import (
 // generated files. Names are read in loc. It starts no process per
 // snapshot: one directory listing per snapshot directory.
 func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) {
+	o, _, err := observe(d, env, loc)
+	return o, err
+}
+
+// observe is Observe that also returns the fold of the journal it read
+// (nil without a journal), into which a run folds its own entries.
+func observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, *Fold, error) {
 	st, j := env.Storage, env.Journal
 	o := &Observed{Drives: map[string]Drive{}, Subvolumes: map[string]*SubvolumeState{}}
 	for name, l := range d.Locations {
@@ -34,14 +41,14 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
 		if confineObserved(d, st, s.Snapshots.Location, dir, ss) {
 			if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if s.External != nil && o.Drives[s.External.Location].Present {
 			dir := d.SnapshotDir(s.External.Location, name)
 			if confineObserved(d, st, s.External.Location, dir, ss) {
 				if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
@@ -49,17 +56,18 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		o.Subvolumes[name] = ss
 	}
 	if err := observeServices(d, env.Services, loc, o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	observeOffsite(d, env.Targets, o)
+	var fold *Fold
 	if j != nil {
-		f, err := j.load()
+		f, err := j.Load()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		o.journal = f
-		o.takeSummary()
-		o.JournalMalformed = f.s.Malformed
+		fold = f
+		takeSummary(o, f)
+		o.JournalMalformed = f.Summary().Malformed
 	}
 	var paths []string
 	for _, p := range render.Paths(d) {
@@ -69,9 +77,9 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	}
 	var err error
 	if o.Files, o.RefusedFiles, err = observeFiles(paths); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return o, nil
+	return o, fold, nil
 }
 
 // readSnapshots keeps the entries named like snapshots of subvol that are
@@ -96,7 +104,7 @@ func readSnapshots(d *schema.Desired, st Storage, dir, subvol string, loc *time.
 		snaps = append(snaps, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq,
 			UUID: e.UUID, ParentUUID: e.ParentUUID, ReceivedUUID: e.ReceivedUUID, ReadOnly: e.ReadOnly})
 	}
-	sortSnapshots(snaps)
+	SortSnapshots(snaps)
 	return snaps, nil
 }
 
@@ -158,6 +166,6 @@ func readArchives(name, dir string, entries []ArchiveEntry, loc *time.Location, 
 			out = append(out, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true})
 		}
 	}
-	sortSnapshots(out)
+	SortSnapshots(out)
 	return out
 }

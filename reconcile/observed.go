@@ -46,10 +46,6 @@ type Observed struct {
 	// RefusedFiles says why a generated file was not read: a symlink, or
 	// not a regular file. It is reported and left alone.
 	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
-
-	// journal is the fold of the journal this observation read; a run
-	// folds its own entries into it (see learn).
-	journal *journalFold
 }
 
 // Drive is an external location's drive as observed.

@@ -125,7 +125,7 @@ func observeTarget(ctx context.Context, open Targets, name string, subvols, serv
 // planOffsite adds a subvolume's off-site actions, one target at a time.
 // An observation made without targets (Env.Targets unset, or saved by an
 // older drsync) plans nothing off-site.
-func (sp *SubvolumePlan) planOffsite(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, now time.Time) {
+func planOffsite(sp *SubvolumePlan, d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, now time.Time) {
 	if o.Offsite == nil {
 		return
 	}
@@ -301,7 +301,7 @@ func observeArchives(ctx context.Context, tgt target.Target, services []string, 
 // planServiceOffsite uploads a service's newest archive to each target
 // that lacks it (the one this plan takes included), cleans up interrupted
 // uploads, and prunes by the target's retention, never the newest copy.
-func (sp *SubvolumePlan) planServiceOffsite(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed, now time.Time) {
+func planServiceOffsite(sp *SubvolumePlan, d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed, now time.Time) {
 	if o.Offsite == nil {
 		return
 	}
@@ -313,7 +313,7 @@ func (sp *SubvolumePlan) planServiceOffsite(d *schema.Desired, svc *schema.Servi
 			}
 		}
 	}
-	sortSnapshots(archives)
+	SortSnapshots(archives)
 	for _, name := range d.TargetNames() {
 		copiesSpec, ok := svc.Offsite[name]
 		obs := o.Offsite[name]
@@ -340,7 +340,7 @@ func (sp *SubvolumePlan) planServiceOffsite(d *schema.Desired, svc *schema.Servi
 				copies = append(copies, Snapshot{Name: c.Name, Time: stamp.Time, HasTime: stamp.HasTime})
 			}
 		}
-		sortSnapshots(copies)
+		SortSnapshots(copies)
 		if n := len(archives); n > 0 {
 			newest := archives[n-1]
 			if (len(copies) == 0 || newest.Time.After(copies[len(copies)-1].Time)) && !HasName(copies, newest.Name) {

@@ -91,6 +91,9 @@ type run struct {
 	applyErr error
 	files    map[string][]byte
 	pings    *runPings // nil: no pings for this run
+	// fold is the journal's fold the observation was made from; the run
+	// folds its own entries into it (see learn).
+	fold *Fold
 }
 
 // Run is the reconcile pipeline: lock → observe once → compute → guard
@@ -151,8 +154,8 @@ func (r *run) acquire() (bool, error) {
 }
 
 func (r *run) observe() (bool, error) {
-	o, err := Observe(r.d, r.env, r.opts.Now.Location())
-	r.out.Observed = o
+	o, f, err := observe(r.d, r.env, r.opts.Now.Location())
+	r.out.Observed, r.fold = o, f
 	return true, err
 }
 
@@ -207,7 +210,10 @@ func (r *run) apply() (bool, error) {
 	}
 	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.opts.Notify)
 	r.out.Result = res
-	r.out.Observed.learn(written, r.opts.Now.Location())
+	if r.fold == nil {
+		r.fold = NewFold()
+	}
+	learn(r.out.Observed, r.fold, written, r.opts.Now.Location())
 	r.keepHistory()
 	if err != nil {
 		return false, err
@@ -228,11 +234,11 @@ func (r *run) apply() (bool, error) {
 // optimisation over the journal, which stays the record: a failure is
 // logged, and the next run replays more of the journal.
 func (r *run) keepHistory() {
-	j, o := r.env.Journal, r.out.Observed
-	if j == nil || o == nil || o.journal == nil {
+	j := r.env.Journal
+	if j == nil || r.fold == nil {
 		return
 	}
-	if err := j.keepHistory(o.journal, r.opts.Now, r.d.History.Keep.Duration, RotateSize); err != nil {
+	if err := j.KeepHistory(r.fold, r.opts.Now, r.d.History.Keep.Duration, RotateSize); err != nil {
 		slog.Warn("journal checkpoint", "err", err)
 	}
 }

@@ -31,15 +31,15 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		}
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
 		planDisasters(&sp, st, o.History[name])
-		sp.markExternal(d, o)
-		sp.planOffsite(d, d.Subvolumes[name], st, o, now)
+		markExternal(&sp, d, o)
+		planOffsite(&sp, d, d.Subvolumes[name], st, o, now)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}
 	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
 	for _, name := range d.ServiceNames() {
 		if st := o.Services[name]; st != nil {
 			sp := planService(d, d.Services[name], st, o, now)
-			sp.planServiceOffsite(d, d.Services[name], st, o, now)
+			planServiceOffsite(&sp, d, d.Services[name], st, o, now)
 			p.Services = append(p.Services, sp)
 		}
 	}
@@ -55,15 +55,15 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 }
 
 // markExternal flags the actions that touch an external drive.
-func (sp *SubvolumePlan) markExternal(d *schema.Desired, o *Observed) {
+func markExternal(sp *SubvolumePlan, d *schema.Desired, o *Observed) {
 	for i := range sp.Actions {
-		sp.Actions[i].markExternal(d, o)
+		markActionExternal(&sp.Actions[i], d, o)
 	}
 }
 
-// markExternal flags an action on an external drive and captures the
+// markActionExternal flags an action on an external drive and captures the
 // drive's identity: the UUID the plan observed, else the declared one.
-func (a *Action) markExternal(d *schema.Desired, o *Observed) {
+func markActionExternal(a *Action, d *schema.Desired, o *Observed) {
 	loc := d.Locations[a.Location]
 	a.External = loc.External
 	if !a.External {

@@ -21,7 +21,7 @@ func lastVerified(h *History) string {
 
 // planProofs adds the restore test and the drill the tier asks for when
 // they are due.
-func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, now time.Time) {
+func planProofs(sp *SubvolumePlan, d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o *Observed, local []Snapshot, now time.Time) {
 	tier := d.Tiers[s.Tier]
 	h := o.History[s.Name]
 	if h == nil {
@@ -36,7 +36,7 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
 		if a, fallback, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
 			why.LocalFallback = fallback
-			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
+			a.Because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
 		} else {
 			sp.Warnings = append(sp.Warnings, "restore test due but nothing to test yet")
@@ -49,7 +49,7 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 	}
 	if why, due := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
 		if a, _, ok := proofAction(d, s, st, o, local, sent, KindDrill); ok {
-			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
+			a.Because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
 		} else {
 			sp.Warnings = append(sp.Warnings, "drill due but deferred: it restores the replica on the external drive, which is absent or holds none")
@@ -70,8 +70,8 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 			copies = st.External
 		}
 		a := archiveTest(d, svc, st.Archives[len(st.Archives)-1], copies)
-		a.markExternal(d, o)
-		a.because(Reason{Code: BecauseRequested})
+		markActionExternal(&a, d, o)
+		a.Because(Reason{Code: BecauseRequested})
 		return a, true
 	}
 	s, st := d.Subvolumes[name], o.Subvolumes[name]
@@ -80,8 +80,8 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 	}
 	a, _, ok := proofAction(d, s, st, o, st.Local, nil, kind)
 	if ok {
-		a.markExternal(d, o)
-		a.because(Reason{Code: BecauseRequested})
+		markActionExternal(&a, d, o)
+		a.Because(Reason{Code: BecauseRequested})
 	}
 	return a, ok
 }

@@ -11,7 +11,7 @@ import (
 
 // prune evaluates retention over snaps and adds prunes for what no rule
 // keeps, except protected snapshots and the one this plan creates.
-func (sp *SubvolumePlan) prune(d *schema.Desired, loc, dir string, snaps []Snapshot, planned *Snapshot,
+func prune(sp *SubvolumePlan, d *schema.Desired, loc, dir string, snaps []Snapshot, planned *Snapshot,
 	r schema.Retention, protect map[string]string, now time.Time) {
 	items := make([]retention.Item, len(snaps))
 	for i, s := range snaps {
@@ -28,7 +28,7 @@ func (sp *SubvolumePlan) prune(d *schema.Desired, loc, dir string, snaps []Snaps
 		}
 		a := Action{Kind: KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
 			Path: filepath.Join(dir, dec.Name), Remove: &RemoveCopy{}}
-		a.because(Reason{Code: BecauseRetention, Retention: &RetentionWhy{Rule: dec.Rule, Verdict: reason}})
+		a.Because(Reason{Code: BecauseRetention, Retention: &RetentionWhy{Rule: dec.Rule, Verdict: reason}})
 		sp.Actions = append(sp.Actions, a)
 	}
 }
@@ -41,9 +41,9 @@ func (sp *SubvolumePlan) prune(d *schema.Desired, loc, dir string, snaps []Snaps
 func protections(snaps []Snapshot, newest, parent, verified string) map[string]string {
 	protect := map[string]string{}
 	if len(snaps) > 0 {
-		protect[lastName(snaps)] = newest
+		protect[LastName(snaps)] = newest
 	}
-	if parent != "" && parent != lastName(snaps) {
+	if parent != "" && parent != LastName(snaps) {
 		protect[parent] = "parent of the next incremental send"
 	}
 	if verified != "" {

@@ -23,10 +23,10 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 	}
 	sp.Warnings = append(sp.Warnings, futureWarnings(archives, now, "archive")...)
 	var planned *Snapshot
-	if v := schedule.Due(svc.Schedule, newestTime(current(archives, now)), now); v.Due {
+	if v := schedule.Due(svc.Schedule, NewestTime(current(archives, now)), now); v.Due {
 		// Names are compared without the archive suffix, unverifiable
 		// archives included: a backup never takes an existing archive's name.
-		taken := foreignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))
+		taken := ForeignNames(append(append([]string(nil), st.Foreign...), st.Unchecked...))
 		for _, x := range archives {
 			taken = append(taken, Snapshot{Name: x.Name})
 		}
@@ -37,10 +37,10 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		a.Name += ArchiveSuffix
 		planned = &a
 		archives = append(archives, a)
-		sortSnapshots(archives)
+		SortSnapshots(archives)
 		backup := Action{Kind: KindBackup, Subvolume: svc.Name, Location: svc.Location, Snapshot: a.Name,
 			Path: filepath.Join(dir, a.Name), Backup: &BackupService{Service: svc}}
-		backup.because(Reason{Code: BecauseSchedule, Tier: svc.Tier, Subject: "archive", Schedule: &v})
+		backup.Because(Reason{Code: BecauseSchedule, Tier: svc.Tier, Subject: "archive", Schedule: &v})
 		sp.Actions = append(sp.Actions, backup)
 	}
 	h := o.History[svc.Name]
@@ -48,15 +48,15 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		h = &History{}
 	}
 	protect := protections(archives, "newest archive", "", lastVerified(h))
-	sp.prune(d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
+	prune(&sp, d, svc.Location, dir, archives, planned, svc.Retention, protect, now)
 	var copies []Snapshot
 	if svc.External != nil {
-		copies = sp.planArchiveCopies(d, svc, st, o, archives, dir, now)
+		copies = planArchiveCopies(&sp, d, svc, st, o, archives, dir, now)
 	}
 	tier := d.Tiers[svc.Tier]
 	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
 		test := archiveTest(d, svc, archives[len(archives)-1], copies)
-		test.because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
+		test.Because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
 		sp.Actions = append(sp.Actions, test)
 	}
 	for i := range sp.Actions {
@@ -64,8 +64,8 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 			r.Archive = true
 		}
 	}
-	sp.markExternal(d, o)
-	sortActions(sp.Actions)
+	markExternal(&sp, d, o)
+	SortActions(sp.Actions)
 	return sp
 }
 
@@ -90,7 +90,7 @@ func archiveTest(d *schema.Desired, svc *schema.Service, newest Snapshot, copies
 // planArchiveCopies copies the newest archive to the drive when it lacks it,
 // and prunes the copies there by their own retention. It returns the copies
 // on the drive once the plan ran (nil: the drive is absent).
-func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed,
+func planArchiveCopies(sp *SubvolumePlan, d *schema.Desired, svc *schema.Service, st *ServiceState, o *Observed,
 	archives []Snapshot, dir string, now time.Time) []Snapshot {
 	ext := svc.External.Location
 	if !o.Drives[ext].Present {
@@ -105,12 +105,12 @@ func (sp *SubvolumePlan) planArchiveCopies(d *schema.Desired, svc *schema.Servic
 		if fresher && !HasName(copies, newest.Name) {
 			send := Action{Kind: KindSend, Subvolume: svc.Name, Location: ext, Snapshot: newest.Name,
 				Path: filepath.Join(extDir, newest.Name), Send: &SendCopy{From: filepath.Join(dir, newest.Name), Archive: true}}
-			send.because(Reason{Code: BecauseDriveLacks, Tier: svc.Tier})
+			send.Because(Reason{Code: BecauseDriveLacks, Tier: svc.Tier})
 			sp.Actions = append(sp.Actions, send)
 			copies = append(copies, newest)
 		}
 	}
 	protect := protections(copies, "newest copy", "", "")
-	sp.prune(d, ext, extDir, copies, nil, svc.External.Retention, protect, now)
+	prune(sp, d, ext, extDir, copies, nil, svc.External.Retention, protect, now)
 	return copies
 }

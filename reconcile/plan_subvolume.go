@@ -25,18 +25,18 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	var planned *Snapshot
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "no snapshot: "+st.SourceError)
-	} else if v := schedule.Due(s.Snapshots.Schedule, newestTime(current(local, now)), now); v.Due {
-		snap := newSnapshot(s.Name, append(local, foreignNames(st.Foreign)...), now)
+	} else if v := schedule.Due(s.Snapshots.Schedule, NewestTime(current(local, now)), now); v.Due {
+		snap := newSnapshot(s.Name, append(local, ForeignNames(st.Foreign)...), now)
 		planned = &snap
 		local = append(local, snap)
-		sortSnapshots(local)
+		SortSnapshots(local)
 		a := Action{Kind: KindSnapshot, Subvolume: s.Name, Location: localLoc, Snapshot: snap.Name,
 			Path: filepath.Join(localDir, snap.Name), Take: &TakeSnapshot{Source: s.Source}}
 		why := Reason{Code: BecauseSchedule, Tier: s.Tier, Subject: "local snapshot", Schedule: &v}
 		if v.Why == schedule.NoneYet && len(st.Local) > 0 {
 			why.Detail = "that is not dated in the future"
 		}
-		a.because(why)
+		a.Because(why)
 		sp.Actions = append(sp.Actions, a)
 	}
 
@@ -44,7 +44,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 	var keepLocal string
 	if s.External != nil {
 		if f := o.SendFailing[s.Name]; f != nil {
-			sp.Warnings = append(sp.Warnings, f.warning())
+			sp.Warnings = append(sp.Warnings, f.Warning())
 		}
 		extLoc := s.External.Location
 		drive := o.Drives[extLoc]
@@ -66,7 +66,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 					repaired = true
 					a := Action{Kind: KindRepair, Subvolume: s.Name, Location: extLoc, Snapshot: r.Name,
 						Path: filepath.Join(extDir, r.Name), Remove: &RemoveCopy{}}
-					a.because(Reason{Code: BecauseHalfReceived, Detail: halfReason(r)})
+					a.Because(Reason{Code: BecauseHalfReceived, Detail: halfReason(r)})
 					sp.Actions = append(sp.Actions, a)
 					continue
 				}
@@ -91,7 +91,7 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 					}
 					a := Action{Kind: KindSend, Subvolume: s.Name, Location: extLoc, Snapshot: cand.Name,
 						Path: filepath.Join(extDir, cand.Name), Send: &SendCopy{From: filepath.Join(localDir, cand.Name), Parent: parentPath}}
-					a.because(why)
+					a.Because(why)
 					sp.Actions = append(sp.Actions, a)
 					ext = append(ext, Snapshot{Name: cand.Name, Time: cand.Time, HasTime: cand.HasTime, Seq: cand.Seq,
 						ReceivedUUID: cand.UUID, ReadOnly: true})
@@ -100,23 +100,23 @@ func planSubvolume(d *schema.Desired, s *schema.Subvolume, st *SubvolumeState, o
 			}
 			if st.SourceError == "" {
 				protect := protections(ext, "newest replica", keepLocal, lastVerified(o.History[s.Name]))
-				sp.prune(d, extLoc, extDir, ext, nil, s.External.Retention, protect, now)
+				prune(&sp, d, extLoc, extDir, ext, nil, s.External.Retention, protect, now)
 			}
 		}
 	}
-	sp.planProofs(d, s, st, o, local, now)
+	planProofs(&sp, d, s, st, o, local, now)
 
 	// With the source gone the snapshots may be the only copies left:
 	// prunes wait until the source is back.
 	if st.SourceError != "" {
 		sp.Warnings = append(sp.Warnings, "prunes held back while the source is unavailable")
-		sortActions(sp.Actions)
+		SortActions(sp.Actions)
 		return sp
 	}
 
 	protect := protections(local, "newest snapshot", keepLocal, lastVerified(o.History[s.Name]))
-	sp.prune(d, localLoc, localDir, local, planned, s.Snapshots.Retention, protect, now)
-	sortActions(sp.Actions)
+	prune(&sp, d, localLoc, localDir, local, planned, s.Snapshots.Retention, protect, now)
+	SortActions(sp.Actions)
 	return sp
 }
 
@@ -148,7 +148,7 @@ func commonParent(local, ext []Snapshot, failing *SendFailure) (parent string, a
 		if id := cmp.Or(local[i].ReceivedUUID, local[i].UUID); id == "" || !received[id] {
 			continue
 		}
-		if failing.failedParent(local[i].Name) {
+		if failing.FailedParent(local[i].Name) {
 			avoided = append(avoided, local[i].Name)
 			continue
 		}

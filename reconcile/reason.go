@@ -165,6 +165,6 @@ func (p *ProofWhy) text(tier string) string {
 }
 
 // because sets an action's reason and its wording.
-func (a *Action) because(r Reason) {
+func (a *Action) Because(r Reason) {
 	a.Why, a.Reason = r, r.Text()
 }

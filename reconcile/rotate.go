@@ -20,7 +20,7 @@ const RotateSize = 8 << 20
 // segments whose newest entry is older than keep (0 keeps them all).
 // Failures are returned for logging: the journal stays the record, and
 // the next run replays more.
-func (j *Journal) keepHistory(f *journalFold, now time.Time, keep time.Duration, rotateAt int64) error {
+func (j *Journal) KeepHistory(f *Fold, now time.Time, keep time.Duration, rotateAt int64) error {
 	if err := j.saveCheckpoint(f); err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (j *Journal) keepHistory(f *journalFold, now time.Time, keep time.Duration,
 // after, the old checkpoint no longer matches the missing journal, so
 // everything is replayed from the segments, until the checkpoint at
 // offset 0 is written.
-func (j *Journal) rotate(f *journalFold) error {
+func (j *Journal) rotate(f *Fold) error {
 	first, err := firstEntryTime(j.path)
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (j *Journal) rotate(f *journalFold) error {
 func firstEntryTime(path string) (time.Time, error) {
 	var first time.Time
 	j := &Journal{path: path}
-	_, err := j.scanFile(path, 0, newJournalFold(), func(e JournalEntry) {
+	_, err := j.scanFile(path, 0, NewFold(), func(e JournalEntry) {
 		if first.IsZero() {
 			first = e.Time
 		}
@@ -147,9 +147,9 @@ func CompactJournal(stateDir string, now time.Time, keep time.Duration) error {
 	if err != nil {
 		return err
 	}
-	f, err := j.load()
+	f, err := j.Load()
 	if err != nil {
 		return err
 	}
-	return j.keepHistory(f, now, keep, RotateSize)
+	return j.KeepHistory(f, now, keep, RotateSize)
 }

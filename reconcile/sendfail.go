@@ -25,13 +25,13 @@ type SendFailure struct {
 
 // failedParent reports whether an incremental send from parent failed
 // since the last success.
-func (f *SendFailure) failedParent(parent string) bool {
+func (f *SendFailure) FailedParent(parent string) bool {
 	return f != nil && slices.Contains(f.Parents, parent)
 }
 
 // recordSend folds a finished send into the run of failures: a success ends
 // it, a failure starts or extends it.
-func recordSend(failing map[string]*SendFailure, e JournalEntry) {
+func RecordSend(failing map[string]*SendFailure, e JournalEntry) {
 	a := e.Action
 	if e.Phase == PhaseDone {
 		delete(failing, a.Subvolume)
@@ -56,7 +56,7 @@ func recordSend(failing map[string]*SendFailure, e JournalEntry) {
 }
 
 // warning words the run of failures for the plan, with btrfs's own reason.
-func (f *SendFailure) warning() string {
+func (f *SendFailure) Warning() string {
 	return fmt.Sprintf("send failing since %s (last %s, %s): %s",
 		f.Since.Format("2006-01-02 15:04"), f.Last.Format("2006-01-02 15:04"), f.Snapshot, f.Error)
 }

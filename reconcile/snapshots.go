@@ -9,7 +9,7 @@ import (
 )
 
 // foreignNames turns foreign entries into names a new snapshot must avoid.
-func foreignNames(paths []string) []Snapshot {
+func ForeignNames(paths []string) []Snapshot {
 	out := make([]Snapshot, len(paths))
 	for i, p := range paths {
 		out[i] = Snapshot{Name: filepath.Base(p)}
@@ -28,20 +28,20 @@ func Replicas(s []Snapshot) []Snapshot {
 	return out
 }
 
-func sortSnapshots(s []Snapshot) {
+func SortSnapshots(s []Snapshot) {
 	sort.SliceStable(s, func(i, j int) bool {
 		return snapname.Less(snapname.Stamp{Time: s[i].Time, Seq: s[i].Seq}, snapname.Stamp{Time: s[j].Time, Seq: s[j].Seq})
 	})
 }
 
-func newestTime(s []Snapshot) time.Time {
+func NewestTime(s []Snapshot) time.Time {
 	if len(s) == 0 {
 		return time.Time{}
 	}
 	return s[len(s)-1].Time
 }
 
-func lastName(s []Snapshot) string {
+func LastName(s []Snapshot) string {
 	if len(s) == 0 {
 		return ""
 	}

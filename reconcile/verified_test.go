@@ -41,7 +41,7 @@ func TestFailedSnapshotNeverVerified(t *testing.T) {
 		{proof("s2", 2, ResultFail), "s1"},
 		{proof("s1", 1, ResultFail), "s0"},
 	} {
-		h.record(step.e)
+		h.Record(step.e)
 		if got := verified(); got != step.want {
 			t.Fatalf("after %s of %s: verified %q, want %q", step.e.Report.Result, step.e.Report.Snapshot, got, step.want)
 		}
