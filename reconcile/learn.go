@@ -5,11 +5,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/snapname"
 )
 
 // takeSummary copies the journal fold into the observation's fields.
-func takeSummary(o *Observed, f *Fold) {
+func takeSummary(o *model.Observed, f *journal.Fold) {
 	sum := f.Summary()
 	o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 	o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
@@ -21,21 +23,21 @@ func takeSummary(o *Observed, f *Fold) {
 // current for the evidence written after it, without a second look at the
 // machine. Only what evidence reads is updated: names, times, counts and
 // the journal's history.
-func learn(o *Observed, f *Fold, entries []JournalEntry, loc *time.Location) {
+func learn(o *model.Observed, f *journal.Fold, entries []model.JournalEntry, loc *time.Location) {
 	for _, e := range entries {
 		f.Add(e)
-		if e.Phase == PhaseDone && e.Action != nil {
+		if e.Phase == model.PhaseDone && e.Action != nil {
 			learnAction(o, *e.Action, loc)
 		}
 	}
 	takeSummary(o, f)
 }
 
-func learnAction(o *Observed, a Action, loc *time.Location) {
-	var list *[]Snapshot
+func learnAction(o *model.Observed, a model.Action, loc *time.Location) {
+	var list *[]model.Snapshot
 	stem := a.Snapshot
 	if svc := o.Services[a.Subvolume]; svc != nil {
-		stem = strings.TrimSuffix(a.Snapshot, ArchiveSuffix)
+		stem = strings.TrimSuffix(a.Snapshot, model.ArchiveSuffix)
 		list = &svc.Archives
 		if a.External {
 			list = &svc.External
@@ -50,21 +52,21 @@ func learnAction(o *Observed, a Action, loc *time.Location) {
 		return
 	}
 	switch a.Kind {
-	case KindSnapshot, KindBackup, KindSend:
+	case model.KindSnapshot, model.KindBackup, model.KindSend:
 		stamp, ok := snapname.Parse(a.Subvolume, stem, loc)
-		if !ok || HasName(*list, a.Snapshot) {
+		if !ok || model.HasName(*list, a.Snapshot) {
 			return
 		}
-		made := Snapshot{Name: a.Snapshot, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true}
-		if a.Kind == KindSend {
+		made := model.Snapshot{Name: a.Snapshot, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true}
+		if a.Kind == model.KindSend {
 			// A replica made by this run is received, as the next
 			// observation will find it.
 			made.ReceivedUUID = receivedInRun
 		}
 		*list = append(*list, made)
-		SortSnapshots(*list)
-	case KindPrune, KindRepair:
-		*list = slices.DeleteFunc(*list, func(s Snapshot) bool { return s.Name == a.Snapshot })
+		model.SortSnapshots(*list)
+	case model.KindPrune, model.KindRepair:
+		*list = slices.DeleteFunc(*list, func(s model.Snapshot) bool { return s.Name == a.Snapshot })
 	}
 }
 
