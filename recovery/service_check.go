@@ -16,7 +16,7 @@ import (
 	"github.com/drsync/drsync/providers/archive"
 	"github.com/drsync/drsync/providers/prometheus"
 	"github.com/drsync/drsync/providers/sqlite"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
 )
@@ -40,17 +40,17 @@ type serviceRecord struct {
 	ChangedSince bool
 }
 
-func lastServiceRecoveries(entries []reconcile.JournalEntry) map[string]*serviceRecord {
+func lastServiceRecoveries(entries []model.JournalEntry) map[string]*serviceRecord {
 	out := map[string]*serviceRecord{}
 	for _, e := range entries {
 		a := e.Action
-		if a == nil || e.Phase != reconcile.PhaseDone {
+		if a == nil || e.Phase != model.PhaseDone {
 			continue
 		}
 		switch {
 		case a.Recover != nil && a.Recover.Step == string(StepReady):
 			out[a.Subvolume] = &serviceRecord{Archive: a.Snapshot, Copy: a.Recover.From, ArchiveTime: a.Recover.SnapshotTime, At: e.Time}
-		case a.Kind == reconcile.KindBackup && out[a.Subvolume] != nil:
+		case a.Kind == model.KindBackup && out[a.Subvolume] != nil:
 			out[a.Subvolume].ChangedSince = true
 		}
 	}
@@ -60,7 +60,7 @@ func lastServiceRecoveries(entries []reconcile.JournalEntry) map[string]*service
 // VerifyServices checks each named service as it is after a recovery (or
 // any time), changing nothing: its data is there, a verified archive
 // exists, and the service answers from its data.
-func VerifyServices(ctx context.Context, d *schema.Desired, entries []reconcile.JournalEntry, names []string) []Checklist {
+func VerifyServices(ctx context.Context, d *schema.Desired, entries []model.JournalEntry, names []string) []Checklist {
 	verified := VerifiedFrom(entries)
 	recovered := lastServiceRecoveries(entries)
 	var out []Checklist

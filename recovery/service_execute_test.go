@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
 )
@@ -43,7 +44,7 @@ func TestServiceReadinessFailureRollsBack(t *testing.T) {
 	// The first start damages the restored file; the restart leaves it be.
 	start := []string{"/bin/sh", "-c", `[ -e "$0" ] && exit 0; touch "$0"; echo damaged >> "$1/config.yaml"`, marker, filepath.Join(dir, "etc", "app")}
 	p, app := filesRecovery(t, dir, start)
-	j, _ := reconcile.OpenJournal(filepath.Join(dir, "state"))
+	j, _ := journal.OpenJournal(filepath.Join(dir, "state"))
 	out, err := recovery.Run(t.Context(), p, recovery.Env{Journal: j}, nil)
 	if err == nil || !strings.Contains(err.Error(), "does not match the archive's checksum") || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("Run = %v, want a readiness failure, rolled back", err)
@@ -64,7 +65,7 @@ func TestServiceReadinessFailureRollsBack(t *testing.T) {
 	entries, _ := j.Entries()
 	var steps []string
 	for _, e := range entries {
-		if e.Action != nil && e.Action.Recover != nil && e.Phase != reconcile.PhaseStart {
+		if e.Action != nil && e.Action.Recover != nil && e.Phase != model.PhaseStart {
 			steps = append(steps, e.Action.Recover.Step+":"+string(e.Phase))
 		}
 	}
@@ -86,7 +87,7 @@ func TestServiceRecoveryRefusesSymlinkedParent(t *testing.T) {
 	if err := os.Symlink(elsewhere, filepath.Join(dir, "etc")); err != nil {
 		t.Fatal(err)
 	}
-	j, _ := reconcile.OpenJournal(filepath.Join(dir, "state"))
+	j, _ := journal.OpenJournal(filepath.Join(dir, "state"))
 	_, err := recovery.Run(t.Context(), p, recovery.Env{Journal: j}, nil)
 	if err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("Run through a symlinked parent = %v, want a refusal naming the symlink", err)

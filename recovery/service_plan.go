@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -112,7 +112,7 @@ func planService1(in Input, req Request, svc *schema.Service) (ServiceRecovery, 
 // archiveCopies lists a service's archives by name, oldest first, each at
 // the place it is read from: the local archive when there is one, else its
 // copy on the drive (the local one is gone with the system disk).
-func archiveCopies(d *schema.Desired, o *reconcile.Observed, svc *schema.Service) []copyRef {
+func archiveCopies(d *schema.Desired, o *model.Observed, svc *schema.Service) []copyRef {
 	st := o.Services[svc.Name]
 	if st == nil {
 		return nil
@@ -123,7 +123,7 @@ func archiveCopies(d *schema.Desired, o *reconcile.Observed, svc *schema.Service
 	}
 	if svc.External != nil {
 		for _, a := range st.External {
-			if !reconcile.HasName(st.Archives, a.Name) {
+			if !model.HasName(st.Archives, a.Name) {
 				out = append(out, copyRef{Name: a.Name, Time: a.Time, Location: svc.External.Location, External: true,
 					Path: filepath.Join(d.ArchiveCopyDir(svc), a.Name)})
 			}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -37,22 +37,22 @@ func pitDesired() *schema.Desired {
 func TestComputeServicesAndPointInTime(t *testing.T) {
 	at := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, time.UTC) }
 	now := at(22, 9)
-	arch := func(svc string, d, h int) reconcile.Snapshot {
+	arch := func(svc string, d, h int) model.Snapshot {
 		t := at(d, h)
-		return reconcile.Snapshot{Name: svc + "." + t.Format("20060102T1504") + ".tar.gz", Time: t, HasTime: true}
+		return model.Snapshot{Name: svc + "." + t.Format("20060102T1504") + ".tar.gz", Time: t, HasTime: true}
 	}
-	obs := &reconcile.Observed{
-		Subvolumes: map[string]*reconcile.SubvolumeState{
-			"docs": {Local: []reconcile.Snapshot{snap("docs.20261120T0200", at(20, 2)), snap("docs.20261121T0200", at(21, 2))}},
-			"home": {Local: []reconcile.Snapshot{snap("home.20261121T0200", at(21, 2))}},
-			"root": {Local: []reconcile.Snapshot{snap("root.20261121T0200", at(21, 2))}},
+	obs := &model.Observed{
+		Subvolumes: map[string]*model.SubvolumeState{
+			"docs": {Local: []model.Snapshot{snap("docs.20261120T0200", at(20, 2)), snap("docs.20261121T0200", at(21, 2))}},
+			"home": {Local: []model.Snapshot{snap("home.20261121T0200", at(21, 2))}},
+			"root": {Local: []model.Snapshot{snap("root.20261121T0200", at(21, 2))}},
 		},
-		Services: map[string]*reconcile.ServiceState{
+		Services: map[string]*model.ServiceState{
 			// The newest local archive is gone: its copy on the drive remains.
-			"grafana-db": {Archives: []reconcile.Snapshot{arch("grafana-db", 20, 1)},
-				External: []reconcile.Snapshot{arch("grafana-db", 20, 1), arch("grafana-db", 21, 1)}},
-			"grafana-conf": {Archives: []reconcile.Snapshot{arch("grafana-conf", 19, 1), arch("grafana-conf", 21, 1)}},
-			"prom":         {Archives: []reconcile.Snapshot{arch("prom", 21, 0), arch("prom", 21, 1), arch("prom", 21, 2)}},
+			"grafana-db": {Archives: []model.Snapshot{arch("grafana-db", 20, 1)},
+				External: []model.Snapshot{arch("grafana-db", 20, 1), arch("grafana-db", 21, 1)}},
+			"grafana-conf": {Archives: []model.Snapshot{arch("grafana-conf", 19, 1), arch("grafana-conf", 21, 1)}},
+			"prom":         {Archives: []model.Snapshot{arch("prom", 21, 0), arch("prom", 21, 1), arch("prom", 21, 2)}},
 		},
 	}
 	verified := Verified{

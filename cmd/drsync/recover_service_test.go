@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/promtest"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -237,7 +238,7 @@ func assertJournaled(t *testing.T, file, root, addr, service string, want []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func assertJournaled(t *testing.T, file, root, addr, service string, want []stri
 	}
 	var got []string
 	for _, e := range entries {
-		if a := e.Action; a != nil && a.Recover != nil && a.Subvolume == service && e.Phase != reconcile.PhaseStart {
+		if a := e.Action; a != nil && a.Recover != nil && a.Subvolume == service && e.Phase != model.PhaseStart {
 			got = append(got, a.Recover.Step)
 		}
 	}
