@@ -55,8 +55,11 @@ type Aligned struct {
 	Kind   string        `json:"kind"` // "subvolume" or "service"
 	Copy   string        `json:"copy"`
 	Time   time.Time     `json:"time"`
-	Behind time.Duration `json:"behindSeconds"`
-	RPO    time.Duration `json:"rpoSeconds,omitempty"`
+	Behind time.Duration `json:"-"`
+	RPO    time.Duration `json:"-"`
+	// BehindSeconds and RPOSeconds are Behind and RPO for machines.
+	BehindSeconds float64 `json:"behindSeconds"`
+	RPOSeconds    float64 `json:"rpoSeconds,omitempty"`
 	// Warning says the copy is further from the time than the tier's RPO.
 	Warning string `json:"warning,omitempty"`
 }
@@ -149,6 +152,7 @@ func align(d *schema.Desired, p *Plan, at time.Time) []Aligned {
 	for _, n := range p.Order {
 		a := byName[n]
 		a.Behind = at.Sub(a.Time)
+		a.BehindSeconds, a.RPOSeconds = a.Behind.Seconds(), a.RPO.Seconds()
 		if a.RPO > 0 && a.Behind > a.RPO {
 			a.Warning = fmt.Sprintf("%s is %s before %s, more than its tier's RPO of %s",
 				a.Copy, span(a.Behind), at.Format("2006-01-02 15:04"), span(a.RPO))

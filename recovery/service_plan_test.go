@@ -122,6 +122,9 @@ func TestComputeServicesAndPointInTime(t *testing.T) {
 		if diff := cmp.Diff(wantRows, got); diff != "" {
 			t.Errorf("aligned (-want +got):\n%s", diff)
 		}
+		if a := p.Aligned[0]; a.BehindSeconds != 84600 || a.RPOSeconds != 36*3600 {
+			t.Errorf("docs for machines: behind %vs, RPO %vs", a.BehindSeconds, a.RPOSeconds)
+		}
 		if len(p.Warnings) != 2 || !strings.Contains(p.Warnings[0], "root (/) is left out") ||
 			!strings.Contains(p.Warnings[1], "home is left out: no copy at or before 2026-11-21 01:30 (oldest: home.20261121T0200)") {
 			t.Errorf("warnings %q, want root and home left out", p.Warnings)
