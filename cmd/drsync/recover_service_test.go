@@ -191,10 +191,28 @@ func TestRecoverServices(t *testing.T) {
 
 	// conf's start fails: the kept-aside (changed) configuration goes back,
 	// the service is started again on it, and recover fails loudly.
-	out = drsync(1, "recover", "conf", "--auto-approve")
-	t.Log(out)
-	if !strings.Contains(out, "rolled back: the previous data is in place again") {
-		t.Errorf("recover conf output:\n%s", out)
+	out = drsync(1, "recover", "conf", "--auto-approve", "--json")
+	var rep struct {
+		Plan struct {
+			Services []struct {
+				Service string `json:"service"`
+				Targets []struct {
+					KeepAside string `json:"keepAside"`
+				} `json:"targets"`
+			} `json:"services"`
+		} `json:"plan"`
+		Services []struct {
+			RolledBack   bool     `json:"rolledBack"`
+			FailedCopies []string `json:"failedCopies"`
+			Error        string   `json:"error"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("recover conf --json: %v\n%s", err, out)
+	}
+	if len(rep.Services) != 1 || !rep.Services[0].RolledBack || !strings.Contains(rep.Services[0].Error, "rolled back: the previous data is in place again") ||
+		len(rep.Plan.Services) != 1 || !strings.Contains(rep.Plan.Services[0].Targets[0].KeepAside, "app.pre-recover-") {
+		t.Errorf("recover conf --json:\n%s", out)
 	}
 	if b, _ := os.ReadFile(conf); string(b) != "listen: 2 # changed after the backup\n" {
 		t.Errorf("after the rollback config.yaml is %q, want the data kept aside", b)
