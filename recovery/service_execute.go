@@ -111,7 +111,10 @@ type stage struct {
 	parent int
 	tmp    tempDir
 	member string
-	// asideMoved and placed record what was renamed, for a rollback.
+	// aside is the name the data was kept aside as ("" when there was
+	// none); asideMoved lists it and SQLite's files moved with it, and
+	// placed says the restored copy is in place: what a rollback undoes.
+	aside      string
 	asideMoved []string
 	placed     bool
 }
@@ -131,9 +134,7 @@ func (s *stage) named(err error) error {
 }
 
 func (s *stage) close() {
-	if s.tmp.fd > 0 {
-		s.tmp.remove(s.parent)
-	}
+	s.tmp.remove(s.parent)
 	unix.Close(s.parent)
 }
 
@@ -202,10 +203,8 @@ func (x *executor) swapIn(c component, r ServiceRecovery, stages []*stage, resto
 			if err := s.keepAside(r.Kind, x.stamp); err != nil {
 				return err
 			}
-			for _, m := range s.asideMoved {
-				if !strings.HasSuffix(m, "-wal") && !strings.HasSuffix(m, "-shm") && !strings.HasSuffix(m, "-journal") {
-					res.KeptAside = append(res.KeptAside, filepath.Join(filepath.Dir(s.target.Path), m))
-				}
+			if s.aside != "" {
+				res.KeptAside = append(res.KeptAside, filepath.Join(filepath.Dir(s.target.Path), s.aside))
 			}
 		}
 		return nil
@@ -284,6 +283,9 @@ func (s *stage) keepAside(kind, stamp string) error {
 			return fmt.Errorf("keeping %s aside: %w", filepath.Join(filepath.Dir(s.target.Path), n), err)
 		}
 		s.asideMoved = append(s.asideMoved, aside)
+		if i == 0 {
+			s.aside = aside
+		}
 	}
 	return nil
 }
@@ -298,8 +300,8 @@ func (s *stage) place(ctx context.Context, r ServiceRecovery) error {
 			return fmt.Errorf("giving the restored TSDB to %s: %w", r.Owner, err)
 		}
 	case schema.ServiceSQLite:
-		if len(s.asideMoved) > 0 {
-			if err := copyOwnerMode(s.parent, s.asideMoved[0], copyPath); err != nil {
+		if s.aside != "" {
+			if err := copyOwnerMode(s.parent, s.aside, copyPath); err != nil {
 				return err
 			}
 		}
@@ -348,10 +350,18 @@ func copyOwnerMode(dir int, aside, copyPath string) error {
 	if err := unix.Fstatat(dir, aside, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("reading the owner of %s: %w", aside, err)
 	}
-	if err := os.Lchown(copyPath, int(st.Uid), int(st.Gid)); err != nil {
-		return err
+	fd, err := unix.Open(copyPath, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("the restored database: %w", err)
 	}
-	return os.Chmod(copyPath, fs.FileMode(st.Mode&0o7777))
+	defer unix.Close(fd)
+	if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("giving the restored database its owner: %w", err)
+	}
+	if err := unix.Fchmod(fd, st.Mode&0o7777); err != nil {
+		return fmt.Errorf("giving the restored database its mode: %w", err)
+	}
+	return nil
 }
 
 // rollback moves the restored copies away (kept for inspection), puts the

@@ -191,18 +191,17 @@ func CheckLive(ctx context.Context, path string) ([]string, error) {
 	}
 	out, err := run(ctx, "", "-bail", "-cmd", fmt.Sprintf(".timeout %d", busyTimeout.Milliseconds()), src,
 		"PRAGMA integrity_check;", "SELECT '"+tablesMark+"';", tablesQuery)
+	// The integrity report comes before the mark, the tables after it
+	// (when sqlite3 got that far: -bail stops at an unreadable page).
 	report, tables, _ := strings.Cut(out, tablesMark+"\n")
-	got := append(lines(report), lines(tables)...)
-	if len(lines(report)) != 1 {
-		got = lines(report)
-	}
+	got := lines(report)
 	switch {
 	case err != nil && (strings.Contains(err.Error(), "malformed") || strings.Contains(err.Error(), "not a database")):
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	case err != nil:
 		return nil, fmt.Errorf("sqlite check of %s: %w", path, err)
-	case len(got) == 0 || got[0] != "ok":
+	case len(got) != 1 || got[0] != "ok":
 		return nil, fmt.Errorf("%w: %s: %s", ErrCorrupt, path, strings.Join(got, "; "))
 	}
-	return got[1:], nil
+	return lines(tables), nil
 }
