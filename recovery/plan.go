@@ -1,3 +1,8 @@
+// Package recovery recovers whole subvolumes and services when a person
+// asks (drsync recover): a pure planner choosing the newest verified copy
+// of each (at or before a time, aligned across components, in a declared
+// order), an executor journaling every step, and the checklist that
+// verifies a recovery afterwards.
 package recovery
 
 import (

@@ -3,22 +3,15 @@ package recovery
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/drsync/drsync/internal/safefs"
-	"github.com/drsync/drsync/providers/archive"
 	"github.com/drsync/drsync/providers/prometheus"
-	"github.com/drsync/drsync/providers/sqlite"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
-	"github.com/drsync/drsync/verify"
 )
 
 // The lines of a service's checklist, beside CheckData and CheckVerified.
@@ -76,7 +69,7 @@ func VerifyServices(ctx context.Context, d *schema.Desired, entries []model.Jour
 }
 
 func checkServiceData(svc *schema.Service) Check {
-	for _, p := range livePaths(svc) {
+	for _, p := range svcrestore.LivePaths(svc) {
 		fi, err := os.Lstat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -87,7 +80,7 @@ func checkServiceData(svc *schema.Service) Check {
 			return fail(CheckData, "%s is a symlink, which drsync never follows", p)
 		}
 	}
-	return pass(CheckData, "%s there", strings.Join(livePaths(svc), ", "))
+	return pass(CheckData, "%s there", strings.Join(svcrestore.LivePaths(svc), ", "))
 }
 
 func checkServiceReady(ctx context.Context, svc *schema.Service, rec *serviceRecord) Check {
@@ -114,7 +107,7 @@ func checkServiceReady(ctx context.Context, svc *schema.Service, rec *serviceRec
 		}
 		return pass(CheckReady, "%s is ready and returns %d series %s", svc.URL, n, from)
 	case schema.ServiceSQLite:
-		what, err := sqliteCheck(ctx, svc.Database)
+		what, err := svcrestore.CheckSQLite(ctx, svc.Database)
 		if err != nil {
 			return fail(CheckReady, "%v", err)
 		}
@@ -126,62 +119,9 @@ func checkServiceReady(ctx context.Context, svc *schema.Service, rec *serviceRec
 	case rec.ChangedSince:
 		return skip(CheckReady, "recovered from %s on %s; backups were taken since, so the files may have changed", rec.Archive, rec.At.Format("2006-01-02 15:04"))
 	}
-	what, err := filesMatch(ctx, svc, rec.Copy)
+	what, err := svcrestore.FilesMatch(ctx, svc, rec.Copy)
 	if err != nil {
 		return fail(CheckReady, "%v", err)
 	}
 	return pass(CheckReady, "%s, which %s was recovered from on %s", what, svc.Name, rec.At.Format("2006-01-02 15:04"))
-}
-
-// sqliteCheck runs the live integrity check on db through its directory's
-// descriptor, naming db itself in what it reports.
-func sqliteCheck(ctx context.Context, db string) (string, error) {
-	dir, err := safefs.OpenDir(filepath.Dir(db))
-	if err != nil {
-		return "", err
-	}
-	defer unix.Close(dir)
-	proc := safefs.ProcPath(dir, filepath.Base(db))
-	tables, err := sqlite.CheckLive(ctx, proc)
-	if err != nil {
-		return "", errors.New(strings.ReplaceAll(err.Error(), proc, db))
-	}
-	if len(tables) == 0 {
-		return "", fmt.Errorf("%s has no tables", db)
-	}
-	return fmt.Sprintf("integrity_check ok; %d table(s): %s", len(tables), strings.Join(tables, ", ")), nil
-}
-
-// filesMatch compares every file the archive holds for the service's paths
-// with the checksum the archive records.
-func filesMatch(ctx context.Context, svc *schema.Service, archivePath string) (string, error) {
-	sums, err := archive.Sums(ctx, archivePath)
-	if err != nil {
-		return "", fmt.Errorf("%s, which it was recovered from: %w", archivePath, err)
-	}
-	n := 0
-	for _, p := range svc.Paths {
-		dir, err := safefs.OpenDir(filepath.Dir(p))
-		if err != nil {
-			return "", err
-		}
-		root := safefs.ProcPath(dir, "")
-		for member, want := range sums {
-			live := "/" + member
-			if live != p && !strings.HasPrefix(live, p+"/") {
-				continue
-			}
-			fi, err := verify.Stat(root, strings.TrimPrefix(live, filepath.Dir(p)+"/"))
-			if err == nil && fi.SHA256 != want {
-				err = fmt.Errorf("sha256 %s, want %s", fi.SHA256, want)
-			}
-			if err != nil {
-				unix.Close(dir)
-				return "", fmt.Errorf("%s does not match %s: %w", live, filepath.Base(archivePath), err)
-			}
-			n++
-		}
-		unix.Close(dir)
-	}
-	return fmt.Sprintf("%d file(s) match %s", n, filepath.Base(archivePath)), nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -195,7 +196,7 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 	}
 	for _, name := range names {
 		if svc := d.Services[name]; svc != nil {
-			for _, path := range recovery.LivePaths(svc) {
+			for _, path := range svcrestore.LivePaths(svc) {
 				if in.Targets[path], err = recovery.ObserveServiceTarget(path); err != nil {
 					return nil, nil, err
 				}

@@ -1,4 +1,4 @@
-package recovery_test
+package svcrestore_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -46,7 +46,7 @@ func TestRestoreServiceByKind(t *testing.T) {
 			if _, err := (services.Store{}).Backup(ctx, svc, arch); err != nil {
 				t.Fatal(err)
 			}
-			got, err := recovery.RestoreService(ctx, svc, arch, filepath.Join(dir, "staging-"+svc.Name))
+			got, err := svcrestore.RestoreService(ctx, svc, arch, filepath.Join(dir, "staging-"+svc.Name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +77,8 @@ func TestRestoreServiceByKind(t *testing.T) {
 			b, _ := os.ReadFile(arch)
 			b[len(b)/2] ^= 0xff
 			os.WriteFile(arch, b, 0o600)
-			_, err = recovery.RestoreService(ctx, svc, arch, filepath.Join(dir, "staging-damaged-"+svc.Name))
-			if !errors.Is(err, recovery.ErrArchiveDamaged) {
+			_, err = svcrestore.RestoreService(ctx, svc, arch, filepath.Join(dir, "staging-damaged-"+svc.Name))
+			if !errors.Is(err, svcrestore.ErrArchiveDamaged) {
 				t.Errorf("RestoreService of a damaged archive = %v, want ErrArchiveDamaged", err)
 			}
 		})

@@ -1,4 +1,9 @@
-package recovery
+// Package svcrestore restores a service's data from its archive: into a
+// directory, checked the way the service reads it (drills restore into
+// staging with RestoreService), or in place of the live data, through
+// Swaps that keep the current data aside, move the restored copy in and can
+// put everything back, and readiness checks on the running service.
+package svcrestore
 
 import (
 	"context"
@@ -76,7 +81,7 @@ func RestoreService(ctx context.Context, svc *schema.Service, archivePath, dir s
 		return out, fmt.Errorf("restore %s from %s: %w: %d problem(s), first %s: %s (want %s, got %s)",
 			svc.Name, archivePath, ErrArchiveDamaged, n, what, m.Check, m.Want, m.Got)
 	}
-	for _, live := range livePaths(svc) {
+	for _, live := range LivePaths(svc) {
 		member := memberOf(svc, live)
 		p := RestoredPath{Live: live, Member: member, Copy: dir + "/" + member}
 		if _, err := os.Lstat(p.Copy); err != nil {
@@ -130,9 +135,7 @@ func (r *Restored) check(ctx context.Context) error {
 }
 
 // LivePaths are the paths a service's data lives at, in archive order.
-func LivePaths(svc *schema.Service) []string { return livePaths(svc) }
-
-func livePaths(svc *schema.Service) []string {
+func LivePaths(svc *schema.Service) []string {
 	switch svc.Kind {
 	case schema.ServicePrometheus:
 		return []string{svc.DataDir}
