@@ -61,6 +61,9 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		o.takeSummary()
 		o.JournalMalformed = f.s.Malformed
 	}
+	if err := observeRehearsals(d, o); err != nil {
+		return nil, err
+	}
 	var paths []string
 	for _, p := range render.Paths(d) {
 		if p != d.Generate.Metrics { // rewritten after every run, not planned

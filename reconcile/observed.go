@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -46,6 +47,8 @@ type Observed struct {
 	// RefusedFiles says why a generated file was not read: a symlink, or
 	// not a regular file. It is reported and left alone.
 	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
+	// Rehearsals are the runbooks' newest rehearsals, by runbook.
+	Rehearsals map[string]evidence.Latest `json:"rehearsals,omitempty"`
 
 	// journal is the fold of the journal this observation read; a run
 	// folds its own entries into it (see learn).

@@ -44,6 +44,9 @@ type runbookData struct {
 	WatchService string
 	// Header lines of the design documents' template.
 	RTOTarget, RPOTarget, LastTested, SuccessRate string
+	// LastRehearsed is the runbook's own evidence: its newest rehearsal
+	// on a sandbox (drsync rehearse), or "never rehearsed".
+	LastRehearsed string
 	// Subvolumes are those this scenario restores, tier by tier.
 	Subvolumes []rbSubvolume
 	// Unproven and Failing name covered subvolumes never tested, or whose
@@ -127,6 +130,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
+		LastRehearsed: lastRehearsed(in, sc.id),
 	}
 	var sumRTO, maxRPO time.Duration
 	tiers := map[string]bool{}
