@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/sandbox"
@@ -42,7 +42,7 @@ type Env struct {
 	// Drsync runs one drsync command in-process, its output to out.
 	Drsync func(out io.Writer, args ...string) error
 	// Storage deletes what the disaster destroys.
-	Storage reconcile.Storage
+	Storage model.Storage
 	Stdout  io.Writer
 }
 
