@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/sandbox"
@@ -77,11 +82,48 @@ func TestRehearsePlain(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "Rehearsal DR-003: PASS") {
 		t.Errorf("rehearse DR-003: exit %d\n%s", code, out)
 	}
+	// The evidence reaches the user's own runbooks and metrics, from the
+	// user's state directory.
+	out = generated(t, "-f", small, "-t", "root="+user, "--storage", "dir")
+	today := time.Now().Format("2006-01-02")
+	for _, want := range []string{
+		`DR-002-btrfs-pool-corruption\.md: \*\*Last Rehearsed:\*\* ` + today + `, \d+ min for \d`,
+		`DR-003-accidental-deletion\.md: \*\*Last Rehearsed:\*\* ` + today + `, \d+ min for \d`,
+		`DR-001-system-ssd-failure\.md: \*\*Last Rehearsed:\*\* \*\*never rehearsed\*\*`,
+		`drsync\.prom: backup_rehearsal_success\{runbook="DR-002"\} 1`,
+		`drsync\.prom: backup_rehearsal_success\{runbook="DR-003"\} 1`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("generated files lack %s:\n%s", want, out)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"rehearse", "DR-009", "-f", small}, nil, &stdout, &stderr); code != exitError ||
 		!strings.Contains(stderr.String(), "rehearse DR-009: no such runbook (runbooks: DR-001, DR-002, DR-003, DR-004)") {
 		t.Errorf("rehearse DR-009: exit %d, %s", code, stderr.String())
 	}
+}
+
+// generated runs drsync generate and returns the lines of the runbooks
+// and metrics it wrote, each prefixed with its file's name.
+func generated(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run(append([]string{"generate", "--out", dir}, args...), nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("generate: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	var out strings.Builder
+	filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && (strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".prom")) {
+			b, _ := os.ReadFile(path)
+			for _, line := range strings.Split(string(b), "\n") {
+				fmt.Fprintf(&out, "%s: %s\n", filepath.Base(path), line)
+			}
+		}
+		return err
+	})
+	return out.String()
 }
 
 func rehearseRun(t *testing.T, args ...string) (string, int) {
