@@ -253,21 +253,18 @@ func expand(args []string, vars map[string]string) ([]string, error) {
 }
 
 // sandboxTags are the user's tags for a sandbox: the user's root is
-// dropped (the sandbox adds its own), and where the desired state reads
-// them, the drive gets its own UUID (the real drive may be attached) and
-// Prometheus a free port (a real one may run).
+// replaced by the sandbox's (added later), and where the desired state
+// reads them, the drive gets its own UUID (the real drive may be attached)
+// and Prometheus a free port (a real one may run), instead of the user's.
 func sandboxTags(file string, user []string) ([]string, error) {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
+	own := []string{"root"}
 	var tags []string
-	for _, t := range user {
-		if !strings.HasPrefix(t, "root=") {
-			tags = append(tags, t)
-		}
-	}
 	if bytes.Contains(src, []byte("@tag(drive_uuid)")) {
+		own = append(own, "drive_uuid")
 		tags = append(tags, "drive_uuid="+sandbox.NewUUID())
 	}
 	if bytes.Contains(src, []byte("@tag(prometheus_url)")) {
@@ -275,7 +272,13 @@ func sandboxTags(file string, user []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		own = append(own, "prometheus_url")
 		tags = append(tags, "prometheus_url="+url)
+	}
+	for _, t := range user {
+		if key, _, _ := strings.Cut(t, "="); !slices.Contains(own, key) {
+			tags = append(tags, t)
+		}
 	}
 	return tags, nil
 }

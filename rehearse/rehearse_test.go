@@ -104,3 +104,17 @@ func TestTreeDigest(t *testing.T) {
 		}
 	}
 }
+
+func TestSandboxTagsReplaceTheUsersRootDriveAndPrometheus(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "d.cue")
+	os.WriteFile(file, []byte(`uuid: string @tag(drive_uuid)
+url: string @tag(prometheus_url)`), 0o644)
+	got, err := sandboxTags(file, []string{"root=/home/me/real", "drive_uuid=4f1c2d3e", "prometheus_url=http://localhost:9090", "site=lab"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[2] != "site=lab" || !strings.HasPrefix(got[0], "drive_uuid=") || got[0] == "drive_uuid=4f1c2d3e" ||
+		!strings.HasPrefix(got[1], "prometheus_url=http://127.0.0.1:") {
+		t.Errorf("sandbox tags: %q", got)
+	}
+}
