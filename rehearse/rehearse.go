@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/render"
@@ -69,9 +70,9 @@ func Run(ctx context.Context, o Options, env Env) (Result, error) {
 		return Result{}, err
 	}
 	r := &run{o: o, env: env, file: file, started: time.Now()}
-	bytes, detail, runErr := r.rehearse(ctx)
+	compared, detail, runErr := r.rehearse(ctx)
 	res := Result{
-		Runbook: o.Runbook, Started: r.started, Seconds: time.Since(r.started).Seconds(), Bytes: bytes,
+		Runbook: o.Runbook, Started: r.started, Seconds: time.Since(r.started).Seconds(), Bytes: compared,
 		Passed: runErr == nil, Detail: detail, Storage: o.Storage, Desired: file,
 	}
 	if runErr != nil {
@@ -97,7 +98,6 @@ type run struct {
 	env     Env
 	file    string
 	started time.Time
-	root    string   // the sandbox's root tag
 	flags   []string // the sandbox's file, tags and storage, added to every command
 }
 
@@ -125,12 +125,13 @@ func (r *run) rehearse(ctx context.Context) (int64, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	r.root = root
 	tags, err := sandboxTags(r.file, r.o.Tags)
 	if err != nil {
 		return 0, "", err
 	}
-	if !r.o.Keep {
+	if r.o.Keep {
+		defer fmt.Fprintf(r.env.Stdout, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, shellwords.Quote(root))
+	} else {
 		defer func() {
 			r.step("sandbox", "down", "--dir", root)
 			if r.o.Dir == "" {
