@@ -104,7 +104,7 @@ func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) 
 	if err := r.runCommands(commands, nil, sum); err != nil {
 		return 0, "", err
 	}
-	var bytes int64
+	var compared int64
 	var inPlace, moved []string
 	for _, name := range lost {
 		got := recovered[name]
@@ -116,7 +116,7 @@ func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) 
 			return 0, "", fmt.Errorf("%s at %s differs from its newest replica (%d entries, %s, against %d, %s)",
 				name, targets[name], got.Entries, humane.Bytes(got.Bytes), w.Entries, humane.Bytes(w.Bytes))
 		}
-		bytes += got.Bytes
+		compared += got.Bytes
 		if targets[name] == d.Subvolumes[name].Source {
 			inPlace = append(inPlace, name)
 		} else {
@@ -124,17 +124,17 @@ func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) 
 		}
 	}
 	if err := r.checkIncremental(inPlace); err != nil {
-		return bytes, "", err
+		return compared, "", err
 	}
 	detail := fmt.Sprintf("%s (%s) recovered, %s equal to their newest replicas", humane.Count(len(lost), "subvolume"),
-		strings.Join(lost, ", "), humane.Bytes(bytes))
+		strings.Join(lost, ", "), humane.Bytes(compared))
 	if len(inPlace) > 0 {
 		detail += "; next sends incremental for " + strings.Join(inPlace, ", ")
 	}
 	if len(moved) > 0 {
 		detail += "; " + strings.Join(moved, ", ") + " recovered --to a new root, which a sandbox cannot boot: its next send is not checked"
 	}
-	return bytes, detail + spared + servicesNote(d), nil
+	return compared, detail + spared + servicesNote(d), nil
 }
 
 // checkIncremental asks the recovery checklist whether each subvolume's
