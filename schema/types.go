@@ -17,6 +17,8 @@ type Desired struct {
 	Alerting   *Alerting             `json:"alerting,omitempty"`
 	Pings      map[string]Ping       `json:"pings,omitempty"`
 	Targets    map[string]Target     `json:"targets,omitempty"`
+	// Rehearsals are the runbooks' rehearsal cadences, by runbook (DR-001…).
+	Rehearsals map[string]Rehearsal `json:"rehearsals,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -58,6 +60,11 @@ type RestoreTest struct {
 }
 
 type Drill struct {
+	Every Duration `json:"every"`
+}
+
+// Rehearsal is how often a runbook is rehearsed on a sandbox.
+type Rehearsal struct {
 	Every Duration `json:"every"`
 }
 
