@@ -15,16 +15,16 @@ import (
 
 // Check is one line of a recovery checklist.
 type Check struct {
-	Name   string `json:"name"`
-	Result string `json:"result"` // model.ResultPass, ResultFail or ResultSkip
-	Detail string `json:"detail"`
+	Name   string       `json:"name"`
+	Result model.Result `json:"result"`
+	Detail string       `json:"detail"`
 }
 
 // Checklist is what --verify-only reports for one subvolume.
 type Checklist struct {
-	Subvolume string  `json:"subvolume"`
-	Result    string  `json:"result"`
-	Checks    []Check `json:"checks"`
+	Subvolume string       `json:"subvolume"`
+	Result    model.Result `json:"result"`
+	Checks    []Check      `json:"checks"`
 }
 
 // Checks names the checklist's lines, in order.

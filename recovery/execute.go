@@ -93,9 +93,9 @@ func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Resul
 		}
 		results = append(results, res)
 	}
-	outcome := "ok"
+	outcome := model.StatusApplied
 	if len(errs) > 0 {
-		outcome = "failed"
+		outcome = model.StatusFailed
 	}
 	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: outcome, Command: "recover"}); err != nil {
 		errs = append(errs, err)
