@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
-	"github.com/spf13/cobra"
 )
 
 type rehearseOptions struct {
