@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +17,6 @@ import (
 	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/providers/ssh"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/report"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/target"
 )
@@ -211,6 +212,16 @@ func openTarget(d *schema.Desired, name string) (target.Target, error) {
 	return nil, fmt.Errorf("target %s: unknown kind %q", name, t.Kind)
 }
 
+// offsiteListing is what one target holds, or why it could not say.
+type offsiteListing struct {
+	Target     string                   `json:"target"`
+	Kind       string                   `json:"kind"`
+	Reachable  bool                     `json:"reachable"`
+	Problem    string                   `json:"problem,omitempty"`
+	Subvolumes map[string][]target.Copy `json:"subvolumes,omitempty"`
+	Services   map[string][]target.Copy `json:"services,omitempty"`
+}
+
 func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 	d, err := schema.Load(g.file, g.tags)
 	if err != nil {
@@ -221,7 +232,7 @@ func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 			return fmt.Errorf("no target %q in %s (declared: %v)", only, g.file, d.TargetNames())
 		}
 	}
-	var out []report.OffsiteListing
+	var out []offsiteListing
 	failed := false
 	for _, name := range d.TargetNames() {
 		if only != "" && name != only {
@@ -240,7 +251,7 @@ func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 			return err
 		}
 	} else {
-		report.WriteOffsiteListings(g.stdout, out)
+		printListings(g, out)
 	}
 	if failed {
 		return exitCodeError{exitError}
@@ -248,8 +259,8 @@ func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 	return nil
 }
 
-func listTarget(ctx context.Context, d *schema.Desired, name string) report.OffsiteListing {
-	l := report.OffsiteListing{Target: name, Kind: d.Targets[name].Kind}
+func listTarget(ctx context.Context, d *schema.Desired, name string) offsiteListing {
+	l := offsiteListing{Target: name, Kind: d.Targets[name].Kind}
 	tgt, err := openTarget(d, name)
 	if err == nil {
 		err = tgt.Probe(ctx)
@@ -289,4 +300,46 @@ func listTarget(ctx context.Context, d *schema.Desired, name string) report.Offs
 		}
 	}
 	return l
+}
+
+func printListings(g *globalOptions, ls []offsiteListing) {
+	for _, l := range ls {
+		switch {
+		case !l.Reachable:
+			fmt.Fprintf(g.stdout, "%s (%s): unreachable, deferred: %s\n", l.Target, l.Kind, l.Problem)
+			continue
+		case l.Problem != "":
+			fmt.Fprintf(g.stdout, "%s (%s): %s\n", l.Target, l.Kind, l.Problem)
+			continue
+		}
+		fmt.Fprintf(g.stdout, "%s (%s): reachable\n", l.Target, l.Kind)
+		for _, group := range []struct {
+			what   string
+			copies map[string][]target.Copy
+		}{{"subvolume", l.Subvolumes}, {"service", l.Services}} {
+			for _, owner := range slices.Sorted(maps.Keys(group.copies)) {
+				fmt.Fprintf(g.stdout, "  %s %s\n", group.what, owner)
+				if len(group.copies[owner]) == 0 {
+					fmt.Fprintln(g.stdout, "    (no copies yet)")
+				}
+				for _, c := range group.copies[owner] {
+					fmt.Fprintf(g.stdout, "    %s  %s\n", c.Name, copyState(c))
+				}
+			}
+		}
+	}
+}
+
+func copyState(c target.Copy) string {
+	switch {
+	case c.Foreign:
+		return "not drsync's: left alone"
+	case c.Broken != "":
+		return "BROKEN: " + c.Broken
+	case !c.Complete:
+		return "incomplete: removed by the next apply"
+	case c.Chain != "":
+		return "complete (chain " + c.Chain + ")"
+	}
+	return "complete"
 }

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/providers/btrfs"
-	"github.com/drsync/drsync/report"
 )
 
 // TestDamagedSendParent: a local snapshot that was sent is altered, so
@@ -43,7 +42,7 @@ func TestDamagedSendParent(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: %d\n%s", code, out)
 	}
-	var rows []report.SubvolumeStatus
+	var rows []subvolumeStatus
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatal(err)
 	}

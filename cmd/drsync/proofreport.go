@@ -1,4 +1,4 @@
-package report
+package main
 
 import (
 	"fmt"
@@ -9,9 +9,9 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 )
 
-// FailureLine is one failed check of a test or drill report: the path,
+// failureLine is one failed check of a test or drill report: the path,
 // the check, and each value with the side it was read from.
-func FailureLine(f model.Failure) string {
+func failureLine(f model.Failure) string {
 	p := termtext.Escape(f.Path)
 	if p == "" {
 		p = "."
@@ -41,9 +41,9 @@ func FailureLine(f model.Failure) string {
 // (verify.CompareTrees); its report lists failures, not every file.
 const drillChecks = "every entry: type, size, content byte for byte, symlink, mode, owner, mtime, xattrs, hardlink count"
 
-// CheckNames lists the distinct checks a report ran, in first-seen order,
+// checkNames lists the distinct checks a report ran, in first-seen order,
 // every xattr counted once.
-func CheckNames(r model.TestReport) string {
+func checkNames(r model.TestReport) string {
 	if r.Kind == model.KindDrill && len(r.Checked) == 0 {
 		return drillChecks
 	}
@@ -63,8 +63,8 @@ func CheckNames(r model.TestReport) string {
 	return strings.Join(names, ", ")
 }
 
-// WriteChecked lists every file with the checks it passed (and failed).
-func WriteChecked(w io.Writer, r model.TestReport) {
+// printChecked lists every file with the checks it passed (and failed).
+func printChecked(w io.Writer, r model.TestReport) {
 	if len(r.Checked) == 0 {
 		for _, p := range r.Paths {
 			fmt.Fprintf(w, "  ✓ %s\n", termtext.Escape(p))
