@@ -175,11 +175,11 @@ func apply(ctx context.Context, p *model.Plan, env Env, command string, clock fu
 		}
 		notify(Event{Action: a, Phase: e.Phase, Bytes: bytes, Duration: time.Since(start), Err: err, Error: e.Error, Report: report})
 	}
-	result := "ok"
+	result := model.StatusApplied
 	if res.Failed > 0 {
-		result = "failed"
+		result = model.StatusFailed
 	} else if res.Stopped != nil {
-		result = "stopped"
+		result = model.StatusStopped
 	}
 	if err := appendEntry(model.JournalEntry{Time: clock(), Run: run, Phase: model.PhaseRunEnd, Result: result, Command: command}); err != nil {
 		return res, written, err

@@ -34,19 +34,6 @@ const (
 	StepMetrics  Step = "metrics"  // the metrics textfile rewritten
 )
 
-// Status is how a run ended.
-type Status string
-
-const (
-	StatusUnchanged Status = "unchanged" // nothing to do; evidence refreshed
-	StatusDrift     Status = "drift"     // changes found and left alone (a dry run)
-	StatusGuarded   Status = "guarded"   // the guard refused an unattended apply
-	StatusDeclined  Status = "declined"  // the review declined the plan
-	StatusApplied   Status = "applied"   // every action ran
-	StatusFailed    Status = "failed"    // a step or an action failed
-	StatusStopped   Status = "stopped"   // cancelled between actions
-)
-
 // Planner makes a run's plan from its one observation.
 type Planner func(d *schema.Desired, o *model.Observed, now time.Time) (*model.Plan, error)
 
@@ -75,7 +62,7 @@ type RunOptions struct {
 
 // Outcome is what a run did.
 type Outcome struct {
-	Status Status
+	Status model.Status
 	// Step is the step that ended the run early ("" when it ran through).
 	Step     Step
 	Plan     *model.Plan
@@ -110,7 +97,7 @@ type run struct {
 // do not stop the evidence and metrics, which must show them.
 func Run(ctx context.Context, env Env, opts RunOptions) (out Outcome, err error) {
 	if env.Desired == nil {
-		return Outcome{Status: StatusFailed}, errors.New("reconcile: Run needs the desired state")
+		return Outcome{Status: model.StatusFailed}, errors.New("reconcile: Run needs the desired state")
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
@@ -139,8 +126,8 @@ func Run(ctx context.Context, env Env, opts RunOptions) (out Outcome, err error)
 		more, err := s.do()
 		if err != nil {
 			r.out.Step = s.name
-			if r.out.Status == "" || r.out.Status == StatusApplied || r.out.Status == StatusUnchanged {
-				r.out.Status = StatusFailed
+			if r.out.Status == "" || r.out.Status == model.StatusApplied || r.out.Status == model.StatusUnchanged {
+				r.out.Status = model.StatusFailed
 			}
 			return r.out, err
 		}
@@ -186,14 +173,14 @@ func (r *run) guard() (bool, error) {
 	p := r.out.Plan
 	if r.opts.Unattended && !p.Empty() {
 		if err := Guard(p, r.out.Observed, r.d.Watch.MaxPruneShare); err != nil {
-			r.out.Status = StatusGuarded
+			r.out.Status = model.StatusGuarded
 			return false, err
 		}
 	}
 	if r.opts.DryRun {
-		r.out.Status = StatusUnchanged
+		r.out.Status = model.StatusUnchanged
 		if !p.Empty() {
-			r.out.Status = StatusDrift
+			r.out.Status = model.StatusDrift
 		}
 		return false, nil
 	}
@@ -205,7 +192,7 @@ func (r *run) review() (bool, error) {
 		return true, nil
 	}
 	if err := r.opts.Review(r.out.Plan); err != nil {
-		r.out.Status = StatusDeclined
+		r.out.Status = model.StatusDeclined
 		return false, err
 	}
 	return true, nil
@@ -214,7 +201,7 @@ func (r *run) review() (bool, error) {
 func (r *run) apply() (bool, error) {
 	p := r.out.Plan
 	if p.Empty() {
-		r.out.Status = StatusUnchanged
+		r.out.Status = model.StatusUnchanged
 		r.keepHistory()
 		return true, nil
 	}
@@ -230,11 +217,11 @@ func (r *run) apply() (bool, error) {
 	}
 	switch r.applyErr = res.err(r.env.Journal); {
 	case res.Failed > 0:
-		r.out.Status = StatusFailed
+		r.out.Status = model.StatusFailed
 	case res.Stopped != nil:
-		r.out.Status = StatusStopped
+		r.out.Status = model.StatusStopped
 	default:
-		r.out.Status = StatusApplied
+		r.out.Status = model.StatusApplied
 	}
 	return true, nil
 }

@@ -139,7 +139,7 @@ func TestRunStopsAtTheFailedStep(t *testing.T) {
 		r := newDirRig(t)
 		r.st = failingList{r.st}
 		out, err := reconcile.Run(t.Context(), r.env(), reconcile.RunOptions{Now: r.at(now)})
-		if err == nil || out.Step != reconcile.StepObserve || out.Plan != nil || out.Status != reconcile.StatusFailed {
+		if err == nil || out.Step != reconcile.StepObserve || out.Plan != nil || out.Status != model.StatusFailed {
 			t.Fatalf("outcome %+v, %v", out, err)
 		}
 		if len(r.journal()) != 0 {
@@ -155,7 +155,7 @@ func TestRunStopsAtTheFailedStep(t *testing.T) {
 		r := newDirRig(t)
 		out, err := reconcile.Run(t.Context(), r.env(), reconcile.RunOptions{Now: r.at(now),
 			Review: func(*model.Plan) error { return errors.New("apply cancelled") }})
-		if err == nil || out.Step != reconcile.StepReview || out.Status != reconcile.StatusDeclined || out.Plan.Empty() {
+		if err == nil || out.Step != reconcile.StepReview || out.Status != model.StatusDeclined || out.Plan.Empty() {
 			t.Fatalf("outcome %+v, %v", out, err)
 		}
 		if len(r.journal()) != 0 || r.exists("pool/.snapshots/docs") || r.exists("var/lib/node_exporter/textfile_collector/drsync.prom") {
@@ -165,7 +165,7 @@ func TestRunStopsAtTheFailedStep(t *testing.T) {
 	t.Run("dry run", func(t *testing.T) {
 		r := newDirRig(t)
 		out, err := reconcile.Run(t.Context(), r.env(), reconcile.RunOptions{Now: r.at(now), DryRun: true})
-		if err != nil || out.Status != reconcile.StatusDrift || out.Step != reconcile.StepGuard {
+		if err != nil || out.Status != model.StatusDrift || out.Step != reconcile.StepGuard {
 			t.Fatalf("outcome %+v, %v", out, err)
 		}
 		if len(r.journal()) != 0 || r.exists("state/lock") || r.exists("pool/.snapshots/docs") {
@@ -176,7 +176,7 @@ func TestRunStopsAtTheFailedStep(t *testing.T) {
 		r := newDirRig(t)
 		r.st = failingSnapshot{r.st}
 		out, err := reconcile.Run(t.Context(), r.env(), reconcile.RunOptions{Now: r.at(now)})
-		if err == nil || out.Status != reconcile.StatusFailed || out.Step != "" || out.Result.Failed != 1 {
+		if err == nil || out.Status != model.StatusFailed || out.Step != "" || out.Result.Failed != 1 {
 			t.Fatalf("outcome %+v, %v", out, err)
 		}
 		// The send and test of the snapshot never taken are skipped.
@@ -228,7 +228,7 @@ func TestRunGuardsUnattendedPrunes(t *testing.T) {
 	}
 	r.d = d
 	out, err := reconcile.Run(t.Context(), r.env(), reconcile.RunOptions{Now: r.at("2026-11-06 03:40"), Unattended: true})
-	if err == nil || out.Status != reconcile.StatusGuarded || out.Step != reconcile.StepGuard {
+	if err == nil || out.Status != model.StatusGuarded || out.Step != reconcile.StepGuard {
 		t.Fatalf("outcome %+v, %v", out, err)
 	}
 	if len(r.journal()) != before {

@@ -18,17 +18,17 @@ import (
 
 // Check is one line of a recovery checklist.
 type Check struct {
-	Name   string `json:"name"`
-	Result string `json:"result"` // model.ResultPass, ResultFail or ResultSkip
-	Detail string `json:"detail"`
+	Name   string       `json:"name"`
+	Result model.Result `json:"result"`
+	Detail string       `json:"detail"`
 }
 
 // Checklist is what --verify-only reports for one subvolume or service.
 type Checklist struct {
-	Subvolume string  `json:"subvolume,omitempty"`
-	Service   string  `json:"service,omitempty"`
-	Result    string  `json:"result"`
-	Checks    []Check `json:"checks"`
+	Subvolume string       `json:"subvolume,omitempty"`
+	Service   string       `json:"service,omitempty"`
+	Result    model.Result `json:"result"`
+	Checks    []Check      `json:"checks"`
 }
 
 // Name is the subvolume or service checked.

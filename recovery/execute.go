@@ -113,9 +113,9 @@ func Run(ctx context.Context, p *Plan, env Env, notify func(Event)) (Outcome, er
 	if err != nil {
 		errs = append(errs, err)
 	}
-	outcome := "ok"
+	outcome := model.StatusApplied
 	if len(errs) > 0 {
-		outcome = "failed"
+		outcome = model.StatusFailed
 	}
 	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: outcome, Command: "recover"}); err != nil {
 		errs = append(errs, err)

@@ -142,7 +142,7 @@ func TestCompute(t *testing.T) {
 // A snapshot whose newest test failed is not verified, whatever passed before.
 func TestVerifiedFrom(t *testing.T) {
 	at := func(h int) time.Time { return time.Date(2026, 11, 22, h, 0, 0, 0, time.UTC) }
-	report := func(snap, result string, h int) model.JournalEntry {
+	report := func(snap string, result model.Result, h int) model.JournalEntry {
 		return model.JournalEntry{Report: &model.TestReport{Subvolume: "docs", Snapshot: snap, Result: result, Started: at(h)}}
 	}
 	got := VerifiedFrom([]model.JournalEntry{

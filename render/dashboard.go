@@ -242,7 +242,7 @@ func Dashboard(in Input) ([]byte, error) {
 
 	// The last apply's result is shown by name, coloured by which it is.
 	lastApply := stat("Last drsync apply", 8, 6, "Result of the last apply run.", "", []override{
-		thresholdOverrideColors("ok", "green"), thresholdOverrideColors("stopped", "yellow"), thresholdOverrideColors("failed", "red"),
+		thresholdOverrideColors("applied", "green"), thresholdOverrideColors("stopped", "yellow"), thresholdOverrideColors("failed", "red"),
 	}, query(`drsync_reconcile_last_result == 1`, "{{result}}"))
 	lastApply.Options = statDefaults("name")
 

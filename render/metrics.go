@@ -75,7 +75,7 @@ var allMetrics = []*prometheus.Desc{
 
 // reconcileResults are the results an apply run can have; each gets a
 // drsync_reconcile_last_result sample so a panel can show which one holds.
-var reconcileResults = []string{"ok", "failed", "stopped"}
+var reconcileResults = []string{"applied", "failed", "stopped"}
 
 // collector exports an Input as constant metrics: the Input is a snapshot
 // of history, so counters are counts on record, not live increments.

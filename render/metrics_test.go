@@ -60,7 +60,7 @@ func TestMetricsOmitUnknown(t *testing.T) {
 		`backup_drill_interval_seconds{subvolume="htpc-home",tier="1"} 7.776e+06`,
 		"# TYPE drsync_reconcile_runs_total counter",
 		"# TYPE backup_restore_tests_total counter",
-		`drsync_reconcile_last_result{result="ok"} 1`,
+		`drsync_reconcile_last_result{result="applied"} 1`,
 	} {
 		if !strings.Contains(m, present) {
 			t.Errorf("metrics lack %s", present)

@@ -68,7 +68,7 @@ type DrillEvidence struct {
 
 // ReconcileStatus summarises drsync's own apply runs.
 type ReconcileStatus struct {
-	Runs         map[string]int // by result: ok, failed, stopped
+	Runs         map[string]int // by run status: applied, failed, stopped
 	LastRun      time.Time
 	LastDuration time.Duration
 	LastResult   string

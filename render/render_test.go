@@ -81,8 +81,8 @@ func fixedInput(t testing.TB) Input {
 			},
 		},
 		Reconcile: ReconcileStatus{
-			Runs:    map[string]int{"ok": 40, "failed": 2, "stopped": 1},
-			LastRun: ago(11 * time.Hour), LastDuration: 61 * time.Minute, LastResult: "ok",
+			Runs:    map[string]int{"applied": 40, "failed": 2, "stopped": 1},
+			LastRun: ago(11 * time.Hour), LastDuration: 61 * time.Minute, LastResult: "applied",
 		},
 		ExternalSeen: map[string]time.Time{"WD-18TB": ago(10 * time.Hour)},
 		// DR-002 passed; DR-004 failed and never passed; DR-001 and DR-003

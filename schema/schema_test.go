@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drsync/drsync/internal/golden"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drsync/drsync/internal/golden"
 )
 
 // The tests run from the repository root so positions read as a user

@@ -52,7 +52,7 @@ func newMetrics() *metrics {
 		reg: prometheus.NewRegistry(),
 		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drsync_watch_reconciles_total",
-			Help: "Reconciles run by drsync watch, by result (ok, drift, guarded, failed).",
+			Help: "Reconciles run by drsync watch, by how they ended (unchanged, applied, drift, guarded, failed).",
 		}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "drsync_watch_reconcile_duration_seconds",

@@ -20,8 +20,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	"golang.org/x/net/netutil"
+
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // Reconciler is what watch drives; cmd/drsync implements it with schema and
@@ -39,21 +40,14 @@ type Reconciler interface {
 
 // Outcome is what one Reconcile did.
 type Outcome struct {
-	// Result is "ok" (nothing to do, or applied), "drift" (changes found,
-	// apply off), "guarded" (refused by a safety guard) or "failed".
-	Result  string   `json:"result"`
-	Actions int      `json:"actions"`
-	Message string   `json:"message"` // e.g. the plan summary or the guard's reason
-	NextDue []string `json:"next_due,omitempty"`
+	// Result is how the run ended: unchanged (nothing to do), applied,
+	// drift (changes found, apply off), guarded (refused by a safety
+	// guard) or failed.
+	Result  model.Status `json:"result"`
+	Actions int          `json:"actions"`
+	Message string       `json:"message"` // e.g. the plan summary or the guard's reason
+	NextDue []string     `json:"next_due,omitempty"`
 }
-
-// Outcome results.
-const (
-	ResultOK      = "ok"
-	ResultDrift   = "drift"
-	ResultGuarded = "guarded"
-	ResultFailed  = "failed"
-)
 
 // Options configure a Watcher. Exactly one of Repo and File names the
 // desired state.
@@ -110,7 +104,7 @@ type Status struct {
 	Revision string `json:"revision"`
 	// LastAttemptedRevision is the newest revision seen, good or not;
 	// LastAppliedRevision the revision of the last reconcile that completed
-	// ("ok", or "drift" when apply is off). They differ while the newest
+	// (unchanged or applied, or drift when apply is off). They differ while the newest
 	// revision is broken or not yet reconciled.
 	LastAttemptedRevision string `json:"last_attempted_revision"`
 	LastAppliedRevision   string `json:"last_applied_revision"`
@@ -120,14 +114,14 @@ type Status struct {
 	// LastError is the standing problem: a rejected revision's validation
 	// error (kept until a new revision arrives), then a failed reconcile's,
 	// then a failed fetch's; empty when all is well.
-	LastError     string    `json:"last_error"`
-	LastResult    string    `json:"last_result"`
-	LastActions   int       `json:"last_actions"`
-	LastMessage   string    `json:"last_message"`
-	LastReconcile time.Time `json:"last_reconcile"`
-	NextDue       []string  `json:"next_due"`
-	Reconciling   bool      `json:"reconciling"`
-	Apply         bool      `json:"apply"`
+	LastError     string       `json:"last_error"`
+	LastResult    model.Status `json:"last_result"`
+	LastActions   int          `json:"last_actions"`
+	LastMessage   string       `json:"last_message"`
+	LastReconcile time.Time    `json:"last_reconcile"`
+	NextDue       []string     `json:"next_due"`
+	Reconciling   bool         `json:"reconciling"`
+	Apply         bool         `json:"apply"`
 }
 
 // trigger says why a cycle runs; triggers that arrive while one runs are
@@ -478,10 +472,10 @@ func (w *Watcher) reconcile(ctx context.Context, c *checkout) {
 	out, err := w.r.Reconcile(context.WithoutCancel(ctx), w.src.desired(c.dir), w.opts.Apply)
 	elapsed := time.Since(start)
 	if err != nil {
-		out.Result = ResultFailed
+		out.Result = model.StatusFailed
 		err = fmt.Errorf("reconciling %s: %w", c.rev, err)
 	} else if out.Result == "" {
-		out.Result = ResultFailed
+		out.Result = model.StatusFailed
 		err = fmt.Errorf("reconciling %s: reconciler reported no result", c.rev)
 	}
 	now := time.Now()
@@ -493,13 +487,13 @@ func (w *Watcher) reconcile(ctx context.Context, c *checkout) {
 	w.status.LastReconcile = now
 	w.status.NextDue = out.NextDue
 	w.reconcErr = err
-	applied := err == nil && (out.Result == ResultOK || out.Result == ResultDrift)
+	applied := err == nil && (out.Result == model.StatusUnchanged || out.Result == model.StatusApplied || out.Result == model.StatusDrift)
 	if applied {
 		w.status.LastAppliedRevision = c.rev
 	}
 	w.mu.Unlock()
 
-	w.metrics.reconciles.WithLabelValues(out.Result).Inc()
+	w.metrics.reconciles.WithLabelValues(string(out.Result)).Inc()
 	w.metrics.duration.Observe(elapsed.Seconds())
 	w.metrics.lastReconcile.Set(float64(now.UnixNano()) / 1e9)
 	if applied {
@@ -510,7 +504,7 @@ func (w *Watcher) reconcile(ctx context.Context, c *checkout) {
 	switch {
 	case err != nil:
 		w.log.Error("reconcile failed", append(attrs, "error", err)...)
-	case out.Result == ResultGuarded:
+	case out.Result == model.StatusGuarded:
 		w.log.Warn("reconcile guarded", append(attrs, "reason", out.Message)...)
 	default:
 		w.log.Info("reconciled", append(attrs, "message", out.Message)...)

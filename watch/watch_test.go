@@ -20,8 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drsync/drsync/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // fakeReconciler records calls. Validate rejects a desired state containing
@@ -77,7 +79,7 @@ func (f *fakeReconciler) Reconcile(ctx context.Context, path string, apply bool)
 	f.mu.Lock()
 	f.reconciles = append(f.reconciles, reconcileCall{path: path, apply: apply, done: time.Now(), ctxCancelled: ctx.Err() != nil})
 	f.mu.Unlock()
-	return Outcome{Result: ResultDrift, Actions: 2, Message: "2 to create", NextDue: []string{"docs: daily 02:00"}}, nil
+	return Outcome{Result: model.StatusDrift, Actions: 2, Message: "2 to create", NextDue: []string{"docs: daily 02:00"}}, nil
 }
 
 func (f *fakeReconciler) Gatherer() prometheus.Gatherer {
@@ -238,7 +240,7 @@ func TestPushIsReconciled(t *testing.T) {
 		t.Error("reconciled with apply although Apply is off")
 	}
 	st := w.Status()
-	if st.LastAttemptedRevision != b || st.Revision != b || !st.DesiredStateValid || st.LastError != "" || st.LastResult != ResultDrift {
+	if st.LastAttemptedRevision != b || st.Revision != b || !st.DesiredStateValid || st.LastError != "" || st.LastResult != model.StatusDrift {
 		t.Errorf("status %+v", st)
 	}
 	// The previous checkout is gone once the new one is swapped in.
@@ -584,7 +586,7 @@ func TestMetricsAndStatus(t *testing.T) {
 			t.Errorf("/status lacks %q: %v", key, st)
 		}
 	}
-	if st["last_applied_revision"] != a || st["last_result"] != ResultDrift {
+	if st["last_applied_revision"] != a || st["last_result"] != string(model.StatusDrift) {
 		t.Errorf("/status %v", st)
 	}
 	if due, _ := st["next_due"].([]any); len(due) != 1 {

@@ -121,7 +121,7 @@ func writeRun(w *bufio.Writer, now time.Time, names []string, content string) (i
 	for _, p := range []string{"/var/lib/drsync/metrics.prom", "/runbooks/restore.md"} {
 		act(model.Action{Kind: model.KindWrite, Path: p, Reason: "file differs", Write: &model.WriteSpec{Content: content}}, 0, nil)
 	}
-	entries = append(entries, model.JournalEntry{Time: now.Add(time.Minute), Run: run, Phase: model.PhaseRunEnd, Command: "apply", Result: "ok"})
+	entries = append(entries, model.JournalEntry{Time: now.Add(time.Minute), Run: run, Phase: model.PhaseRunEnd, Command: "apply", Result: model.StatusApplied})
 	var n int64
 	for _, e := range entries {
 		e = e.Journaled()

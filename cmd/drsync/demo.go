@@ -8,12 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/examples/desired"
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
-	"github.com/spf13/cobra"
 )
 
 func newDemoCommand(g *globalOptions) *cobra.Command {

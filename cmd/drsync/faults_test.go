@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
-	"golang.org/x/sys/unix"
 )
 
 // faultRig is a sandbox of testdata/desired/small.cue after one apply:

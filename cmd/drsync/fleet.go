@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/drsync/drsync/fleet"
 	"github.com/spf13/cobra"
+
+	"github.com/drsync/drsync/fleet"
 )
 
 type fleetStatusOptions struct {

@@ -273,9 +273,9 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 			return err
 		}
 	} else {
-		marks := map[string]string{model.ResultPass: "✓", model.ResultFail: "✗", model.ResultSkip: "-"}
+		marks := map[model.Result]string{model.ResultPass: "✓", model.ResultFail: "✗", model.ResultSkip: "-"}
 		for _, c := range lists {
-			fmt.Fprintf(g.stdout, "%s  %s\n", c.Name(), strings.ToUpper(c.Result))
+			fmt.Fprintf(g.stdout, "%s  %s\n", c.Name(), strings.ToUpper(string(c.Result)))
 			for _, k := range c.Checks {
 				fmt.Fprintf(g.stdout, "  %s %-12s %s\n", marks[k.Result], k.Name, k.Detail)
 			}
@@ -331,5 +331,5 @@ func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now ti
 		}
 		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, strings.TrimPrefix(a.Reason, "accepted as it is: "))
 	}
-	return j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: "ok", Command: "recover"})
+	return j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: model.StatusApplied, Command: "recover"})
 }

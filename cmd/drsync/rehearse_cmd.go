@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/drsync/drsync/rehearse"
 	"github.com/spf13/cobra"
+
+	"github.com/drsync/drsync/rehearse"
 )
 
 func newRehearseCommand(g *globalOptions) *cobra.Command {

@@ -7,11 +7,12 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
-	"github.com/spf13/cobra"
 )
 
 func newSandboxCommand(g *globalOptions) *cobra.Command {

@@ -5,8 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/drsync/drsync/internal/golden"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/drsync/drsync/internal/golden"
 )
 
 func TestMain(m *testing.M) {

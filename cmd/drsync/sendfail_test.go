@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drsync/drsync/providers/btrfs"
 	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/providers/btrfs"
 )
 
 // TestDamagedSendParent: a local snapshot that was sent is altered, so

@@ -129,13 +129,13 @@ func runStatus(g *globalOptions) error {
 		}
 		fmt.Fprintf(g.stdout, "  newest verified   %s  (real RPO; target %s)%s\n", ageOr(r.Verified, "NEVER VERIFIED"), schema.FormatDuration(rpo), verdict)
 		if t := r.LastTest; t != nil {
-			fmt.Fprintf(g.stdout, "  last test         %s %s ago, %d files in %.1fs (%d of %d passed)\n", upper(t.Result),
+			fmt.Fprintf(g.stdout, "  last test         %s %s ago, %d files in %.1fs (%d of %d passed)\n", upper(string(t.Result)),
 				schema.Age(now.Sub(t.Started)), t.Files, t.Seconds, r.TestsPassed, r.Tests)
 		} else {
 			fmt.Fprintln(g.stdout, "  last test         never")
 		}
 		if dr := r.LastDrill; dr != nil {
-			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
+			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
 				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		}
 	}

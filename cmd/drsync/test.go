@@ -75,7 +75,7 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 // proofReport is `drsync test --json` and `drsync drill --json`.
 type proofReport struct {
 	Seed    int64              `json:"seed,omitempty"`
-	Result  string             `json:"result"`
+	Result  model.Result       `json:"result"`
 	Reports []model.TestReport `json:"reports"`
 	Skipped map[string]string  `json:"skipped,omitempty"`
 }
@@ -263,7 +263,7 @@ func dryRunProofs(g *globalOptions, p *model.Plan, out proofReport) error {
 
 func printProofs(g *globalOptions, out proofReport, verbose bool) {
 	for _, r := range out.Reports {
-		verdict := strings.ToUpper(r.Result)
+		verdict := strings.ToUpper(string(r.Result))
 		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humane.Bytes(r.Bytes), r.Seconds)
 		if r.Kind == model.KindDrill {
 			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),

@@ -7,9 +7,10 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/schema"
-	"github.com/spf13/cobra"
 )
 
 func newValidateCommand(g *globalOptions) *cobra.Command {

@@ -143,14 +143,14 @@ func (r *reconciler) shown(err error, staged string) error {
 func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (watch.Outcome, error) {
 	d, err := loadDesired(r.g, path, r.g.tags)
 	if err != nil {
-		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+		return watch.Outcome{Result: model.StatusFailed, Message: err.Error()}, err
 	}
 	r.mu.Lock()
 	r.last = d
 	r.mu.Unlock()
 	env, err := envFor(r.g, d)
 	if err != nil {
-		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+		return watch.Outcome{Result: model.StatusFailed, Message: err.Error()}, err
 	}
 	now := time.Now()
 	// r.stop, not ctx: a signal stops the apply between actions.
@@ -162,25 +162,22 @@ func (r *reconciler) Reconcile(ctx context.Context, path string, apply bool) (wa
 func watchOutcome(d *schema.Desired, ran reconcile.Outcome, now time.Time, err error) (watch.Outcome, error) {
 	p := ran.Plan
 	if p == nil {
-		return watch.Outcome{Result: watch.ResultFailed, Message: err.Error()}, err
+		return watch.Outcome{Result: model.StatusFailed, Message: err.Error()}, err
 	}
 	out := watch.Outcome{Actions: len(p.Actions()), Message: p.Summary(), NextDue: nextDue(d, ran.Observed, p, now)}
 	res := ran.Result
+	out.Result = ran.Status
 	switch ran.Status {
-	case reconcile.StatusUnchanged:
-		out.Result = watch.ResultOK
-	case reconcile.StatusDrift:
-		out.Result = watch.ResultDrift
-	case reconcile.StatusGuarded:
-		out.Result, out.Message = watch.ResultGuarded, err.Error()
+	case model.StatusUnchanged, model.StatusDrift:
+	case model.StatusGuarded:
+		out.Message = err.Error()
 		return out, nil
-	case reconcile.StatusApplied:
-		out.Result = watch.ResultOK
+	case model.StatusApplied:
 		out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
 	default:
-		out.Result = watch.ResultFailed
+		out.Result = model.StatusFailed
 		out.Message = fmt.Sprintf("%s applied: %d done, %d failed, %d skipped", p.Summary(), res.Done, res.Failed, res.Skipped)
-		if ran.Status == reconcile.StatusStopped {
+		if ran.Status == model.StatusStopped {
 			out.Message += " (stopped by a signal between actions)"
 		}
 	}

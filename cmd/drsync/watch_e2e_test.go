@@ -274,7 +274,7 @@ func TestWatchFollowsGit(t *testing.T) {
 	if err != nil || len(sum.Interrupted) != 0 {
 		t.Errorf("journal after SIGTERM: %v interrupted %v", err, sum.Interrupted)
 	}
-	if sum.Last.Result != "stopped" && sum.Last.Result != "ok" {
+	if sum.Last.Result != model.StatusStopped && sum.Last.Result != model.StatusApplied {
 		t.Errorf("last run after SIGTERM: %+v", sum.Last)
 	}
 	t.Logf("last run after SIGTERM: %s", sum.Last.Result)

@@ -11,9 +11,9 @@ import (
 
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
-	"github.com/drsync/drsync/watch"
 )
 
 const unattendedDesired = `package drsync
@@ -80,7 +80,7 @@ func TestWatchReconcileUnattended(t *testing.T) {
 	snaps := filepath.Join(root, "pool/.snapshots/docs")
 
 	out, err := r.Reconcile(t.Context(), desired, false)
-	if err != nil || out.Result != watch.ResultDrift || out.Actions == 0 {
+	if err != nil || out.Result != model.StatusDrift || out.Actions == 0 {
 		t.Fatalf("--apply=false: %+v %v", out, err)
 	}
 	if countDirs(t, snaps) != 0 {
@@ -88,7 +88,7 @@ func TestWatchReconcileUnattended(t *testing.T) {
 	}
 
 	out, err = r.Reconcile(t.Context(), desired, true)
-	if err != nil || out.Result != watch.ResultOK || !strings.Contains(out.Message, "applied") {
+	if err != nil || out.Result != model.StatusApplied || !strings.Contains(out.Message, "applied") {
 		t.Fatalf("apply: %+v %v", out, err)
 	}
 	if countDirs(t, snaps) != 1 || countDirs(t, filepath.Join(root, "usb/.snapshots/docs")) != 1 {
@@ -109,7 +109,7 @@ func TestWatchReconcileUnattended(t *testing.T) {
 	}
 	out, err = r.Reconcile(t.Context(), desired, true)
 	l.Release()
-	if err == nil || out.Result != watch.ResultFailed || !strings.Contains(out.Message, "drsync apply by hand") {
+	if err == nil || out.Result != model.StatusFailed || !strings.Contains(out.Message, "drsync apply by hand") {
 		t.Fatalf("with the lock held: %+v %v", out, err)
 	}
 }
@@ -127,7 +127,7 @@ func TestWatchReconcileGuardsMassPrune(t *testing.T) {
 		}
 	}
 	out, err := r.Reconcile(t.Context(), desired, true)
-	if err != nil || out.Result != watch.ResultGuarded || !strings.Contains(out.Message, "unattended apply refused") {
+	if err != nil || out.Result != model.StatusGuarded || !strings.Contains(out.Message, "unattended apply refused") {
 		t.Fatalf("guard: %+v %v", out, err)
 	}
 	if n := countDirs(t, snaps); n != 6 {

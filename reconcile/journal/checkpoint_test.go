@@ -43,14 +43,14 @@ func genJournal(seed int64, n int, subs ...string) []model.JournalEntry {
 			e := model.JournalEntry{Time: at.Add(time.Second), Run: run, Phase: []model.Phase{model.PhaseDone, model.PhaseDone, model.PhaseFailed, model.PhaseSkipped}[rng.Intn(4)], Action: a, Bytes: rng.Int63n(1e9)}
 			switch a.Kind {
 			case model.KindTest, model.KindDrill:
-				e.Report = &model.TestReport{Kind: a.Kind, Subvolume: sub, Snapshot: snap, SnapshotTime: now, Result: []string{model.ResultPass, model.ResultFail, model.ResultSkip}[rng.Intn(3)], Files: rng.Intn(50), Started: at}
+				e.Report = &model.TestReport{Kind: a.Kind, Subvolume: sub, Snapshot: snap, SnapshotTime: now, Result: []model.Result{model.ResultPass, model.ResultFail, model.ResultSkip}[rng.Intn(3)], Files: rng.Intn(50), Started: at}
 			case model.KindWrite:
 				a.Write = &model.WriteSpec{Content: strings.Repeat("x", rng.Intn(2000))}
 			}
 			out = append(out, e)
 		}
 		if rng.Intn(8) != 0 {
-			out = append(out, model.JournalEntry{Time: now.Add(time.Hour / 2), Run: run, Phase: model.PhaseRunEnd, Command: cmd, Result: []string{"ok", "failed"}[rng.Intn(2)]})
+			out = append(out, model.JournalEntry{Time: now.Add(time.Hour / 2), Run: run, Phase: model.PhaseRunEnd, Command: cmd, Result: []model.Status{model.StatusApplied, model.StatusFailed}[rng.Intn(2)]})
 		}
 	}
 	return out

@@ -185,7 +185,7 @@ type JournalSummary struct {
 	// History holds each subvolume's backups, tests and drills.
 	History map[string]*model.History
 	// Runs counts finished runs by result; Last is the newest one.
-	Runs map[string]int
+	Runs map[model.Status]int
 	Last model.RunSummary
 	// DriveSeen is when a run last found each external drive present.
 	DriveSeen map[string]time.Time
@@ -224,7 +224,7 @@ type Fold struct {
 
 func NewFold() *Fold {
 	return &Fold{ended: true, open: map[string]bool{},
-		s: JournalSummary{LastSent: map[string]string{}, History: map[string]*model.History{}, Runs: map[string]int{}, DriveSeen: map[string]time.Time{},
+		s: JournalSummary{LastSent: map[string]string{}, History: map[string]*model.History{}, Runs: map[model.Status]int{}, DriveSeen: map[string]time.Time{},
 			SendFailing: map[string]*model.SendFailure{}}}
 }
 

@@ -22,7 +22,7 @@ func TestJournalAnyLineLength(t *testing.T) {
 	for _, e := range []model.JournalEntry{
 		{Run: "r1", Phase: model.PhaseRunStart, Command: "apply"},
 		{Run: "r1", Phase: model.PhaseFailed, Error: huge, Action: &model.Action{Kind: model.KindSnapshot, Subvolume: "docs"}},
-		{Run: "r1", Phase: model.PhaseRunEnd, Command: "apply", Result: "ok"},
+		{Run: "r1", Phase: model.PhaseRunEnd, Command: "apply", Result: model.StatusApplied},
 	} {
 		if err := j.Append(e); err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestJournalMalformedLineSkipped(t *testing.T) {
 	}
 	f.WriteString("{\"run\":\"r1\",\"phase\":\ngarbage\n")
 	f.Close()
-	if err := j.Append(model.JournalEntry{Run: "r1", Phase: model.PhaseRunEnd, Command: "apply", Result: "ok"}); err != nil {
+	if err := j.Append(model.JournalEntry{Run: "r1", Phase: model.PhaseRunEnd, Command: "apply", Result: model.StatusApplied}); err != nil {
 		t.Fatal(err)
 	}
 	// A torn last line is a crash mid-write, not damage: not reported.
@@ -64,7 +64,7 @@ func TestJournalMalformedLineSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a malformed line was fatal: %v", err)
 	}
-	if sum.Runs["ok"] != 1 {
+	if sum.Runs[model.StatusApplied] != 1 {
 		t.Errorf("the run around the bad lines is lost: %+v", sum.Runs)
 	}
 	want := []string{j.Path() + ":2: malformed", j.Path() + ":3: malformed"}
@@ -117,5 +117,37 @@ func TestJournalEvidenceBounded(t *testing.T) {
 	if got.Files != 200_000 || got.Seed != 7 || len(got.Failures) != model.JournalMaxFailures ||
 		got.FailuresOmitted != 200_000-model.JournalMaxFailures || got.Failures[0].Path != "dir/sub/file-000000" {
 		t.Errorf("journaled summary: files %d seed %d failures %d omitted %d", got.Files, got.Seed, len(got.Failures), got.FailuresOmitted)
+	}
+}
+
+// TestJournalOldRunResultsRead: journals written before runs had a typed
+// status end a run whose every action ran with "ok"; they still count, as
+// applied runs, next to the runs written since.
+func TestJournalOldRunResultsRead(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"time":"2026-11-20T02:00:00Z","run":"r1","phase":"run-start","command":"apply"}
+{"time":"2026-11-20T02:01:00Z","run":"r1","phase":"run-end","result":"ok","command":"apply"}
+`
+	if err := os.WriteFile(dir+"/"+JournalFile, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := OpenJournal(dir)
+	for _, e := range []model.JournalEntry{
+		{Time: time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC), Run: "r2", Phase: model.PhaseRunStart, Command: "apply"},
+		{Time: time.Date(2026, 11, 21, 2, 1, 0, 0, time.UTC), Run: "r2", Phase: model.PhaseRunEnd, Command: "apply", Result: model.StatusFailed},
+		{Time: time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC), Run: "r3", Phase: model.PhaseRunStart, Command: "apply"},
+		{Time: time.Date(2026, 11, 22, 2, 1, 0, 0, time.UTC), Run: "r3", Phase: model.PhaseRunEnd, Command: "apply", Result: model.StatusApplied},
+	} {
+		if err := j.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := j.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[model.Status]int{model.StatusApplied: 2, model.StatusFailed: 1}
+	if fmt.Sprint(sum.Runs) != fmt.Sprint(want) || sum.Last.Result != model.StatusApplied {
+		t.Errorf("runs %v (last %q), want %v (last applied)", sum.Runs, sum.Last.Result, want)
 	}
 }

@@ -39,7 +39,7 @@ func TestJournalProofRunsAreNotApplies(t *testing.T) {
 		{Run: "a1", Phase: model.PhaseRunStart, Command: "apply"},
 		{Run: "a1", Phase: model.PhaseStart, Action: snap},
 		{Run: "t1", Phase: model.PhaseRunStart, Command: "test"},
-		{Run: "t1", Phase: model.PhaseRunEnd, Command: "test", Result: "ok"},
+		{Run: "t1", Phase: model.PhaseRunEnd, Command: "test", Result: model.StatusApplied},
 	} {
 		if err := j.Append(e); err != nil {
 			t.Fatal(err)

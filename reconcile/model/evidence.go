@@ -26,7 +26,7 @@ type TestReport struct {
 	Reference  string    `json:"reference,omitempty"`
 	Seed       int64     `json:"seed,omitempty"`
 	SampleSize int       `json:"sampleSize,omitempty"`
-	Result     string    `json:"result"` // ResultPass, ResultFail or ResultSkip
+	Result     Result    `json:"result"` // ResultPass, ResultFail or ResultSkip
 	Files      int       `json:"files"`
 	Bytes      int64     `json:"bytes"`
 	Seconds    float64   `json:"seconds"`
@@ -45,13 +45,6 @@ type TestReport struct {
 	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
 	Started          time.Time `json:"started"`
 }
-
-// Results of tests and drills.
-const (
-	ResultPass = "pass"
-	ResultFail = "fail"
-	ResultSkip = "skip"
-)
 
 // Failure names a file and the check it failed. Path is relative to the
 // subvolume or service (for the archive itself, its file name); WantFrom

@@ -27,7 +27,7 @@ type JournalEntry struct {
 	Bytes    int64     `json:"bytes,omitempty"`
 	Seconds  float64   `json:"seconds,omitempty"`
 	Error    string    `json:"error,omitempty"`
-	Result   string    `json:"result,omitempty"`
+	Result   Status    `json:"result,omitempty"`
 	Revision string    `json:"revision,omitempty"`
 	// Report is the evidence of a test or drill.
 	Report *TestReport `json:"report,omitempty"`
@@ -57,5 +57,5 @@ func (e JournalEntry) Journaled() JournalEntry {
 type RunSummary struct {
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
-	Result  string    `json:"result"`
+	Result  Status    `json:"result"`
 }

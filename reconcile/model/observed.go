@@ -35,7 +35,7 @@ type Observed struct {
 	// History is each subvolume's journaled backups, tests and drills.
 	History map[string]*History `json:"history,omitempty"`
 	// Runs, LastRun and DriveSeen summarise past applies, for metrics.
-	Runs      map[string]int       `json:"runs,omitempty"`
+	Runs      map[Status]int       `json:"runs,omitempty"`
 	LastRun   RunSummary           `json:"lastRun,omitzero"`
 	DriveSeen map[string]time.Time `json:"driveSeen,omitempty"`
 	// Services holds each declared service's archives.

@@ -62,7 +62,7 @@ type ProofWhy struct {
 	// Last is the result of the last one: ResultPass, ResultFail, or ""
 	// when there never was one. Age is how long ago it ran, and Snapshot
 	// what a failed one tested.
-	Last     string          `json:"last,omitempty"`
+	Last     Result          `json:"last,omitempty"`
 	Age      schema.Duration `json:"age,omitzero"`
 	Snapshot string          `json:"snapshot,omitempty"`
 	// Every is the tier's cadence.

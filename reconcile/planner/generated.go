@@ -20,7 +20,7 @@ import (
 // counts, ages, the journal's backups, tests, drills and runs.
 func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Input {
 	in := render.Input{Desired: d, Now: now, Subvolumes: map[string]render.SubvolumeStatus{},
-		Reconcile:    render.ReconcileStatus{Runs: o.Runs, LastRun: o.LastRun.Started, LastResult: o.LastRun.Result},
+		Reconcile:    render.ReconcileStatus{Runs: runsByStatus(o.Runs), LastRun: o.LastRun.Started, LastResult: string(o.LastRun.Result)},
 		ExternalSeen: o.DriveSeen, Rehearsals: rehearsalEvidence(o)}
 	if !o.LastRun.Ended.IsZero() {
 		in.Reconcile.LastDuration = o.LastRun.Ended.Sub(o.LastRun.Started)
@@ -61,6 +61,18 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Inp
 		in.Subvolumes[name] = s
 	}
 	return in
+}
+
+// runsByStatus is the runs on record by status, as the metrics label them.
+func runsByStatus(runs map[model.Status]int) map[string]int {
+	if runs == nil {
+		return nil
+	}
+	out := make(map[string]int, len(runs))
+	for st, n := range runs {
+		out[string(st)] = n
+	}
+	return out
 }
 
 // fillEvidence copies the journal's backups, tests and drills into s.

@@ -222,7 +222,7 @@ func TestMutantTestAndDrillDiffer(t *testing.T) {
 func TestMutantProofDueBoundaries(t *testing.T) {
 	now := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
 	every := 7 * 24 * time.Hour
-	report := func(ago time.Duration, result string) *model.TestReport {
+	report := func(ago time.Duration, result model.Result) *model.TestReport {
 		return &model.TestReport{Snapshot: "s", Started: now.Add(-ago), Result: result}
 	}
 	for _, c := range []struct {
@@ -295,7 +295,7 @@ func TestMutantComputeSafetyWithoutLatest(t *testing.T) {
 // never counts, and a pass of the same snapshot does.
 func TestMutantVerifiedIsTheNewestProvenSnapshot(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, d, 2, 0, 0, 0, time.UTC) }
-	entry := func(kind model.Kind, snapDay, runDay int, result string) model.JournalEntry {
+	entry := func(kind model.Kind, snapDay, runDay int, result model.Result) model.JournalEntry {
 		r := &model.TestReport{Kind: kind, Subvolume: "docs", Snapshot: fmt.Sprint("docs.", snapDay), SnapshotTime: day(snapDay), Result: result, Started: day(runDay)}
 		return model.JournalEntry{Phase: model.PhaseDone, Action: &model.Action{Kind: kind, Subvolume: "docs"}, Report: r}
 	}

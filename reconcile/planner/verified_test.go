@@ -15,7 +15,7 @@ import (
 // later pass restores it.
 func TestFailedSnapshotNeverVerified(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC)
-	proof := func(snap string, day int, result string) model.JournalEntry {
+	proof := func(snap string, day int, result model.Result) model.JournalEntry {
 		phase := model.PhaseDone
 		if result == model.ResultFail {
 			phase = model.PhaseFailed
