@@ -169,6 +169,7 @@ func (sp *SubvolumePlan) planOffsite(d *schema.Desired, s *schema.Subvolume, st 
 		}
 		res := target.Plan(in)
 		sp.Warnings = append(sp.Warnings, res.Warnings...)
+		sp.keepOffsiteParent(s.Snapshots.Location, res.KeepLocal, name)
 		for _, a := range res.Actions {
 			sp.Actions = append(sp.Actions, offsiteAction(d, s, a))
 		}

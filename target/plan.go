@@ -86,6 +86,11 @@ type PlanResult struct {
 	// Warnings are what a person should know: foreign entries left
 	// alone, broken chains.
 	Warnings []string `json:"warnings,omitempty"`
+	// KeepLocal is the local snapshot the next send to the target will be
+	// incremental from, after this plan's send: local retention must keep
+	// it, or that send becomes a full one ("" when none would be
+	// incremental, or the target was not observed).
+	KeepLocal string `json:"keepLocal,omitempty"`
 }
 
 // Plan plans one subvolume's off-site work on one target.
@@ -138,7 +143,40 @@ func Plan(in PlanInput) PlanResult {
 		sent = snap.Name
 	}
 	res.Actions = append(res.Actions, in.prunes(restorable, sent)...)
+	res.KeepLocal = in.nextParent(restorable, sent)
 	return res
+}
+
+// nextParent is the parent the send after this plan's would use: on a
+// btrfs host the newest snapshot both sides hold; on object storage the
+// newest snapshot of the newest chain while that chain can grow.
+func (in PlanInput) nextParent(restorable []Copy, sent string) string {
+	isLocal := func(name string) bool {
+		return slices.ContainsFunc(in.Local, func(l Local) bool { return l.Name == name })
+	}
+	if !in.ObjectStorage {
+		if sent != "" {
+			return sent
+		}
+		return commonParent(in.Local, restorable, "\xff")
+	}
+	if sent != "" {
+		// The send extends the newest chain or starts one; either way the
+		// chain then ends at sent, and grows unless it is full.
+		next := NextSend(in.Chains, sent, in.FullEvery, isLocal)
+		if next.Seq+1 >= in.FullEvery {
+			return ""
+		}
+		return sent
+	}
+	if len(in.Chains) == 0 {
+		return ""
+	}
+	newest := in.Chains[len(in.Chains)-1]
+	if !newest.Complete() || len(newest.Manifest.Streams) >= in.FullEvery || !isLocal(newest.Last()) {
+		return ""
+	}
+	return newest.Last()
 }
 
 // sendDue picks the snapshot a send slot asks for: the newest local

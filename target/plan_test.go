@@ -178,3 +178,84 @@ func TestPlanObjectStorage(t *testing.T) {
 		t.Errorf("warnings %q", res.Warnings)
 	}
 }
+
+// TestPlanKeepLocal: the planner names the local snapshot the next send
+// will be incremental from, so local retention keeps it (issue 9's risk:
+// pruning it locally turns the next send into a full one).
+func TestPlanKeepLocal(t *testing.T) {
+	sunday := time.Date(2026, 11, 22, 5, 10, 0, 0, time.UTC)
+	monday := time.Date(2026, 11, 23, 5, 10, 0, 0, time.UTC)
+	weekly4 := retention.Policy{MinLatest: true, Weekly: 4, Hourly: retention.Unset, Daily: retention.Unset, Monthly: retention.Unset, Yearly: retention.Unset}
+	name := func(day int) string { return locals(day)[0].Name }
+	s3chains := func(snaps ...[]string) []Chain {
+		objs, manifests := []Object{}, map[string]Manifest{}
+		for _, sn := range snaps {
+			m, o := chainOf("home", sn...)
+			objs, manifests[m.Chain] = append(objs, o...), m
+		}
+		chains, _ := Analyze(layout, "home", objs, manifests)
+		return chains
+	}
+	tests := []struct {
+		name string
+		edit func(*PlanInput)
+		want string
+	}{{
+		name: "ssh: no copy yet, the send planned now is the next parent",
+		edit: func(in *PlanInput) { in.Local = locals(20, 21, 22) },
+		want: name(22),
+	}, {
+		name: "ssh: between send slots the newest snapshot both sides hold",
+		edit: func(in *PlanInput) { in.Local, in.Copies, in.Now = locals(15, 22, 23), copies(15, 22), monday },
+		want: name(22),
+	}, {
+		name: "ssh: a parent that only the target still holds is no parent",
+		edit: func(in *PlanInput) { in.Local, in.Copies, in.Now = locals(23), copies(15), monday },
+		want: "",
+	}, {
+		name: "s3: the newest chain can grow from its last snapshot",
+		edit: func(in *PlanInput) {
+			in.ObjectStorage, in.FullEvery, in.Now = true, 3, monday
+			in.Local, in.Chains = locals(15, 22, 23), s3chains([]string{name(15), name(22)})
+		},
+		want: name(22),
+	}, {
+		name: "s3: a full chain grows no more: the next send is full",
+		edit: func(in *PlanInput) {
+			in.ObjectStorage, in.FullEvery, in.Now = true, 2, monday
+			in.Local, in.Chains = locals(15, 22, 23), s3chains([]string{name(15), name(22)})
+		},
+		want: "",
+	}, {
+		name: "s3: the send planned now fills the chain: nothing to keep",
+		edit: func(in *PlanInput) {
+			in.ObjectStorage, in.FullEvery = true, 2
+			in.Local, in.Chains = locals(15, 22), s3chains([]string{name(15)})
+		},
+		want: "",
+	}, {
+		name: "s3: the send planned now extends the chain and stays its tip",
+		edit: func(in *PlanInput) {
+			in.ObjectStorage, in.FullEvery = true, 8
+			in.Local, in.Chains = locals(15, 22), s3chains([]string{name(15)})
+		},
+		want: name(22),
+	}, {
+		name: "unreachable: nothing known, nothing named",
+		edit: func(in *PlanInput) { in.Local, in.Unreachable = locals(22), "connection refused" },
+		want: "",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := PlanInput{Target: "t", Subvolume: "home", Sends: schema.OffsiteSends{Schedule: sched(t, "weekly sun 05:00")},
+				SnapshotSchedule: sched(t, "daily 02:00"), Policy: weekly4, Now: sunday, Loc: time.UTC}
+			tt.edit(&in)
+			if in.ObjectStorage {
+				in.Copies = Copies(in.Chains)
+			}
+			if got := Plan(in).KeepLocal; got != tt.want {
+				t.Errorf("KeepLocal = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
