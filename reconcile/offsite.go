@@ -53,6 +53,8 @@ type OffsiteSpec struct {
 	Archive bool   `json:"archive,omitempty"`
 	Parent  string `json:"parent,omitempty"`
 	Chain   string `json:"chain,omitempty"`
+	// ExpectedBytes is a send's likely size, for a progress bar.
+	ExpectedBytes int64 `json:"expectedBytes,omitempty"`
 }
 
 // observeTimeout bounds the observation of one target: a host that
@@ -193,7 +195,7 @@ func offsiteWarnings(d *schema.Desired, o *Observed) []string {
 
 func offsiteAction(d *schema.Desired, s *schema.Subvolume, a target.Action) Action {
 	out := Action{Subvolume: s.Name, Location: a.Target, Snapshot: a.Name, Reason: a.Reason,
-		Offsite: &OffsiteSpec{Target: a.Target, Parent: a.Parent, Chain: a.Chain}}
+		Offsite: &OffsiteSpec{Target: a.Target, Parent: a.Parent, Chain: a.Chain, ExpectedBytes: a.ExpectedBytes}}
 	switch a.Kind {
 	case target.ActSend:
 		out.Kind = KindOffsiteSend

@@ -43,6 +43,10 @@ type Action struct {
 	Parent string `json:"parent,omitempty"`
 	Chain  string `json:"chain,omitempty"`
 	Reason string `json:"reason"`
+	// ExpectedBytes is a send's likely size, for a progress bar: the size
+	// of the last stream of the same kind (full or incremental) stored
+	// there, or of the last send; 0 when unknown.
+	ExpectedBytes int64 `json:"expectedBytes,omitempty"`
 }
 
 // Local is a local snapshot that may be sent.
@@ -72,6 +76,9 @@ type PlanInput struct {
 	FullEvery     int
 	// Leftovers counts objects of interrupted uploads.
 	Leftovers int
+	// LastSentBytes is the size of the last successful send there (from
+	// the journal), the expected size where the target keeps no sizes.
+	LastSentBytes int64
 	// Unreachable, when set, says why the target cannot be reached now.
 	Unreachable string
 	Now         time.Time
@@ -127,9 +134,13 @@ func Plan(in PlanInput) PlanResult {
 	var sent string
 	if snap, why, due := in.sendDue(restorable); due {
 		a := Action{Kind: ActSend, Name: snap.Name}
+		a.ExpectedBytes = in.LastSentBytes
 		if in.ObjectStorage {
 			next := NextSend(in.Chains, snap.Name, in.FullEvery, isLocal)
 			a.Parent, a.Chain, a.Reason = next.Parent, next.Chain, why+"; "+next.Reason
+			if n := lastStreamSize(in.Chains, next.Parent == ""); n > 0 {
+				a.ExpectedBytes = n
+			}
 		} else {
 			a.Parent = commonParent(in.Local, restorable, snap.Name)
 			a.Reason = why
@@ -291,4 +302,18 @@ func (in PlanInput) prunes(restorable []Copy, sent string) []Action {
 		out = append(out, Action{Kind: ActPrune, Target: in.Target, Subvolume: in.Subvolume, Name: n, Reason: verdicts[n].Reason})
 	}
 	return out
+}
+
+// lastStreamSize is the size of the newest stored stream that is full (or
+// incremental), 0 when there is none.
+func lastStreamSize(chains []Chain, full bool) int64 {
+	for i := len(chains) - 1; i >= 0; i-- {
+		streams := chains[i].Manifest.Streams
+		for j := len(streams) - 1; j >= 0; j-- {
+			if (streams[j].Parent == "") == full {
+				return streams[j].Size
+			}
+		}
+	}
+	return 0
 }

@@ -70,6 +70,7 @@ func TestPlanReplicas(t *testing.T) {
 		want     []brief
 		deferred bool
 		warning  string
+		expected int64
 	}{{
 		name: "first send is full",
 		edit: func(in *PlanInput) { in.Local = locals(20, 21, 22) },
@@ -78,6 +79,11 @@ func TestPlanReplicas(t *testing.T) {
 		name: "a week later the send is incremental from the copy in common",
 		edit: func(in *PlanInput) { in.Local, in.Copies = locals(15, 20, 21, 22), copies(15) },
 		want: []brief{{ActSend, "home.20261122T0200", "home.20261115T0200", ""}},
+	}, {
+		name:     "a btrfs host keeps no sizes: the last send's is expected",
+		edit:     func(in *PlanInput) { in.Local, in.Copies, in.LastSentBytes = locals(15, 20, 21, 22), copies(15), 4096 },
+		want:     []brief{{ActSend, "home.20261122T0200", "home.20261115T0200", ""}},
+		expected: 4096,
 	}, {
 		name: "after the send nothing is due: apply then plan is empty",
 		edit: func(in *PlanInput) { in.Local, in.Copies = locals(15, 22), copies(15, 22) },
@@ -129,6 +135,11 @@ func TestPlanReplicas(t *testing.T) {
 			if diff := cmp.Diff(tt.want, briefs(res.Actions)); diff != "" {
 				t.Errorf("actions (-want +got):\n%s\nreasons: %+v", diff, res.Actions)
 			}
+			for _, a := range res.Actions {
+				if a.Kind == ActSend && a.ExpectedBytes != tt.expected {
+					t.Errorf("expected bytes %d, want %d", a.ExpectedBytes, tt.expected)
+				}
+			}
 			if (res.Deferred != "") != tt.deferred {
 				t.Errorf("deferred %q, want %v", res.Deferred, tt.deferred)
 			}
@@ -165,6 +176,13 @@ func TestPlanObjectStorage(t *testing.T) {
 	if !strings.Contains(res.Actions[1].Reason, "incremental from home.20261115T0200, stream 2 of at most 2") {
 		t.Errorf("send reason %q", res.Actions[1].Reason)
 	}
+	// The incremental is expected to be as large as the last incremental
+	// stored (chainOf's stream 1 is 1001 bytes), whatever the last send was.
+	in.LastSentBytes = 5
+	if got := Plan(in).Actions[1].ExpectedBytes; got != 1001 {
+		t.Errorf("expected size of the incremental %d, want 1001", got)
+	}
+	in.LastSentBytes = 0
 
 	// A chain broken from its first stream restores nothing: reported,
 	// never counted, never pruned by retention; the send starts afresh.
@@ -173,6 +191,9 @@ func TestPlanObjectStorage(t *testing.T) {
 	res = Plan(in)
 	if diff := cmp.Diff([]brief{{ActSend, "home.20261122T0200", "", "home.20261122T0200"}}, briefs(res.Actions)); diff != "" {
 		t.Errorf("broken chain (-want +got):\n%s", diff)
+	}
+	if got := res.Actions[0].ExpectedBytes; got != 1000 {
+		t.Errorf("expected size of the full stream %d, want the last full one's 1000", got)
 	}
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "cannot be restored") {
 		t.Errorf("warnings %q", res.Warnings)

@@ -81,8 +81,10 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 		return err
 	}
 	report := applyReport{}
+	bar := newTransferBar(&g)
 	opts := reconcile.RunOptions{Command: "apply", Now: now,
 		Notify: func(e reconcile.Event) {
+			bar.event(e)
 			switch {
 			case e.Phase == reconcile.PhaseStart:
 			case g.json:
