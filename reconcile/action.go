@@ -27,6 +27,8 @@ const (
 	KindOffsiteSend    Kind = "offsite-send"    // copy a snapshot to an off-site target
 	KindOffsitePrune   Kind = "offsite-prune"   // delete an off-site copy (a whole chain on S3)
 	KindOffsiteCleanup Kind = "offsite-cleanup" // remove what an interrupted off-site transfer left
+	KindOffsiteTest    Kind = "offsite-test"    // fetch an off-site copy and restore-test it
+	KindOffsiteDrill   Kind = "offsite-drill"   // fetch a whole off-site copy, verify it, time it (DR-004)
 )
 
 // PlanVersion is the version of the plan's JSON (and of the actions in
@@ -162,7 +164,7 @@ type kindSpec struct {
 // test what was just sent), then prunes (which a failed proof of the same
 // owner holds back), then generated files.
 var kindOrder = []Kind{KindRepair, KindOffsiteCleanup, KindSnapshot, KindBackup, KindSend, KindOffsiteSend,
-	KindTest, KindDrill, KindPrune, KindOffsitePrune, KindWrite}
+	KindTest, KindDrill, KindOffsiteTest, KindOffsiteDrill, KindPrune, KindOffsitePrune, KindWrite}
 
 var kinds = map[Kind]kindSpec{
 	KindRepair:   {symbol: "-/+", target: on, run: runRemove},
@@ -177,6 +179,8 @@ var kinds = map[Kind]kindSpec{
 	KindOffsiteCleanup: {symbol: "-/+", target: offsiteOn, run: runOffsiteCleanup},
 	KindOffsiteSend:    {symbol: "+", target: offsiteOn, run: runOffsiteSend},
 	KindOffsitePrune:   {symbol: "-", target: offsiteOn, run: runOffsitePrune},
+	KindOffsiteTest:    {symbol: "~", target: from, run: runOffsiteProof},
+	KindOffsiteDrill:   {symbol: "~", target: from, run: runOffsiteProof},
 }
 
 func on(a Action) string   { return a.Snapshot + " on " + a.Location }

@@ -63,6 +63,11 @@ func (f *journalFold) MarshalJSON() ([]byte, error) {
 		if len(h.passes) > 0 {
 			passes[name] = h.passes
 		}
+		for t, oh := range h.Offsite {
+			if len(oh.passes) > 0 {
+				passes[offsitePassesKey(name, t)] = oh.passes
+			}
+		}
 	}
 	return json.Marshal(foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open, Passes: passes})
 }
@@ -84,6 +89,9 @@ func (f *journalFold) UnmarshalJSON(b []byte) error {
 	}
 	for k, v := range s.History {
 		v.passes = st.Passes[k]
+		for t, oh := range v.Offsite {
+			oh.passes = st.Passes[offsitePassesKey(k, t)]
+		}
 		nf.s.History[k] = v
 	}
 	for k, v := range s.Runs {

@@ -33,6 +33,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		planDisasters(&sp, st, o.History[name])
 		sp.markExternal(d, o)
 		sp.planOffsite(d, d.Subvolumes[name], st, o, now)
+		sp.planOffsiteProofs(d, d.Subvolumes[name], st, o, now)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}
 	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
@@ -40,6 +41,7 @@ func Compute(d *schema.Desired, o *Observed, now time.Time) *Plan {
 		if st := o.Services[name]; st != nil {
 			sp := planService(d, d.Services[name], st, o, now)
 			sp.planServiceOffsite(d, d.Services[name], st, o, now)
+			sp.planServiceOffsiteProofs(d, d.Services[name], o, now)
 			p.Services = append(p.Services, sp)
 		}
 	}
