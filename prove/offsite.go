@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
 )
@@ -18,7 +18,7 @@ const sideOffsite = "off-site copy"
 // every file against the local snapshot of the same name or, with none
 // left, read back whole against itself. The RTO counts the fetch and the
 // verification, reported apart.
-func (p *Prover) drillFetched(ctx context.Context, req reconcile.TestRequest, r reconcile.TestReport) (reconcile.TestReport, error) {
+func (p *Prover) drillFetched(ctx context.Context, req model.TestRequest, r model.TestReport) (model.TestReport, error) {
 	start := time.Now()
 	want, wantSide := req.Copy, sideOffsite
 	if r.Reference != "" {
@@ -41,13 +41,13 @@ func (p *Prover) drillFetched(ctx context.Context, req reconcile.TestRequest, r 
 		r.Failures = append(r.Failures, f)
 	}
 	if req.RTOTarget > 0 && r.Seconds > req.RTOTarget.Seconds() {
-		r.Failures = append(r.Failures, reconcile.Failure{Path: ".", Check: "rto",
+		r.Failures = append(r.Failures, model.Failure{Path: ".", Check: "rto",
 			Want: schema.FormatDuration(req.RTOTarget), WantFrom: "RTO target",
 			Got: time.Duration(r.Seconds * float64(time.Second)).Round(time.Second).String(), GotFrom: "fetch and verification from off-site"})
 	}
-	r.Result = reconcile.ResultPass
+	r.Result = model.ResultPass
 	if len(r.Failures) > 0 {
-		r.Result = reconcile.ResultFail
+		r.Result = model.ResultFail
 	}
 	return r, nil
 }

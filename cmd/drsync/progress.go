@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // transferBar draws one progress bar per off-site transfer on a terminal:
@@ -41,11 +42,11 @@ func (t *transferBar) event(e reconcile.Event) {
 	}
 	a := e.Action
 	id := string(a.Kind) + " " + a.Subvolume + " " + a.Snapshot + " " + a.Location
-	if e.Phase != reconcile.PhaseStart {
+	if e.Phase != model.PhaseStart {
 		t.finish()
 		return
 	}
-	if a.Kind != reconcile.KindOffsiteSend || a.Offsite == nil {
+	if a.Kind != model.KindOffsiteSend || a.Offsite == nil {
 		return
 	}
 	if t.bar == nil || t.action != id {
