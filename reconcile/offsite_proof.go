@@ -7,6 +7,9 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/target"
 )
@@ -79,9 +82,13 @@ func runOffsiteProof(ctx context.Context, env Env, a model.Action, progress func
 // fetchOffsite makes the copy readable here: a snapshot received under
 // the action's directory, or an archive downloaded with its checksum.
 func fetchOffsite(ctx context.Context, tgt target.Target, a model.Action) (string, func() error, error) {
-	if err := os.MkdirAll(a.Path, 0o700); err != nil {
+	// The drill directory may lie below a user's home: no symlink on the
+	// way is followed.
+	fd, err := safefs.MkdirAll(a.Path, 0o700)
+	if err != nil {
 		return "", nil, err
 	}
+	unix.Close(fd)
 	if !a.Offsite.Archive {
 		return tgt.Open(ctx, a.Subvolume, a.Snapshot, a.Path)
 	}
