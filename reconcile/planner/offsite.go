@@ -58,6 +58,9 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 			// here: keep every copy off-site too.
 			in.Policy.MinAll = true
 		}
+		if last := o.History[s.Name].TargetHistory(name).LastSend; last != nil {
+			in.LastSentBytes = last.Bytes
+		}
 		res := target.Plan(in)
 		sp.Warnings = append(sp.Warnings, res.Warnings...)
 		keepOffsiteParent(sp, s.Snapshots.Location, res.KeepLocal, name)
