@@ -193,7 +193,7 @@ or
 }
 
 // offsiteAlertTests adds the edge tests of the off-site rules, with the
-// first declared off-site copy (one with a drill, for the drill's test).
+// first declared off-site copy.
 func offsiteAlertTests(in Input, byName map[string]alert, host func(map[string]string) map[string]string,
 	add func(string, alert, map[string]string, []seriesSpec, timing)) {
 	all := offsiteCopies(in)
