@@ -110,7 +110,9 @@ func (p *Prover) report(req model.TestRequest) model.TestReport {
 	if req.Reference != "" && req.Reference != req.Copy {
 		r.Reference = req.Reference
 	}
-	if req.External {
+	if req.Fetched > 0 {
+		r.Why = "the copy on " + req.Location + " is what a fire or a theft leaves"
+	} else if req.External {
 		r.Why = "the replica on the external drive is the copy a disaster leaves"
 	} else {
 		r.Why = "no replica on the drive: the local snapshot"
@@ -185,6 +187,9 @@ func (p *Prover) test(ctx context.Context, req model.TestRequest) (model.TestRep
 func (p *Prover) drill(ctx context.Context, req model.TestRequest, progress func(int64)) (model.TestReport, error) {
 	r := p.report(req)
 	r.RTOTargetSeconds = req.RTOTarget.Seconds()
+	if req.Fetched > 0 {
+		return p.drillFetched(ctx, req, r)
+	}
 	start := time.Now()
 	received := filepath.Join(req.Scratch, filepath.Base(req.Copy))
 	if received == req.Copy || received == req.Reference {

@@ -24,6 +24,9 @@ const (
 
 // testedSide names the copy a test or drill read.
 func testedSide(req model.TestRequest) string {
+	if req.Fetched > 0 {
+		return sideOffsite
+	}
 	if req.External {
 		return sideReplica
 	}

@@ -27,6 +27,8 @@ var executors = map[model.Kind]executor{
 	model.KindOffsiteCleanup: runOffsiteCleanup,
 	model.KindOffsiteSend:    runOffsiteSend,
 	model.KindOffsitePrune:   runOffsitePrune,
+	model.KindOffsiteTest:    runOffsiteProof,
+	model.KindOffsiteDrill:   runOffsiteProof,
 }
 
 // errPayload reports an action whose payload does not match its kind (a

@@ -153,7 +153,8 @@ or
 			labels:      map[string]string{"location_name": name},
 		})
 	}
-	return append(out, rehearsalAlerts(in)...)
+	out = append(out, rehearsalAlerts(in)...)
+	return append(out, offsiteAlerts(in)...)
 }
 
 // proof names one kind of proof of recovery in its pair of alerts.
@@ -410,6 +411,8 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		add("DrillOverdue: never drilled", byName["DrillOverdue"], dl, []seriesSpec{interval}, fromStartTiming)
 		break
 	}
+
+	offsiteAlertTests(in, byName, host, add)
 
 	names, by := externalLocations(in)
 	for _, name := range names {

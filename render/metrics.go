@@ -82,7 +82,7 @@ var reconcileResults = []string{"applied", "failed", "stopped"}
 type collector struct{ in Input }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allMetrics {
+	for _, d := range append(allMetrics, offsiteMetrics...) {
 		ch <- d
 	}
 }
@@ -158,6 +158,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	collectOffsite(in, gauge)
 	names, by := externalLocations(in)
 	for _, name := range names {
 		gauge(mDriveInterval, seconds(driveInterval(by[name])), name)

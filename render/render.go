@@ -45,6 +45,7 @@ type SubvolumeStatus struct {
 	TestsRun, TestsPassed       int           // all recorded restore tests
 	Verified                    time.Time     // time of the newest snapshot a passing test verified (zero = never)
 	Drill                       *DrillEvidence
+	Offsite                     map[string]OffsiteStatus // by target name (see offsite.go)
 }
 
 // TestEvidence is the outcome of a sampled restore test.
@@ -64,6 +65,9 @@ type DrillEvidence struct {
 	Duration time.Duration
 	Bytes    int64
 	Snapshot string
+	// RestoreDuration and VerifyDuration split Duration when the drill
+	// knows them (drills from off-site: fetch and receive, then verify).
+	RestoreDuration, VerifyDuration time.Duration
 }
 
 // ReconcileStatus summarises drsync's own apply runs.

@@ -49,6 +49,14 @@ func fixedInput(t testing.TB) Input {
 				TestsRun: 5, TestsPassed: 5,
 				Verified: ago(21 * day),
 				Drill:    &DrillEvidence{Time: ago(60 * day), Passed: true, Duration: 25 * time.Minute, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260111T0300"},
+				Offsite: map[string]OffsiteStatus{"s3-secondary": {
+					Observed: true, Copies: 6, Newest: ago(9*time.Hour + 30*time.Minute),
+					LastSuccess: ago(9 * time.Hour), SentBytes: 310_000_000,
+					Test:     &TestEvidence{Time: ago(10 * day), Passed: true, Duration: 6 * time.Minute, Files: 50, Snapshot: "htpc-home.20260301T0300"},
+					Verified: ago(14 * day),
+					Drill: &DrillEvidence{Time: ago(40 * day), Passed: true, Duration: 2 * time.Hour, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260201T0300",
+						RestoreDuration: 95 * time.Minute, VerifyDuration: 25 * time.Minute},
+				}},
 			},
 			"subvol3-opptak": {
 				LocalCount: 7, ExternalCount: 18,
@@ -59,6 +67,12 @@ func fixedInput(t testing.TB) Input {
 				TestsRun:         4, TestsPassed: 3,
 				Verified: ago(35 * day),
 				Drill:    &DrillEvidence{Time: ago(80 * day), Passed: true, Duration: 9 * time.Hour, Bytes: 2_000_000_000_000, Snapshot: "subvol3-opptak.20251221T0300"},
+				// Off-site: unreachable at the last run, a failed test there.
+				Offsite: map[string]OffsiteStatus{"s3-secondary": {
+					Newest:      ago(20 * day),
+					LastSuccess: ago(20 * day), SentBytes: 4_000_000_000,
+					Test: &TestEvidence{Time: ago(3 * day), Passed: false, Duration: 30 * time.Minute, Files: 12, Snapshot: "subvol3-opptak.20260222T0300"},
+				}},
 			},
 			"subvol7-containers": {
 				LocalCount: 7, ExternalCount: 10,

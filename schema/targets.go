@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 )
@@ -56,11 +57,43 @@ type Encryption struct {
 type OffsiteSends struct {
 	Schedule  Schedule  `json:"schedule"`
 	Retention Retention `json:"retention"`
+	// RestoreTest and Drill override the tier's cadences for the copies
+	// on this target.
+	RestoreTest *OffsiteProof `json:"restoreTest,omitempty"`
+	Drill       *OffsiteProof `json:"drill,omitempty"`
 }
 
 // OffsiteCopies is how long a service's archives are kept on a target.
 type OffsiteCopies struct {
-	Retention Retention `json:"retention"`
+	Retention   Retention     `json:"retention"`
+	RestoreTest *OffsiteProof `json:"restoreTest,omitempty"`
+}
+
+// OffsiteProof is a declared cadence of restore tests or drills of the
+// copies on one target.
+type OffsiteProof struct {
+	Every Duration `json:"every"`
+}
+
+// OffsiteTestEvery is how often the copies on a target are restore-tested:
+// the entry's own cadence, else the tier's.
+func (d *Desired) OffsiteTestEvery(tier string, declared *OffsiteProof) time.Duration {
+	if declared != nil {
+		return declared.Every.Duration
+	}
+	return d.Tiers[tier].RestoreTest.Every.Duration
+}
+
+// OffsiteDrillEvery is how often a target's newest copy is drilled: the
+// entry's own cadence, else the tier's; 0 when neither asks for drills.
+func (d *Desired) OffsiteDrillEvery(tier string, declared *OffsiteProof) time.Duration {
+	switch t := d.Tiers[tier]; {
+	case declared != nil:
+		return declared.Every.Duration
+	case t.Drill != nil:
+		return t.Drill.Every.Duration
+	}
+	return 0
 }
 
 // TargetNames returns the declared target names, sorted.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHomelabDeclaresTheS3Secondary(t *testing.T) {
@@ -129,5 +130,58 @@ func TestBandwidthBytes(t *testing.T) {
 		if got := (Target{BandwidthLimit: in}).BandwidthBytes(); got != want {
 			t.Errorf("BandwidthBytes(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// Off-site proof cadences: an entry's own, else the tier's; a drill only
+// when the entry or the tier asks for one; a bad duration is positioned.
+func TestOffsiteProofCadence(t *testing.T) {
+	const cue = `targets: {
+	host: {kind: "ssh", host: "h", identityFile: "/k", knownHosts: "/kh", path: "/srv"}
+	bucket: {kind: "s3", endpoint: "http://127.0.0.1:9000", bucket: "bkt", credentialsFile: "/c", plaintext: "I accept plaintext off-site"}
+}
+tiers: "2": {rpo: "7d", rto: "1h", restoreTest: every: "14d", drill: every: "60d"}
+subvolumes: home: offsite: {
+	host: {schedule: "daily 03:00", retention: daily: 7}
+	bucket: {schedule: "weekly sun 04:00", retention: weekly: 4, restoreTest: every: "90d", drill: every: "180d"}
+}
+subvolumes: data: {tier: "2", source: "/data", snapshots: {location: "home", schedule: "daily 02:00", retention: daily: 7}}
+subvolumes: data: offsite: host: {schedule: "daily 03:00", retention: daily: 7}
+locations: backups: path: "/var/backups"
+services: db: {kind: "sqlite", database: "/db", tier: "1", location: "backups", schedule: "hourly", retention: hourly: 24, offsite: bucket: {retention: daily: 3, restoreTest: every: "7d"}}
+`
+	file := filepath.Join(t.TempDir(), "desired.cue")
+	if err := os.WriteFile(file, []byte(targetsBase+cue), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	home, data := d.Subvolumes["home"], d.Subvolumes["data"]
+	for _, c := range []struct {
+		what      string
+		got, want time.Duration
+	}{
+		{"home on host: tier 1's test default", d.OffsiteTestEvery(home.Tier, home.Offsite["host"].RestoreTest), 30 * day},
+		{"home on host: tier 1 has no drill", d.OffsiteDrillEvery(home.Tier, home.Offsite["host"].Drill), 0},
+		{"home on bucket: its own test cadence", d.OffsiteTestEvery(home.Tier, home.Offsite["bucket"].RestoreTest), 90 * day},
+		{"home on bucket: its own drill", d.OffsiteDrillEvery(home.Tier, home.Offsite["bucket"].Drill), 180 * day},
+		{"data on host: tier 2's test", d.OffsiteTestEvery(data.Tier, data.Offsite["host"].RestoreTest), 14 * day},
+		{"data on host: tier 2's drill", d.OffsiteDrillEvery(data.Tier, data.Offsite["host"].Drill), 60 * day},
+		{"db on bucket: its own", d.OffsiteTestEvery("1", d.Services["db"].Offsite["bucket"].RestoreTest), 7 * day},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
+	}
+
+	bad := strings.Replace(cue, `every: "90d"`, `every: "soon"`, 1)
+	if err := os.WriteFile(file, []byte(targetsBase+bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file, nil); err == nil || !strings.Contains(err.Error(), "subvolumes.home.offsite.bucket.restoreTest.every") {
+		t.Errorf("a bad cadence: %v, want it positioned at subvolumes.home.offsite.bucket.restoreTest.every", err)
 	}
 }

@@ -43,6 +43,10 @@ type Action struct {
 	Parent string `json:"parent,omitempty"`
 	Chain  string `json:"chain,omitempty"`
 	Reason string `json:"reason"`
+	// ExpectedBytes is a send's likely size, for a progress bar: the size
+	// of the last stream of the same kind (full or incremental) stored
+	// there, or of the last send; 0 when unknown.
+	ExpectedBytes int64 `json:"expectedBytes,omitempty"`
 }
 
 // Local is a local snapshot that may be sent.
@@ -72,6 +76,9 @@ type PlanInput struct {
 	FullEvery     int
 	// Leftovers counts objects of interrupted uploads.
 	Leftovers int
+	// LastSentBytes is the size of the last successful send there (from
+	// the journal), the expected size where the target keeps no sizes.
+	LastSentBytes int64
 	// Unreachable, when set, says why the target cannot be reached now.
 	Unreachable string
 	Now         time.Time
@@ -86,6 +93,11 @@ type PlanResult struct {
 	// Warnings are what a person should know: foreign entries left
 	// alone, broken chains.
 	Warnings []string `json:"warnings,omitempty"`
+	// KeepLocal is the local snapshot the next send to the target will be
+	// incremental from, after this plan's send: local retention must keep
+	// it, or that send becomes a full one ("" when none would be
+	// incremental, or the target was not observed).
+	KeepLocal string `json:"keepLocal,omitempty"`
 }
 
 // Plan plans one subvolume's off-site work on one target.
@@ -122,9 +134,13 @@ func Plan(in PlanInput) PlanResult {
 	var sent string
 	if snap, why, due := in.sendDue(restorable); due {
 		a := Action{Kind: ActSend, Name: snap.Name}
+		a.ExpectedBytes = in.LastSentBytes
 		if in.ObjectStorage {
 			next := NextSend(in.Chains, snap.Name, in.FullEvery, isLocal)
 			a.Parent, a.Chain, a.Reason = next.Parent, next.Chain, why+"; "+next.Reason
+			if n := lastStreamSize(in.Chains, next.Parent == ""); n > 0 {
+				a.ExpectedBytes = n
+			}
 		} else {
 			a.Parent = commonParent(in.Local, restorable, snap.Name)
 			a.Reason = why
@@ -138,7 +154,40 @@ func Plan(in PlanInput) PlanResult {
 		sent = snap.Name
 	}
 	res.Actions = append(res.Actions, in.prunes(restorable, sent)...)
+	res.KeepLocal = in.nextParent(restorable, sent)
 	return res
+}
+
+// nextParent is the parent the send after this plan's would use: on a
+// btrfs host the newest snapshot both sides hold; on object storage the
+// newest snapshot of the newest chain while that chain can grow.
+func (in PlanInput) nextParent(restorable []Copy, sent string) string {
+	isLocal := func(name string) bool {
+		return slices.ContainsFunc(in.Local, func(l Local) bool { return l.Name == name })
+	}
+	if !in.ObjectStorage {
+		if sent != "" {
+			return sent
+		}
+		return commonParent(in.Local, restorable, "\xff")
+	}
+	if sent != "" {
+		// The send extends the newest chain or starts one; either way the
+		// chain then ends at sent, and grows unless it is full.
+		next := NextSend(in.Chains, sent, in.FullEvery, isLocal)
+		if next.Seq+1 >= in.FullEvery {
+			return ""
+		}
+		return sent
+	}
+	if len(in.Chains) == 0 {
+		return ""
+	}
+	newest := in.Chains[len(in.Chains)-1]
+	if !newest.Complete() || len(newest.Manifest.Streams) >= in.FullEvery || !isLocal(newest.Last()) {
+		return ""
+	}
+	return newest.Last()
 }
 
 // sendDue picks the snapshot a send slot asks for: the newest local
@@ -253,4 +302,18 @@ func (in PlanInput) prunes(restorable []Copy, sent string) []Action {
 		out = append(out, Action{Kind: ActPrune, Target: in.Target, Subvolume: in.Subvolume, Name: n, Reason: verdicts[n].Reason})
 	}
 	return out
+}
+
+// lastStreamSize is the size of the newest stored stream that is full (or
+// incremental), 0 when there is none.
+func lastStreamSize(chains []Chain, full bool) int64 {
+	for i := len(chains) - 1; i >= 0; i-- {
+		streams := chains[i].Manifest.Streams
+		for j := len(streams) - 1; j >= 0; j-- {
+			if (streams[j].Parent == "") == full {
+				return streams[j].Size
+			}
+		}
+	}
+	return 0
 }

@@ -88,6 +88,9 @@ type ArchiveStore interface {
 	// it) and returns the bytes stored.
 	UploadArchive(ctx context.Context, service, path string, progress Progress) (int64, error)
 	DeleteArchive(ctx context.Context, service, archive string) error
+	// OpenArchive downloads an archive into dir with its checksum file,
+	// both checked, and returns its path.
+	OpenArchive(ctx context.Context, service, archive, dir string) (string, error)
 	// CleanupArchives removes what interrupted uploads left.
 	CleanupArchives(ctx context.Context, service string) ([]string, error)
 }

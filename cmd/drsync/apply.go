@@ -84,8 +84,10 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 		return err
 	}
 	report := applyReport{}
+	bar := newTransferBar(&g)
 	opts := reconcile.RunOptions{Command: "apply", Now: now,
 		Notify: func(e reconcile.Event) {
+			bar.event(e)
 			switch {
 			case e.Phase == model.PhaseStart:
 			case g.json:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -82,7 +83,7 @@ targets: {
 	host: {kind: "ssh", host: %q, port: %d, identityFile: %q, knownHosts: %q, path: %q}
 }
 subvolumes: docs: offsite: {
-	bucket: {schedule: "daily 03:00", retention: daily: 7}
+	bucket: {schedule: "daily 03:00", retention: daily: 7, drill: every: "90d"}
 	host: {schedule: "daily 03:00", retention: daily: 7}
 }
 locations: backups: path: "\(root)/backups"
@@ -121,6 +122,17 @@ services: notes: {kind: "files", paths: ["\(root)/pool/docs"], tier: "1", locati
 	if !strings.Contains(out, "→ bucket") || !strings.Contains(out, "→ host") {
 		t.Errorf("apply output does not show the off-site sends:\n%s", out)
 	}
+	// The same apply proves what it sent, as planned actions: a test from
+	// each target, a drill from the bucket (DR-004), the archive's test.
+	for _, want := range []string{"✓ offsite-test docs.20261122T0330", "✓ offsite-drill docs.20261122T0330", "✓ offsite-test notes.20261122T0330.tar.gz"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "✓ offsite-test docs"); n != 2 || strings.Contains(out, "✗") {
+		t.Errorf("%d off-site tests of docs, want one per target, none failed:\n%s", n, out)
+	}
+	checkOffsiteStatus(t, drsync)
 	bucket, err := s3.New("bucket", d.Targets["bucket"])
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +211,34 @@ services: notes: {kind: "files", paths: ["\(root)/pool/docs"], tier: "1", locati
 	})
 	if stored.Len() == 0 || bytes.Contains(stored.Bytes(), marker) {
 		t.Errorf("the bucket holds %d bytes, plaintext found: %v", stored.Len(), bytes.Contains(stored.Bytes(), marker))
+	}
+}
+
+// checkOffsiteStatus reads status --json: every copy off-site is verified
+// by a passing test, the bucket's drill timed its restore and its
+// verification apart.
+func checkOffsiteStatus(t *testing.T, drsync func(...string) (int, string)) {
+	t.Helper()
+	code, out := drsync("status", "--json")
+	var rows []subvolumeStatus
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
+		t.Fatalf("status --json: %d %v\n%s", code, err, out)
+	}
+	want := map[string]int{"docs": 2, "notes": 1}
+	for _, r := range rows {
+		if len(r.Offsite) != want[r.Name] {
+			t.Errorf("%s: %d off-site rows, want %d", r.Name, len(r.Offsite), want[r.Name])
+		}
+		for _, o := range r.Offsite {
+			if o.LastTest == nil || o.LastTest.Result != "pass" || o.Verified == nil || o.LastTest.Location != o.Target {
+				t.Errorf("%s on %s: last test %+v, verified %v", r.Name, o.Target, o.LastTest, o.Verified)
+			}
+			if r.Name == "docs" && o.Target == "bucket" {
+				if dr := o.LastDrill; dr == nil || dr.Result != "pass" || dr.RestoreSeconds <= 0 || dr.VerifySeconds <= 0 || dr.Files == 0 {
+					t.Errorf("drill from the bucket: %+v", dr)
+				}
+			}
+		}
 	}
 }
 

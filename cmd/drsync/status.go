@@ -35,6 +35,8 @@ type subvolumeStatus struct {
 	// SendFailing is the run of failed sends since the last successful
 	// one, with btrfs's reason (absent: the last send succeeded).
 	SendFailing *model.SendFailure `json:"sendFailing,omitempty"`
+	// Offsite is the evidence per off-site target (status_offsite.go).
+	Offsite []offsiteStatus `json:"offsite,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
@@ -70,6 +72,7 @@ func statusRows(d *schema.Desired, obs *model.Observed, now time.Time) []subvolu
 			r.LastTest, r.LastDrill = h.LastTest, h.LastDrill
 		}
 		r.SendFailing = obs.SendFailing[name]
+		r.Offsite = offsiteRows(d, name, st, obs.History[name], age)
 		return r
 	}
 	var rows []subvolumeStatus
@@ -138,6 +141,7 @@ func runStatus(g *globalOptions) error {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
 				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		}
+		printOffsite(g, r.Offsite, now)
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func (t *Target) UploadArchive(ctx context.Context, service, path string, progre
 	if st != nil {
 		expected = st.Size()
 	}
-	size, sum, err := t.upload(ctx, key, pr, target.PartSize(t.PartSize, expected, t.MaxParts), progress)
+	size, sum, err := t.upload(ctx, key, target.PacedReader(pr, t.cfg.BandwidthBytes()), target.PartSize(t.PartSize, expected, t.MaxParts), progress)
 	pr.CloseWithError(err)
 	if err != nil {
 		return 0, err

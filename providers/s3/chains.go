@@ -200,7 +200,7 @@ func (t *Target) uploadCommand(ctx context.Context, cmd *exec.Cmd, key string, p
 		}
 		pw.Close()
 	}()
-	size, sum, err := t.upload(ctx, key, pr, partSize, progress)
+	size, sum, err := t.upload(ctx, key, target.PacedReader(pr, t.cfg.BandwidthBytes()), partSize, progress)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		pr.CloseWithError(err)

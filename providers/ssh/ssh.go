@@ -346,7 +346,7 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 		}
 		return fmt.Errorf("%s: %w", filepath.Base(who.Path), err)
 	}
-	pw := &pacedWriter{w: in, limit: limit, start: time.Now(), progress: progress}
+	pw := &pacedWriter{w: in, pacer: target.NewPacer(limit), progress: progress}
 	if _, copyErr := io.Copy(pw, stream); copyErr != nil {
 		_ = from.Process.Kill()
 		_ = to.Process.Kill()
@@ -375,8 +375,7 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 type pacedWriter struct {
 	w        io.Writer
 	n        int64
-	limit    int64
-	start    time.Time
+	pacer    *target.Pacer
 	progress target.Progress
 	last     time.Time
 }
@@ -384,12 +383,7 @@ type pacedWriter struct {
 func (p *pacedWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.n += int64(n)
-	if p.limit > 0 {
-		due := time.Duration(float64(p.n) / float64(p.limit) * float64(time.Second))
-		if wait := due - time.Since(p.start); wait > 0 {
-			time.Sleep(wait)
-		}
-	}
+	p.pacer.Wait(p.n)
 	if p.progress != nil && time.Since(p.last) >= 200*time.Millisecond {
 		p.last = time.Now()
 		p.progress(p.n)

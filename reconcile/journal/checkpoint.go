@@ -65,6 +65,11 @@ func (f *Fold) MarshalJSON() ([]byte, error) {
 		if len(h.Passes) > 0 {
 			passes[name] = h.Passes
 		}
+		for t, oh := range h.Offsite {
+			if len(oh.Passes) > 0 {
+				passes[model.OffsitePassesKey(name, t)] = oh.Passes
+			}
+		}
 	}
 	return json.Marshal(foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open, Passes: passes})
 }
@@ -86,6 +91,9 @@ func (f *Fold) UnmarshalJSON(b []byte) error {
 	}
 	for k, v := range s.History {
 		v.Passes = st.Passes[k]
+		for t, oh := range v.Offsite {
+			oh.Passes = st.Passes[model.OffsitePassesKey(k, t)]
+		}
 		nf.s.History[k] = v
 	}
 	for k, v := range s.Runs {

@@ -24,6 +24,8 @@ const (
 	KindOffsiteSend    Kind = "offsite-send"    // copy a snapshot to an off-site target
 	KindOffsitePrune   Kind = "offsite-prune"   // delete an off-site copy (a whole chain on S3)
 	KindOffsiteCleanup Kind = "offsite-cleanup" // remove what an interrupted off-site transfer left
+	KindOffsiteTest    Kind = "offsite-test"    // fetch an off-site copy and restore-test it
+	KindOffsiteDrill   Kind = "offsite-drill"   // fetch a whole off-site copy, verify it, time it (DR-004)
 )
 
 // PlanVersion is the version of the plan's JSON (and of the actions in
@@ -156,7 +158,7 @@ type kindSpec struct {
 // test what was just sent), then prunes (which a failed proof of the same
 // owner holds back), then generated files.
 var kindOrder = []Kind{KindRepair, KindOffsiteCleanup, KindSnapshot, KindBackup, KindSend, KindOffsiteSend,
-	KindTest, KindDrill, KindPrune, KindOffsitePrune, KindWrite}
+	KindTest, KindDrill, KindOffsiteTest, KindOffsiteDrill, KindPrune, KindOffsitePrune, KindWrite}
 
 var kinds = map[Kind]kindSpec{
 	KindRepair:   {symbol: "-/+", target: on},
@@ -171,6 +173,8 @@ var kinds = map[Kind]kindSpec{
 	KindOffsiteCleanup: {symbol: "-/+", target: offsiteOn},
 	KindOffsiteSend:    {symbol: "+", target: offsiteOn},
 	KindOffsitePrune:   {symbol: "-", target: offsiteOn},
+	KindOffsiteTest:    {symbol: "~", target: from},
+	KindOffsiteDrill:   {symbol: "~", target: from},
 }
 
 func on(a Action) string   { return a.Snapshot + " on " + a.Location }

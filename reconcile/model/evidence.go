@@ -44,6 +44,11 @@ type TestReport struct {
 	// RTOTargetSeconds is the drill's target; Seconds is the measured RTO.
 	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
 	Started          time.Time `json:"started"`
+	// RestoreSeconds and VerifySeconds split Seconds for a copy fetched
+	// from off-site: the download, decryption and receive, then the
+	// verification.
+	RestoreSeconds float64 `json:"restoreSeconds,omitempty"`
+	VerifySeconds  float64 `json:"verifySeconds,omitempty"`
 }
 
 // Failure names a file and the check it failed. Path is relative to the
@@ -108,6 +113,10 @@ type TestRequest struct {
 	RTOTarget time.Duration
 	// Service is set when Copy is a service archive.
 	Service *schema.Service
+	// Fetched is how long fetching Copy from an off-site target took. A
+	// drill of a fetched copy verifies Copy where it is (the fetch was the
+	// restore) and counts Fetched in its RTO.
+	Fetched time.Duration
 }
 
 // Prover runs restore tests and drills.
@@ -137,6 +146,9 @@ type History struct {
 	// against (drsync recover --accept-source): it holds until a newer
 	// snapshot exists to compare with.
 	AcceptedAgainst string `json:"acceptedAgainst,omitempty"`
+	// Offsite is the same evidence about the copies on each off-site
+	// target, by target name: its sends (LastSend), tests and drills.
+	Offsite map[string]*History `json:"offsite,omitempty"`
 
 	// Passes are the newest passing proofs, one per snapshot, oldest
 	// snapshot first: when a newer snapshot's copy fails its test, the
@@ -162,32 +174,38 @@ func (h *History) Record(e JournalEntry) {
 		if e.Action.Kind == KindSend {
 			h.LastSend = &e
 		}
+	case KindOffsiteSend, KindOffsiteTest, KindOffsiteDrill:
+		h.recordOffsite(e)
 	case KindTest, KindDrill:
-		r := e.Report
-		if r == nil {
-			return
-		}
-		if r.Result == ResultSkip {
-			if r.Kind == KindTest {
-				h.LastSkipped = r
-			}
-			return
-		}
-		if r.Kind == KindDrill {
-			h.LastDrill = r
-			if r.Passed() {
-				h.LastPassedDrill = r
-			}
-		} else {
-			h.Tests++
-			h.LastTest = r
-			if r.Passed() {
-				h.Passed++
-				h.LastPassed = r
-			}
-		}
-		h.Verdict(r)
+		h.recordProof(e.Report)
 	}
+}
+
+// recordProof folds a test's or a drill's report into the history.
+func (h *History) recordProof(r *TestReport) {
+	if r == nil {
+		return
+	}
+	if r.Result == ResultSkip {
+		if r.Kind == KindTest {
+			h.LastSkipped = r
+		}
+		return
+	}
+	if r.Kind == KindDrill {
+		h.LastDrill = r
+		if r.Passed() {
+			h.LastPassedDrill = r
+		}
+	} else {
+		h.Tests++
+		h.LastTest = r
+		if r.Passed() {
+			h.Passed++
+			h.LastPassed = r
+		}
+	}
+	h.Verdict(r)
 }
 
 // Verdict updates Verified with a test's or drill's result. A snapshot's

@@ -34,6 +34,8 @@ type OffsiteSpec struct {
 	Archive bool   `json:"archive,omitempty"`
 	Parent  string `json:"parent,omitempty"`
 	Chain   string `json:"chain,omitempty"`
+	// ExpectedBytes is a send's likely size, for a progress bar.
+	ExpectedBytes int64 `json:"expectedBytes,omitempty"`
 }
 
 func offsiteOn(a Action) string {

@@ -70,6 +70,10 @@ type ProofWhy struct {
 	// LocalFallback says the drive holds no replica, so the local
 	// snapshot is tested.
 	LocalFallback bool `json:"localFallback,omitempty"`
+	// Target names the off-site target whose copy is proven; its entry
+	// may declare its own cadence (Declared).
+	Target   string `json:"target,omitempty"`
+	Declared bool   `json:"declared,omitempty"`
 }
 
 // RetentionWhy is retention's verdict on a copy it does not keep.
@@ -145,6 +149,9 @@ func (s *SendWhy) text() string {
 
 func (p *ProofWhy) text(tier string) string {
 	want := fmt.Sprintf("tier %s wants one every %s", tier, schema.FormatDuration(p.Every.Duration))
+	if p.Declared {
+		want = fmt.Sprintf("its copies on %s want one every %s", p.Target, schema.FormatDuration(p.Every.Duration))
+	}
 	var text string
 	switch p.Last {
 	case ResultFail:

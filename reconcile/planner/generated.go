@@ -34,6 +34,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Inp
 			s.NewestLocal, s.NewestExternal = model.NewestTime(current(st.Local, now)), model.NewestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
+		s.Offsite = offsiteEvidence(name, subvolumeTargets(d, name), h, o, now)
 		if f := o.SendFailing[name]; f != nil {
 			s.SendFailingSince = f.Since
 		}
@@ -58,6 +59,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Inp
 			s.ExternalCount, s.NewestExternal = len(st.External), model.NewestTime(current(st.External, now))
 		}
 		fillEvidence(&s, o.History[name])
+		s.Offsite = offsiteEvidence(name, serviceTargets(d, name), o.History[name], o, now)
 		in.Subvolumes[name] = s
 	}
 	return in
@@ -87,8 +89,9 @@ func fillEvidence(s *render.SubvolumeStatus, h *model.History) {
 		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
 	}
 	s.TestsRun, s.TestsPassed = h.Tests, h.Passed
-	if h.Verified != nil {
-		s.Verified = h.Verified.SnapshotTime
+	// The real RPO counts every verified copy, off-site ones too.
+	if v := h.NewestVerified(); v != nil {
+		s.Verified = v.SnapshotTime
 	}
 	if dr := h.LastDrill; dr != nil {
 		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}

@@ -58,8 +58,12 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 			// here: keep every copy off-site too.
 			in.Policy.MinAll = true
 		}
+		if last := o.History[s.Name].TargetHistory(name).LastSend; last != nil {
+			in.LastSentBytes = last.Bytes
+		}
 		res := target.Plan(in)
 		sp.Warnings = append(sp.Warnings, res.Warnings...)
+		keepOffsiteParent(sp, s.Snapshots.Location, res.KeepLocal, name)
 		for _, a := range res.Actions {
 			sp.Actions = append(sp.Actions, offsiteAction(d, s, a))
 		}
@@ -83,7 +87,7 @@ func offsiteWarnings(d *schema.Desired, o *model.Observed) []string {
 
 func offsiteAction(d *schema.Desired, s *schema.Subvolume, a target.Action) model.Action {
 	out := model.Action{Subvolume: s.Name, Location: a.Target, Snapshot: a.Name, Reason: a.Reason,
-		Offsite: &model.OffsiteSpec{Target: a.Target, Parent: a.Parent, Chain: a.Chain}}
+		Offsite: &model.OffsiteSpec{Target: a.Target, Parent: a.Parent, Chain: a.Chain, ExpectedBytes: a.ExpectedBytes}}
 	switch a.Kind {
 	case target.ActSend:
 		out.Kind = model.KindOffsiteSend

@@ -37,6 +37,7 @@ func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 		planDisasters(&sp, st, o.History[name])
 		markExternal(&sp, d, o)
 		planOffsite(&sp, d, d.Subvolumes[name], st, o, now)
+		planOffsiteProofs(&sp, d, d.Subvolumes[name], st, o, now)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}
 	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
@@ -44,6 +45,7 @@ func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 		if st := o.Services[name]; st != nil {
 			sp := planService(d, d.Services[name], st, o, now)
 			planServiceOffsite(&sp, d, d.Services[name], st, o, now)
+			planServiceOffsiteProofs(&sp, d, d.Services[name], o, now)
 			p.Services = append(p.Services, sp)
 		}
 	}
