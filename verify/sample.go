@@ -40,7 +40,11 @@ const MaxSampleSize = 100_000
 // strata's shares.
 //
 // Randomness comes from hashing the seed with each path, so the sample
-// depends only on the seed and the tree, not on the order directories list.
+// depends only on the seed and the tree, not on the order directories list
+// nor on how the tree is read: the root of a read-only btrfs subvolume (a
+// snapshot or replica) is read from its own btree, sizes included, in a few
+// large ioctls; anything else is walked with getdents and one fstatat per
+// regular file.
 // Unreadable directories do not stop the walk: the sample of the rest is
 // returned together with an error naming each of them. Rels are sorted.
 func Sample(root string, n int, seed int64) ([]string, error) {

@@ -8,8 +8,9 @@ import (
 	"github.com/drsync/drsync/providers/btrfs/treesearch"
 )
 
-// errFallBack means the btree cannot be read here (not a btrfs subvolume
-// root, no CAP_SYS_ADMIN, an old kernel): walk the directories instead.
+// errFallBack means the btree cannot be read here (not the root of a
+// read-only btrfs subvolume, no CAP_SYS_ADMIN, an old kernel): walk the
+// directories instead.
 var errFallBack = errors.New("walk the directories instead")
 
 // maxPending bounds the files held while their directory's own name is not
@@ -83,7 +84,7 @@ func (s *sampler) scanTree(rootFd int) error {
 		return nil
 	})
 	switch {
-	case errors.Is(err, treesearch.ErrNotSubvolumeRoot), errors.Is(err, unix.EPERM),
+	case errors.Is(err, treesearch.ErrNotReadOnlySubvolume), errors.Is(err, unix.EPERM),
 		errors.Is(err, unix.ENOTTY), errors.Is(err, unix.EINVAL), errors.Is(err, errFallBack):
 		return errFallBack
 	case err != nil:

@@ -134,20 +134,20 @@ func TestSampleTreeMatchesWalk(t *testing.T) {
 			}
 		}
 	}
-	large, _ := sample(snap, 20, 1, true) // 20/10 picks kept for the largest files
+	large, _ := sample(snap, 20, 1, true)                                                     // 20/10 picks kept for the largest files
 	if !slices.Contains(large, "sparse") || !slices.Contains(large, "media/disk image.img") { // 1 GiB and 64 MiB
 		t.Errorf("the two largest files are not in the sample: %q", large)
 	}
 }
 
-// TestSampleTreeFallsBack: below a subvolume's root and on other
-// filesystems the walk is used, and gives a sample.
+// TestSampleTreeFallsBack: below a subvolume's root, in a writable
+// subvolume and on other filesystems the walk is used, and gives a sample.
 func TestSampleTreeFallsBack(t *testing.T) {
 	mnt := sandbox.TestFS(t, 128)
 	if _, err := sandbox.FillSampleData(filepath.Join(mnt, "plain"), 5); err != nil {
 		t.Fatal(err)
 	}
-	for _, root := range []string{filepath.Join(mnt, "plain"), filepath.Join(mnt, "plain", "documents"), t.TempDir()} {
+	for _, root := range []string{filepath.Join(mnt, "plain"), filepath.Join(mnt, "plain", "documents"), mnt, t.TempDir()} {
 		f, err := os.Open(root)
 		if err != nil {
 			t.Fatal(err)

@@ -15,7 +15,9 @@ import (
 
 // Request number and layouts mirror linux/btrfs.h and btrfs_tree.h.
 const (
-	iocTreeSearchV2 = 0xc0709411 // _IOWR(0x94, 17, struct btrfs_ioctl_search_args_v2)
+	iocTreeSearchV2   = 0xc0709411 // _IOWR(0x94, 17, struct btrfs_ioctl_search_args_v2)
+	iocSubvolGetflags = 0x80089419 // _IOR(0x94, 25, __u64)
+	subvolRdonly      = 1 << 1     // BTRFS_SUBVOL_RDONLY
 
 	typeInodeItem   = 1  // BTRFS_INODE_ITEM_KEY
 	typeInodeRef    = 12 // BTRFS_INODE_REF_KEY: offset is the parent directory
@@ -63,9 +65,12 @@ var (
 	_ [unsafe.Offsetof(searchArgsV2{}.Buf) - 112]byte
 )
 
-// ErrNotSubvolumeRoot means the directory is not the root of a btrfs
-// subvolume, so its btree is not the tree below it: walk it another way.
-var ErrNotSubvolumeRoot = errors.New("not the root directory of a btrfs subvolume")
+// ErrNotReadOnlySubvolume means the directory is not the root of a
+// read-only btrfs subvolume. Below a root, the btree holds more than the
+// tree below the directory; in a writable subvolume, btrfs keeps recent
+// inode updates in memory (delayed items) until the transaction commits,
+// so the btree can lag behind what stat says. Walk it another way.
+var ErrNotReadOnlySubvolume = errors.New("not the root directory of a read-only btrfs subvolume")
 
 // Inode is what the btree says about one inode.
 type Inode struct {
@@ -81,13 +86,13 @@ type Ref struct {
 	Name   []byte
 }
 
-// Scan calls fn for every inode of the subvolume whose root directory is
-// open as dirfd, in inode-number order, with all its names (several for a
+// Scan calls fn for every inode of the read-only subvolume (a snapshot)
+// whose root directory is open as dirfd, in inode-number order, with all its names (several for a
 // hard link, none for the root). It reads the tree of dirfd's own
 // subvolume (tree id 0), so nested subvolumes, which btrfs send leaves out
 // too, are not entered. Scan needs CAP_SYS_ADMIN; EPERM comes back wrapped.
 func Scan(dirfd int, fn func(Inode, []Ref) error) error {
-	if err := CheckSubvolumeRoot(dirfd); err != nil {
+	if err := checkReadOnlySubvolumeRoot(dirfd); err != nil {
 		return err
 	}
 	args := new(searchArgsV2)
@@ -187,9 +192,9 @@ func Scan(dirfd int, fn func(Inode, []Ref) error) error {
 	}
 }
 
-// CheckSubvolumeRoot returns ErrNotSubvolumeRoot unless dirfd is the root
-// directory of a btrfs subvolume.
-func CheckSubvolumeRoot(dirfd int) error {
+// checkReadOnlySubvolumeRoot returns ErrNotReadOnlySubvolume unless dirfd
+// is the root directory of a read-only btrfs subvolume.
+func checkReadOnlySubvolumeRoot(dirfd int) error {
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(dirfd, &sfs); err != nil {
 		return fmt.Errorf("fstatfs: %w", err)
@@ -199,7 +204,14 @@ func CheckSubvolumeRoot(dirfd int) error {
 		return fmt.Errorf("fstat: %w", err)
 	}
 	if uint32(sfs.Type) != superMagic || st.Ino != RootIno || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return ErrNotSubvolumeRoot
+		return ErrNotReadOnlySubvolume
+	}
+	var flags uint64
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(dirfd), iocSubvolGetflags, uintptr(unsafe.Pointer(&flags))); errno != 0 {
+		return fmt.Errorf("BTRFS_IOC_SUBVOL_GETFLAGS: %w", errno)
+	}
+	if flags&subvolRdonly == 0 {
+		return ErrNotReadOnlySubvolume
 	}
 	return nil
 }
