@@ -52,3 +52,8 @@ golden:
 bench: deps build
 	./bench/plan-vs-btrbk.sh
 	./bench/history.sh
+	./bench/sample-vs-find.sh
+	./bench/verify-vs-diff.sh
+	./bench/recover-vs-raw.sh
+	./bench/offsite-vs-raw.sh
+	./bench/watch-latency.sh

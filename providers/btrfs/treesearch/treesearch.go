@@ -80,37 +80,31 @@ type Inode struct {
 }
 
 // Ref is one name of an inode: Name in the directory inode Parent.
-// Name aliases the search buffer and is valid only during the callback.
+// Name is valid only during the callback.
 type Ref struct {
 	Parent uint64
 	Name   []byte
 }
 
-// Scan calls fn for every inode of the read-only subvolume (a snapshot)
-// whose root directory is open as dirfd, in inode-number order, with all its names (several for a
-// hard link, none for the root). It reads the tree of dirfd's own
-// subvolume (tree id 0), so nested subvolumes, which btrfs send leaves out
-// too, are not entered. Scan needs CAP_SYS_ADMIN; EPERM comes back wrapped.
-func Scan(dirfd int, fn func(Inode, []Ref) error) error {
-	if err := checkReadOnlySubvolumeRoot(dirfd); err != nil {
-		return err
-	}
+// Key is a btree key: items sort by objectid, then type, then offset.
+type Key struct {
+	ObjectID uint64
+	Type     uint8
+	Offset   uint64
+}
+
+// Search calls fn with each item of tree treeID (0: the tree of dirfd's
+// subvolume) whose key lies between min and max inclusive, in key order,
+// a large batch per ioctl. The item aliases a buffer reused by the next
+// batch: fn must copy what it keeps. It needs CAP_SYS_ADMIN.
+func Search(dirfd int, treeID uint64, min, max Key, fn func(Key, []byte) error) error {
 	args := new(searchArgsV2)
-	next := key{objectid: RootIno, typ: typeInodeItem}
-	var cur Inode
-	var refs []Ref
-	have := false
-	emit := func() error {
-		if !have {
-			return nil
-		}
-		have = false
-		return fn(cur, refs)
-	}
+	next := min
 	for {
 		args.Key = searchKey{
-			MinObjectID: next.objectid, MinType: next.typ, MinOffset: next.offset,
-			MaxObjectID: ^uint64(0), MaxType: 255, MaxOffset: ^uint64(0),
+			TreeID:      treeID,
+			MinObjectID: next.ObjectID, MinType: uint32(next.Type), MinOffset: next.Offset,
+			MaxObjectID: max.ObjectID, MaxType: uint32(max.Type), MaxOffset: max.Offset,
 			MaxTransid: ^uint64(0), NrItems: ^uint32(0),
 		}
 		args.BufSize = bufSize
@@ -119,77 +113,114 @@ func Scan(dirfd int, fn func(Inode, []Ref) error) error {
 		}
 		n := int(args.Key.NrItems)
 		if n == 0 {
-			return emit()
+			return nil
 		}
 		buf := args.Buf[:]
-		var last key
+		var last Key
 		for range n {
 			if len(buf) < searchHeaderSize {
 				return fmt.Errorf("tree search: truncated header")
 			}
-			last = key{
-				objectid: binary.LittleEndian.Uint64(buf[8:]),
-				offset:   binary.LittleEndian.Uint64(buf[16:]),
-				typ:      binary.LittleEndian.Uint32(buf[24:]),
+			last = Key{
+				ObjectID: binary.LittleEndian.Uint64(buf[8:]),
+				Offset:   binary.LittleEndian.Uint64(buf[16:]),
+				Type:     uint8(binary.LittleEndian.Uint32(buf[24:])),
 			}
 			size := int(binary.LittleEndian.Uint32(buf[28:]))
 			if len(buf) < searchHeaderSize+size {
-				return fmt.Errorf("tree search: truncated item %d/%d", last.objectid, last.typ)
+				return fmt.Errorf("tree search: truncated item %d/%d", last.ObjectID, last.Type)
 			}
-			item := buf[searchHeaderSize : searchHeaderSize+size]
+			if err := fn(last, buf[searchHeaderSize:searchHeaderSize+size]); err != nil {
+				return err
+			}
 			buf = buf[searchHeaderSize+size:]
-			switch last.typ {
-			case typeInodeItem:
-				if err := emit(); err != nil {
-					return err
-				}
-				if len(item) < inodeItemSize {
-					return fmt.Errorf("tree search: inode %d: short inode item", last.objectid)
-				}
-				cur = Inode{
-					Ino:  last.objectid,
-					Size: int64(binary.LittleEndian.Uint64(item[16:])),
-					Mode: binary.LittleEndian.Uint32(item[52:]),
-				}
-				refs, have = refs[:0], true
-			case typeInodeRef:
-				if !have || cur.Ino != last.objectid {
-					continue
-				}
-				for len(item) >= 10 {
-					l := int(binary.LittleEndian.Uint16(item[8:]))
-					if len(item) < 10+l {
-						return fmt.Errorf("tree search: inode %d: short inode ref", last.objectid)
-					}
-					refs = append(refs, Ref{Parent: last.offset, Name: item[10 : 10+l]})
-					item = item[10+l:]
-				}
-			case typeInodeExtref:
-				if !have || cur.Ino != last.objectid {
-					continue
-				}
-				for len(item) >= 18 {
-					l := int(binary.LittleEndian.Uint16(item[16:]))
-					if len(item) < 18+l {
-						return fmt.Errorf("tree search: inode %d: short inode extref", last.objectid)
-					}
-					refs = append(refs, Ref{Parent: binary.LittleEndian.Uint64(item), Name: item[18 : 18+l]})
-					item = item[18+l:]
-				}
-			}
-		}
-		// The names alias the buffer the next call overwrites; the open
-		// inode's items may go on in the next batch.
-		if have {
-			for i := range refs {
-				refs[i].Name = append([]byte(nil), refs[i].Name...)
-			}
 		}
 		var ok bool
-		if next, ok = last.successor(); !ok {
-			return emit()
+		if next, ok = last.successor(); !ok || max.less(next) {
+			return nil
 		}
 	}
+}
+
+// Scan calls fn for every inode of the read-only subvolume (a snapshot)
+// whose root directory is open as dirfd, in inode-number order, with all
+// its names (several for a hard link, none for the root). It reads the tree
+// of dirfd's own subvolume (tree id 0), so nested subvolumes, which btrfs
+// send leaves out too, are not entered. Scan needs CAP_SYS_ADMIN; EPERM
+// comes back wrapped.
+func Scan(dirfd int, fn func(Inode, []Ref) error) error {
+	if err := checkReadOnlySubvolumeRoot(dirfd); err != nil {
+		return err
+	}
+	var cur Inode
+	var refs []Ref
+	var names []byte // the current inode's names, back to back
+	type span struct{ start, end int }
+	var spans []span
+	have := false
+	emit := func() error {
+		if !have {
+			return nil
+		}
+		have = false
+		for i := range refs {
+			refs[i].Name = names[spans[i].start:spans[i].end]
+		}
+		return fn(cur, refs)
+	}
+	// Names are copied out of the search buffer, which the next batch
+	// overwrites while an inode's items may go on in it.
+	addRef := func(parent uint64, name []byte) {
+		spans = append(spans, span{len(names), len(names) + len(name)})
+		names = append(names, name...)
+		refs = append(refs, Ref{Parent: parent})
+	}
+	err := Search(dirfd, 0, Key{RootIno, typeInodeItem, 0}, Key{^uint64(0), 255, ^uint64(0)}, func(k Key, item []byte) error {
+		switch k.Type {
+		case typeInodeItem:
+			if err := emit(); err != nil {
+				return err
+			}
+			if len(item) < inodeItemSize {
+				return fmt.Errorf("tree search: inode %d: short inode item", k.ObjectID)
+			}
+			cur = Inode{
+				Ino:  k.ObjectID,
+				Size: int64(binary.LittleEndian.Uint64(item[16:])),
+				Mode: binary.LittleEndian.Uint32(item[52:]),
+			}
+			refs, names, spans, have = refs[:0], names[:0], spans[:0], true
+		case typeInodeRef:
+			if !have || cur.Ino != k.ObjectID {
+				return nil
+			}
+			for len(item) >= 10 {
+				l := int(binary.LittleEndian.Uint16(item[8:]))
+				if len(item) < 10+l {
+					return fmt.Errorf("tree search: inode %d: short inode ref", k.ObjectID)
+				}
+				addRef(k.Offset, item[10:10+l])
+				item = item[10+l:]
+			}
+		case typeInodeExtref:
+			if !have || cur.Ino != k.ObjectID {
+				return nil
+			}
+			for len(item) >= 18 {
+				l := int(binary.LittleEndian.Uint16(item[16:]))
+				if len(item) < 18+l {
+					return fmt.Errorf("tree search: inode %d: short inode extref", k.ObjectID)
+				}
+				addRef(binary.LittleEndian.Uint64(item), item[18:18+l])
+				item = item[18+l:]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return emit()
 }
 
 // checkReadOnlySubvolumeRoot returns ErrNotReadOnlySubvolume unless dirfd
@@ -216,21 +247,25 @@ func checkReadOnlySubvolumeRoot(dirfd int) error {
 	return nil
 }
 
-type key struct {
-	objectid uint64
-	typ      uint32
-	offset   uint64
+func (k Key) less(o Key) bool {
+	if k.ObjectID != o.ObjectID {
+		return k.ObjectID < o.ObjectID
+	}
+	if k.Type != o.Type {
+		return k.Type < o.Type
+	}
+	return k.Offset < o.Offset
 }
 
 // successor is the smallest key after k, false past the last one.
-func (k key) successor() (key, bool) {
+func (k Key) successor() (Key, bool) {
 	switch {
-	case k.offset < ^uint64(0):
-		k.offset++
-	case k.typ < 255:
-		k.typ, k.offset = k.typ+1, 0
-	case k.objectid < ^uint64(0):
-		k.objectid, k.typ, k.offset = k.objectid+1, 0, 0
+	case k.Offset < ^uint64(0):
+		k.Offset++
+	case k.Type < 255:
+		k.Type, k.Offset = k.Type+1, 0
+	case k.ObjectID < ^uint64(0):
+		k.ObjectID, k.Type, k.Offset = k.ObjectID+1, 0, 0
 	default:
 		return k, false
 	}
