@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -65,6 +66,11 @@ var (
 	_ [unsafe.Offsetof(searchArgsV2{}.Buf) - 112]byte
 )
 
+// argsPool keeps search buffers for the next Search: a fresh megabyte per
+// call, zeroed and faulted in, cost more than the search itself when
+// listing snapshot directories one after another.
+var argsPool = sync.Pool{New: func() any { return new(searchArgsV2) }}
+
 // ErrNotReadOnlySubvolume means the directory is not the root of a
 // read-only btrfs subvolume. Below a root, the btree holds more than the
 // tree below the directory; in a writable subvolume, btrfs keeps recent
@@ -98,7 +104,8 @@ type Key struct {
 // a large batch per ioctl. The item aliases a buffer reused by the next
 // batch: fn must copy what it keeps. It needs CAP_SYS_ADMIN.
 func Search(dirfd int, treeID uint64, min, max Key, fn func(Key, []byte) error) error {
-	args := new(searchArgsV2)
+	args := argsPool.Get().(*searchArgsV2)
+	defer argsPool.Put(args)
 	next := min
 	for {
 		args.Key = searchKey{

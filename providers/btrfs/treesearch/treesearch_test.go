@@ -1,4 +1,4 @@
-package treesearch
+package treesearch_test
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/providers/btrfs/treesearch"
 	"github.com/drsync/drsync/sandbox"
 )
 
@@ -96,15 +97,15 @@ func TestScanMatchesLstat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	names := map[uint64]Ref{} // directories
+	names := map[uint64]treesearch.Ref{} // directories
 	type entry struct {
-		Ref
+		treesearch.Ref
 		seen
 	}
 	var entries []entry
-	err = Scan(fd, func(ino Inode, refs []Ref) error {
+	err = treesearch.Scan(fd, func(ino treesearch.Inode, refs []treesearch.Ref) error {
 		for _, r := range refs {
-			if ino.Ino == RootIno {
+			if ino.Ino == treesearch.RootIno {
 				continue
 			}
 			r.Name = slices.Clone(r.Name)
@@ -121,7 +122,7 @@ func TestScanMatchesLstat(t *testing.T) {
 	got := map[string]seen{}
 	for _, e := range entries {
 		rel := string(e.Name)
-		for p := e.Parent; p != RootIno; p = names[p].Parent {
+		for p := e.Parent; p != treesearch.RootIno; p = names[p].Parent {
 			rel = string(names[p].Name) + "/" + rel
 		}
 		got[rel] = e.seen
@@ -164,10 +165,10 @@ func TestScanRefuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = Scan(fd, func(Inode, []Ref) error { return nil })
+		err = treesearch.Scan(fd, func(treesearch.Inode, []treesearch.Ref) error { return nil })
 		unix.Close(fd)
-		if !errors.Is(err, ErrNotReadOnlySubvolume) {
-			t.Errorf("%s: Scan = %v, want ErrNotReadOnlySubvolume", dir, err)
+		if !errors.Is(err, treesearch.ErrNotReadOnlySubvolume) {
+			t.Errorf("%s: Scan = %v, want treesearch.ErrNotReadOnlySubvolume", dir, err)
 		}
 	}
 }
