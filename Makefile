@@ -55,5 +55,7 @@ bench: deps build
 	./bench/sample-vs-find.sh
 	./bench/verify-vs-diff.sh
 	./bench/recover-vs-raw.sh
+	./bench/drill-vs-raw.sh
+	./bench/send-vs-raw.sh
 	./bench/offsite-vs-raw.sh
 	./bench/watch-latency.sh
