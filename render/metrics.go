@@ -31,32 +31,35 @@ func desc(name, help string, labels []string) *prometheus.Desc {
 // backup_snapshots: promtool's linter reserves "_count" for histograms.
 var (
 	// Declared targets, always present: they make the alert rules generic.
-	mRPOTarget       = desc("backup_rpo_target_seconds", "RPO target of the subvolume's tier: the age its newest verified restorable copy may reach.", subLabels)
-	mRTOTarget       = desc("backup_rto_target_seconds", "RTO target of the subvolume: the longest a full restore may take.", subLabels)
-	mTestInterval    = desc("backup_restore_test_interval_seconds", "How often the subvolume's tier wants a restore test.", subLabels)
-	mDrillInterval   = desc("backup_drill_interval_seconds", "How often the subvolume's tier wants a full restore drill; absent when it wants none.", subLabels)
-	mScheduleIntvl   = desc("backup_schedule_interval_seconds", "Longest gap between two due slots of the subvolume's schedule at a location.", locLabels)
-	mDriveInterval   = desc("backup_external_drive_interval_seconds", "How often the external drive must be present: its most frequent replica schedule.", driveLabels)
-	mLastSuccess     = desc("backup_last_success_timestamp", "Unix time of the last apply that snapshotted or sent the subvolume without error.", subLabels)
-	mDuration        = desc("backup_duration_seconds", "Duration of that backup (snapshot and send).", subLabels)
-	mSendFailing     = desc("backup_send_failing_since_timestamp", "Unix time the subvolume's sends to its external location started failing; absent while the last send succeeded. drsync status and plan give btrfs's reason.", subLabels)
-	mSize            = desc("backup_size_bytes", "Stream size of the subvolume's last send to its external location.", subLabels)
-	mSnapshots       = desc("backup_snapshots", "Number of snapshots of the subvolume at a location.", locLabels)
-	mNewest          = desc("backup_newest_snapshot_timestamp", "Unix time of the subvolume's newest snapshot at a location.", locLabels)
-	mAge             = desc("backup_age_seconds", "Age of the subvolume's newest snapshot at a location when the metrics were written.", locLabels)
-	mTestSuccess     = desc("backup_restore_test_success", "Whether the subvolume's newest restore test passed (1) or failed (0).", subLabels)
-	mTestDuration    = desc("backup_restore_test_duration_seconds", "Duration of the subvolume's newest restore test.", subLabels)
-	mTestFiles       = desc("backup_restore_test_files_validated", "Files the subvolume's newest restore test validated.", subLabels)
-	mTestLastRun     = desc("backup_restore_test_last_run_timestamp", "Unix time of the subvolume's newest restore test.", subLabels)
-	mTestsRun        = desc("backup_restore_tests_total", "Restore tests of the subvolume on record.", subLabels)
-	mTestsPassed     = desc("backup_restore_tests_passed_total", "Passing restore tests of the subvolume on record.", subLabels)
-	mVerified        = desc("backup_verified_snapshot_timestamp", "Unix time of the newest snapshot of the subvolume a passing restore test verified.", subLabels)
-	mVerifiedAge     = desc("backup_verified_age_seconds", "Age of the newest verified restorable snapshot when the metrics were written: the real RPO.", subLabels)
-	mDrillSuccess    = desc("backup_drill_success", "Whether the subvolume's newest full restore drill passed (1) or failed (0).", subLabels)
-	mDrillLastRun    = desc("backup_drill_last_run_timestamp", "Unix time of the subvolume's newest full restore drill.", subLabels)
-	mDrillDuration   = desc("backup_drill_duration_seconds", "Duration of the subvolume's newest full restore drill.", subLabels)
-	mDrillBytes      = desc("backup_drill_bytes", "Bytes the subvolume's newest full restore drill restored.", subLabels)
-	mRTOMeasured     = desc("backup_rto_measured_seconds", "Measured RTO: duration of the subvolume's newest drill, when it passed.", subLabels)
+	mRPOTarget     = desc("backup_rpo_target_seconds", "RPO target of the subvolume's tier: the age its newest verified restorable copy may reach.", subLabels)
+	mRTOTarget     = desc("backup_rto_target_seconds", "RTO target of the subvolume: the longest a full restore may take.", subLabels)
+	mTestInterval  = desc("backup_restore_test_interval_seconds", "How often the subvolume's tier wants a restore test.", subLabels)
+	mDrillInterval = desc("backup_drill_interval_seconds", "How often the subvolume's tier wants a full restore drill; absent when it wants none.", subLabels)
+	mScheduleIntvl = desc("backup_schedule_interval_seconds", "Longest gap between two due slots of the subvolume's schedule at a location.", locLabels)
+	mDriveInterval = desc("backup_external_drive_interval_seconds", "How often the external drive must be present: its most frequent replica schedule.", driveLabels)
+	mLastSuccess   = desc("backup_last_success_timestamp", "Unix time of the last apply that snapshotted or sent the subvolume without error.", subLabels)
+	mDuration      = desc("backup_duration_seconds", "Duration of that backup (snapshot and send).", subLabels)
+	mSendFailing   = desc("backup_send_failing_since_timestamp", "Unix time the subvolume's sends to its external location started failing; absent while the last send succeeded. drsync status and plan give btrfs's reason.", subLabels)
+	mSize          = desc("backup_size_bytes", "Stream size of the subvolume's last send to its external location.", subLabels)
+	mSnapshots     = desc("backup_snapshots", "Number of snapshots of the subvolume at a location.", locLabels)
+	mNewest        = desc("backup_newest_snapshot_timestamp", "Unix time of the subvolume's newest snapshot at a location.", locLabels)
+	mAge           = desc("backup_age_seconds", "Age of the subvolume's newest snapshot at a location when the metrics were written.", locLabels)
+	mTestSuccess   = desc("backup_restore_test_success", "Whether the subvolume's newest restore test passed (1) or failed (0).", subLabels)
+	mTestDuration  = desc("backup_restore_test_duration_seconds", "Duration of the subvolume's newest restore test.", subLabels)
+	mTestFiles     = desc("backup_restore_test_files_validated", "Files the subvolume's newest restore test validated.", subLabels)
+	mTestLastRun   = desc("backup_restore_test_last_run_timestamp", "Unix time of the subvolume's newest restore test.", subLabels)
+	mTestsRun      = desc("backup_restore_tests_total", "Restore tests of the subvolume on record.", subLabels)
+	mTestsPassed   = desc("backup_restore_tests_passed_total", "Passing restore tests of the subvolume on record.", subLabels)
+	mVerified      = desc("backup_verified_snapshot_timestamp", "Unix time of the newest snapshot of the subvolume a passing restore test verified.", subLabels)
+	mVerifiedAge   = desc("backup_verified_age_seconds", "Age of the newest verified restorable snapshot when the metrics were written: the real RPO.", subLabels)
+	mDrillSuccess  = desc("backup_drill_success", "Whether the subvolume's newest full restore drill passed (1) or failed (0).", subLabels)
+	mDrillLastRun  = desc("backup_drill_last_run_timestamp", "Unix time of the subvolume's newest full restore drill.", subLabels)
+	mDrillDuration = desc("backup_drill_duration_seconds", "Duration of the subvolume's newest full restore drill.", subLabels)
+	mDrillBytes    = desc("backup_drill_bytes", "Bytes the subvolume's newest full restore drill restored.", subLabels)
+	mRTOMeasured   = desc("backup_rto_measured_seconds", "Measured RTO: restore time of the subvolume's newest drill, when it passed (its verification not included).", subLabels)
+	// The drill's two parts, so a slow verification is not mistaken for a slow recovery.
+	mDrillRestore    = desc("backup_drill_restore_seconds", "Restore (receive) time of the subvolume's newest full restore drill: what a recovery costs.", subLabels)
+	mDrillVerify     = desc("backup_drill_verify_seconds", "Verification time of the subvolume's newest full restore drill: every file compared.", subLabels)
 	mDriveSeen       = desc("backup_external_drive_last_seen_timestamp", "Unix time the external drive was last known present (mounted at an apply, or its newest replica).", driveLabels)
 	mRuns            = desc("drsync_reconcile_runs_total", "drsync apply runs on record by result.", []string{"result"})
 	mLastRun         = desc("drsync_reconcile_last_run_timestamp", "Unix time of drsync's last apply run.", nil)
@@ -69,6 +72,7 @@ var allMetrics = []*prometheus.Desc{
 	mLastSuccess, mDuration, mSize, mSendFailing, mSnapshots, mNewest, mAge,
 	mTestSuccess, mTestDuration, mTestFiles, mTestLastRun, mTestsRun, mTestsPassed,
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
+	mDrillRestore, mDrillVerify,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
 }
 
@@ -152,8 +156,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mDrillLastRun, unix(d.Time), l...)
 			gauge(mDrillDuration, seconds(d.Duration), l...)
 			gauge(mDrillBytes, float64(d.Bytes), l...)
+			if d.Restore > 0 {
+				gauge(mDrillRestore, seconds(d.Restore), l...)
+				gauge(mDrillVerify, seconds(d.Verify), l...)
+			}
 			if d.Passed {
-				gauge(mRTOMeasured, seconds(d.Duration), l...)
+				gauge(mRTOMeasured, seconds(d.RTO()), l...)
 			}
 		}
 	}

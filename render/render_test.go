@@ -48,7 +48,7 @@ func fixedInput(t testing.TB) Input {
 				Test:     &TestEvidence{Time: ago(20 * day), Passed: true, Duration: 95 * time.Second, Files: 50, Snapshot: "htpc-home.20260222T0300"},
 				TestsRun: 5, TestsPassed: 5,
 				Verified: ago(21 * day),
-				Drill:    &DrillEvidence{Time: ago(60 * day), Passed: true, Duration: 25 * time.Minute, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260111T0300"},
+				Drill:    &DrillEvidence{Time: ago(60 * day), Passed: true, Duration: 25 * time.Minute, Restore: 19 * time.Minute, Verify: 6 * time.Minute, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260111T0300"},
 			},
 			"subvol3-opptak": {
 				LocalCount: 7, ExternalCount: 18,
