@@ -51,6 +51,7 @@ golden:
 
 bench: deps build
 	./bench/plan-vs-btrbk.sh
+	./bench/plan-scale.sh
 	./bench/history.sh
 	./bench/sample-vs-find.sh
 	./bench/verify-vs-diff.sh
