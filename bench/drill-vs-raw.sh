@@ -87,7 +87,7 @@ for run in $(seq "$RUNS"); do
 	"$drsync" drill --subvolume data --json -f "$desired" -t root="$sb" >"$work/drill.json" || die "drill failed: $(cat "$work/drill.json")"
 	t1=$(date +%s.%N)
 	total=$(secs "$t0" "$t1")
-	read -r result restore verify < <(jq -r '.reports[0] | "\(.result) \(.restoreSeconds // "n/a") \(.verifySeconds // "n/a")"' "$work/drill.json")
+	read -r result restore verify < <(jq -r '.reports[0] | "\(.result) \(.restoreSeconds // 0 | . * 100 | round / 100) \(.verifySeconds // 0 | . * 100 | round / 100)"' "$work/drill.json")
 	[[ $result == pass ]] || die "drill result $result"
 	say "drsync drill run $run: ${total}s (evidence: restore ${restore}s, verification ${verify}s)"
 	if better "$total" "$best_drill"; then best_drill=$total best_restore=$restore best_verify=$verify; fi
