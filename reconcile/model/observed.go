@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -50,6 +51,8 @@ type Observed struct {
 	// RefusedFiles says why a generated file was not read: a symlink, or
 	// not a regular file. It is reported and left alone.
 	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
+	// Rehearsals are the runbooks' newest rehearsals, by runbook.
+	Rehearsals map[string]evidence.Latest `json:"rehearsals,omitempty"`
 }
 
 // Drive is an external location's drive as observed.
