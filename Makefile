@@ -51,4 +51,12 @@ golden:
 
 bench: deps build
 	./bench/plan-vs-btrbk.sh
+	./bench/plan-scale.sh
 	./bench/history.sh
+	./bench/sample-vs-find.sh
+	./bench/verify-vs-diff.sh
+	./bench/recover-vs-raw.sh
+	./bench/drill-vs-raw.sh
+	./bench/send-vs-raw.sh
+	./bench/offsite-vs-raw.sh
+	./bench/watch-latency.sh

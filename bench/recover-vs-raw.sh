@@ -6,14 +6,14 @@
 # reported separately (from the journal's verify step), and the target is
 # on the rest. A report: it exits 0 even when a target is missed.
 #
-# Env: SIZE_MIB (1024) and FILES (4000) size the subvolume; RUNS (3) the
+# Env: SIZE_MIB (2048) and FILES (8000) size the subvolume; RUNS (3) the
 # repetitions, best time kept; DRSYNC a prebuilt binary (default: go build).
 set -euo pipefail
 
-# The issue asks for about 2 GiB; the sandbox's pool image is 2 GiB and
-# must hold the tree and, while a recovery runs, its received copy.
-SIZE_MIB=${SIZE_MIB:-1024}
-FILES=${FILES:-4000}
+# About 2 GiB, as issue 8 asks; the sandbox's pool image (6 GiB, sparse)
+# holds the tree and, while a recovery runs, its received copy.
+SIZE_MIB=${SIZE_MIB:-2048}
+FILES=${FILES:-8000}
 RUNS=${RUNS:-3}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '%s\n' "$*"; }

@@ -56,7 +56,9 @@ var (
 	mDrillLastRun    = desc("backup_drill_last_run_timestamp", "Unix time of the subvolume's newest full restore drill.", subLabels)
 	mDrillDuration   = desc("backup_drill_duration_seconds", "Duration of the subvolume's newest full restore drill.", subLabels)
 	mDrillBytes      = desc("backup_drill_bytes", "Bytes the subvolume's newest full restore drill restored.", subLabels)
-	mRTOMeasured     = desc("backup_rto_measured_seconds", "Measured RTO: duration of the subvolume's newest drill, when it passed.", subLabels)
+	mRTOMeasured     = desc("backup_rto_measured_seconds", "Measured RTO: restore time of the subvolume's newest drill, when it passed (its verification not included).", subLabels)
+	mDrillRestore    = desc("backup_drill_restore_seconds", "Restore (receive) time of the subvolume's newest full restore drill: what a recovery costs.", subLabels)
+	mDrillVerify     = desc("backup_drill_verify_seconds", "Verification time of the subvolume's newest full restore drill: every file compared.", subLabels)
 	mDriveSeen       = desc("backup_external_drive_last_seen_timestamp", "Unix time the external drive was last known present (mounted at an apply, or its newest replica).", driveLabels)
 	mRuns            = desc("drsync_reconcile_runs_total", "drsync apply runs on record by result.", []string{"result"})
 	mLastRun         = desc("drsync_reconcile_last_run_timestamp", "Unix time of drsync's last apply run.", nil)
@@ -69,6 +71,7 @@ var allMetrics = []*prometheus.Desc{
 	mLastSuccess, mDuration, mSize, mSendFailing, mSnapshots, mNewest, mAge,
 	mTestSuccess, mTestDuration, mTestFiles, mTestLastRun, mTestsRun, mTestsPassed,
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
+	mDrillRestore, mDrillVerify,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
 	mRehearsalInterval, mRehearsalSuccess, mRehearsalLastRun, mRehearsalLastOK, mRehearsalDuration, mRehearsalBytes,
 }
@@ -153,8 +156,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mDrillLastRun, unix(d.Time), l...)
 			gauge(mDrillDuration, seconds(d.Duration), l...)
 			gauge(mDrillBytes, float64(d.Bytes), l...)
+			if d.Restore > 0 {
+				gauge(mDrillRestore, seconds(d.Restore), l...)
+				gauge(mDrillVerify, seconds(d.Verify), l...)
+			}
 			if d.Passed {
-				gauge(mRTOMeasured, seconds(d.Duration), l...)
+				gauge(mRTOMeasured, seconds(d.RTO()), l...)
 			}
 		}
 	}

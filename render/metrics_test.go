@@ -45,6 +45,9 @@ func TestMetricsOmitUnknown(t *testing.T) {
 		`backup_size_bytes{subvolume="subvol2-pics"`,
 		// tier 2 asks for no drills
 		`backup_drill_interval_seconds{subvolume="subvol1-docs"`,
+		// a drill recorded before restore and verification were timed apart
+		`backup_drill_restore_seconds{subvolume="subvol3-opptak"`,
+		`backup_drill_verify_seconds{subvolume="subvol3-opptak"`,
 	} {
 		if strings.Contains(m, absent) {
 			t.Errorf("metrics contain %s", absent)
@@ -56,6 +59,11 @@ func TestMetricsOmitUnknown(t *testing.T) {
 		`backup_rpo_target_seconds{subvolume="htpc-root",tier="2"} 2.592e+06`,
 		`backup_rto_target_seconds{subvolume="htpc-home",tier="1"} 1800`,
 		`backup_rto_measured_seconds{subvolume="subvol3-opptak",tier="1"} 32400`,
+		// the RTO is the restore; the verification is reported next to it
+		`backup_rto_measured_seconds{subvolume="htpc-home",tier="1"} 1140`,
+		`backup_drill_restore_seconds{subvolume="htpc-home",tier="1"} 1140`,
+		`backup_drill_verify_seconds{subvolume="htpc-home",tier="1"} 360`,
+		`backup_drill_duration_seconds{subvolume="htpc-home",tier="1"} 1500`,
 		`backup_snapshots{location="external",location_name="WD-18TB",subvolume="subvol2-pics",tier="3"} 0`,
 		`backup_drill_interval_seconds{subvolume="htpc-home",tier="1"} 7.776e+06`,
 		"# TYPE drsync_reconcile_runs_total counter",

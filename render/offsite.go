@@ -144,9 +144,9 @@ func collectOffsite(in Input, gauge func(*prometheus.Desc, float64, ...string)) 
 			gauge(mOffDrillSuccess, boolean(dr.Passed), l...)
 			gauge(mOffDrillLastRun, unix(dr.Time), l...)
 			gauge(mOffDrillSeconds, seconds(dr.Duration), l...)
-			if dr.RestoreDuration > 0 || dr.VerifyDuration > 0 {
-				gauge(mOffDrillRestore, seconds(dr.RestoreDuration), l...)
-				gauge(mOffDrillVerify, seconds(dr.VerifyDuration), l...)
+			if dr.Restore > 0 || dr.Verify > 0 {
+				gauge(mOffDrillRestore, seconds(dr.Restore), l...)
+				gauge(mOffDrillVerify, seconds(dr.Verify), l...)
 			}
 		}
 	}

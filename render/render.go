@@ -63,11 +63,21 @@ type DrillEvidence struct {
 	Time     time.Time
 	Passed   bool
 	Duration time.Duration
-	Bytes    int64
-	Snapshot string
-	// RestoreDuration and VerifyDuration split Duration when the drill
-	// knows them (drills from off-site: fetch and receive, then verify).
-	RestoreDuration, VerifyDuration time.Duration
+	// Restore (the receive: what a recovery costs, the RTO) and Verify (the
+	// comparison of every file) are Duration's parts; zero in evidence
+	// recorded before drills timed them apart.
+	Restore, Verify time.Duration
+	Bytes           int64
+	Snapshot        string
+}
+
+// RTO is the drill's measured recovery time: the restore alone, or the
+// whole drill when evidence has no parts.
+func (d *DrillEvidence) RTO() time.Duration {
+	if d.Restore > 0 {
+		return d.Restore
+	}
+	return d.Duration
 }
 
 // ReconcileStatus summarises drsync's own apply runs.

@@ -48,14 +48,14 @@ func fixedInput(t testing.TB) Input {
 				Test:     &TestEvidence{Time: ago(20 * day), Passed: true, Duration: 95 * time.Second, Files: 50, Snapshot: "htpc-home.20260222T0300"},
 				TestsRun: 5, TestsPassed: 5,
 				Verified: ago(21 * day),
-				Drill:    &DrillEvidence{Time: ago(60 * day), Passed: true, Duration: 25 * time.Minute, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260111T0300"},
+				Drill:    &DrillEvidence{Time: ago(60 * day), Passed: true, Duration: 25 * time.Minute, Restore: 19 * time.Minute, Verify: 6 * time.Minute, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260111T0300"},
 				Offsite: map[string]OffsiteStatus{"s3-secondary": {
 					Observed: true, Copies: 6, Newest: ago(9*time.Hour + 30*time.Minute),
 					LastSuccess: ago(9 * time.Hour), SentBytes: 310_000_000,
 					Test:     &TestEvidence{Time: ago(10 * day), Passed: true, Duration: 6 * time.Minute, Files: 50, Snapshot: "htpc-home.20260301T0300"},
 					Verified: ago(14 * day),
 					Drill: &DrillEvidence{Time: ago(40 * day), Passed: true, Duration: 2 * time.Hour, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260201T0300",
-						RestoreDuration: 95 * time.Minute, VerifyDuration: 25 * time.Minute},
+						Restore: 95 * time.Minute, Verify: 25 * time.Minute},
 				}},
 			},
 			"subvol3-opptak": {

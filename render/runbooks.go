@@ -257,9 +257,13 @@ func rbView(in Input, s subvolume) rbSubvolume {
 		r.RTOStatus = "unmeasured: the tier asks for no drills"
 	}
 	if dr := st.Drill; dr != nil && dr.Passed {
-		r.MeasuredRTO = fmt.Sprintf("%s (drill of %s)", schema.FormatDuration(dr.Duration.Round(time.Minute)), day(in, dr.Time))
+		r.MeasuredRTO = fmt.Sprintf("%s (drill of %s)", schema.FormatDuration(dr.RTO().Round(time.Minute)), day(in, dr.Time))
+		if dr.Restore > 0 {
+			r.MeasuredRTO = fmt.Sprintf("%s restore, then %s verifying (drill of %s)", schema.FormatDuration(dr.Restore.Round(time.Minute)),
+				schema.FormatDuration(dr.Verify.Round(time.Minute)), day(in, dr.Time))
+		}
 		r.RTOStatus = "within target"
-		if dr.Duration > s.rto {
+		if dr.RTO() > s.rto {
 			r.RTOStatus = "**ABOVE TARGET**"
 		}
 	} else if dr != nil {

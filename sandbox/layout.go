@@ -14,7 +14,7 @@ import (
 
 // Image sizes: sparse files, so generous sizes cost nothing up front.
 const (
-	localSizeMiB    = 2048
+	localSizeMiB    = 6144 // holds a 2 GiB subvolume, a snapshot's received copy and a drill's
 	externalSizeMiB = 4096
 )
 

@@ -40,10 +40,20 @@ const MaxSampleSize = 100_000
 // strata's shares.
 //
 // Randomness comes from hashing the seed with each path, so the sample
-// depends only on the seed and the tree, not on the order directories list.
+// depends only on the seed and the tree, not on the order directories list
+// nor on how the tree is read: the root of a read-only btrfs subvolume (a
+// snapshot or replica) is read from its own btree, sizes included, in a few
+// large ioctls; anything else is walked with getdents and one fstatat per
+// regular file.
 // Unreadable directories do not stop the walk: the sample of the rest is
 // returned together with an error naming each of them. Rels are sorted.
 func Sample(root string, n int, seed int64) ([]string, error) {
+	return sample(root, n, seed, true)
+}
+
+// sample is Sample; with readTree false it always walks the directories,
+// which tests compare the btree scan with.
+func sample(root string, n int, seed int64, readTree bool) ([]string, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -59,6 +69,30 @@ func Sample(root string, n int, seed int64) ([]string, error) {
 		current: newHeap(n, byKey),
 		large:   newHeap(max(1, n/10), bySize),
 	}
+	// A btrfs subvolume (what drsync samples: snapshots and replicas) lists
+	// every inode's size in its own btree, read in a few large ioctls
+	// instead of one stat per file; anything else is walked.
+	err = errFallBack
+	if readTree {
+		err = s.scanTree(int(f.Fd()))
+	}
+	if err != nil {
+		if !errors.Is(err, errFallBack) {
+			return nil, fmt.Errorf("sample %s: %w", root, err)
+		}
+		s.reset()
+		s.walkRoot(f)
+	}
+	rels := s.result()
+	if err := errors.Join(s.errs...); err != nil {
+		return rels, fmt.Errorf("sample %s: %w", root, err)
+	}
+	return rels, nil
+}
+
+// walkRoot walks the tree with getdents, one stratum at a time, stat-ing
+// each regular file relative to its directory's fd.
+func (s *sampler) walkRoot(f *os.File) {
 	s.readDir(f, "", func(e fs.DirEntry, rel string) {
 		if !e.IsDir() {
 			s.visit(int(f.Fd()), e, "", e.Name(), 0)
@@ -70,11 +104,6 @@ func Sample(root string, n int, seed int64) ([]string, error) {
 		s.flush(s.current)
 	})
 	s.flush(s.rootFs)
-	rels := s.result()
-	if err := errors.Join(s.errs...); err != nil {
-		return rels, fmt.Errorf("sample %s: %w", root, err)
-	}
-	return rels, nil
 }
 
 type candidate struct {
@@ -141,8 +170,7 @@ func (s *sampler) walk(parent int, name, rel string, stratum int) {
 
 // visit offers one non-directory entry of the directory open as dirfd to
 // the reservoirs. The size comes from fstatat relative to dirfd, which
-// spares the kernel resolving the whole path for every file. The rel
-// string is only built for entries a reservoir keeps.
+// spares the kernel resolving the whole path for every file.
 func (s *sampler) visit(dirfd int, e fs.DirEntry, dirRel, name string, stratum int) {
 	var size int64
 	switch {
@@ -156,11 +184,17 @@ func (s *sampler) visit(dirfd int, e fs.DirEntry, dirRel, name string, stratum i
 	case e.Type()&fs.ModeSymlink == 0:
 		return // devices, fifos, sockets: nothing to restore-test
 	}
-	c := candidate{key: s.key(dirRel, name), size: size, stratum: stratum}
 	h := s.current
 	if stratum == 0 {
 		h = s.rootFs
 	}
+	s.offer(h, candidate{key: s.keyAfter(s.prefix(dirRel), name), size: size, stratum: stratum}, dirRel, name)
+}
+
+// offer hands candidate c (rel not yet set) to the stratum's reservoir h
+// and to the largest files' one. The rel string is only built for
+// candidates a reservoir keeps.
+func (s *sampler) offer(h *boundedHeap, c candidate, dirRel, name string) {
 	keep, keepLarge := h.wants(c), s.large.wants(c)
 	if !keep && !keepLarge {
 		return
@@ -177,25 +211,32 @@ func (s *sampler) visit(dirfd int, e fs.DirEntry, dirRel, name string, stratum i
 	}
 }
 
-// key hashes seed and rel (FNV-1a, then a splitmix64 finalizer so that
-// similar paths get unrelated keys).
-func (s *sampler) key(dirRel, name string) uint64 {
+// The random order of a candidate is a hash of seed and rel (FNV-1a, then
+// a splitmix64 finalizer so that similar paths get unrelated keys). FNV is
+// streamed, so a directory's prefix state is computed once for all its
+// entries: prefix(dirRel) has hashed "dirRel/", keyAfter adds the name.
+func (s *sampler) prefix(dirRel string) uint64 {
 	h := uint64(14695981039346656037) ^ s.seed
-	mix := func(str string) {
-		for i := 0; i < len(str); i++ {
-			h = (h ^ uint64(str[i])) * 1099511628211
-		}
-	}
 	if dirRel != "" {
-		mix(dirRel)
-		mix("/")
+		h = fnvAdd(fnvAdd(h, dirRel), "/")
 	}
-	mix(name)
+	return h
+}
+
+func (s *sampler) keyAfter(prefix uint64, name string) uint64 {
+	h := fnvAdd(prefix, name)
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	return h ^ h>>31
+}
+
+func fnvAdd[S string | []byte](h uint64, str S) uint64 {
+	for i := 0; i < len(str); i++ {
+		h = (h ^ uint64(str[i])) * 1099511628211
+	}
+	return h
 }
 
 // flush ranks a finished stratum's candidates and merges them into picked.

@@ -146,7 +146,7 @@ func printEvent(g *globalOptions, e reconcile.Event) {
 		case a.Kind == model.KindSend:
 			extra = ", " + humane.Bytes(e.Bytes)
 		case r != nil && r.Kind == model.KindDrill:
-			extra = fmt.Sprintf(", %d files verified, RTO %s of %s", r.Files, humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+			extra = fmt.Sprintf(", %d files verified, %s (target %s)", r.Files, drillTimes(*r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		case r != nil:
 			extra = fmt.Sprintf(", %d files verified: %s", r.Files, r.Result)
 		}

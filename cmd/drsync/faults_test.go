@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -210,12 +212,24 @@ func TestRestoreTestPassesAndStaysInScratch(t *testing.T) {
 		t.Errorf("a passed test left scratch behind: %v", left)
 	}
 	code, out = r.run("drill", "--subvolume", "docs")
-	if code != 0 || !strings.Contains(out, "RTO") {
+	if code != 0 || !strings.Contains(out, "RTO") || !strings.Contains(out, "verifying") {
 		t.Fatalf("drill: exit %d\n%s", code, out)
 	}
+	// The evidence times the restore (the RTO) and the verification apart.
+	code, out = r.run("drill", "--subvolume", "docs", "--json")
+	var drill struct{ Reports []model.TestReport }
+	if err := json.Unmarshal([]byte(out), &drill); code != 0 || err != nil || len(drill.Reports) != 1 {
+		t.Fatalf("drill --json: exit %d, %v\n%s", code, err, out)
+	}
+	if dr := drill.Reports[0]; dr.RestoreSeconds <= 0 || dr.VerifySeconds <= 0 || dr.RestoreSeconds+dr.VerifySeconds > dr.Seconds+1e-6 || dr.RTOSeconds() != dr.RestoreSeconds {
+		t.Errorf("drill evidence: restore %gs + verify %gs, whole %gs: want both measured, within the whole", dr.RestoreSeconds, dr.VerifySeconds, dr.Seconds)
+	}
 	code, out = r.run("status", "--json")
-	if code != 0 || !strings.Contains(out, `"verifiedAgeSeconds"`) {
+	if code != 0 || !strings.Contains(out, `"verifiedAgeSeconds"`) || !strings.Contains(out, `"restoreSeconds"`) || !strings.Contains(out, `"verifySeconds"`) {
 		t.Errorf("status after tests: %d\n%s", code, out)
+	}
+	if code, out = r.run("status"); code != 0 || !strings.Contains(out, "verifying (target") {
+		t.Errorf("status shows no drill verification time: %d\n%s", code, out)
 	}
 }
 

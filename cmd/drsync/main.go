@@ -45,8 +45,14 @@ type globalOptions struct {
 
 func main() {
 	// A plan over thousands of snapshots allocates briskly and lives for
-	// milliseconds: collect less often, well within the 64 MiB budget.
+	// milliseconds: collect less often, well within the 64 MiB budget. Past
+	// a soft limit the collector works harder instead, so 100 subvolumes of
+	// 1,000 snapshots stay under 128 MiB rather than grow to 5x their live
+	// heap (GOMEMLIMIT in the environment still wins).
 	debug.SetGCPercent(400)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(96 << 20)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -138,8 +138,8 @@ func runStatus(g *globalOptions) error {
 			fmt.Fprintln(g.stdout, "  last test         never")
 		}
 		if dr := r.LastDrill; dr != nil {
-			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
-				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
+				drillTimes(*dr), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		}
 		printOffsite(g, r.Offsite, now)
 	}

@@ -96,9 +96,12 @@ func subvolumeOf(path string, a *getSubvolInfoArgs) Subvolume {
 // component: a snapshot directory reached through one is an error. A missing dir yields empty results, because a
 // snapshot directory that does not exist yet simply holds no snapshots.
 //
-// It costs three system calls per subvolume (openat, GET_SUBVOL_INFO,
-// close) and none per plain file: an entry is a subvolume root exactly when
-// the subvolume holding it is not the one holding dir.
+// As root it reads the subvolumes' root items from the root tree, a few
+// tree searches for thousands of snapshots; otherwise, and for any
+// directory the root tree does not list, it costs three system calls per
+// entry (openat, GET_SUBVOL_INFO, close) and none per plain file: an entry
+// is a subvolume root exactly when the subvolume holding it is not the one
+// holding dir.
 func List(dir string) (subvols []Subvolume, others []string, err error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -130,9 +133,19 @@ func List(dir string) (subvols []Subvolume, others []string, err error) {
 			return nil, nil, fmt.Errorf("btrfs list %s: GET_SUBVOL_INFO: %w", abs, err)
 		}
 	}
+	var known map[string]Subvolume // from the root tree, when it can be read
+	if onBtrfs {
+		if known, err = listKnown(dirfd, abs, parent.TreeID, entries); err != nil {
+			return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
+		}
+	}
 	for _, e := range entries {
 		if !onBtrfs || !e.IsDir() {
 			others = append(others, e.Name())
+			continue
+		}
+		if sv, ok := known[e.Name()]; ok {
+			subvols = append(subvols, sv)
 			continue
 		}
 		fd, err := unix.Openat(dirfd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -64,14 +64,32 @@ func (p *Plan) Actions() []Action {
 	return all
 }
 
-// Count returns how many actions of each kind the plan holds.
+// Count returns how many actions of each kind the plan holds. Like Empty
+// it reads the actions in place: Actions copies and sorts them, which over
+// 100,000 prunes costs more than the rest of a plan's summary.
 func (p *Plan) Count() map[Kind]int {
 	n := map[Kind]int{}
-	for _, a := range p.Actions() {
-		n[a.Kind]++
-	}
+	p.eachAction(func(a *Action) { n[a.Kind]++ })
 	return n
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Actions()) == 0 }
+func (p *Plan) Empty() bool {
+	empty := true
+	p.eachAction(func(*Action) { empty = false })
+	return empty
+}
+
+// eachAction calls fn with every action of the plan, in no set order.
+func (p *Plan) eachAction(fn func(*Action)) {
+	for _, plans := range [][]SubvolumePlan{p.Subvolumes, p.Services} {
+		for i := range plans {
+			for j := range plans[i].Actions {
+				fn(&plans[i].Actions[j])
+			}
+		}
+	}
+	for i := range p.Files {
+		fn(&p.Files[i])
+	}
+}

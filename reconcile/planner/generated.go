@@ -94,7 +94,8 @@ func fillEvidence(s *render.SubvolumeStatus, h *model.History) {
 		s.Verified = v.SnapshotTime
 	}
 	if dr := h.LastDrill; dr != nil {
-		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
+		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds),
+			Restore: humane.Seconds(dr.RestoreSeconds), Verify: humane.Seconds(dr.VerifySeconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
 	}
 }
 

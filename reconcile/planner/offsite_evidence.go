@@ -52,7 +52,7 @@ func offsiteEvidence(owner string, targets []string, h *model.History, o *model.
 		}
 		if dr := th.LastDrill; dr != nil {
 			st.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot,
-				RestoreDuration: humane.Seconds(dr.RestoreSeconds), VerifyDuration: humane.Seconds(dr.VerifySeconds)}
+				Restore: humane.Seconds(dr.RestoreSeconds), Verify: humane.Seconds(dr.VerifySeconds)}
 		}
 		if st.Observed || !st.LastSuccess.IsZero() || st.Test != nil || st.Drill != nil {
 			out[name] = st

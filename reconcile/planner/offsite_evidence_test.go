@@ -72,8 +72,8 @@ func TestOffsiteEvidenceReachesRenderInput(t *testing.T) {
 		t.Errorf("observed %v, %d copies, newest %v: want the one restorable copy", st.Observed, st.Copies, st.Newest)
 	case st.SentBytes != 4096 || st.Test == nil || !st.Test.Passed || st.Drill == nil || st.Drill.Passed:
 		t.Errorf("evidence %+v", st)
-	case st.Drill.RestoreDuration != 1500*time.Second || st.Drill.VerifyDuration != 500*time.Second:
-		t.Errorf("drill split %v + %v", st.Drill.RestoreDuration, st.Drill.VerifyDuration)
+	case st.Drill.Restore != 1500*time.Second || st.Drill.Verify != 500*time.Second:
+		t.Errorf("drill split %v + %v", st.Drill.Restore, st.Drill.Verify)
 	}
 	// Unreachable this run: still dated by the last send, no count.
 	o.Offsite["s3-secondary"] = &model.OffsiteState{Unreachable: "refused"}

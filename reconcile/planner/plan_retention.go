@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
@@ -18,7 +19,12 @@ func prune(sp *model.SubvolumePlan, d *schema.Desired, loc, dir string, snaps []
 	for i, s := range snaps {
 		items[i] = retention.Item{Name: s.Name, Time: s.Time, HasTime: s.HasTime, Seq: s.Seq}
 	}
-	for _, dec := range retention.Evaluate(items, Policy(d, r), now, now.Location()) {
+	decisions := retention.Evaluate(items, Policy(d, r), now, now.Location())
+	// Room for every note and prune up front: actions are large, and
+	// growing the slice one append at a time copied them over and over.
+	sp.Retention = slices.Grow(sp.Retention, len(decisions))
+	sp.Actions = slices.Grow(sp.Actions, len(decisions))
+	for _, dec := range decisions {
 		keep, reason := dec.Keep, dec.Reason
 		if why, ok := protect[dec.Name]; ok && !keep {
 			keep, reason = true, "kept as the "+why+" (retention alone would prune it: "+reason+")"

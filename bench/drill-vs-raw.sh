@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# drill-vs-raw.sh: what a full restore drill costs against doing it by hand.
+# `drsync drill` receives the whole replica from the drive and compares every
+# file with the local snapshot; by hand that is `btrfs send | btrfs receive`
+# of the same replica and `diff -r` of the result against the snapshot. Page
+# caches are dropped before each contender. Reports the drill's restore time
+# (the RTO it measures) and verification time from its evidence, and a
+# TARGET line: the drill as a whole within 1.2x of receive + diff -r. A
+# report: it exits 0 even when the target is missed.
+#
+# Env: SIZE_MIB (2048) and FILES (8000) size the subvolume; RUNS (3) the
+# repetitions, best time kept; DRSYNC a prebuilt binary (default: go build).
+set -euo pipefail
+
+SIZE_MIB=${SIZE_MIB:-2048}
+FILES=${FILES:-8000}
+RUNS=${RUNS:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf '%s\n' "$*"; }
+die() { say "drill-vs-raw: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "needs root (loop-mounted btrfs, dropping caches)"
+command -v btrfs >/dev/null || die "btrfs-progs not installed (scripts/install-deps.sh)"
+command -v jq >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null; }
+
+work=$(mktemp -d /var/tmp/drsync-drill-bench.XXXXXX)
+sb=$work/sb
+drsync=$work/drsync
+cleanup() {
+	local rc=$?
+	set +e
+	[[ -x $drsync ]] && "$drsync" sandbox down --dir "$sb" >/dev/null 2>&1
+	local mp
+	for mp in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r); do umount "$mp" || umount -l "$mp"; done
+	if findmnt -rn -o TARGET | grep -qF "$work/"; then
+		say "drill-vs-raw: still mounted under $work; leaving it" >&2
+	else
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n ${DRSYNC:-} ]]; then cp "$DRSYNC" "$drsync"; else (cd "$repo" && go build -o "$drsync" ./cmd/drsync) || die "go build failed"; fi
+(cd "$repo" && go build -o "$work/verifybench" ./bench/verifybench) || die "go build ./bench/verifybench failed"
+
+desired=$work/bench.cue
+cat >"$desired" <<EOF
+package drsync
+
+root: *"" | string @tag(root)
+stateDir: "\(root)/state"
+restore: scratch: "\(root)/scratch"
+generate: enabled: {metrics: false, alertRules: false, scrapeConfig: false, dashboard: false, systemd: false, runbooks: false}
+locations: {
+	pool: path: "\(root)/pool/.snapshots"
+	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: "$(cat /proc/sys/kernel/random/uuid)"}
+}
+tiers: "1": {rpo: "7d", rto: "1h"}
+subvolumes: data: {
+	tier: "1", source: "\(root)/pool/data"
+	drillTarget: "\(root)/pool/.drills"
+	snapshots: {location: "pool", schedule: "daily 02:00", retention: daily: 7}
+	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
+}
+EOF
+"$drsync" sandbox up --dir "$sb" -f "$desired" >/dev/null
+src=$sb/pool/data
+rm -rf "${src:?}"/*
+say "== building $FILES files, $SIZE_MIB MiB in $src"
+"$work/verifybench" mktree "$src" "$FILES" "$SIZE_MIB"
+"$drsync" apply --auto-approve -f "$desired" -t root="$sb" >/dev/null
+snap=$(ls -1 "$sb/usb/.snapshots/data" | tail -n 1)
+[[ -n $snap ]] || die "no replica after apply"
+local_snap=$sb/pool/.snapshots/data/$snap
+replica=$sb/usb/.snapshots/data/$snap
+scratch=$sb/pool/.raw-drill
+mkdir -p "$scratch"
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
+better() { [[ -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<b)}'; }
+best_drill="" best_raw="" best_restore="" best_verify="" raw_recv="" raw_diff=""
+for run in $(seq "$RUNS"); do
+	drop_caches
+	t0=$(date +%s.%N)
+	"$drsync" drill --subvolume data --json -f "$desired" -t root="$sb" >"$work/drill.json" || die "drill failed: $(cat "$work/drill.json")"
+	t1=$(date +%s.%N)
+	total=$(secs "$t0" "$t1")
+	read -r result restore verify < <(jq -r '.reports[0] | "\(.result) \(.restoreSeconds // 0 | . * 100 | round / 100) \(.verifySeconds // 0 | . * 100 | round / 100)"' "$work/drill.json")
+	[[ $result == pass ]] || die "drill result $result"
+	say "drsync drill run $run: ${total}s (evidence: restore ${restore}s, verification ${verify}s)"
+	if better "$total" "$best_drill"; then best_drill=$total best_restore=$restore best_verify=$verify; fi
+
+	drop_caches
+	t0=$(date +%s.%N)
+	btrfs send -q "$replica" | btrfs receive "$scratch" >/dev/null 2>&1
+	t1=$(date +%s.%N)
+	diff -r "$local_snap" "$scratch/$snap" >/dev/null || die "diff -r found differences"
+	t2=$(date +%s.%N)
+	raw=$(secs "$t0" "$t2")
+	say "raw send|receive $(secs "$t0" "$t1")s + diff -r $(secs "$t1" "$t2")s = ${raw}s (run $run)"
+	if better "$raw" "$best_raw"; then best_raw=$raw raw_recv=$(secs "$t0" "$t1") raw_diff=$(secs "$t1" "$t2"); fi
+	btrfs subvolume delete -c "$scratch/$snap" >/dev/null
+done
+bytes=$(du -sb "$local_snap" | cut -f1)
+ratio=$(awk -v d="$best_drill" -v r="$best_raw" 'BEGIN{printf "%.2f", d / r}')
+verdict=$(awk -v x="$ratio" 'BEGIN{print (x <= 1.2) ? "PASS" : "FAIL"}')
+say
+say "== $((bytes / 1048576)) MiB in $FILES files, best of $RUNS, caches dropped before each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+say "drill: restore (RTO) ${best_restore}s, verification ${best_verify}s; by hand: receive ${raw_recv}s, diff -r ${raw_diff}s"
+say "TARGET drill-vs-raw: drsync drill ${best_drill}s vs receive + diff -r ${best_raw}s: ${ratio}x (target <= 1.2x) $verdict"

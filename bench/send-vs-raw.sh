@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# send-vs-raw.sh: does `drsync apply` send at pipe speed? It times an apply
+# that snapshots a ~2 GiB subvolume and sends it in full to the drive, then
+# one that sends an increment, against the same work by hand: `btrfs
+# subvolume snapshot -r` and `btrfs send [-p parent] | btrfs receive`. Page
+# caches are dropped before each. drsync's time includes everything an
+# apply does (loading the desired state, observing, journaling). Reports
+# bytes per second and TARGET lines: within 5% of the raw pipe, full and
+# incremental. A report: it exits 0 even when a target is missed.
+#
+# Env: SIZE_MIB (2048) and FILES (8000) size the subvolume, INC_MIB (256)
+# the increment; RUNS (3), best kept; DRSYNC a prebuilt binary.
+set -euo pipefail
+
+SIZE_MIB=${SIZE_MIB:-2048}
+FILES=${FILES:-8000}
+INC_MIB=${INC_MIB:-256}
+RUNS=${RUNS:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf '%s\n' "$*"; }
+die() { say "send-vs-raw: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "needs root (loop-mounted btrfs, dropping caches)"
+command -v btrfs >/dev/null || die "btrfs-progs not installed (scripts/install-deps.sh)"
+
+work=$(mktemp -d /var/tmp/drsync-send-bench.XXXXXX)
+sb=$work/sb
+drsync=$work/drsync
+cleanup() {
+	local rc=$?
+	set +e
+	[[ -x $drsync ]] && "$drsync" sandbox down --dir "$sb" >/dev/null 2>&1
+	local mp
+	for mp in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r); do umount "$mp" || umount -l "$mp"; done
+	if findmnt -rn -o TARGET | grep -qF "$work/"; then
+		say "send-vs-raw: still mounted under $work; leaving it" >&2
+	else
+		rm -rf "$work"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -n ${DRSYNC:-} ]]; then cp "$DRSYNC" "$drsync"; else (cd "$repo" && go build -o "$drsync" ./cmd/drsync) || die "go build failed"; fi
+(cd "$repo" && go build -o "$work/verifybench" ./bench/verifybench) || die "go build ./bench/verifybench failed"
+
+desired=$work/bench.cue
+cat >"$desired" <<EOF
+package drsync
+
+root: *"" | string @tag(root)
+stateDir: "\(root)/state"
+generate: enabled: {metrics: false, alertRules: false, scrapeConfig: false, dashboard: false, systemd: false, runbooks: false}
+locations: {
+	pool: path: "\(root)/pool/.snapshots"
+	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: "$(cat /proc/sys/kernel/random/uuid)"}
+}
+tiers: "1": {rpo: "7d", rto: "1h"}
+subvolumes: data: {
+	tier: "1", source: "\(root)/pool/data"
+	snapshots: {location: "pool", schedule: "daily 02:00", retention: daily: 7}
+	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
+}
+EOF
+"$drsync" sandbox up --dir "$sb" -f "$desired" >/dev/null
+src=$sb/pool/data
+snaps=$sb/pool/.snapshots/data
+replicas=$sb/usb/.snapshots/data
+rm -rf "${src:?}"/*
+say "== building $FILES files, $SIZE_MIB MiB in $src, and a $INC_MIB MiB increment"
+"$work/verifybench" mktree "$src" "$FILES" "$SIZE_MIB"
+"$work/verifybench" mktree "$work/inc" $((FILES / 8)) "$INC_MIB"
+
+reset() { # no snapshots, no replicas, no journal, no increment
+	local s
+	for s in "$snaps"/* "$replicas"/*; do [[ -e $s ]] && btrfs subvolume delete -c "$s" >/dev/null; done
+	btrfs subvolume sync "$sb/pool" >/dev/null
+	btrfs subvolume sync "$sb/usb" >/dev/null
+	rm -rf "$sb/state" "$src/inc"
+	mkdir -p "$snaps" "$replicas"
+}
+add_increment() { cp -a "$work/inc" "$src/inc"; sync; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
+better() { [[ -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<b)}'; }
+apply() { "$drsync" apply --auto-approve --now "$1" -f "$desired" -t root="$sb" >"$work/apply.out" || die "apply failed: $(cat "$work/apply.out")"; }
+
+d_full="" d_inc="" r_full="" r_inc=""
+for run in $(seq "$RUNS"); do
+	reset; drop_caches
+	t0=$(now); apply 2030-01-01T04:00; t1=$(now)
+	[[ $(ls "$replicas" | wc -l) == 1 ]] || die "no replica after the first apply"
+	add_increment; drop_caches
+	t2=$(now); apply 2030-01-02T04:00; t3=$(now)
+	[[ $(ls "$replicas" | wc -l) == 2 ]] || die "no second replica after the second apply"
+	say "drsync apply run $run: full $(secs "$t0" "$t1")s, incremental $(secs "$t2" "$t3")s"
+	better "$(secs "$t0" "$t1")" "$d_full" && d_full=$(secs "$t0" "$t1")
+	better "$(secs "$t2" "$t3")" "$d_inc" && d_inc=$(secs "$t2" "$t3")
+
+	reset; drop_caches
+	t0=$(now)
+	btrfs subvolume snapshot -r "$src" "$snaps/raw.1" >/dev/null
+	btrfs send -q "$snaps/raw.1" | btrfs receive "$replicas" >/dev/null 2>&1
+	t1=$(now)
+	add_increment; drop_caches
+	t2=$(now)
+	btrfs subvolume snapshot -r "$src" "$snaps/raw.2" >/dev/null
+	btrfs send -q -p "$snaps/raw.1" "$snaps/raw.2" | btrfs receive "$replicas" >/dev/null 2>&1
+	t3=$(now)
+	say "raw snapshot + send|receive run $run: full $(secs "$t0" "$t1")s, incremental $(secs "$t2" "$t3")s"
+	better "$(secs "$t0" "$t1")" "$r_full" && r_full=$(secs "$t0" "$t1")
+	better "$(secs "$t2" "$t3")" "$r_inc" && r_inc=$(secs "$t2" "$t3")
+done
+full_bytes=$(du -sb --exclude=inc "$src" | cut -f1)
+inc_bytes=$(du -sb "$src/inc" | cut -f1)
+mibs() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.0f", b / 1048576 / (s > 0 ? s : 0.001)}'; }
+over() { awk -v d="$1" -v r="$2" 'BEGIN{printf "%.1f", 100 * (d - r) / r}'; }
+verdict() { awk -v o="$1" 'BEGIN{print (o <= 5) ? "PASS" : "FAIL"}'; }
+say
+say "== full $((full_bytes / 1048576)) MiB, increment $((inc_bytes / 1048576)) MiB, best of $RUNS, caches dropped before each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
+say "full: drsync $(mibs "$full_bytes" "$d_full") MiB/s, raw $(mibs "$full_bytes" "$r_full") MiB/s; incremental: drsync $(mibs "$inc_bytes" "$d_inc") MiB/s, raw $(mibs "$inc_bytes" "$r_inc") MiB/s"
+o=$(over "$d_full" "$r_full")
+say "TARGET send-full-vs-raw: drsync ${d_full}s vs raw ${r_full}s (${o}% over) (target within +5%) $(verdict "$o")"
+o=$(over "$d_inc" "$r_inc")
+say "TARGET send-incremental-vs-raw: drsync ${d_inc}s vs raw ${r_inc}s (${o}% over) (target within +5%) $(verdict "$o")"

@@ -1,0 +1,27 @@
+package btrfs
+
+import (
+	"os"
+	"unsafe"
+)
+
+// ListFromRootTree is List's root-tree half alone: the subvolumes directly
+// in dir that the root tree lists, nil when it cannot be read.
+func ListFromRootTree(dir string) (map[string]Subvolume, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	var parent getSubvolInfoArgs
+	if err := ioctl(int(f.Fd()), iocGetSubvolInfo, unsafe.Pointer(&parent)); err != nil {
+		return nil, err
+	}
+	return listKnown(int(f.Fd()), dir, parent.TreeID, entries)
+}
+
+const DenseGap = denseGap
