@@ -19,6 +19,7 @@ type recoverOptions struct {
 	autoApprove  bool
 	verifyOnly   bool
 	acceptSource bool
+	offsite      recoverOffsiteOptions
 }
 
 func newRecoverCommand(g *globalOptions) *cobra.Command {
@@ -47,6 +48,7 @@ func newRecoverCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "recover without asking")
 	f.BoolVar(&o.verifyOnly, "verify-only", false, "check the named subvolumes (default: all) and change nothing")
 	f.BoolVar(&o.acceptSource, "accept-source", false, "accept the named sources as they are (no recovery): their prunes resume")
+	addRecoverOffsiteFlags(f, &o.offsite)
 	return cmd
 }
 
@@ -75,7 +77,11 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	if o.acceptSource {
 		return runAcceptSource(g, d, names, now)
 	}
-	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now}
+	if names, err = fetchServiceArchives(ctx, g, d, names, o.offsite); err != nil || len(names) == 0 {
+		return err
+	}
+	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
+		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}
 	if o.at != "" {
 		if req.At, err = parseTimeFlag("--at", o.at); err != nil {
 			return err
@@ -94,7 +100,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 		return err
 	}
 	defer lock.Release()
-	p, j, err := planRecovery(g, d, st, req)
+	p, j, offsite, err := planRecovery(ctx, g, d, st, req, o.offsite)
 	if err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			return err
 		}
 	}
-	results, err := recovery.Execute(ctx, p, recovery.Env{Storage: st, Journal: j}, func(e recovery.Event) {
+	results, err := recovery.Execute(ctx, p, recovery.Env{Storage: st, Journal: j, Offsite: offsite}, func(e recovery.Event) {
 		if !g.json {
 			printRecoverEvent(g, e)
 		}
@@ -143,18 +149,19 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 }
 
 // planRecovery observes what a recovery reads and writes and plans it.
-func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request) (*recovery.Plan, *reconcile.Journal, error) {
+func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request,
+	oo recoverOffsiteOptions) (*recovery.Plan, *reconcile.Journal, map[string]recovery.OffsiteSource, error) {
 	obs, err := observe(g, d, req.Now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	j, err := reconcile.OpenJournal(d.StateDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	entries, err := j.Entries()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	in := recovery.Input{Desired: d, Observed: obs, Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
 	for _, name := range req.Names {
@@ -163,11 +170,15 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 		}
 		path := recovery.TargetPath(d, name, req.To)
 		if in.Targets[path], err = recovery.ObserveTarget(st, path); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
+	offsite, err := observeOffsite(ctx, g, d, obs, req, oo, &in)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	p, err := recovery.Compute(in, req)
-	return p, j, err
+	return p, j, offsite, err
 }
 
 func printRecoverEvent(g *globalOptions, e recovery.Event) {
