@@ -55,6 +55,8 @@ type runbookData struct {
 	// System is the system disk's local location, nil when "/" is not
 	// declared as a subvolume.
 	System *rbLocation
+	// Offsite are the off-site targets to recover from (DR-004).
+	Offsite []rbOffsite
 }
 
 type rbSubvolume struct {
@@ -121,6 +123,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
+		Offsite: offsiteView(d),
 	}
 	var sumRTO, maxRPO time.Duration
 	tiers := map[string]bool{}

@@ -157,3 +157,7 @@ func (s *Server) Stop() error {
 	s.cmd = nil
 	return nil
 }
+
+// Cmd is the running sshd (nil after Stop or Kill), for a caller that lets
+// it outlive this process and stops it by pid later.
+func (s *Server) Cmd() *exec.Cmd { return s.cmd }
