@@ -42,8 +42,11 @@ func newRehearseCommand(g *globalOptions) *cobra.Command {
 }
 
 func runRehearse(ctx context.Context, g *globalOptions, o rehearseOptions, runbook string) error {
+	if runbook == "DR-004" {
+		return runRehearseTotalLoss(ctx, g, o)
+	}
 	if runbook != "DR-002" {
-		return fmt.Errorf("rehearse %s: only DR-002 can be rehearsed so far (DR-001, DR-003 and DR-004 are not built yet)", runbook)
+		return fmt.Errorf("rehearse %s: only DR-002 and DR-004 can be rehearsed so far (DR-001 and DR-003 are not built yet)", runbook)
 	}
 	start := time.Now()
 	dir := o.dir
