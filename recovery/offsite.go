@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -28,7 +28,7 @@ type OffsiteCopies map[string][]OffsiteCopy
 // targets: when asked to (--from-target), or when nothing on this machine
 // or a present drive can restore it. Off-site targets are observed only
 // then, so a recovery from local copies never waits for a network.
-func NeedsOffsite(d *schema.Desired, o *reconcile.Observed, name string, req Request) bool {
+func NeedsOffsite(d *schema.Desired, o *model.Observed, name string, req Request) bool {
 	s := d.Subvolumes[name]
 	if s == nil || len(s.Offsite) == 0 {
 		return false

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -20,10 +20,10 @@ func TestComputeOffsite(t *testing.T) {
 	for _, name := range []string{"docs", "home"} {
 		d.Subvolumes[name].Offsite = map[string]schema.OffsiteSends{"s3": {}, "host": {}}
 	}
-	lost := &reconcile.Observed{Subvolumes: map[string]*reconcile.SubvolumeState{"docs": {}, "home": {}, "root": {}}}
+	lost := &model.Observed{Subvolumes: map[string]*model.SubvolumeState{"docs": {}, "home": {}, "root": {}}}
 	// docs still has one local snapshot, the 20th.
-	partial := &reconcile.Observed{Subvolumes: map[string]*reconcile.SubvolumeState{
-		"docs": {Local: []reconcile.Snapshot{snap("docs.20261120T0200", day(20))}}, "home": {}, "root": {}}}
+	partial := &model.Observed{Subvolumes: map[string]*model.SubvolumeState{
+		"docs": {Local: []model.Snapshot{snap("docs.20261120T0200", day(20))}}, "home": {}, "root": {}}}
 	offsite := OffsiteCopies{
 		"docs": {{Target: "host", Name: "docs.20261119T0200", Time: day(19)}, {Target: "host", Name: "docs.20261121T0200", Time: day(21)},
 			{Target: "s3", Name: "docs.20261120T0200", Time: day(20)}, {Target: "s3", Name: "docs.20261121T0200", Time: day(21)}},
@@ -32,7 +32,7 @@ func TestComputeOffsite(t *testing.T) {
 	missing := map[string]Target{"/pool/docs": {Path: "/pool/docs", State: TargetMissing}, "/home": {Path: "/home", State: TargetMissing}}
 	tests := []struct {
 		name     string
-		obs      *reconcile.Observed
+		obs      *model.Observed
 		req      Request
 		verified Verified
 		want     Recovery
@@ -115,8 +115,8 @@ func TestComputeOffsite(t *testing.T) {
 func TestNeedsOffsite(t *testing.T) {
 	d := testDesired()
 	d.Subvolumes["docs"].Offsite = map[string]schema.OffsiteSends{"s3": {}}
-	obs := &reconcile.Observed{Subvolumes: map[string]*reconcile.SubvolumeState{
-		"docs": {}, "root": {}, "home": {Local: []reconcile.Snapshot{snap("home.20261121T0200", time.Now())}}}}
+	obs := &model.Observed{Subvolumes: map[string]*model.SubvolumeState{
+		"docs": {}, "root": {}, "home": {Local: []model.Snapshot{snap("home.20261121T0200", time.Now())}}}}
 	for _, tc := range []struct {
 		name string
 		req  Request

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/drsync/drsync/providers/s3"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -48,7 +48,7 @@ func openRecoverTarget(d *schema.Desired, name string, o recoverOffsiteOptions) 
 // whose recovery needs them (recovery.NeedsOffsite) into in.Offsite and
 // returns the targets it opened. A target that cannot be read is a
 // warning, unless --from-target named it.
-func observeOffsite(ctx context.Context, g *globalOptions, d *schema.Desired, obs *reconcile.Observed, req recovery.Request,
+func observeOffsite(ctx context.Context, g *globalOptions, d *schema.Desired, obs *model.Observed, req recovery.Request,
 	o recoverOffsiteOptions, in *recovery.Input) (map[string]recovery.OffsiteSource, error) {
 	if o.fromTarget != "" {
 		if _, ok := d.Targets[o.fromTarget]; !ok {
