@@ -124,7 +124,7 @@ case "$verb $#" in
 	mkdir -p "$d"
 	: >"$d/.$2.incoming"
 	# -e: stop at the stream's end marker; what follows is the client's word.
-	btrfs receive -e "$d"
+	btrfs receive -e "$d" >&2
 	line=
 	IFS= read -r line || true
 	[ "$line" = "drsync-commit $2" ] || { echo "drsync-filter: $2 received, but the sender did not finish: not committed" >&2; exit 1; }
