@@ -51,7 +51,7 @@ func newRecoverCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "recover without asking")
 	f.BoolVar(&o.verifyOnly, "verify-only", false, "check the named subvolumes (default: all) and change nothing")
 	f.BoolVar(&o.acceptSource, "accept-source", false, "accept the named sources as they are (no recovery): their prunes resume")
-	addRecoverOffsiteFlags(f, &o.offsite)
+	addRecoverOffsiteFlags(cmd, &o.offsite)
 	return cmd
 }
 

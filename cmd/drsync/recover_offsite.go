@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/reconcile/model"
@@ -25,7 +25,8 @@ type recoverOffsiteOptions struct {
 	identity        string
 }
 
-func addRecoverOffsiteFlags(f *pflag.FlagSet, o *recoverOffsiteOptions) {
+func addRecoverOffsiteFlags(cmd *cobra.Command, o *recoverOffsiteOptions) {
+	f := cmd.Flags()
 	f.StringVar(&o.fromTarget, "from-target", "", "recover from the copies on this off-site target (default: off-site copies are used when nothing local or on a present drive is left)")
 	f.BoolVar(&o.allowUnverified, "allow-unverified", false, "with no off-site copy known verified (the journal is gone too), take the newest complete one")
 	f.StringVar(&o.identity, "identity", "", "age identity file to decrypt S3 copies with (default: the target's identityFile)")
