@@ -25,6 +25,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -322,11 +324,15 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 	if err != nil {
 		return 0, err
 	}
-	in, err := to.StdinPipe()
+	toStdin, in, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
-	if err := to.Start(); err != nil {
+	to.Stdin = toStdin
+	err = to.Start()
+	toStdin.Close()
+	if err != nil {
+		in.Close()
 		return 0, fmt.Errorf("start %s: %w", to.Path, err)
 	}
 	if err := from.Start(); err != nil {
@@ -350,7 +356,7 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 		return fmt.Errorf("%s: %w", filepath.Base(who.Path), err)
 	}
 	pw := &pacedWriter{w: in, limit: limit, start: time.Now(), progress: progress}
-	if _, copyErr := io.Copy(pw, stream); copyErr != nil {
+	if copyErr := pw.copyFrom(stream); copyErr != nil {
 		_ = from.Process.Kill()
 		_ = to.Process.Kill()
 		in.Close()
@@ -381,7 +387,7 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 // pacedWriter counts what passes and, with a limit in bytes per second,
 // sleeps so the average rate stays under it.
 type pacedWriter struct {
-	w        io.Writer
+	w        *os.File
 	n        int64
 	limit    int64
 	start    time.Time
@@ -389,9 +395,43 @@ type pacedWriter struct {
 	last     time.Time
 }
 
+// copyFrom moves the stream from src, a pipe, into the writer's pipe with
+// splice(2): the bytes stay in the kernel, as in `btrfs send | ssh`, while
+// they are counted and paced. Where splice is refused it copies.
+func (p *pacedWriter) copyFrom(src io.Reader) error {
+	f, ok := src.(*os.File)
+	if !ok {
+		_, err := io.Copy(p, src)
+		return err
+	}
+	// Fd puts both ends in blocking mode: this goroutine waits in splice.
+	rfd, wfd := int(f.Fd()), int(p.w.Fd())
+	for {
+		n, err := unix.Splice(rfd, nil, wfd, nil, 1<<20, unix.SPLICE_F_MOVE|unix.SPLICE_F_MORE)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EINVAL) && p.n == 0:
+			_, err := io.Copy(p, f)
+			return err
+		case err != nil:
+			return err
+		case n == 0:
+			return nil
+		}
+		p.count(n)
+	}
+}
+
 func (p *pacedWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
-	p.n += int64(n)
+	p.count(int64(n))
+	return n, err
+}
+
+// count adds n bytes moved, then paces and reports.
+func (p *pacedWriter) count(n int64) {
+	p.n += n
 	if p.limit > 0 {
 		due := time.Duration(float64(p.n) / float64(p.limit) * float64(time.Second))
 		if wait := due - time.Since(p.start); wait > 0 {
@@ -402,5 +442,4 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 		p.last = time.Now()
 		p.progress(p.n)
 	}
-	return n, err
 }
