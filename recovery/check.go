@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -20,12 +21,16 @@ type Check struct {
 	Detail string `json:"detail"`
 }
 
-// Checklist is what --verify-only reports for one subvolume.
+// Checklist is what --verify-only reports for one subvolume or service.
 type Checklist struct {
-	Subvolume string  `json:"subvolume"`
+	Subvolume string  `json:"subvolume,omitempty"`
+	Service   string  `json:"service,omitempty"`
 	Result    string  `json:"result"`
 	Checks    []Check `json:"checks"`
 }
+
+// Name is the subvolume or service checked.
+func (c Checklist) Name() string { return cmp.Or(c.Subvolume, c.Service) }
 
 // Checks names the checklist's lines, in order.
 const (

@@ -29,7 +29,8 @@ func TestComputeOffsite(t *testing.T) {
 			{Target: "s3", Name: "docs.20261120T0200", Time: day(20)}, {Target: "s3", Name: "docs.20261121T0200", Time: day(21)}},
 		"home": {{Target: "s3", Name: "home.20261121T0200", Time: day(21)}},
 	}
-	missing := map[string]Target{"/pool/docs": {Path: "/pool/docs", State: TargetMissing}, "/home": {Path: "/home", State: TargetMissing}}
+	missing := map[string]Target{"/pool/docs": {Path: "/pool/docs", State: TargetMissing}, "/home": {Path: "/home", State: TargetMissing},
+		"/mnt/new/root": {Path: "/mnt/new/root", State: TargetMissing}}
 	tests := []struct {
 		name     string
 		obs      *model.Observed
@@ -89,7 +90,7 @@ func TestComputeOffsite(t *testing.T) {
 			wantErr: "--from-target tape: docs is not sent to that target (its targets: [host s3])"},
 		{name: "--from-target holding nothing", obs: lost, req: Request{Names: []string{"home"}, FromTarget: "host"},
 			wantErr: "--from-target host holds no restorable copy of home"},
-		{name: "nothing anywhere", obs: lost, req: Request{Names: []string{"root"}},
+		{name: "nothing anywhere", obs: lost, req: Request{Names: []string{"root"}, To: "/mnt/new"},
 			wantErr: "no copy to recover from: no local snapshot, no replica on a present drive, and no off-site copy"},
 	}
 	for _, tc := range tests {

@@ -151,6 +151,14 @@ type Service struct {
 	DataDir  string                   `json:"dataDir,omitempty"`
 	Database string                   `json:"database,omitempty"`
 	Paths    []string                 `json:"paths,omitempty"`
+	// Unit, or Stop and Start, say how a recovery stops and starts the
+	// service; Owner (uid:gid) is given to a restored TSDB; After names
+	// the components a point-in-time recovery restores first.
+	Unit  string   `json:"unit,omitempty"`
+	Stop  []string `json:"stop,omitempty"`
+	Start []string `json:"start,omitempty"`
+	Owner string   `json:"owner,omitempty"`
+	After []string `json:"after,omitempty"`
 }
 
 // Service kinds.
