@@ -91,11 +91,14 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	}
 	// Services named with --from-target have their archive fetched; the
 	// rest go on to be recovered.
-	if rest, err := fetchServiceArchives(ctx, g, d, names, o.offsite); err != nil || len(names) > 0 && len(rest) == 0 {
+	rest, err := fetchServiceArchives(ctx, g, d, names, o.offsite)
+	if err != nil {
 		return err
-	} else {
-		names = rest
 	}
+	if len(names) > 0 && len(rest) == 0 {
+		return nil // only services, and their archives are fetched
+	}
+	names = rest
 	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
 		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}
 	if o.at != "" {
