@@ -29,6 +29,9 @@ type Storage interface {
 type Env struct {
 	Storage Storage
 	Journal *journal.Journal
+	// Offsite are the off-site targets by name, for recoveries that fetch
+	// their copy from one.
+	Offsite map[string]OffsiteSource
 }
 
 // Step is one step of a recovery, in the order they run.
@@ -140,6 +143,9 @@ func (x *executor) recover1(r Recovery) (Result, error) {
 	st := x.env.Storage
 	if r.Receive != "" {
 		err := x.step(r, StepReceive, r.Copy, r.Receive, "receive "+r.Copy+" into "+filepath.Dir(r.Receive), func() error {
+			if r.Offsite != "" {
+				return x.fetch(r)
+			}
 			n, err := st.Send(x.ctx, r.Copy, "", filepath.Dir(r.Receive), nil)
 			res.ReceivedBytes = n
 			return err
@@ -159,8 +165,14 @@ func (x *executor) recover1(r Recovery) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	err = x.step(r, StepVerify, r.Copy, r.Staging, "compare every file of "+r.Staging+" with "+r.Copy, func() error {
-		rep, err := verify.CompareTrees(x.ctx, r.Copy, r.Staging, nil)
+	// An off-site copy is compared as received: the fetch checked it
+	// against what was sent (checksums, age's authentication).
+	reference := r.Copy
+	if r.Offsite != "" {
+		reference = r.Receive
+	}
+	err = x.step(r, StepVerify, reference, r.Staging, "compare every file of "+r.Staging+" with "+reference, func() error {
+		rep, err := verify.CompareTrees(x.ctx, reference, r.Staging, nil)
 		res.Verified = rep
 		if err != nil {
 			return err
@@ -168,7 +180,7 @@ func (x *executor) recover1(r Recovery) (Result, error) {
 		if n := len(rep.Mismatches); n > 0 {
 			m := rep.Mismatches[0]
 			return fmt.Errorf("the recovered tree differs from %s: %d problem(s), first %s: %s (want %s, got %s)",
-				r.Copy, n, m.Rel, m.Check, m.Want, m.Got)
+				reference, n, m.Rel, m.Check, m.Want, m.Got)
 		}
 		return nil
 	})

@@ -16,7 +16,9 @@ func (p *Plan) WriteText(w io.Writer) {
 		for _, warn := range r.Warnings {
 			fmt.Fprintf(w, "  ! %s\n", warn)
 		}
-		if r.Receive != "" {
+		if r.Offsite != "" {
+			fmt.Fprintf(w, "  +   fetch      %s → %s  (%s)\n", r.Copy, filepath.Dir(r.Receive), offsiteWhy)
+		} else if r.Receive != "" {
 			fmt.Fprintf(w, "  +   receive    %s → %s  (a read-only copy the drive also holds: the next send is incremental from it)\n", r.Copy, filepath.Dir(r.Receive))
 		}
 		fmt.Fprintf(w, "  +   clone      %s → %s  (a writable snapshot, verified file by file against %s before it is used)\n", r.Base, r.Staging, r.Copy)
@@ -109,6 +111,10 @@ func placeWhy(t Target) string {
 	}
 	return "replaced in one atomic exchange"
 }
+
+// offsiteWhy says what fetching an off-site copy checks and gains.
+const offsiteWhy = "received read-only; from S3 each stream is checked against its SHA-256 and age's authentication first; " +
+	"the target holds the same snapshot, so the next off-site send can be incremental from it"
 
 // span writes a distance in time as days, hours and minutes: "2d 30m".
 func span(d time.Duration) string {

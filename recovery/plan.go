@@ -39,6 +39,14 @@ type Request struct {
 	// instead of the declared sources.
 	To  string
 	Now time.Time
+	// FromTarget recovers from the copies on this off-site target only
+	// (see offsite.go); "" lets a subvolume with no local snapshot and no
+	// replica on a present drive fall back to its off-site copies.
+	FromTarget string
+	// AllowUnverified lets an off-site recovery take the newest complete
+	// copy when none is known verified (after a total loss the journal
+	// holding the evidence is gone too); the plan warns.
+	AllowUnverified bool
 }
 
 // Rule says how the copy to recover from was chosen.
@@ -48,6 +56,9 @@ const (
 	RuleNewestVerified Rule = "newest-verified" // the newest copy a test or drill verified
 	RuleFrom           Rule = "from"            // the snapshot named with --from
 	RuleAt             Rule = "at"              // the newest verified copy at or before --at
+	// RuleNewestComplete is the newest complete off-site copy, taken
+	// because none is known verified and --allow-unverified said so.
+	RuleNewestComplete Rule = "newest-complete"
 )
 
 // Choice is the typed reason a copy was chosen.
@@ -69,6 +80,8 @@ func (c Choice) String() string {
 		return "named with --from; " + verified
 	case RuleAt:
 		return fmt.Sprintf("the newest verified copy at or before %s; %s", c.At.Format("2006-01-02 15:04"), verified)
+	case RuleNewestComplete:
+		return "the newest complete off-site copy; no copy is known verified"
 	}
 	return "the newest verified copy; " + verified
 }
@@ -103,7 +116,10 @@ type Recovery struct {
 	// is the replica on the drive.
 	Location string `json:"location"`
 	External bool   `json:"external,omitempty"`
-	Copy     string `json:"copy"`
+	// Offsite names the off-site target the copy is fetched from ("" for
+	// a local snapshot or the drive's replica).
+	Offsite string `json:"offsite,omitempty"`
+	Copy    string `json:"copy"`
 	// Receive is where the copy is received to first ("" when the target
 	// is made from a local snapshot directly): a read-only snapshot the
 	// drive also holds, so the next send is incremental from it.
@@ -145,6 +161,9 @@ type Input struct {
 	Desired  *schema.Desired
 	Observed *model.Observed
 	Verified Verified
+	// Offsite lists each subvolume's restorable off-site copies, when the
+	// caller observed its targets (see NeedsOffsite).
+	Offsite OffsiteCopies
 	// Targets are the observed targets by path (see TargetPath).
 	Targets map[string]Target
 }
@@ -247,7 +266,7 @@ func plan1(in Input, req Request, name string) (Recovery, error) {
 	stamp := req.Now.Format(stampLayout)
 	localDir := d.SnapshotDir(s.Snapshots.Location, name)
 	r := Recovery{Subvolume: name, Snapshot: c.Name, SnapshotTime: c.Time, Choice: choice,
-		Location: c.Location, External: c.External, Copy: c.Path}
+		Location: c.Location, External: c.External, Offsite: c.Target, Copy: c.Path}
 	targetPath := TargetPath(d, name, req.To)
 	t, ok := in.Targets[targetPath]
 	if !ok {
@@ -261,12 +280,12 @@ func plan1(in Input, req Request, name string) (Recovery, error) {
 		// Another filesystem, perhaps: the copy is received next to the
 		// target, where a writable snapshot of it can be made.
 		r.Receive = filepath.Join(req.To, c.Name)
-	case c.External && nested:
+	case c.remote() && nested:
 		// The snapshot directory is inside the target: the copy waits
 		// beside it until the target is in place.
 		r.Receive = filepath.Join(r.Staging+".received", c.Name)
 		r.SnapshotHome = filepath.Join(localDir, c.Name)
-	case c.External:
+	case c.remote():
 		r.Receive = filepath.Join(localDir, c.Name)
 	}
 	r.Base = cmp.Or(r.Receive, c.Path)
@@ -285,7 +304,10 @@ func plan1(in Input, req Request, name string) (Recovery, error) {
 		}
 		r.KeepAside = filepath.Join(localDir, name+PreRecoverInfix+stamp)
 	}
-	if choice.Verified.IsZero() {
+	if choice.Rule == RuleNewestComplete {
+		r.Warnings = append(r.Warnings, c.Name+" on "+c.Target+" is not known verified (no test or drill of it is in the journal): "+
+			"the streams' SHA-256s and age's authentication are checked as it is fetched, and the recovered tree is compared with what was received")
+	} else if choice.Verified.IsZero() {
 		r.Warnings = append(r.Warnings, c.Name+" was never verified by a restore test or drill (or its newest one failed)")
 	}
 	if c.Time.After(req.Now) {
@@ -308,7 +330,14 @@ type copyRef struct {
 	Name, Location, Path string
 	Time                 time.Time
 	External             bool
+	// Target is the off-site target holding the copy ("": on this machine
+	// or the drive).
+	Target string
 }
+
+// remote says the copy must be received before a writable snapshot of it
+// can be made.
+func (c copyRef) remote() bool { return c.External || c.Target != "" }
 
 // copies lists a subvolume's snapshots by name, oldest first, each at the
 // place it is read from: the local snapshot when there is one (no transfer
@@ -336,9 +365,12 @@ func copies(d *schema.Desired, o *model.Observed, s *schema.Subvolume) []copyRef
 }
 
 func choose(in Input, req Request, s *schema.Subvolume) (copyRef, Choice, error) {
-	all := copies(in.Desired, in.Observed, s)
+	all, err := candidates(in, req, s)
+	if err != nil {
+		return copyRef{}, Choice{}, err
+	}
 	if len(all) == 0 {
-		return copyRef{}, Choice{}, noCopyError{errors.New("no copy to recover from: no local snapshot, and no replica on a present drive")}
+		return copyRef{}, Choice{}, noCopyError{errors.New("no copy to recover from: no local snapshot, no replica on a present drive, and no off-site copy")}
 	}
 	return pick(all, in.Verified[s.Name], req, "snapshot")
 }
@@ -361,7 +393,7 @@ func pick(all []copyRef, verified map[string]time.Time, req Request, what string
 				return c, Choice{Rule: RuleFrom, Verified: verified[c.Name]}, nil
 			}
 		}
-		return copyRef{}, Choice{}, fmt.Errorf("--from %s: no such %s locally or on a present drive (newest: %s)", req.From, what, all[len(all)-1].Name)
+		return copyRef{}, Choice{}, fmt.Errorf("--from %s: no such %s locally, on a present drive or on an observed off-site target (newest: %s)", req.From, what, all[len(all)-1].Name)
 	}
 	choice := Choice{Rule: RuleNewestVerified}
 	if !req.At.IsZero() {
@@ -387,6 +419,13 @@ func pick(all []copyRef, verified map[string]time.Time, req Request, what string
 	}
 	if newest == nil {
 		return copyRef{}, Choice{}, noCopyError{fmt.Errorf("no copy%s (oldest: %s)", when, all[0].Name)}
+	}
+	if newest.Target != "" && req.AllowUnverified {
+		return *newest, Choice{Rule: RuleNewestComplete, At: req.At}, nil
+	}
+	if newest.Target != "" {
+		return copyRef{}, Choice{}, fmt.Errorf("no copy%s was verified by a restore test or drill (the journal holds no evidence for them); the newest is %s on %s: "+
+			"recover it with --allow-unverified (or --from %s) if you trust it", when, newest.Name, newest.Target, newest.Name)
 	}
 	return copyRef{}, Choice{}, fmt.Errorf("no copy%s was verified by a restore test or drill; the newest is %s: recover it with --from %s if you trust it",
 		when, newest.Name, newest.Name)

@@ -58,6 +58,8 @@ type runbookData struct {
 	// System is the system disk's local location, nil when "/" is not
 	// declared as a subvolume.
 	System *rbLocation
+	// Offsite are the off-site targets to recover from (DR-004).
+	Offsite []rbOffsite
 }
 
 type rbSubvolume struct {
@@ -131,6 +133,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
 		LastRehearsed: lastRehearsed(in, sc.id),
+		Offsite:       offsiteView(d),
 	}
 	var sumRTO, maxRPO time.Duration
 	tiers := map[string]bool{}

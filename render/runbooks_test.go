@@ -84,8 +84,34 @@ func TestRunbooksContent(t *testing.T) {
 			t.Errorf("DR-003 lacks %q", want)
 		}
 	}
-	if !strings.Contains(string(rbs[runbookTotal]), "the RPO is unbounded") {
-		t.Error("DR-004 does not say the RPO is unbounded without an off-site copy")
+	dr004 := string(rbs[runbookTotal])
+	for _, want := range []string{
+		"**Off-site copies exist on s3-secondary**",
+		"sudo /usr/local/bin/drsync recover htpc-home --from-target s3-secondary --allow-unverified -f /home/patriark/containers/config/drsync/homelab.cue",
+		"sudo /usr/local/bin/drsync recover htpc-root --from-target s3-secondary --allow-unverified --to /mnt/newroot -f",
+		"sudo /usr/local/bin/drsync recover grafana-db --from-target s3-secondary -f",
+		"`/etc/drsync/offsite.agekey`",
+	} {
+		if !strings.Contains(dr004, want) {
+			t.Errorf("DR-004 lacks %q", want)
+		}
+	}
+}
+
+// Without an off-site target, DR-004 says plainly that a total loss is
+// not recoverable.
+func TestRunbookTotalLossWithoutOffsite(t *testing.T) {
+	in := fixedInput(t)
+	d := *in.Desired
+	d.Targets = nil
+	in.Desired = &d
+	rbs, err := Runbooks(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr004 := string(rbs[runbookTotal])
+	if !strings.Contains(dr004, "the RPO is unbounded") || strings.Contains(dr004, "--from-target") {
+		t.Error("DR-004 without an off-site target does not say the RPO is unbounded, or recovers from a target")
 	}
 }
 

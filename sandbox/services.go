@@ -179,7 +179,7 @@ func stopServices(dir string) error {
 		if err != nil {
 			continue
 		}
-		if !ourPrometheus(pid, dir) {
+		if !ourServer(pid, dir) {
 			continue // gone, or the pid now belongs to someone else
 		}
 		if syscall.Kill(pid, syscall.SIGTERM) != nil {
@@ -213,22 +213,60 @@ func stopServices(dir string) error {
 	return os.Remove(filepath.Join(dir, pidFile))
 }
 
-// ourPrometheus checks a recorded pid still is a Prometheus this sandbox
-// started (its storage lies under dir) before it is signalled: pids are
-// reused, and Down runs as root.
-func ourPrometheus(pid int, dir string) bool {
+// ourServer checks a recorded pid still is a server this sandbox started
+// before it is signalled (pids are reused, and Down runs as root): a
+// Prometheus whose storage, a versitygw whose buckets, or an sshd whose
+// config lies under dir.
+func ourServer(pid int, dir string) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		return false
 	}
 	args := strings.Split(string(b), "\x00")
-	if len(args) == 0 || filepath.Base(args[0]) != "prometheus" {
+	if rest, ok := strings.CutPrefix(args[0], "sshd: "); ok {
+		args = strings.Fields(rest) // an sshd that set its process title
+	}
+	if len(args) == 0 {
 		return false
 	}
-	for _, a := range args {
-		if p, ok := strings.CutPrefix(a, "--storage.tsdb.path="); ok && within(dir, p) {
+	for i, a := range args {
+		var p string
+		switch filepath.Base(args[0]) {
+		case "prometheus":
+			p, _ = strings.CutPrefix(a, "--storage.tsdb.path=")
+		case "versitygw":
+			if a == "posix" && i+1 < len(args) {
+				p = args[i+1]
+			}
+		case "sshd":
+			if a == "-f" && i+1 < len(args) {
+				p = args[i+1]
+			}
+		}
+		if p != "" && within(dir, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// Within reports whether p is dir or below it.
+func Within(dir, p string) bool { return within(dir, p) }
+
+// RecordStarted notes a server in the pid file Down reads, and keeps its
+// Cmd to reap it when Down runs in this process. Down signals it only
+// while it still is a server of the sandbox (see ourServer).
+func RecordStarted(dir string, cmd *exec.Cmd) error {
+	f, err := os.OpenFile(filepath.Join(dir, pidFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(f, cmd.Process.Pid)
+	if err := f.Close(); err != nil {
+		return err
+	}
+	startedMu.Lock()
+	started[cmd.Process.Pid] = cmd
+	startedMu.Unlock()
+	return nil
 }

@@ -98,24 +98,43 @@ func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
 		fmt.Fprintf(g.stdout, "NOTE: loop-mounted btrfs is not used here (%v).\n"+
 			"      Falling back to a plain-directory sandbox: snapshots are copies, sends copy files.\n\n", why)
 	}
-	if err := demo.step("sandbox", "up", "--dir", root, "-f", file, "-t", uuidTag, "-t", promTag, "--storage", storage); err != nil {
+	serverTags := []string{"-t", uuidTag, "-t", promTag}
+	if storage == "btrfs" {
+		// Off-site copies are btrfs send streams: the sandbox serves the
+		// S3 target only on btrfs.
+		s3Tag, err := freeS3Tag(file)
+		if err != nil {
+			return err
+		}
+		serverTags = append(serverTags, tagFlags(s3Tag)...)
+	}
+	if err := demo.step(append(append([]string{"sandbox", "up", "--dir", root, "-f", file}, serverTags...), "--storage", storage)...); err != nil {
 		return err
 	}
 	demo.storage = storage
 	// No dm-crypt container is made: the drive is a loop device.
 	fmt.Fprintf(g.stdout, "NOTE: the sandbox's drive is a plain loop device, not a LUKS container: its LUKS check is off for this sandbox (-t %s).\n", luksOffTag)
-	common := []string{"-f", file, "-t", "root=" + root, "-t", uuidTag, "-t", promTag, "-t", luksOffTag, "--storage", storage}
+	common := append(append([]string{"-f", file, "-t", "root=" + root}, serverTags...), "-t", luksOffTag, "--storage", storage)
+	if storage == "btrfs" {
+		if common, now, err = demoOffsite(g, file, root, common, o.now == "", now); err != nil {
+			return err
+		}
+	}
 	// One clock for the whole rehearsal: a slot that opens between apply
 	// and the second plan (the top of the hour) would otherwise make that
 	// plan non-empty. Durations are still measured on the real clock.
 	clock := append([]string{"--now", now.Format(time.RFC3339)}, common...)
-	for _, args := range [][]string{
+	steps := [][]string{
 		append([]string{"plan"}, clock...),
 		append([]string{"apply", "--auto-approve"}, clock...),
 		append([]string{"plan", "--detailed-exitcode"}, clock...),
 		append([]string{"list"}, common...),
 		append([]string{"status"}, common...),
-	} {
+	}
+	if storage == "btrfs" {
+		steps = append(steps, append([]string{"offsite", "list"}, common...))
+	}
+	for _, args := range steps {
 		if err := demo.step(args...); err != nil {
 			return err
 		}
@@ -184,4 +203,36 @@ func plainSandbox(ctx context.Context, file, root string, tags ...string) (*sche
 func freePrometheusTag() (string, error) {
 	url, err := sandbox.FreeLoopbackURL()
 	return "prometheus_url=" + url, err
+}
+
+// demoOffsite adds the recipient of the age identity the sandbox made to
+// the demo's flags and, unless the clock was given, sets it back to the
+// latest time every off-site send was due (a weekly send waits for its
+// day), so the demo shows each subvolume reaching the S3 target.
+func demoOffsite(g *globalOptions, file, root string, common []string, moveClock bool, now time.Time) ([]string, time.Time, error) {
+	var tags []string
+	for i := 0; i+1 < len(common); i++ {
+		if common[i] == "-t" {
+			tags = append(tags, common[i+1])
+		}
+	}
+	d, err := schema.Load(file, tags)
+	if err != nil {
+		return nil, now, err
+	}
+	age, err := sandboxAgeTag(&globalOptions{file: file, stdout: g.stdout}, d, root, tags)
+	if err != nil {
+		return nil, now, err
+	}
+	if age != "" {
+		common = append(common, "-t", age)
+	}
+	if moveClock {
+		if due := offsiteDueTime(d, now, -time.Hour); !due.Equal(now) {
+			fmt.Fprintf(g.stdout, "NOTE: the demo's clock is %s, the latest time every off-site send was due, so each subvolume reaches the S3 target.\n",
+				due.Format("2006-01-02 15:04 MST"))
+			now = due
+		}
+	}
+	return common, now, nil
 }

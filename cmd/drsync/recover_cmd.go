@@ -23,6 +23,7 @@ type recoverOptions struct {
 	autoApprove  bool
 	verifyOnly   bool
 	acceptSource bool
+	offsite      recoverOffsiteOptions
 }
 
 func newRecoverCommand(g *globalOptions) *cobra.Command {
@@ -57,6 +58,7 @@ func newRecoverCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "recover without asking")
 	f.BoolVar(&o.verifyOnly, "verify-only", false, "check the named subvolumes (default: all) and change nothing")
 	f.BoolVar(&o.acceptSource, "accept-source", false, "accept the named sources as they are (no recovery): their prunes resume")
+	addRecoverOffsiteFlags(cmd, &o.offsite)
 	return cmd
 }
 
@@ -87,7 +89,18 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	if o.acceptSource {
 		return runAcceptSource(g, d, names, now)
 	}
-	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now}
+	// Services named with --from-target have their archive fetched; the
+	// rest go on to be recovered.
+	rest, err := fetchServiceArchives(ctx, g, d, names, o.offsite)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 && len(rest) == 0 {
+		return nil // only services, and their archives are fetched
+	}
+	names = rest
+	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
+		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}
 	if o.at != "" {
 		if req.At, err = parseTimeFlag("--at", o.at); err != nil {
 			return err
@@ -106,7 +119,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 		return err
 	}
 	defer lock.Release()
-	p, j, err := planRecovery(g, d, st, req)
+	p, j, offsite, err := planRecovery(ctx, g, d, st, req, o.offsite)
 	if err != nil {
 		return err
 	}
@@ -121,7 +134,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			return err
 		}
 	}
-	out, err := recovery.Run(ctx, p, recovery.Env{Storage: st, Journal: j}, func(e recovery.Event) {
+	out, err := recovery.Run(ctx, p, recovery.Env{Storage: st, Journal: j, Offsite: offsite}, func(e recovery.Event) {
 		if !g.json {
 			printRecoverEvent(g, e)
 		}
@@ -176,18 +189,19 @@ func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
 }
 
 // planRecovery observes what a recovery reads and writes and plans it.
-func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request) (*recovery.Plan, *journal.Journal, error) {
+func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request,
+	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]recovery.OffsiteSource, error) {
 	obs, err := observe(g, d, req.Now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	entries, err := j.Entries()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	in := recovery.Input{Desired: d, Observed: obs, Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
 	names := req.Names
@@ -198,7 +212,7 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 		if svc := d.Services[name]; svc != nil {
 			for _, path := range svcrestore.LivePaths(svc) {
 				if in.Targets[path], err = recovery.ObserveServiceTarget(path); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 			}
 			continue
@@ -208,11 +222,15 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 		}
 		path := recovery.TargetPath(d, name, req.To)
 		if in.Targets[path], err = recovery.ObserveTarget(st, path); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
+	offsite, err := observeOffsite(ctx, g, d, obs, req, oo, &in)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	p, err := recovery.Compute(in, req)
-	return p, j, err
+	return p, j, offsite, err
 }
 
 func printRecoverEvent(g *globalOptions, e recovery.Event) {

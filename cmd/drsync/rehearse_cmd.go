@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/rehearse"
+	"github.com/drsync/drsync/rehearse/evidence"
+	"github.com/drsync/drsync/schema"
 )
 
 func newRehearseCommand(g *globalOptions) *cobra.Command {
@@ -34,6 +38,11 @@ func newRehearseCommand(g *globalOptions) *cobra.Command {
 }
 
 func runRehearse(ctx context.Context, g *globalOptions, o rehearse.Options) error {
+	if o.Runbook == "DR-004" && o.Storage == "btrfs" {
+		if d, err := schema.Load(o.File, o.Tags); err == nil && len(d.Targets) > 0 {
+			return rehearseTotalLoss(ctx, g, o, d.StateDir)
+		}
+	}
 	st, err := newStorage(g)
 	if err != nil {
 		return err
@@ -50,4 +59,22 @@ func runRehearse(ctx context.Context, g *globalOptions, o rehearse.Options) erro
 		return err
 	}
 	return nil
+}
+
+// rehearseTotalLoss rehearses DR-004 from the off-site copies alone (see
+// rehearse_dr004.go) and journals the outcome in the user's state
+// directory, as rehearse.Run does for the other runbooks.
+func rehearseTotalLoss(ctx context.Context, g *globalOptions, o rehearse.Options, stateDir string) error {
+	started := time.Now()
+	err := runRehearseTotalLoss(ctx, g, o)
+	res := evidence.Rehearsal{Runbook: o.Runbook, Started: started, Seconds: time.Since(started).Seconds(),
+		Passed: err == nil, Storage: o.Storage, Desired: o.File, Detail: "recovered from off-site copies alone"}
+	if err != nil {
+		res.Detail = err.Error()
+	}
+	if jerr := evidence.Append(stateDir, res); jerr != nil {
+		return errors.Join(err, jerr)
+	}
+	fmt.Fprintf(g.stdout, "Evidence journaled in %s\n", filepath.Join(stateDir, evidence.File))
+	return err
 }

@@ -11,16 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/sandbox"
 )
 
 var homelab = filepath.Join("..", "..", "examples", "desired", "homelab.cue")
 
-// TestRehearseHomelab rehearses every runbook on the homelab example on
+// TestRehearseHomelab rehearses DR-001 to DR-003 on the homelab example on
 // real loop-mounted btrfs: sandbox up, apply, the disaster, the runbook's
-// drsync commands, the data compared, sandbox down. DR-004 fails until
-// drsync can recover from an off-site copy, and says why. Each outcome is
+// drsync commands, the data compared, sandbox down (DR-004, from the
+// off-site copies alone: TestRehearseDR004). Each outcome is
 // journaled in the state directory of the desired state as given (its
 // root tag), not in the sandbox's.
 func TestRehearseHomelab(t *testing.T) {
@@ -40,8 +41,6 @@ func TestRehearseHomelab(t *testing.T) {
 			"4 subvolumes (subvol1-docs, subvol2-pics, subvol3-opptak, subvol7-containers) recovered",
 			"services not staged or checked"}},
 		{"DR-003", true, []string{"is deleted", "$ drsync find ", "restored ", "its content equal to the deleted file's"}},
-		{"DR-004", false, []string{"the runbook has no drsync recover command for htpc-home",
-			"without an off-site copy a total loss is not recoverable"}},
 	}
 	for _, c := range cases {
 		t.Run(c.runbook, func(t *testing.T) {
@@ -131,4 +130,46 @@ func rehearseRun(t *testing.T, args ...string) (string, int) {
 	var stdout, stderr bytes.Buffer
 	code := run(append([]string{"rehearse", "--dir", t.TempDir()}, args...), nil, &stdout, &stderr)
 	return stdout.String() + stderr.String(), code
+}
+
+// TestRehearseDR004 rehearses a total loss on the homelab example: its
+// subvolumes go to a real versitygw the sandbox starts, the machine's disks
+// and the drive are lost, and the runbook's commands recover every
+// subvolume from the S3 copies alone; the next off-site sends continue the
+// chains incrementally.
+func TestRehearseDR004(t *testing.T) {
+	if err := sandbox.Available(); err != nil {
+		t.Skip(err)
+	}
+	if _, err := s3.Versitygw(); err != nil {
+		t.Skip(err)
+	}
+	user := t.TempDir()
+	out, code := rehearseRun(t, "DR-004", "-f", homelab, "-t", "root="+user)
+	if code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	for _, name := range []string{"htpc-home", "htpc-root", "subvol1-docs", "subvol2-pics", "subvol3-opptak", "subvol7-containers"} {
+		if !strings.Contains(out, "✓ recovered "+name+" from ") {
+			t.Errorf("%s was not recovered:\n%s", name, out)
+		}
+	}
+	for _, name := range []string{"htpc-home", "subvol1-docs", "subvol2-pics", "subvol3-opptak", "subvol7-containers"} {
+		if !strings.Contains(out, "✓ "+name+" → s3-secondary incremental from "+name+".") {
+			t.Errorf("the next off-site send of %s is not incremental:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(out, "✓ fetched grafana-db's newest archive from s3-secondary") {
+		t.Errorf("grafana-db's archive was not fetched:\n%s", out)
+	}
+	if !strings.Contains(out, "Rehearsal DR-004: PASS") {
+		t.Errorf("rehearsal:\n%s", out)
+	}
+	got, _, err := evidence.Load(filepath.Join(user, "var", "lib", "drsync"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got["DR-004"]; !r.Last.Passed || r.LastSuccess == nil || r.Last.Seconds <= 0 {
+		t.Errorf("DR-004 journaled as %+v", r)
+	}
 }

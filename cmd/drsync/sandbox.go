@@ -12,6 +12,7 @@ import (
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/sandbox/offsite"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -99,12 +100,21 @@ func runSandboxUp(ctx context.Context, g *globalOptions, dir string) error {
 	if err != nil {
 		return err
 	}
+	layout.Filesystems = append(layout.Filesystems, offsite.Filesystems(d, abs)...)
 	if err := sandbox.Up(ctx, abs, layout); err != nil {
 		return err
 	}
 	if err := sandbox.StartServices(ctx, abs, d); err != nil {
 		sandbox.Down(context.WithoutCancel(ctx), abs)
 		return err
+	}
+	offsiteTags, err := startSandboxOffsite(ctx, g, d, abs, tags)
+	if err != nil {
+		sandbox.Down(context.WithoutCancel(ctx), abs)
+		return err
+	}
+	for _, t := range offsiteTags {
+		next += " -t " + shellwords.Quote(t)
 	}
 	for _, fs := range layout.Filesystems {
 		uuid := ""

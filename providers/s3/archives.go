@@ -19,7 +19,7 @@ import (
 )
 
 // A service archive is one object, encrypted, and a record written after
-// it was read back and checked: <prefix>services/<service>/<archive>[.age]
+// it was checked as stored (see upload): <prefix>services/<service>/<archive>[.age]
 // and <…>/<archive>.json. An object without its record is a leftover of an
 // interrupted upload, never a copy.
 
@@ -93,9 +93,6 @@ func (t *Target) UploadArchive(ctx context.Context, service, path string, progre
 	size, sum, err := t.upload(ctx, key, target.PacedReader(pr, t.cfg.BandwidthBytes()), target.PartSize(t.PartSize, expected, t.MaxParts), progress)
 	pr.CloseWithError(err)
 	if err != nil {
-		return 0, err
-	}
-	if err := t.verify(ctx, key, size, sum); err != nil {
 		return 0, err
 	}
 	rec := ArchiveRecord{Archive: name, Key: key, Size: size, SHA256: sum, PlainSHA256: want}

@@ -102,7 +102,8 @@ func (t *Target) cleanup(ctx context.Context, prefix string, leftovers func() ([
 // Receive uploads snap as the next stream: a full one starting a chain
 // when parent is empty, else an incremental one extending the complete
 // chain whose newest snapshot is parent. The stream is encrypted on the
-// way, its SHA-256 checked by reading it back, and only then is the
+// way, checked as the server stored it (each part's MD5 against its ETag, the
+// object's composite ETag and size), and only then is the
 // manifest rewritten to include it: a stream is never a copy before that.
 func (t *Target) Receive(ctx context.Context, snap target.Snapshot, parent string, progress target.Progress) (int64, error) {
 	if _, err := t.Cleanup(ctx, snap.Subvolume); err != nil {
@@ -133,9 +134,6 @@ func (t *Target) Receive(ctx context.Context, snap target.Snapshot, parent strin
 	key := t.layout.StreamKey(snap.Subvolume, m.Chain, seq, snap.Name, t.Encrypted())
 	size, sum, err := t.uploadCommand(ctx, sendCommand(snap, parent), key, target.PartSize(t.PartSize, expectedSize(snap.Path), t.MaxParts), progress)
 	if err != nil {
-		return 0, err
-	}
-	if err := t.verify(ctx, key, size, sum); err != nil {
 		return 0, err
 	}
 	m.Streams = append(m.Streams, target.Stream{Seq: seq, Snapshot: snap.Name, Parent: parent, Key: key, Size: size, SHA256: sum})

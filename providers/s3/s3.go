@@ -2,7 +2,7 @@
 // send streams (target.Analyze), service archives as objects, everything
 // encrypted with age to the declared recipients before it leaves the
 // machine, uploaded in parts of an explicit size, its SHA-256 recorded and
-// checked by reading the object back.
+// the stored object checked against the MD5s of the parts sent (see upload).
 //
 // It uses minio-go (Apache-2.0): one module with few dependencies that
 // speaks to any S3-compatible server, and whose Core API gives the

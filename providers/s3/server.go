@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Server is a versitygw S3 gateway over a directory (its posix backend) on
@@ -22,11 +25,12 @@ type Server struct {
 	Credentials string
 	// Data is the directory holding the buckets: what a thief of the
 	// bucket would see.
-	Data string
-	addr string
-	key  string
-	cmd  *exec.Cmd
-	log  string
+	Data   string
+	addr   string
+	region string
+	key    string
+	cmd    *exec.Cmd
+	log    string
 }
 
 // Versitygw finds the versitygw binary: on PATH, else where go install
@@ -57,12 +61,18 @@ func Versitygw() (string, error) {
 // StartServer starts versitygw on addr (127.0.0.1:PORT) over dir/data
 // with fresh credentials written to dir/credentials.
 func StartServer(ctx context.Context, dir, addr string) (*Server, error) {
+	return StartServerIn(ctx, dir, addr, "")
+}
+
+// StartServerIn is StartServer for a region ("": versitygw's default,
+// us-east-1): a client declaring another region is refused by the server.
+func StartServerIn(ctx context.Context, dir, addr, region string) (*Server, error) {
 	bin, err := Versitygw()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{Endpoint: "http://" + addr, Data: filepath.Join(dir, "data"), Credentials: filepath.Join(dir, "credentials"),
-		addr: addr, log: filepath.Join(dir, "versitygw.log")}
+		addr: addr, region: region, log: filepath.Join(dir, "versitygw.log")}
 	if err := os.MkdirAll(s.Data, 0o700); err != nil {
 		return nil, err
 	}
@@ -85,6 +95,9 @@ func (s *Server) start(ctx context.Context, bin string) error {
 	// The secret reaches versitygw through its environment, not argv.
 	s.cmd = exec.Command(bin, "--port", s.addr, "posix", s.Data)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=drsync", "ROOT_SECRET_ACCESS_KEY="+s.key)
+	if s.region != "" {
+		s.cmd.Env = append(s.cmd.Env, "VGW_REGION="+s.region)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = log, log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -121,4 +134,20 @@ func (s *Server) Kill() error {
 	_ = s.cmd.Wait()
 	s.cmd = nil
 	return err
+}
+
+// Cmd is the running server process (nil after Kill), for a caller that
+// lets it outlive this process and stops it by pid later.
+func (s *Server) Cmd() *exec.Cmd { return s.cmd }
+
+// CreateBucket makes a bucket on the server with its own credentials.
+func (s *Server) CreateBucket(ctx context.Context, bucket string) error {
+	client, err := minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4("drsync", s.key, ""), Region: s.region})
+	if err != nil {
+		return err
+	}
+	if err := client.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		return fmt.Errorf("create bucket %s on %s: %w", bucket, s.Endpoint, err)
+	}
+	return nil
 }

@@ -3,11 +3,17 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -18,10 +24,29 @@ import (
 // upload is aborted, never completed short.
 var ErrTooManyParts = errors.New("stream exceeds the multipart limit")
 
+// uploadMemory bounds the part buffers of one upload: parts go up
+// concurrently (the network and the server work while the next part is
+// read and encrypted), as many as fit, at least one.
+const uploadMemory = 128 << 20
+
+// maxConcurrentParts caps the parts in flight at the default part size.
+const maxConcurrentParts = 4
+
+// concurrency is how many parts of partSize are in flight at once.
+func concurrency(partSize int64) int {
+	return max(1, min(maxConcurrentParts, int(uploadMemory/max(partSize, 1))))
+}
+
 // upload stores r at key in parts of partSize and returns the stored size
-// and SHA-256. Memory is one part. Any failure aborts the multipart upload
-// (a process that dies instead leaves it for Cleanup); nothing is completed
-// unless r ended with io.EOF.
+// and SHA-256. Memory is concurrency(partSize) parts. Each part is sent with
+// its MD5 (Content-MD5: the server refuses bytes that arrived damaged) and
+// the ETag the server answers must be that MD5; the completed object's
+// ETag must be S3's MD5 of the parts' MD5s and its size the bytes sent
+// (checked with one HEAD). So the object is checked as the server stored
+// it without reading it back; only a server whose ETags are no MD5s (SSE-KMS,
+// SSE-C) makes the upload read the object back instead. Any failure aborts
+// the multipart upload (a process that dies instead leaves it for Cleanup);
+// nothing is completed unless r ended with io.EOF.
 func (t *Target) upload(ctx context.Context, key string, r io.Reader, partSize int64, progress func(int64)) (int64, string, error) {
 	id, err := t.core.NewMultipartUpload(ctx, t.cfg.Bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
@@ -35,27 +60,36 @@ func (t *Target) upload(ctx context.Context, key string, r io.Reader, partSize i
 		}
 		return 0, "", err
 	}
-	h := sha256.New()
-	buf := make([]byte, partSize)
-	var parts []minio.CompletePart
+	up := &partUploader{t: t, key: key, id: id, free: make(chan []byte, concurrency(partSize)), sha: sha256.New(), hashed: closed()}
+	up.ctx, up.cancel = context.WithCancel(ctx)
+	defer up.cancel()
+	for range cap(up.free) {
+		up.free <- make([]byte, partSize)
+	}
 	var total int64
+	var readErr error
 	for n := 1; ; n++ {
+		var buf []byte
+		select {
+		case buf = <-up.free:
+		case <-up.ctx.Done():
+		}
+		if buf == nil {
+			break // a part failed
+		}
 		k, rerr := io.ReadFull(r, buf)
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			return fail(fmt.Errorf("upload %s: reading the stream: %w", key, rerr))
+			readErr = fmt.Errorf("upload %s: reading the stream: %w", key, rerr)
+			break
 		}
 		if k == 0 && n > 1 {
 			break
 		}
 		if n > t.MaxParts {
-			return fail(fmt.Errorf("upload %s: %w: more than %d parts of %d MiB", key, ErrTooManyParts, t.MaxParts, partSize>>20))
+			readErr = fmt.Errorf("upload %s: %w: more than %d parts of %d MiB", key, ErrTooManyParts, t.MaxParts, partSize>>20)
+			break
 		}
-		h.Write(buf[:k])
-		part, err := t.core.PutObjectPart(ctx, t.cfg.Bucket, key, id, n, bytes.NewReader(buf[:k]), int64(k), minio.PutObjectPartOptions{})
-		if err != nil {
-			return fail(t.wrap(fmt.Sprintf("upload %s part %d", key, n), err))
-		}
-		parts = append(parts, minio.CompletePart{PartNumber: n, ETag: part.ETag})
+		up.start(n, buf, k)
 		total += int64(k)
 		if progress != nil {
 			progress(total)
@@ -64,13 +98,131 @@ func (t *Target) upload(ctx context.Context, key string, r io.Reader, partSize i
 			break // the stream ended inside this part
 		}
 	}
-	if _, err := t.core.CompleteMultipartUpload(ctx, t.cfg.Bucket, key, id, parts, minio.PutObjectOptions{}); err != nil {
+	parts, md5s, opaque, err := up.wait()
+	if err = errors.Join(readErr, err); err != nil {
+		return fail(err)
+	}
+	info, err := t.core.CompleteMultipartUpload(ctx, t.cfg.Bucket, key, id, parts, minio.PutObjectOptions{})
+	if err != nil {
 		return fail(t.wrap("complete "+key, err))
 	}
-	return total, hex.EncodeToString(h.Sum(nil)), nil
+	sum := hex.EncodeToString(up.sha.Sum(nil))
+	if opaque {
+		return total, sum, t.verify(ctx, key, total, sum)
+	}
+	want := compositeETag(md5s)
+	if got := trimETag(info.ETag); got != want {
+		return 0, "", fmt.Errorf("target %s: %s was completed with ETag %s, the parts sent make %s", t.name, key, got, want)
+	}
+	st, err := t.core.Client.StatObject(ctx, t.cfg.Bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return 0, "", t.wrap("stat "+key, err)
+	}
+	if got := trimETag(st.ETag); st.Size != total || got != want {
+		return 0, "", fmt.Errorf("target %s: %s is stored as %d bytes with ETag %s, %d bytes with ETag %s were sent", t.name, key, st.Size, got, total, want)
+	}
+	return total, sum, nil
 }
 
-// verify reads an object back and checks its size and SHA-256.
+// partUploader puts parts concurrently, each from its own buffer, which
+// goes back to free once the server has it. Each part also adds itself to
+// the stream's SHA-256, in order, while the next part is read.
+type partUploader struct {
+	t       *Target
+	key, id string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	free    chan []byte
+	sha     hash.Hash
+	// hashed is closed once the last started part is in sha.
+	hashed <-chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	parts  []minio.CompletePart
+	md5s   [][]byte
+	opaque bool
+	err    error
+}
+
+func closed() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+func (u *partUploader) start(n int, buf []byte, k int) {
+	u.wg.Add(1)
+	prev, done := u.hashed, make(chan struct{})
+	u.hashed = done
+	go func() {
+		defer u.wg.Done()
+		<-prev
+		u.sha.Write(buf[:k])
+		close(done)
+		sum := md5.Sum(buf[:k])
+		part, err := u.t.core.PutObjectPart(u.ctx, u.t.cfg.Bucket, u.key, u.id, n, bytes.NewReader(buf[:k]), int64(k),
+			// Content-MD5 protects the part; signing its SHA-256 too (on
+			// plain http) would hash every byte once more for nothing.
+			minio.PutObjectPartOptions{Md5Base64: base64.StdEncoding.EncodeToString(sum[:]), DisableContentSha256: true})
+		u.free <- buf
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		etag := trimETag(part.ETag)
+		switch {
+		case err != nil:
+			err = u.t.wrap(fmt.Sprintf("upload %s part %d", u.key, n), err)
+		case !isMD5(etag):
+			u.opaque = true // not an MD5: the object is read back instead
+		case etag != hex.EncodeToString(sum[:]):
+			err = fmt.Errorf("target %s: %s part %d: the server stored ETag %s for a part whose MD5 is %x", u.t.name, u.key, n, etag, sum)
+		}
+		if err != nil {
+			if u.err == nil {
+				u.err = err
+			}
+			u.cancel()
+			return
+		}
+		u.parts = append(u.parts, minio.CompletePart{PartNumber: n, ETag: part.ETag})
+		u.md5s = append(u.md5s, append([]byte{byte(n >> 8), byte(n)}, sum[:]...))
+	}()
+}
+
+// wait returns the parts in order, their MD5s, whether any ETag was
+// opaque, and the first error.
+func (u *partUploader) wait() ([]minio.CompletePart, [][]byte, bool, error) {
+	u.wg.Wait()
+	if u.err != nil {
+		return nil, nil, false, u.err
+	}
+	slices.SortFunc(u.parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
+	slices.SortFunc(u.md5s, func(a, b []byte) int { return bytes.Compare(a[:2], b[:2]) })
+	md5s := make([][]byte, len(u.md5s))
+	for i, m := range u.md5s {
+		md5s[i] = m[2:]
+	}
+	return u.parts, md5s, u.opaque, nil
+}
+
+// compositeETag is S3's ETag of a multipart object: the MD5 of its parts'
+// MD5s, then "-" and the number of parts.
+func compositeETag(md5s [][]byte) string {
+	h := md5.New()
+	for _, m := range md5s {
+		h.Write(m)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(md5s))
+}
+
+func trimETag(etag string) string { return strings.Trim(etag, `"`) }
+
+func isMD5(etag string) bool {
+	_, err := hex.DecodeString(etag)
+	return err == nil && len(etag) == 32
+}
+
+// verify reads an object back and checks its size and SHA-256 (for
+// servers whose ETags are not MD5s).
 func (t *Target) verify(ctx context.Context, key string, size int64, sum string) error {
 	obj, err := t.core.Client.GetObject(ctx, t.cfg.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {

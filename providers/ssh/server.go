@@ -129,10 +129,14 @@ func waitListening(ctx context.Context, addr string) error {
 }
 
 // Kill stops the server and every session it runs at once, as a crash or
-// a pulled cable would.
+// a pulled cable would: sshd puts each connection in a session of its
+// own, so its descendants are killed one by one, then its process group.
 func (s *Server) Kill() error {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return nil
+	}
+	for _, pid := range descendants(s.cmd.Process.Pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	_ = s.cmd.Wait()
@@ -156,4 +160,39 @@ func (s *Server) Stop() error {
 	}
 	s.cmd = nil
 	return nil
+}
+
+// Cmd is the running sshd (nil after Stop or Kill), for a caller that lets
+// it outlive this process and stops it by pid later.
+func (s *Server) Cmd() *exec.Cmd { return s.cmd }
+
+// descendants lists the processes below pid, read from /proc.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so cut after ")".
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }

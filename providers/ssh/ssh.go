@@ -25,6 +25,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -251,9 +253,9 @@ func (t *Target) Delete(ctx context.Context, subvolume, name string) error {
 }
 
 // Receive sends snap to the host, incrementally from parent (a local
-// snapshot beside snap that the host holds) when parent is not empty.
-// Only after both btrfs send and the remote receive succeeded is the
-// replica committed; on failure the interrupted receive is aborted (or,
+// snapshot beside snap that the host holds) when parent is not empty, in
+// one connection: the commit line follows the stream only after btrfs send
+// succeeded, and the host commits only after its receive succeeded too; on failure the interrupted receive is aborted (or,
 // when the host is gone, left marked incoming for the next run to remove).
 func (t *Target) Receive(ctx context.Context, snap target.Snapshot, parent string, progress target.Progress) (int64, error) {
 	if snap.Name != filepath.Base(snap.Path) {
@@ -264,11 +266,17 @@ func (t *Target) Receive(ctx context.Context, snap target.Snapshot, parent strin
 		args = append(args, "-p", filepath.Join(filepath.Dir(snap.Path), parent))
 	}
 	send := exec.Command("btrfs", append(args, snap.Path)...)
-	recv, err := t.command("receive", snap.Subvolume, snap.Name)
+	recv, err := t.command("receive-commit", snap.Subvolume, snap.Name)
 	if err != nil {
 		return 0, err
 	}
-	n, err := pipe(ctx, send, recv, progress, t.cfg.BandwidthBytes())
+	var answer bytes.Buffer
+	recv.Stdout = &answer
+	// The commit line follows the stream only once btrfs send succeeded.
+	n, err := pipe(ctx, send, recv, progress, t.cfg.BandwidthBytes(), []byte("drsync-commit "+snap.Name+"\n"))
+	if err == nil && strings.TrimSpace(answer.String()) != "committed "+snap.Name {
+		err = fmt.Errorf("the host did not confirm the commit (it answered %q)", strings.TrimSpace(answer.String()))
+	}
 	if err != nil {
 		// The caller's ctx may be over; the abort must still run.
 		abortCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -277,9 +285,6 @@ func (t *Target) Receive(ctx context.Context, snap target.Snapshot, parent strin
 			err = errors.Join(err, abortErr)
 		}
 		return n, fmt.Errorf("target %s: send %s: %w", t.name, snap.Name, err)
-	}
-	if _, err := t.run(ctx, "commit", snap.Subvolume, snap.Name); err != nil {
-		return n, err
 	}
 	return n, nil
 }
@@ -302,28 +307,32 @@ func (t *Target) Open(ctx context.Context, subvolume, name, scratch string) (str
 		}
 		return btrfs.Delete(context.Background(), dest)
 	}
-	if _, err := pipe(ctx, send, recv, nil, t.cfg.BandwidthBytes()); err != nil {
+	if _, err := pipe(ctx, send, recv, nil, t.cfg.BandwidthBytes(), nil); err != nil {
 		return "", nil, errors.Join(fmt.Errorf("target %s: fetch %s/%s: %w", t.name, subvolume, name, err), cleanup())
 	}
 	return dest, cleanup, nil
 }
 
 // pipe copies from's stdout into to's stdin, counting (and, with a limit,
-// pacing) the stream. It judges from before to sees EOF: btrfs receive
-// takes EOF for the end of a stream, so a sender that failed must not
-// look like one that finished.
-func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, limit int64) (int64, error) {
+// pacing) the stream, then, once from succeeded, trailer. It judges from
+// before to sees EOF: btrfs receive takes EOF for the end of a stream, so a
+// sender that failed must not look like one that finished.
+func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, limit int64, trailer []byte) (int64, error) {
 	var fromErr, toErr bytes.Buffer
 	from.Stderr, to.Stderr = &fromErr, &toErr
 	stream, err := from.StdoutPipe()
 	if err != nil {
 		return 0, err
 	}
-	in, err := to.StdinPipe()
+	toStdin, in, err := os.Pipe()
 	if err != nil {
 		return 0, err
 	}
-	if err := to.Start(); err != nil {
+	to.Stdin = toStdin
+	err = to.Start()
+	toStdin.Close()
+	if err != nil {
+		in.Close()
 		return 0, fmt.Errorf("start %s: %w", to.Path, err)
 	}
 	if err := from.Start(); err != nil {
@@ -347,7 +356,7 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 		return fmt.Errorf("%s: %w", filepath.Base(who.Path), err)
 	}
 	pw := &pacedWriter{w: in, pacer: target.NewPacer(limit), progress: progress}
-	if _, copyErr := io.Copy(pw, stream); copyErr != nil {
+	if copyErr := pw.copyFrom(stream); copyErr != nil {
 		_ = from.Process.Kill()
 		_ = to.Process.Kill()
 		in.Close()
@@ -363,6 +372,11 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 		_ = to.Wait()
 		return pw.n, blame(from, err, &fromErr)
 	}
+	if _, err := in.Write(trailer); err != nil {
+		_ = to.Process.Kill()
+		in.Close()
+		return pw.n, blame(to, errors.Join(err, to.Wait()), &toErr)
+	}
 	in.Close()
 	if err := to.Wait(); err != nil {
 		return pw.n, blame(to, err, &toErr)
@@ -373,20 +387,53 @@ func pipe(ctx context.Context, from, to *exec.Cmd, progress target.Progress, lim
 // pacedWriter counts what passes and, with a limit in bytes per second,
 // sleeps so the average rate stays under it.
 type pacedWriter struct {
-	w        io.Writer
+	w        *os.File
 	n        int64
 	pacer    *target.Pacer
 	progress target.Progress
 	last     time.Time
 }
 
+// copyFrom moves the stream from src, a pipe, into the writer's pipe with
+// splice(2): the bytes stay in the kernel, as in `btrfs send | ssh`, while
+// they are counted and paced. Where splice is refused it copies.
+func (p *pacedWriter) copyFrom(src io.Reader) error {
+	f, ok := src.(*os.File)
+	if !ok {
+		_, err := io.Copy(p, src)
+		return err
+	}
+	// Fd puts both ends in blocking mode: this goroutine waits in splice.
+	rfd, wfd := int(f.Fd()), int(p.w.Fd())
+	for {
+		n, err := unix.Splice(rfd, nil, wfd, nil, 1<<20, unix.SPLICE_F_MOVE|unix.SPLICE_F_MORE)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EINVAL) && p.n == 0:
+			_, err := io.Copy(p, f)
+			return err
+		case err != nil:
+			return err
+		case n == 0:
+			return nil
+		}
+		p.count(n)
+	}
+}
+
 func (p *pacedWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
-	p.n += int64(n)
+	p.count(int64(n))
+	return n, err
+}
+
+// count adds n bytes moved, then paces and reports.
+func (p *pacedWriter) count(n int64) {
+	p.n += n
 	p.pacer.Wait(p.n)
 	if p.progress != nil && time.Since(p.last) >= 200*time.Millisecond {
 		p.last = time.Now()
 		p.progress(p.n)
 	}
-	return n, err
 }
