@@ -39,6 +39,8 @@ var _ reconcile.Prover = (*Prover)(nil)
 // not be run at all; damage it finds is a report with Result fail.
 func (p *Prover) Prove(ctx context.Context, req reconcile.TestRequest, progress func(int64)) (reconcile.TestReport, error) {
 	switch {
+	case req.Kind == reconcile.KindDrill && req.Service != nil:
+		return p.drillService(ctx, req)
 	case req.Kind == reconcile.KindDrill:
 		return p.drill(ctx, req, progress)
 	case req.Service != nil:

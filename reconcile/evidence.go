@@ -44,6 +44,11 @@ type TestReport struct {
 	// RTOTargetSeconds is the drill's target; Seconds is the measured RTO.
 	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
 	Started          time.Time `json:"started"`
+
+	// RestoreSeconds and VerifySeconds split a service drill's Seconds:
+	// restoring the archive, and starting the service on it and checking.
+	RestoreSeconds float64 `json:"restoreSeconds,omitempty"`
+	VerifySeconds  float64 `json:"verifySeconds,omitempty"`
 }
 
 // Results of tests and drills.

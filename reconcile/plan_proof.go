@@ -62,7 +62,7 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action, bool) {
 	if svc := d.Services[name]; svc != nil {
 		st := o.Services[name]
-		if kind != KindTest || st == nil || len(st.Archives) == 0 {
+		if st == nil || len(st.Archives) == 0 {
 			return Action{}, false
 		}
 		var copies []Snapshot
@@ -70,6 +70,9 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 			copies = st.External
 		}
 		a := archiveTest(d, svc, st.Archives[len(st.Archives)-1], copies)
+		if kind == KindDrill {
+			a = archiveDrill(d, svc, st.Archives[len(st.Archives)-1], copies)
+		}
 		a.markExternal(d, o)
 		a.because(Reason{Code: BecauseRequested})
 		return a, true

@@ -59,6 +59,7 @@ func planService(d *schema.Desired, svc *schema.Service, st *ServiceState, o *Ob
 		test.because(Reason{Code: BecauseProofDue, Tier: svc.Tier, Proof: why})
 		sp.Actions = append(sp.Actions, test)
 	}
+	sp.planServiceDrill(d, svc, h, archives, copies, now)
 	for i := range sp.Actions {
 		if r := sp.Actions[i].Remove; r != nil {
 			r.Archive = true

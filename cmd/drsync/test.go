@@ -57,13 +57,13 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 	var o proofOptions
 	cmd := &cobra.Command{
 		Use:   "drill --subvolume NAME",
-		Short: "Full recovery drill: restore the whole newest replica, verify every file, measure the RTO",
+		Short: "Full recovery drill: restore the whole newest replica (or a service's archive and start the service on it), verify every file, measure the RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runProofs(cmd.Context(), g, o, reconcile.KindDrill)
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume to drill (repeatable)")
+	cmd.Flags().StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume or service to drill (repeatable)")
 	cmd.MarkFlagRequired("subvolume")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "list every problem found")
 	return cmd
@@ -170,9 +170,7 @@ func proofTargets(g *globalOptions, d *schema.Desired, names []string, kind reco
 	for _, n := range names {
 		switch {
 		case d.Subvolumes[n] != nil:
-		case d.Services[n] != nil && kind == reconcile.KindTest:
 		case d.Services[n] != nil:
-			return nil, fmt.Errorf("--subvolume %q is a service: drills restore subvolumes; test it with drsync test --subvolume %s", n, n)
 		default:
 			return nil, fmt.Errorf("--subvolume %q: not declared in %s (declared: %s)", n, g.file, strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 		}
@@ -189,7 +187,9 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 		a, ok := reconcile.ProofAction(d, obs, n, kind)
 		if !ok {
 			skipped[n] = "nothing to test yet"
-			if kind == reconcile.KindDrill {
+			if kind == reconcile.KindDrill && d.Services[n] != nil {
+				skipped[n] = "no archive to drill yet"
+			} else if kind == reconcile.KindDrill {
 				skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
 				if s := d.Subvolumes[n]; s != nil && s.External == nil {
 					skipped[n] = "declares no external drive: a drill restores a whole replica, and there is none to restore"
@@ -266,6 +266,10 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),
 				humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
 				100*r.Seconds/max(r.RTOTargetSeconds, 1e-9))
+			if r.RestoreSeconds > 0 || r.VerifySeconds > 0 {
+				what += fmt.Sprintf(" (restore %s, service start and checks %s)",
+					humane.Rounded(humane.Seconds(r.RestoreSeconds)), humane.Rounded(humane.Seconds(r.VerifySeconds)))
+			}
 		}
 		fmt.Fprintf(g.stdout, "%s  %s  %s\n", r.Subvolume, verdict, what)
 		fmt.Fprintf(g.stdout, "  snapshot %s on %s (%s)", r.Snapshot, r.Location, r.Why)
