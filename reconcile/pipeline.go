@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -73,6 +74,8 @@ type Outcome struct {
 	Plan     *Plan
 	Observed *Observed
 	Result   Result
+	// Reports are the report files the run's tests and drills wrote.
+	Reports []reports.Ref
 }
 
 // ErrDeclined is the error of a run whose review declined the plan.
@@ -91,6 +94,8 @@ type run struct {
 	applyErr error
 	files    map[string][]byte
 	pings    *runPings // nil: no pings for this run
+	// proofs are the run's test and drill reports, for writeReports.
+	proofs []TestReport
 }
 
 // Run is the reconcile pipeline: lock → observe once → compute → guard
@@ -205,7 +210,8 @@ func (r *run) apply() (bool, error) {
 		r.keepHistory()
 		return true, nil
 	}
-	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.opts.Notify)
+	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.collectReports(r.opts.Notify))
+	r.writeReports()
 	r.out.Result = res
 	r.out.Observed.learn(written, r.opts.Now.Location())
 	r.keepHistory()

@@ -127,6 +127,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newSchemaCommand(g),
 		newFleetCommand(g),
 		newOffsiteCommand(g),
+		newReportCommand(g),
 	)
 	return root
 }

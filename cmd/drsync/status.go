@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
 )
@@ -33,6 +35,8 @@ type subvolumeStatus struct {
 	// SendFailing is the run of failed sends since the last successful
 	// one, with btrfs's reason (absent: the last send succeeded).
 	SendFailing *reconcile.SendFailure `json:"sendFailing,omitempty"`
+	// Report is the newest report file naming it (text; JSON beside it).
+	Report string `json:"report,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
@@ -99,6 +103,13 @@ func runStatus(g *globalOptions) error {
 		return err
 	}
 	rows := statusRows(d, obs, now)
+	newest, err := reports.NewestByName(d.StateDir)
+	if err != nil {
+		slog.Warn("reading reports", "err", err)
+	}
+	for i := range rows {
+		rows[i].Report = newest[rows[i].Name].Text
+	}
 	if g.json {
 		return writeJSON(g.stdout, rows)
 	}
@@ -135,6 +146,13 @@ func runStatus(g *globalOptions) error {
 		if dr := r.LastDrill; dr != nil {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
 				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+			if dr.RestoreSeconds > 0 || dr.VerifySeconds > 0 {
+				fmt.Fprintf(g.stdout, "                    restore %s, service start and checks %s\n",
+					humane.Rounded(humane.Seconds(dr.RestoreSeconds)), humane.Rounded(humane.Seconds(dr.VerifySeconds)))
+			}
+		}
+		if r.Report != "" {
+			fmt.Fprintf(g.stdout, "  report            %s\n", r.Report)
 		}
 	}
 	return nil

@@ -75,6 +75,8 @@ type proofReport struct {
 	Result  string                 `json:"result"`
 	Reports []reconcile.TestReport `json:"reports"`
 	Skipped map[string]string      `json:"skipped,omitempty"`
+	// ReportFiles are the text reports written (JSON beside each).
+	ReportFiles []string `json:"reportFiles,omitempty"`
 }
 
 // runProofs tests or drills the named subvolumes (default all) through
@@ -132,6 +134,9 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(g.stderr)
+	}
+	for _, ref := range ran.Reports {
+		out.ReportFiles = append(out.ReportFiles, ref.Text)
 	}
 	if ran.Step != "" && ran.Step != reconcile.StepApply && len(out.Reports) == 0 {
 		return runErr // the proofs never ran: a lock held, an unreadable machine
@@ -295,6 +300,9 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 		}
 	}
 	printSkipped(g, out.Skipped)
+	for _, f := range out.ReportFiles {
+		fmt.Fprintf(g.stdout, "report: %s\n", f)
+	}
 	if out.Seed != 0 {
 		fmt.Fprintf(g.stdout, "seed %d: repeat this sample with --seed %d\n", out.Seed, out.Seed)
 	}
