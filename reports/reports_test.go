@@ -30,7 +30,7 @@ func TestWriteKeepsTextAndJSONPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(state, "reports", "drill-20261204T170102Z.log"); ref.Text != want {
+	if want := filepath.Join(state, "reports", "drill-20261204T170102.000Z.log"); ref.Text != want {
 		t.Errorf("text report at %s, want %s", ref.Text, want)
 	}
 	for path, mode := range map[string]os.FileMode{filepath.Join(state, "reports"): 0o700, ref.Text: 0o600, ref.JSON: 0o600} {
@@ -71,8 +71,8 @@ func TestWriteNeverOverwrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref.Stem != "drill-20261204T170102Z-2" {
-		t.Errorf("second report of the same second named %s", ref.Stem)
+	if ref.Stem != "drill-20261204T170102.000Z-2" {
+		t.Errorf("second report of the same millisecond named %s", ref.Stem)
 	}
 	r, latest, ok, err := Latest(state, "")
 	if err != nil || !ok {
@@ -126,11 +126,11 @@ func TestPruneKeepsTheNewestOfEachKind(t *testing.T) {
 	for _, r := range refs {
 		stems = append(stems, r.Stem)
 	}
-	want := []string{"drill-20261204T170102Z", "restore-test-20241204T170102Z"}
+	want := []string{"drill-20261204T170102.000Z", "restore-test-20241204T170102.000Z"}
 	if len(stems) != 2 || stems[0] != want[0] || stems[1] != want[1] {
 		t.Errorf("kept %v, want %v", stems, want)
 	}
-	for _, gone := range []string{"drill-20241204T170102Z.log", "drill-20231204T170102Z.json"} {
+	for _, gone := range []string{"drill-20241204T170102.000Z.log", "drill-20231204T170102.000Z.json"} {
 		if _, err := os.Lstat(filepath.Join(state, "reports", gone)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s not pruned: %v", gone, err)
 		}

@@ -24,8 +24,9 @@ import (
 // Dir is the reports directory below the state directory.
 const Dir = "reports"
 
-// stampLayout dates a report's file name, in UTC so names sort by time.
-const stampLayout = "20060102T150405Z"
+// stampLayout dates a report's file name, in UTC so names sort by time,
+// to the millisecond so a drill run right after a test sorts after it.
+const stampLayout = "20060102T150405.000Z"
 
 // maxReportBytes bounds what reading one report may allocate.
 const maxReportBytes = 64 << 20
@@ -70,7 +71,7 @@ func Write(stateDir string, keep time.Duration, r Report) (Ref, error) {
 	if err := place(fd, dir, stem+".log", text.Bytes()); err != nil {
 		return Ref{}, err
 	}
-	ref := newRef(dir, r.Kind, r.Started.UTC().Truncate(time.Second), stem)
+	ref := newRef(dir, r.Kind, r.Started.UTC().Truncate(time.Millisecond), stem)
 	if keep > 0 {
 		if err := pruneAt(fd, dir, keep, time.Now()); err != nil {
 			return ref, err
@@ -180,8 +181,8 @@ func parseStem(stem string) (Kind, time.Time, bool) {
 	return "", time.Time{}, false
 }
 
-// List returns the stored reports, newest first (of the same second, the
-// later-written first). No reports directory means none.
+// List returns the stored reports, newest first (of the same millisecond,
+// the later-written first). No reports directory means none.
 func List(stateDir string) ([]Ref, error) {
 	dir := filepath.Join(stateDir, Dir)
 	fd, err := openDir(dir, false)
