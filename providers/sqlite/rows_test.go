@@ -11,7 +11,7 @@ import (
 	"github.com/drsync/drsync/providers/sqlite"
 )
 
-func TestTablesCountsEveryRow(t *testing.T) {
+func TestCountRowsReadsEveryTable(t *testing.T) {
 	if _, err := exec.LookPath("sqlite3"); err != nil {
 		t.Skipf("sqlite3 not installed (apt-get install sqlite3): %v", err)
 	}
@@ -24,27 +24,27 @@ func TestTablesCountsEveryRow(t *testing.T) {
 	if out, err := exec.Command("sqlite3", db, sql).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	got, err := sqlite.Tables(context.Background(), db)
+	got, err := sqlite.CountRows(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []sqlite.Table{{Name: `it's "quoted"`, Rows: 2}, {Name: "memories", Rows: 250}}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Tables = %+v, want %+v", got, want)
+		t.Errorf("CountRows = %+v, want %+v", got, want)
 	}
 
 	empty := filepath.Join(t.TempDir(), "empty.db")
 	if out, err := exec.Command("sqlite3", empty, "PRAGMA user_version = 1;").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got, err := sqlite.Tables(context.Background(), empty); err != nil || len(got) != 0 {
-		t.Errorf("Tables of a database without tables = %+v, %v", got, err)
+	if got, err := sqlite.CountRows(context.Background(), empty); err != nil || len(got) != 0 {
+		t.Errorf("CountRows of a database without tables = %+v, %v", got, err)
 	}
 
 	if err := os.WriteFile(db+"-wal", nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlite.Tables(context.Background(), db); err == nil {
-		t.Error("Tables read a database with a -wal file beside it, ignoring that WAL")
+	if _, err := sqlite.CountRows(context.Background(), db); err == nil {
+		t.Error("CountRows read a database with a -wal file beside it, ignoring that WAL")
 	}
 }

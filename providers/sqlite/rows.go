@@ -14,11 +14,11 @@ type Table struct {
 	Rows int64  `json:"rows"`
 }
 
-// Tables lists the tables of a closed copy of a database (SQLite's own
+// CountRows lists the tables of a closed copy of a database (SQLite's own
 // excepted) with their row counts, reading every row: what an application
 // opening the restored copy would find. Like IntegrityCheck, it opens the
 // copy immutable and refuses one with a -wal file beside it.
-func Tables(ctx context.Context, path string) ([]Table, error) {
+func CountRows(ctx context.Context, path string) ([]Table, error) {
 	src, err := closedCopy(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite tables of %s: %w", path, err)
