@@ -11,7 +11,7 @@ import (
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -21,7 +21,7 @@ import (
 // measured RTO: restoring the archive, then starting and checking the
 // service, reported apart. Staging is removed afterwards, failed or not:
 // the report holds what failed, and a restored TSDB is large.
-func (p *Prover) drillService(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
+func (p *Prover) drillService(ctx context.Context, req model.TestRequest) (model.TestReport, error) {
 	r := p.report(req)
 	r.RTOTargetSeconds = req.RTOTarget.Seconds()
 	r.Why = "no copy on the drive: the newest local archive"
@@ -44,7 +44,7 @@ func (p *Prover) drillService(ctx context.Context, req reconcile.TestRequest) (r
 	r.RestoreSeconds, r.VerifySeconds = res.RestoreSeconds, res.ServiceSeconds
 	cleanup := removeBelow(rootFd, staging.Name)
 	if errors.Is(err, services.ErrNothingToProve) {
-		r.Result, r.Why, r.Files = reconcile.ResultSkip, err.Error(), res.Archive.Files
+		r.Result, r.Why, r.Files = model.ResultSkip, err.Error(), res.Archive.Files
 		return r, cleanup
 	}
 	if err != nil {
@@ -54,17 +54,17 @@ func (p *Prover) drillService(ctx context.Context, req reconcile.TestRequest) (r
 	r.Failures, r.Checked = archiveReport(req.Service, req.Copy, res.Archive)
 	r.Checked = withServiceChecks(r.Checked, req.Service, res.Checks)
 	if req.RTOTarget > 0 && r.Seconds > req.RTOTarget.Seconds() {
-		r.Failures = append(r.Failures, reconcile.Failure{Path: ".", Check: "rto",
+		r.Failures = append(r.Failures, model.Failure{Path: ".", Check: "rto",
 			Want: schema.FormatDuration(req.RTOTarget), WantFrom: "RTO target",
 			Got: humane.Seconds(r.Seconds).Round(time.Second).String(), GotFrom: "restore and service start"})
 	}
 	switch {
 	case len(r.Failures) > 0:
-		r.Result = reconcile.ResultFail
+		r.Result = model.ResultFail
 	case r.Files == 0:
-		r.Result, r.Why = reconcile.ResultSkip, "the archive holds no files: nothing to prove"
+		r.Result, r.Why = model.ResultSkip, "the archive holds no files: nothing to prove"
 	default:
-		r.Result = reconcile.ResultPass
+		r.Result = model.ResultPass
 		r.Why += "; " + serviceSummary(res.Checks)
 	}
 	return r, cleanup
@@ -72,7 +72,7 @@ func (p *Prover) drillService(ctx context.Context, req reconcile.TestRequest) (r
 
 // withServiceChecks adds the service checks that passed to the per-file
 // list, on the member they read.
-func withServiceChecks(checked []reconcile.FileCheck, svc *schema.Service, passed []services.DrillCheck) []reconcile.FileCheck {
+func withServiceChecks(checked []model.FileCheck, svc *schema.Service, passed []services.DrillCheck) []model.FileCheck {
 	rel := memberRel(svc)
 	for _, c := range passed {
 		path, found := rel(c.Path), false
@@ -85,7 +85,7 @@ func withServiceChecks(checked []reconcile.FileCheck, svc *schema.Service, passe
 			}
 		}
 		if !found {
-			checked = append(checked, reconcile.FileCheck{Path: path, Passed: []string{c.Check}})
+			checked = append(checked, model.FileCheck{Path: path, Passed: []string{c.Check}})
 		}
 	}
 	return checked

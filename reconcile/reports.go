@@ -4,11 +4,12 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reports"
 )
 
 // reportKinds maps the proofs a run makes to the report files they go to.
-var reportKinds = map[Kind]reports.Kind{KindTest: reports.RestoreTest, KindDrill: reports.Drill}
+var reportKinds = map[model.Kind]reports.Kind{model.KindTest: reports.RestoreTest, model.KindDrill: reports.Drill}
 
 // collectReports passes every event on to notify and keeps the run's test
 // and drill reports, for the report files.
@@ -58,7 +59,7 @@ func (r *run) writeReports() {
 }
 
 // ReportItem is a test's or drill's evidence as a report item.
-func ReportItem(p TestReport) reports.Item {
+func ReportItem(p model.TestReport) reports.Item {
 	it := reports.Item{Name: p.Subvolume, Copy: p.Snapshot, Location: p.Location, Result: p.Result, Why: p.Why,
 		Seconds: p.Seconds, RestoreSeconds: p.RestoreSeconds, VerifySeconds: p.VerifySeconds, RTOTargetSeconds: p.RTOTargetSeconds,
 		Files: p.Files, Bytes: p.Bytes, FailuresOmitted: p.FailuresOmitted}
@@ -69,7 +70,7 @@ func ReportItem(p TestReport) reports.Item {
 }
 
 // failureDetail says each side's value and where it was read.
-func failureDetail(f Failure) string {
+func failureDetail(f model.Failure) string {
 	var parts []string
 	side := func(from, value, fallback string) {
 		switch {

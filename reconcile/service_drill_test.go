@@ -9,7 +9,7 @@ import (
 
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/archive"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // TestServiceDrills applies a desired state whose services' tier declares
@@ -26,9 +26,9 @@ func TestServiceDrills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	drills := map[string]reconcile.Action{}
+	drills := map[string]model.Action{}
 	for _, a := range plan.Actions() {
-		if a.Kind == reconcile.KindDrill {
+		if a.Kind == model.KindDrill {
 			drills[a.Subvolume] = a
 		}
 	}
@@ -41,9 +41,9 @@ func TestServiceDrills(t *testing.T) {
 			t.Errorf("drill of %s reads %s (external %v), target %v: want the drive's copy against the tier's 30m", name, a.Path, a.External, a.Proof.RTOTarget)
 		}
 	}
-	reports := map[string]*reconcile.TestReport{}
+	reports := map[string]*model.TestReport{}
 	for _, e := range events {
-		if e.Report != nil && e.Report.Kind == reconcile.KindDrill {
+		if e.Report != nil && e.Report.Kind == model.KindDrill {
 			reports[e.Report.Subvolume] = e.Report
 		}
 	}
@@ -54,7 +54,7 @@ func TestServiceDrills(t *testing.T) {
 	}
 	for name, evidence := range want {
 		rep := reports[name]
-		if rep == nil || rep.Result != reconcile.ResultPass {
+		if rep == nil || rep.Result != model.ResultPass {
 			t.Fatalf("drill of %s: %+v", name, rep)
 		}
 		if !strings.Contains(rep.Why, evidence) || rep.RestoreSeconds <= 0 || rep.VerifySeconds <= 0 {
@@ -80,7 +80,7 @@ func TestServiceDrills(t *testing.T) {
 		}
 	}
 	for _, a := range r.plan(now.Add(time.Minute)).Actions() {
-		if a.Kind == reconcile.KindDrill {
+		if a.Kind == model.KindDrill {
 			t.Errorf("a drill is still due after passing: %+v", a)
 		}
 	}
@@ -108,13 +108,13 @@ func TestServiceDrills(t *testing.T) {
 		if _, err := archive.Create(t.Context(), damaged, []archive.Source{{Path: filepath.Join(unpacked, "tsdb"), Name: "tsdb"}}); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := prove.New(r.st, r.d).Prove(t.Context(), reconcile.TestRequest{Kind: reconcile.KindDrill, Subvolume: "prometheus-tsdb",
+		rep, err := prove.New(r.st, r.d).Prove(t.Context(), model.TestRequest{Kind: model.KindDrill, Subvolume: "prometheus-tsdb",
 			Snapshot: filepath.Base(damaged), Copy: damaged, Scratch: r.d.Restore.Scratch, RTOTarget: 30 * time.Minute,
 			Service: r.d.Services["prometheus-tsdb"]}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Result != reconcile.ResultFail || len(rep.Failures) != 1 || rep.Failures[0].Check != "serve" ||
+		if rep.Result != model.ResultFail || len(rep.Failures) != 1 || rep.Failures[0].Check != "serve" ||
 			!strings.Contains(rep.Failures[0].Got, "segment doesn't include enough bytes") {
 			t.Fatalf("drill of a TSDB with its chunks cut short: %s %+v", rep.Result, rep.Failures)
 		}
