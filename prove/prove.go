@@ -212,6 +212,7 @@ func (p *Prover) drill(ctx context.Context, req model.TestRequest, progress func
 	if err != nil {
 		return r, fmt.Errorf("drill restore of %s: %w", req.Copy, err)
 	}
+	r.RestoreSeconds = time.Since(start).Seconds()
 	defer p.Storage.Delete(context.WithoutCancel(ctx), received)
 	want, wantSide := req.Copy, testedSide(req)
 	if r.Reference != "" {
@@ -222,6 +223,7 @@ func (p *Prover) drill(ctx context.Context, req model.TestRequest, progress func
 		return r, fmt.Errorf("drill verification: %w", err)
 	}
 	r.Seconds = time.Since(start).Seconds()
+	r.VerifySeconds = r.Seconds - r.RestoreSeconds
 	r.Files, r.Bytes = tree.Files, bytes
 	for _, m := range tree.Mismatches {
 		r.Failures = append(r.Failures, drillFailure(m, wantSide))

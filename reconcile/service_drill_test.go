@@ -61,6 +61,11 @@ func TestServiceDrills(t *testing.T) {
 			t.Errorf("drill of %s: why %q, restore %vs, service %vs; want %q and both times", name, rep.Why, rep.RestoreSeconds, rep.VerifySeconds, evidence)
 		}
 	}
+	// A subvolume's drill splits its time too: receiving, then verifying.
+	if docs := reports["docs"]; docs == nil || !docs.Passed() || docs.RestoreSeconds <= 0 || docs.VerifySeconds <= 0 ||
+		docs.RestoreSeconds+docs.VerifySeconds > docs.Seconds*1.001 {
+		t.Errorf("drill of the docs subvolume: %+v, want a pass with restore and verify times adding up to its duration", docs)
+	}
 	t.Log(reports["prometheus-tsdb"].Why)
 	if why := reports["prometheus-tsdb"].Why; !strings.Contains(why, "up: ") || strings.Contains(why, "up: 0 samples") {
 		t.Errorf("prometheus drill did not find the scraped series: %s", why)

@@ -149,7 +149,7 @@ func runStatus(g *globalOptions) error {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, RTO %s (target %s)\n", upper(dr.Result), schema.Age(now.Sub(dr.Started)),
 				humane.Rounded(humane.Seconds(dr.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 			if dr.RestoreSeconds > 0 || dr.VerifySeconds > 0 {
-				fmt.Fprintf(g.stdout, "                    restore %s, service start and checks %s\n",
+				fmt.Fprintf(g.stdout, "                    restore %s, verify %s\n",
 					humane.Rounded(humane.Seconds(dr.RestoreSeconds)), humane.Rounded(humane.Seconds(dr.VerifySeconds)))
 			}
 		}

@@ -275,7 +275,7 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 				humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
 				100*r.Seconds/max(r.RTOTargetSeconds, 1e-9))
 			if r.RestoreSeconds > 0 || r.VerifySeconds > 0 {
-				what += fmt.Sprintf(" (restore %s, service start and checks %s)",
+				what += fmt.Sprintf(" (restore %s, verify %s)",
 					humane.Rounded(humane.Seconds(r.RestoreSeconds)), humane.Rounded(humane.Seconds(r.VerifySeconds)))
 			}
 		}

@@ -45,8 +45,9 @@ type TestReport struct {
 	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
 	Started          time.Time `json:"started"`
 
-	// RestoreSeconds and VerifySeconds split a service drill's Seconds:
-	// restoring the archive, and starting the service on it and checking.
+	// RestoreSeconds and VerifySeconds split a drill's Seconds: receiving
+	// the replica (or restoring a service's archive), then verifying every
+	// file (or starting the service on it and checking).
 	RestoreSeconds float64 `json:"restoreSeconds,omitempty"`
 	VerifySeconds  float64 `json:"verifySeconds,omitempty"`
 }
