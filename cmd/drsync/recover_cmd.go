@@ -112,11 +112,13 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			return err
 		}
 	}
+	started := time.Now()
 	results, err := recovery.Execute(ctx, p, recovery.Env{Storage: st, Journal: j}, func(e recovery.Event) {
 		if !g.json {
 			printRecoverEvent(g, e)
 		}
 	})
+	defer writeRecoverReport(g, d, started, results)
 	if g.json {
 		rep := recoverReport{Plan: p, Results: results}
 		if err != nil {
