@@ -71,6 +71,9 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 		takeSummary(o, f)
 		o.JournalMalformed = f.Summary().Malformed
 	}
+	if err := observeRehearsals(d, o); err != nil {
+		return nil, nil, err
+	}
 	var paths []string
 	for _, p := range render.Paths(d) {
 		if p != d.Generate.Metrics { // rewritten after every run, not planned

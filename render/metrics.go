@@ -70,6 +70,7 @@ var allMetrics = []*prometheus.Desc{
 	mTestSuccess, mTestDuration, mTestFiles, mTestLastRun, mTestsRun, mTestsPassed,
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
+	mRehearsalInterval, mRehearsalSuccess, mRehearsalLastRun, mRehearsalLastOK, mRehearsalDuration, mRehearsalBytes,
 }
 
 // reconcileResults are the results an apply run can have; each gets a
@@ -179,6 +180,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mLastResult, boolean(res == r.LastResult), res)
 		}
 	}
+	collectRehearsals(in, gauge)
 }
 
 // constMetric turns a mismatch between labels and descriptor into an

@@ -13,8 +13,8 @@ import (
 // writeRecoverReport keeps a recovery's outcome as a report in
 // <stateDir>/reports (recover-<time>.log and .json), and says where. A
 // report that cannot be written is logged: the recovery is journaled.
-func writeRecoverReport(g *globalOptions, d *schema.Desired, started time.Time, results []recovery.Result) {
-	if len(results) == 0 {
+func writeRecoverReport(g *globalOptions, d *schema.Desired, started time.Time, results []recovery.Result, services []recovery.ServiceResult) {
+	if len(results)+len(services) == 0 {
 		return
 	}
 	r := reports.Report{Kind: reports.Recover, Host: d.Host, Started: started}
@@ -32,6 +32,18 @@ func writeRecoverReport(g *globalOptions, d *schema.Desired, started time.Time, 
 			it.Result = reports.Fail
 			it.Failures = append(it.Failures, reports.Failure{Path: m.Rel, Check: m.Check,
 				Detail: fmt.Sprintf("copy %s, recovered %s", m.Want, m.Got)})
+		}
+		r.Items = append(r.Items, it)
+	}
+	for _, res := range services {
+		it := reports.Item{Name: res.Service, Copy: res.Archive, Result: reports.Pass, Why: res.Ready,
+			Seconds: res.Seconds, Files: res.Files, Bytes: res.Bytes}
+		if res.Error != "" {
+			it.Result = reports.Fail
+			it.Failures = append(it.Failures, reports.Failure{Path: ".", Check: "recover", Detail: res.Error})
+		}
+		if res.RolledBack {
+			it.Why += "; rolled back to the data kept aside"
 		}
 		r.Items = append(r.Items, it)
 	}
