@@ -39,6 +39,8 @@ var _ model.Prover = (*Prover)(nil)
 // not be run at all; damage it finds is a report with Result fail.
 func (p *Prover) Prove(ctx context.Context, req model.TestRequest, progress func(int64)) (model.TestReport, error) {
 	switch {
+	case req.Kind == model.KindDrill && req.Service != nil:
+		return p.drillService(ctx, req)
 	case req.Kind == model.KindDrill:
 		return p.drill(ctx, req, progress)
 	case req.Service != nil:

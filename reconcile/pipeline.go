@@ -16,6 +16,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -68,6 +69,8 @@ type Outcome struct {
 	Plan     *model.Plan
 	Observed *model.Observed
 	Result   Result
+	// Reports are the report files the run's tests and drills wrote.
+	Reports []reports.Ref
 }
 
 // ErrDeclined is the error of a run whose review declined the plan.
@@ -89,6 +92,8 @@ type run struct {
 	// fold is the journal's fold the observation was made from; the run
 	// folds its own entries into it (see learn).
 	fold *journal.Fold
+	// proofs are the run's test and drill reports, for writeReports.
+	proofs []model.TestReport
 }
 
 // Run is the reconcile pipeline: lock → observe once → compute → guard
@@ -205,7 +210,8 @@ func (r *run) apply() (bool, error) {
 		r.keepHistory()
 		return true, nil
 	}
-	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.opts.Notify)
+	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.collectReports(r.opts.Notify))
+	r.writeReports()
 	r.out.Result = res
 	if r.fold == nil {
 		r.fold = journal.NewFold()

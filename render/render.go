@@ -215,6 +215,9 @@ func tracked(in Input) []subvolume {
 			status:    st, known: known,
 			rpo: t.RPO.Duration, rto: t.RTO.Duration, restoreEvery: t.RestoreTest.Every.Duration, tierDesc: t.Description,
 		})
+		if t.Drill != nil { // a tier that drills its subvolumes drills its services too
+			out[len(out)-1].drillEvery = t.Drill.Every.Duration
+		}
 	}
 	return out
 }

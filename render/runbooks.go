@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/shellwords"
+	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/runbooks"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -42,6 +43,7 @@ type runbookData struct {
 	ApplyTimer   string
 	Scratch      string // where restores go before they are moved into place
 	WatchService string
+	Reports      string // where each test, drill, recovery and rehearsal keeps its report
 	// Header lines of the design documents' template.
 	RTOTarget, RPOTarget, LastTested, SuccessRate string
 	// LastRehearsed is the runbook's own evidence: its newest rehearsal
@@ -132,6 +134,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
+		Reports:       filepath.Join(d.StateDir, reports.Dir),
 		LastRehearsed: lastRehearsed(in, sc.id),
 		Offsite:       offsiteView(d),
 	}

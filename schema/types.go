@@ -10,6 +10,7 @@ type Desired struct {
 	Restore    Restore               `json:"restore"`
 	Watch      Watch                 `json:"watch"`
 	History    History               `json:"history"`
+	Reports    Reports               `json:"reports"`
 	Locations  map[string]Location   `json:"locations"`
 	Tiers      map[string]Tier       `json:"tiers"`
 	Subvolumes map[string]*Subvolume `json:"subvolumes"`
@@ -135,6 +136,11 @@ type Restore struct {
 // Watch tunes the unattended reconciler.
 type Watch struct {
 	MaxPruneShare float64 `json:"maxPruneShare"`
+}
+
+// Reports says how long the reports in <stateDir>/reports are kept.
+type Reports struct {
+	Keep Duration `json:"keep"`
 }
 
 // History says how long rotated journal segments are kept.

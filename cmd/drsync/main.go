@@ -133,6 +133,7 @@ func newRootCommand(g *globalOptions) *cobra.Command {
 		newSchemaCommand(g),
 		newFleetCommand(g),
 		newOffsiteCommand(g),
+		newReportCommand(g),
 	)
 	return root
 }

@@ -134,11 +134,13 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			return err
 		}
 	}
+	started := time.Now()
 	out, err := recovery.Run(ctx, p, recovery.Env{Storage: st, Journal: j, Offsite: offsite}, func(e recovery.Event) {
 		if !g.json {
 			printRecoverEvent(g, e)
 		}
 	})
+	defer writeRecoverReport(g, d, started, out.Subvolumes, out.Services)
 	if g.json {
 		rep := recoverReport{Plan: p, Results: out.Subvolumes, Services: out.Services}
 		if err != nil {

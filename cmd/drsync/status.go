@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
+	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -37,6 +39,8 @@ type subvolumeStatus struct {
 	SendFailing *model.SendFailure `json:"sendFailing,omitempty"`
 	// Offsite is the evidence per off-site target (status_offsite.go).
 	Offsite []offsiteStatus `json:"offsite,omitempty"`
+	// Report is the newest report file naming it (text; JSON beside it).
+	Report string `json:"report,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
@@ -104,6 +108,13 @@ func runStatus(g *globalOptions) error {
 		return err
 	}
 	rows := statusRows(d, obs, now)
+	newest, err := reports.NewestByName(d.StateDir)
+	if err != nil {
+		slog.Warn("reading reports", "err", err)
+	}
+	for i := range rows {
+		rows[i].Report = newest[rows[i].Name].Text
+	}
 	if g.json {
 		return writeJSON(g.stdout, rows)
 	}
@@ -140,6 +151,9 @@ func runStatus(g *globalOptions) error {
 		if dr := r.LastDrill; dr != nil {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
 				drillTimes(*dr), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+		}
+		if r.Report != "" {
+			fmt.Fprintf(g.stdout, "  report            %s\n", r.Report)
 		}
 		printOffsite(g, r.Offsite, now)
 	}

@@ -60,13 +60,13 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 	var o proofOptions
 	cmd := &cobra.Command{
 		Use:   "drill --subvolume NAME",
-		Short: "Full recovery drill: restore the whole newest replica, verify every file, measure the RTO",
+		Short: "Full recovery drill: restore the whole newest replica (or a service's archive and start the service on it), verify every file, measure the RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runProofs(cmd.Context(), g, o, model.KindDrill)
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume to drill (repeatable)")
+	cmd.Flags().StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume or service to drill (repeatable)")
 	cmd.MarkFlagRequired("subvolume")
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "list every problem found")
 	return cmd
@@ -78,6 +78,8 @@ type proofReport struct {
 	Result  model.Result       `json:"result"`
 	Reports []model.TestReport `json:"reports"`
 	Skipped map[string]string  `json:"skipped,omitempty"`
+	// ReportFiles are the text reports written (JSON beside each).
+	ReportFiles []string `json:"reportFiles,omitempty"`
 }
 
 // runProofs tests or drills the named subvolumes (default all) through
@@ -136,6 +138,9 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind model
 		bar.Finish()
 		fmt.Fprintln(g.stderr)
 	}
+	for _, ref := range ran.Reports {
+		out.ReportFiles = append(out.ReportFiles, ref.Text)
+	}
 	if ran.Step != "" && ran.Step != reconcile.StepApply && len(out.Reports) == 0 {
 		return runErr // the proofs never ran: a lock held, an unreadable machine
 	}
@@ -173,9 +178,7 @@ func proofTargets(g *globalOptions, d *schema.Desired, names []string, kind mode
 	for _, n := range names {
 		switch {
 		case d.Subvolumes[n] != nil:
-		case d.Services[n] != nil && kind == model.KindTest:
 		case d.Services[n] != nil:
-			return nil, fmt.Errorf("--subvolume %q is a service: drills restore subvolumes; test it with drsync test --subvolume %s", n, n)
 		default:
 			return nil, fmt.Errorf("--subvolume %q: not declared in %s (declared: %s)", n, g.file, strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 		}
@@ -192,7 +195,9 @@ func proofPlan(d *schema.Desired, obs *model.Observed, now time.Time, names []st
 		a, ok := planner.ProofAction(d, obs, n, kind)
 		if !ok {
 			skipped[n] = "nothing to test yet"
-			if kind == model.KindDrill {
+			if kind == model.KindDrill && d.Services[n] != nil {
+				skipped[n] = "no archive to drill yet"
+			} else if kind == model.KindDrill {
 				skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
 				if s := d.Subvolumes[n]; s != nil && s.External == nil {
 					skipped[n] = "declares no external drive: a drill restores a whole replica, and there is none to restore"
@@ -304,6 +309,9 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 		}
 	}
 	printSkipped(g, out.Skipped)
+	for _, f := range out.ReportFiles {
+		fmt.Fprintf(g.stdout, "report: %s\n", f)
+	}
 	if out.Seed != 0 {
 		fmt.Fprintf(g.stdout, "seed %d: repeat this sample with --seed %d\n", out.Seed, out.Seed)
 	}

@@ -44,7 +44,9 @@ type TestReport struct {
 	// RTOTargetSeconds is a drill's target. A drill's Seconds is the whole
 	// drill; RestoreSeconds (the receive: what a recovery costs, the
 	// measured RTO; for a copy fetched from off-site: download, decryption
-	// and receive) and VerifySeconds (comparing every file) are its parts,
+	// and receive; for a service, restoring its archive) and VerifySeconds
+	// (comparing every file; for a service, starting it on the restored
+	// data and checking it) are its parts,
 	// absent in reports from before they were timed apart.
 	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
 	RestoreSeconds   float64   `json:"restoreSeconds,omitempty"`

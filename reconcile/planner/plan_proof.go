@@ -63,7 +63,7 @@ func planProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume,
 func ProofAction(d *schema.Desired, o *model.Observed, name string, kind model.Kind) (model.Action, bool) {
 	if svc := d.Services[name]; svc != nil {
 		st := o.Services[name]
-		if kind != model.KindTest || st == nil || len(st.Archives) == 0 {
+		if st == nil || len(st.Archives) == 0 {
 			return model.Action{}, false
 		}
 		var copies []model.Snapshot
@@ -71,6 +71,9 @@ func ProofAction(d *schema.Desired, o *model.Observed, name string, kind model.K
 			copies = st.External
 		}
 		a := archiveTest(d, svc, st.Archives[len(st.Archives)-1], copies)
+		if kind == model.KindDrill {
+			a = archiveDrill(d, svc, st.Archives[len(st.Archives)-1], copies)
+		}
 		markActionExternal(&a, d, o)
 		a.Because(model.Reason{Code: model.BecauseRequested})
 		return a, true

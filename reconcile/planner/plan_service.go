@@ -60,6 +60,7 @@ func planService(d *schema.Desired, svc *schema.Service, st *model.ServiceState,
 		test.Because(model.Reason{Code: model.BecauseProofDue, Tier: svc.Tier, Proof: why})
 		sp.Actions = append(sp.Actions, test)
 	}
+	planServiceDrill(&sp, d, svc, h, archives, copies, now)
 	for i := range sp.Actions {
 		if r := sp.Actions[i].Remove; r != nil {
 			r.Archive = true

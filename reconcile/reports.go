@@ -1,0 +1,89 @@
+package reconcile
+
+import (
+	"log/slog"
+	"strings"
+
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reports"
+)
+
+// reportKinds maps the proofs a run makes to the report files they go to.
+var reportKinds = map[model.Kind]reports.Kind{model.KindTest: reports.RestoreTest, model.KindDrill: reports.Drill}
+
+// collectReports passes every event on to notify and keeps the run's test
+// and drill reports, for the report files.
+func (r *run) collectReports(notify func(Event)) func(Event) {
+	return func(e Event) {
+		if e.Report != nil {
+			r.proofs = append(r.proofs, *e.Report)
+		}
+		if notify != nil {
+			notify(e)
+		}
+	}
+}
+
+// writeReports writes the run's tests and drills as one report per kind
+// into <stateDir>/reports. A report that cannot be written is logged: the
+// journal stays the record the plan and the evidence come from.
+func (r *run) writeReports() {
+	by := map[reports.Kind]*reports.Report{}
+	for _, p := range r.proofs {
+		k, ok := reportKinds[p.Kind]
+		if !ok {
+			continue
+		}
+		rep := by[k]
+		if rep == nil {
+			rep = &reports.Report{Kind: k, Host: r.d.Host, Started: p.Started}
+			by[k] = rep
+		}
+		if p.Started.Before(rep.Started) {
+			rep.Started = p.Started
+		}
+		rep.Items = append(rep.Items, ReportItem(p))
+	}
+	for _, k := range reports.Kinds {
+		rep := by[k]
+		if rep == nil {
+			continue
+		}
+		ref, err := reports.Write(r.d.StateDir, r.d.Reports.Keep.Duration, *rep)
+		if err != nil {
+			slog.Warn("writing the run's report", "kind", k, "err", err)
+			continue
+		}
+		r.out.Reports = append(r.out.Reports, ref)
+	}
+}
+
+// ReportItem is a test's or drill's evidence as a report item.
+func ReportItem(p model.TestReport) reports.Item {
+	it := reports.Item{Name: p.Subvolume, Copy: p.Snapshot, Location: p.Location, Result: p.Result, Why: p.Why,
+		Seconds: p.Seconds, RestoreSeconds: p.RestoreSeconds, VerifySeconds: p.VerifySeconds, RTOTargetSeconds: p.RTOTargetSeconds,
+		Files: p.Files, Bytes: p.Bytes, FailuresOmitted: p.FailuresOmitted}
+	for _, f := range p.Failures {
+		it.Failures = append(it.Failures, reports.Failure{Path: f.Path, Check: f.Check, Detail: failureDetail(f)})
+	}
+	return it
+}
+
+// failureDetail says each side's value and where it was read.
+func failureDetail(f model.Failure) string {
+	var parts []string
+	side := func(from, value, fallback string) {
+		switch {
+		case from == "" && value == "":
+		case value == "":
+			parts = append(parts, "in "+from)
+		case from == "":
+			parts = append(parts, fallback+" "+value)
+		default:
+			parts = append(parts, from+" "+value)
+		}
+	}
+	side(f.WantFrom, f.Want, "want")
+	side(f.GotFrom, f.Got, "got")
+	return strings.Join(parts, ", ")
+}
