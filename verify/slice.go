@@ -1,0 +1,286 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// SliceOf is the slice of n that rel belongs to: the first 8 bytes of
+// SHA-256(rel), big-endian, modulo n. It depends on the path alone, so a
+// file keeps its slice whatever else is added, removed or renamed, and the
+// n slices of a tree hold every file exactly once.
+func SliceOf(rel string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	sum := sha256.Sum256([]byte(rel))
+	return int(binary.BigEndian.Uint64(sum[:8]) % uint64(n))
+}
+
+// WalkNames calls fn for every regular file and symlink below root with
+// its inode number, from the directory entries alone: no file is opened or
+// stat'ed, so choosing a slice costs a listing of the tree. Directories
+// are opened relative to their parent's fd with O_NOFOLLOW (any depth, no
+// symlink followed) and the walk stays on root's device, as a snapshot
+// holds no nested subvolume or mount. Unreadable directories do not stop
+// the walk; they are returned joined in the error.
+func WalkNames(root string, fn func(rel string, ino uint64)) error {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("walk %s: %w", root, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("walk %s: %w", root, err)
+	}
+	w := nameWalker{dev: st.Dev, fn: fn, buf: make([]byte, 64<<10)}
+	w.dir(fd, "")
+	if err := errors.Join(w.errs...); err != nil {
+		return fmt.Errorf("walk %s: %w", root, err)
+	}
+	return nil
+}
+
+type nameWalker struct {
+	dev  uint64
+	fn   func(rel string, ino uint64)
+	buf  []byte
+	errs []error
+}
+
+// dirent is what the walk needs of one linux_dirent64.
+type dirent struct {
+	name string
+	ino  uint64
+	typ  uint8
+}
+
+// dir lists the directory open as fd (rel rel), visits its files and
+// descends into its subdirectories; it closes fd.
+func (w *nameWalker) dir(fd int, rel string) {
+	ents, err := w.list(fd)
+	if err != nil {
+		w.errs = append(w.errs, &fs.PathError{Op: "readdir", Path: rel, Err: err})
+	}
+	for _, e := range ents {
+		erel := e.name
+		if rel != "" {
+			erel = rel + "/" + e.name
+		}
+		typ := e.typ
+		if typ == unix.DT_UNKNOWN { // filesystems without d_type
+			var st unix.Stat_t
+			if err := unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				w.errs = append(w.errs, &fs.PathError{Op: "lstat", Path: erel, Err: err})
+				continue
+			}
+			typ = direntType(st.Mode)
+		}
+		switch typ {
+		case unix.DT_REG, unix.DT_LNK:
+			w.fn(erel, e.ino)
+		case unix.DT_DIR:
+			sub, err := unix.Openat(fd, e.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				w.errs = append(w.errs, &fs.PathError{Op: "open", Path: erel, Err: err})
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Fstat(sub, &st); err != nil || st.Dev != w.dev {
+				unix.Close(sub)
+				continue
+			}
+			w.dir(sub, erel)
+		}
+	}
+	unix.Close(fd)
+}
+
+// list reads every entry of the directory fd with getdents64, which
+// carries the inode number and type that os.ReadDir keeps to itself.
+func (w *nameWalker) list(fd int) ([]dirent, error) {
+	var out []dirent
+	for {
+		n, err := unix.Getdents(fd, w.buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		for b := w.buf[:n]; len(b) > 0; {
+			// struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			name := b[19:reclen]
+			if i := indexZero(name); i >= 0 {
+				name = name[:i]
+			}
+			if s := string(name); s != "." && s != ".." {
+				out = append(out, dirent{name: s, ino: binary.NativeEndian.Uint64(b[0:8]), typ: b[18]})
+			}
+			b = b[reclen:]
+		}
+	}
+}
+
+func indexZero(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+func direntType(mode uint32) uint8 {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return unix.DT_REG
+	case unix.S_IFLNK:
+		return unix.DT_LNK
+	case unix.S_IFDIR:
+		return unix.DT_DIR
+	}
+	return unix.DT_UNKNOWN
+}
+
+// Slice lists the files (regular files and symlinks) of slice k of n
+// below root, sorted, without opening any of them.
+func Slice(root string, k, n int) ([]string, error) {
+	var rels []string
+	err := WalkNames(root, func(rel string, _ uint64) {
+		if SliceOf(rel, n) == k {
+			rels = append(rels, rel)
+		}
+	})
+	sort.Strings(rels)
+	return rels, err
+}
+
+// CompareFiles compares each of rels (sorted, as Slice returns them)
+// between the trees want and got exactly as CompareTrees compares a file:
+// type, size, content byte for byte, mode, owner, mtime, xattrs, symlink
+// target and link count. Each file is read once per side. A rel absent
+// from got is "missing", absent from want "extra"; a read error is a
+// "read" mismatch on its side. Parents are opened beneath each root with
+// symlinks refused, once per directory, and the files compared by
+// GOMAXPROCS*2 workers. Cancelling ctx returns its error and the partial
+// report.
+func CompareFiles(ctx context.Context, want, got string, rels []string, progress func(bytes int64)) (TreeReport, error) {
+	t := &treeCmp{ctx: ctx, want: want, got: got, progress: progress}
+	jobs := make(chan job, 1024)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) * 2 {
+		wg.Go(func() {
+			bufs := [2][]byte{make([]byte, cmpBufSize), make([]byte, cmpBufSize)}
+			for j := range jobs {
+				if ctx.Err() == nil {
+					t.fileEntry(j, bufs)
+				}
+				j.dir.release()
+			}
+		})
+	}
+	var dir *dirPair
+	var dirFailed *Mismatch
+	dirRel := "\x00" // no directory open yet
+	for _, rel := range rels {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := checkRel(rel); err != nil {
+			t.add(Mismatch{Rel: rel, Check: "read", Want: err.Error()})
+			continue
+		}
+		if d := path.Dir(rel); d != dirRel {
+			dir.release()
+			dir, dirFailed = t.openPair(d)
+			dirRel = d
+		}
+		if dirFailed != nil {
+			m := *dirFailed
+			m.Rel = rel
+			t.add(m)
+			continue
+		}
+		if !t.send(jobs, job{dir: dir.hold(), name: path.Base(rel), rel: rel}) {
+			break
+		}
+	}
+	dir.release()
+	close(jobs)
+	wg.Wait()
+	sort.Slice(t.report.Mismatches, func(i, j int) bool {
+		a, b := t.report.Mismatches[i], t.report.Mismatches[j]
+		if a.Rel != b.Rel {
+			return a.Rel < b.Rel
+		}
+		return a.Check < b.Check
+	})
+	if err := ctx.Err(); err != nil {
+		return t.report, fmt.Errorf("compare files: %w", err)
+	}
+	return t.report, nil
+}
+
+// openPair opens the directory rel beneath both roots. When a side lacks
+// it or cannot open it, it returns the mismatch each file in it gets
+// instead: missing (or extra), or a read error on the side that failed.
+func (t *treeCmp) openPair(rel string) (*dirPair, *Mismatch) {
+	var fds [2]int
+	var errs [2]error
+	for i, root := range []string{t.want, t.got} {
+		fds[i], errs[i] = openBeneath(root, rel)
+	}
+	if errs[0] == nil && errs[1] == nil {
+		return newDirPair(fds), nil
+	}
+	for i := range fds {
+		if errs[i] == nil {
+			unix.Close(fds[i])
+		}
+	}
+	switch {
+	case errors.Is(errs[1], unix.ENOENT) && errs[0] == nil:
+		return nil, &Mismatch{Check: "missing"}
+	case errors.Is(errs[0], unix.ENOENT) && errs[1] == nil:
+		return nil, &Mismatch{Check: "extra"}
+	}
+	m := readMismatch("", errs[0], errs[1])
+	return nil, &m
+}
+
+// fileEntry compares one rel whose parent is open on both sides: a name
+// absent on one side is missing or extra, otherwise entry compares it.
+func (t *treeCmp) fileEntry(j job, bufs [2][]byte) {
+	var present [2]bool
+	for i := range present {
+		var st unix.Stat_t
+		err := unix.Fstatat(j.dir.fds[i], j.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		present[i] = !errors.Is(err, unix.ENOENT)
+	}
+	switch {
+	case present[0] && !present[1]:
+		t.add(Mismatch{Rel: j.rel, Check: "missing"})
+	case !present[0] && present[1]:
+		t.add(Mismatch{Rel: j.rel, Check: "extra"})
+	case !present[0] && !present[1]:
+		t.add(Mismatch{Rel: j.rel, Check: "missing"})
+	default:
+		t.entry(j, bufs)
+	}
+}
