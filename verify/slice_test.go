@@ -163,4 +163,3 @@ func TestCompareFilesRefusesSymlinkedParent(t *testing.T) {
 		t.Errorf("a symlinked parent on the got side must be refused, got %+v", rep)
 	}
 }
-
