@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/drsync/drsync/sandbox"
@@ -161,5 +162,69 @@ func TestCompareFilesRefusesSymlinkedParent(t *testing.T) {
 	}
 	if len(rep.Mismatches) != 1 || rep.Mismatches[0].Check != "read" || rep.Entries != 0 {
 		t.Errorf("a symlinked parent on the got side must be refused, got %+v", rep)
+	}
+}
+
+func TestCountSlicesAddsUpAndHonoursSince(t *testing.T) {
+	root := t.TempDir()
+	rels := sliceTree(t, root)
+	const n = 5
+	var files int
+	var bytes int64
+	gens := map[uint64]uint64{}
+	sizes := map[uint64]int64{}
+	for _, rel := range rels {
+		fi, err := os.Lstat(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ino := fi.Sys().(*syscall.Stat_t).Ino
+		files++
+		if fi.Mode().IsRegular() {
+			bytes += fi.Size()
+		}
+		sizes[ino] = fi.Size()
+		gens[ino] = uint64(len(rel)) // any per-file value works as a generation
+	}
+	plain, err := CountSlices(root, n, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotFiles int
+	var gotBytes int64
+	for _, c := range plain {
+		gotFiles += c.Files
+		gotBytes += c.Bytes
+		if c.UnchangedFiles != 0 {
+			t.Error("without metadata nothing may count as unchanged")
+		}
+	}
+	if gotFiles != files || gotBytes != bytes {
+		t.Errorf("slices add up to %d files, %d bytes; the tree holds %d, %d", gotFiles, gotBytes, files, bytes)
+	}
+	since := []uint64{0, 20, 20, 1000, 20}
+	counted, err := CountSlices(root, n, since, func(ino uint64) (int64, uint64, bool) {
+		g, ok := gens[ino]
+		return sizes[ino], g, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, n)
+	for _, rel := range rels {
+		if k := SliceOf(rel, n); since[k] > 0 && uint64(len(rel)) <= since[k] {
+			want[k]++
+		}
+	}
+	for k, c := range counted {
+		if c.Files != plain[k].Files || c.Bytes != plain[k].Bytes {
+			t.Errorf("slice %d: metadata counts %+v differ from stat's %+v", k, c, plain[k])
+		}
+		if c.UnchangedFiles != want[k] {
+			t.Errorf("slice %d: %d unchanged, want %d", k, c.UnchangedFiles, want[k])
+		}
+	}
+	if counted[3].UnchangedFiles != counted[3].Files || counted[0].UnchangedFiles != 0 {
+		t.Error("a generation above every file's must count the whole slice, none must count nothing")
 	}
 }
