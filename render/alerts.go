@@ -129,6 +129,9 @@ or
 			runbook:     rb,
 		},
 	}
+	if anyCoverage(in) {
+		out = append(out, coverageAlert(bin, f, rb))
+	}
 	names, by := externalLocations(in)
 	for _, name := range names {
 		loc := d.Locations[name]
@@ -409,6 +412,10 @@ func AlertRuleTests(in Input) ([]byte, error) {
 			[]seriesSpec{{"backup_drill_last_run_timestamp", dl, crossing(cadenceSlack * seconds(ds.drillEvery))}, interval}, crossingTiming)
 		add("DrillOverdue: never drilled", byName["DrillOverdue"], dl, []seriesSpec{interval}, fromStartTiming)
 		break
+	}
+
+	if a, ok := byName["CoverageBelowTarget"]; ok {
+		groups = append(groups, coverageAlertTests(in, a, host)...)
 	}
 
 	names, by := externalLocations(in)

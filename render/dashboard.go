@@ -312,6 +312,9 @@ func Dashboard(in Input) ([]byte, error) {
 			query(`drsync_reconcile_last_duration_seconds`, "duration")),
 		recentAlerts(),
 	}
+	if anyCoverage(in) {
+		panels = append(panels, coveragePanel(in))
+	}
 	y, x, rowH := 0, 0, 0
 	for i := range panels {
 		p := &panels[i]

@@ -70,6 +70,7 @@ var allMetrics = []*prometheus.Desc{
 	mTestSuccess, mTestDuration, mTestFiles, mTestLastRun, mTestsRun, mTestsPassed,
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
+	mCoverageTarget, mCoverageWindow, mCoverage,
 }
 
 // reconcileResults are the results an apply run can have; each gets a
@@ -106,6 +107,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		if s.drillEvery > 0 {
 			gauge(mDrillInterval, seconds(s.drillEvery), l...)
 		}
+		collectCoverage(in, s, gauge)
 		locs := []copyAt{{"local", s.Snapshots.Location, s.Snapshots.Schedule.Period(), st.LocalCount, st.NewestLocal}}
 		if s.External != nil {
 			locs = append(locs, copyAt{"external", s.External.Location, s.External.Schedule.Period(), st.ExternalCount, st.NewestExternal})

@@ -42,6 +42,9 @@ type SubvolumeStatus struct {
 	TestsRun, TestsPassed       int           // all recorded restore tests
 	Verified                    time.Time     // time of the newest snapshot a passing test verified (zero = never)
 	Drill                       *DrillEvidence
+	// Coverage is each copy's share verified within the tier's coverage
+	// window (empty when the tier declares none or nothing is known).
+	Coverage []CopyCoverage
 }
 
 // TestEvidence is the outcome of a sampled restore test.

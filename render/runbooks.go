@@ -55,6 +55,9 @@ type runbookData struct {
 	// System is the system disk's local location, nil when "/" is not
 	// declared as a subvolume.
 	System *rbLocation
+	// Coverage is each covered subvolume's copies' verified share within
+	// its coverage window (empty when no tier declares one).
+	Coverage []rbCoverage
 }
 
 type rbSubvolume struct {
@@ -172,6 +175,7 @@ func runbookView(in Input, sc scenario) runbookData {
 	default:
 		v.LastTested = day(in, oldestTest) + " (the oldest of the subvolumes' newest restore tests)"
 	}
+	v.Coverage = rbCoverageRows(in, v.Subvolumes)
 	v.SuccessRate = successRate(run, passed)
 	if len(v.Subvolumes) == 0 {
 		v.SuccessRate = v.RTOTarget
