@@ -44,6 +44,8 @@ type TestReport struct {
 	// RTOTargetSeconds is the drill's target; Seconds is the measured RTO.
 	RTOTargetSeconds float64   `json:"rtoTargetSeconds,omitempty"`
 	Started          time.Time `json:"started"`
+	// Coverage lists the slices a test verified, one per copy it read.
+	Coverage []SliceProof `json:"coverage,omitempty"`
 }
 
 // Results of tests and drills.
@@ -115,6 +117,11 @@ type TestRequest struct {
 	RTOTarget time.Duration
 	// Service is set when Copy is a service archive.
 	Service *schema.Service
+	// Slice of Slices is the coverage slice a test verifies besides its
+	// sample (Slices 0: none).
+	Slice, Slices int
+	// ReferenceLocation is where Reference lies.
+	ReferenceLocation string
 }
 
 // Prover runs restore tests and drills.
@@ -144,6 +151,9 @@ type History struct {
 	// against (drsync recover --accept-source): it holds until a newer
 	// snapshot exists to compare with.
 	AcceptedAgainst string `json:"acceptedAgainst,omitempty"`
+	// Coverage holds, by copy (location) and slice, the newest
+	// verification of that slice.
+	Coverage map[string][]*SliceProof `json:"coverage,omitempty"`
 
 	// passes are the newest passing proofs, one per snapshot, oldest
 	// snapshot first: when a newer snapshot's copy fails its test, the
@@ -174,6 +184,7 @@ func (h *History) record(e JournalEntry) {
 		if r == nil {
 			return
 		}
+		h.recordCoverage(r)
 		if r.Result == ResultSkip {
 			if r.Kind == KindTest {
 				h.LastSkipped = r

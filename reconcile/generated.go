@@ -38,6 +38,7 @@ func RenderInput(d *schema.Desired, o *Observed, now time.Time) render.Input {
 			s.NewestLocal, s.NewestExternal = newestTime(current(st.Local, now)), newestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
+		s.Coverage = coverageEvidence(d, name, st, h, now)
 		if f := o.SendFailing[name]; f != nil {
 			s.SendFailingSince = f.Since
 		}

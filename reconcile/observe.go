@@ -61,6 +61,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		o.takeSummary()
 		o.JournalMalformed = f.s.Malformed
 	}
+	observeCoverage(d, st, o)
 	var paths []string
 	for _, p := range render.Paths(d) {
 		if p != d.Generate.Metrics { // rewritten after every run, not planned

@@ -208,6 +208,7 @@ func (r *run) apply() (bool, error) {
 	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.opts.Notify)
 	r.out.Result = res
 	r.out.Observed.learn(written, r.opts.Now.Location())
+	observeCoverage(r.d, r.env.Storage, r.out.Observed)
 	r.keepHistory()
 	if err != nil {
 		return false, err

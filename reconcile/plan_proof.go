@@ -36,6 +36,7 @@ func (sp *SubvolumePlan) planProofs(d *schema.Desired, s *schema.Subvolume, st *
 	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
 		if a, fallback, ok := proofAction(d, s, st, o, local, sent, KindTest); ok {
 			why.LocalFallback = fallback
+			why.Slice = planSlice(d, s, st, h, &a)
 			a.because(Reason{Code: BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
 		} else {
@@ -80,6 +81,7 @@ func ProofAction(d *schema.Desired, o *Observed, name string, kind Kind) (Action
 	}
 	a, _, ok := proofAction(d, s, st, o, st.Local, nil, kind)
 	if ok {
+		planSlice(d, s, st, o.History[name], &a)
 		a.markExternal(d, o)
 		a.because(Reason{Code: BecauseRequested})
 	}

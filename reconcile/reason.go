@@ -70,6 +70,8 @@ type ProofWhy struct {
 	// LocalFallback says the drive holds no replica, so the local
 	// snapshot is tested.
 	LocalFallback bool `json:"localFallback,omitempty"`
+	// Slice says which coverage slice a test verifies, and its size.
+	Slice string `json:"slice,omitempty"`
 }
 
 // RetentionWhy is retention's verdict on a copy it does not keep.
@@ -160,6 +162,9 @@ func (p *ProofWhy) text(tier string) string {
 	}
 	if p.LocalFallback {
 		text += "; no replica on the drive, so the local snapshot"
+	}
+	if p.Slice != "" {
+		text += "; verifies " + p.Slice
 	}
 	return text
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/verify"
+	"github.com/drsync/drsync/verify/coverage"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func run(args []string) error {
 	switch args[0] {
 	case "select":
 		start := time.Now()
-		rels, err := verify.Slice(args[1], atoi(args[2]), atoi(args[3]))
+		rels, err := coverage.Slice(args[1], atoi(args[2]), atoi(args[3]))
 		if err != nil {
 			return err
 		}
@@ -41,7 +42,7 @@ func run(args []string) error {
 			return fmt.Errorf("compare WANT GOT K N")
 		}
 		start := time.Now()
-		rels, err := verify.Slice(args[1], atoi(args[3]), atoi(args[4]))
+		rels, err := coverage.Slice(args[1], atoi(args[3]), atoi(args[4]))
 		if err != nil {
 			return err
 		}
@@ -54,7 +55,7 @@ func run(args []string) error {
 		if len(args) != 5 {
 			return fmt.Errorf("link SRC DST K N")
 		}
-		rels, err := verify.Slice(args[1], atoi(args[3]), atoi(args[4]))
+		rels, err := coverage.Slice(args[1], atoi(args[3]), atoi(args[4]))
 		if err != nil {
 			return err
 		}

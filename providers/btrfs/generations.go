@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/drsync/drsync/verify/coverage"
 )
 
 // InodeGen is what a subvolume's own tree says of one inode: its size and
@@ -117,4 +119,40 @@ func searchInodeItems(fd int) ([]InodeGen, error) {
 		}
 		minObjectid = last + 1
 	}
+}
+
+// CountSlices counts each of n slices of the snapshot at path, sizes and
+// generations from its own tree (InodeGens): since[k] > 0 also counts
+// slice k's files unchanged since that generation.
+func (Storage) CountSlices(path string, n int, since []uint64) ([]coverage.SliceCount, error) {
+	gens, err := InodeGens(path)
+	if err != nil {
+		return nil, err
+	}
+	return coverage.CountSlices(path, n, since, func(ino uint64) (int64, uint64, bool) {
+		g, ok := FindInode(gens, ino)
+		return g.Size, g.Transid, ok
+	})
+}
+
+// Generation is the generation of the subvolume at path: no inode of it
+// changed later, and an inode of a later snapshot of the same lineage
+// carrying at most this generation is unchanged since.
+func (Storage) Generation(path string) (uint64, error) {
+	// A replica received a moment ago has items of a transaction not yet
+	// committed: commit first, so the generation covers them.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("generation of %s: %w", path, err)
+	}
+	err = unix.Syncfs(fd)
+	unix.Close(fd)
+	if err != nil {
+		return 0, fmt.Errorf("generation of %s: syncfs: %w", path, err)
+	}
+	sv, err := Info(path)
+	if err != nil {
+		return 0, err
+	}
+	return sv.Generation, nil
 }
