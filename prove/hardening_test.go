@@ -14,7 +14,7 @@ import (
 	"github.com/drsync/drsync/internal/hostile"
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/btrfs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/sandbox"
 )
 
@@ -38,8 +38,8 @@ func aliceTree(t *testing.T, dir string) {
 	must(t, os.Chown(home, 4242, 4242))
 }
 
-func testRequest(copy, scratch string) reconcile.TestRequest {
-	return reconcile.TestRequest{Kind: reconcile.KindTest, Subvolume: "home", Snapshot: "home.20261122T0200",
+func testRequest(copy, scratch string) model.TestRequest {
+	return model.TestRequest{Kind: model.KindTest, Subvolume: "home", Snapshot: "home.20261122T0200",
 		Copy: copy, SampleSize: 10, Seed: 1, Scratch: scratch}
 }
 
@@ -92,7 +92,7 @@ func TestScratchIsRootsAndPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Result != reconcile.ResultFail || r.Scratch == "" {
+	if r.Result != model.ResultFail || r.Scratch == "" {
 		t.Fatalf("a damaged replica must fail and keep its scratch: %+v", r)
 	}
 	for _, d := range []string{scratch, r.Scratch} {
@@ -133,16 +133,16 @@ func TestSampleAndDrillThatWontFitAreSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Result != reconcile.ResultSkip || !strings.Contains(r.Why, "needs") {
+	if r.Result != model.ResultSkip || !strings.Contains(r.Why, "needs") {
 		t.Errorf("test of a sample that cannot fit: %s %q, want skip with the sizes", r.Result, r.Why)
 	}
-	drill := reconcile.TestRequest{Kind: reconcile.KindDrill, Subvolume: "src", Snapshot: filepath.Base(replica),
+	drill := model.TestRequest{Kind: model.KindDrill, Subvolume: "src", Snapshot: filepath.Base(replica),
 		Copy: replica, Scratch: filepath.Join(small, ".drill")}
 	r, err = prover().Prove(ctx, drill, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Result != reconcile.ResultSkip || !strings.Contains(r.Why, "the replica needs") {
+	if r.Result != model.ResultSkip || !strings.Contains(r.Why, "the replica needs") {
 		t.Errorf("drill that cannot fit: %s %q, want skip with the sizes", r.Result, r.Why)
 	}
 	if after := freeBytes(t, small); after+(8<<20) < before {
@@ -189,7 +189,7 @@ func TestSymlinkedDrillTargetCannotDeleteTheReplica(t *testing.T) {
 	u.Own(t, home)
 	u.Sh(t, "ln -s "+drive+" "+filepath.Join(home, ".drill"))
 
-	req := reconcile.TestRequest{Kind: reconcile.KindDrill, Subvolume: "src", Snapshot: "src.20261122T0200",
+	req := model.TestRequest{Kind: model.KindDrill, Subvolume: "src", Snapshot: "src.20261122T0200",
 		Copy: replica, Reference: snap, External: true, Scratch: filepath.Join(home, ".drill")}
 	if _, err := prover().Prove(ctx, req, nil); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Errorf("drill into a symlinked target = %v, want a refusal naming the symlink", err)

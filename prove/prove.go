@@ -1,5 +1,5 @@
 // Package prove runs restore tests and drills: the evidence that a
-// snapshot restores. It implements reconcile.Prover on top of package
+// snapshot restores. It implements model.Prover on top of package
 // verify and the storage provider that made the copies.
 package prove
 
@@ -14,7 +14,7 @@ import (
 
 	"github.com/drsync/drsync/internal/safefs"
 	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
 )
@@ -22,24 +22,24 @@ import (
 // Prover runs tests through Storage (drills receive a whole replica with
 // it) and keeps the scratch of failed tests for KeepFailed.
 type Prover struct {
-	Storage    reconcile.Storage
+	Storage    model.Storage
 	KeepFailed time.Duration
 	// Now is the clock; tests fix it.
 	Now func() time.Time
 }
 
 // New returns a Prover for a desired state.
-func New(st reconcile.Storage, d *schema.Desired) *Prover {
+func New(st model.Storage, d *schema.Desired) *Prover {
 	return &Prover{Storage: st, KeepFailed: d.Restore.KeepFailed.Duration, Now: time.Now}
 }
 
-var _ reconcile.Prover = (*Prover)(nil)
+var _ model.Prover = (*Prover)(nil)
 
 // Prove runs req and returns its evidence. An error means the test could
 // not be run at all; damage it finds is a report with Result fail.
-func (p *Prover) Prove(ctx context.Context, req reconcile.TestRequest, progress func(int64)) (reconcile.TestReport, error) {
+func (p *Prover) Prove(ctx context.Context, req model.TestRequest, progress func(int64)) (model.TestReport, error) {
 	switch {
-	case req.Kind == reconcile.KindDrill:
+	case req.Kind == model.KindDrill:
 		return p.drill(ctx, req, progress)
 	case req.Service != nil:
 		return p.testArchive(ctx, req)
@@ -49,7 +49,7 @@ func (p *Prover) Prove(ctx context.Context, req reconcile.TestRequest, progress 
 
 // testArchive restores a whole service archive into scratch and checks it
 // as the service would read it back.
-func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
+func (p *Prover) testArchive(ctx context.Context, req model.TestRequest) (model.TestReport, error) {
 	r := p.report(req)
 	r.Why = "no copy on the drive: the newest local archive"
 	if req.External {
@@ -69,7 +69,7 @@ func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (re
 	rep, err := services.Verify(ctx, req.Service, req.Copy, scratch.Proc+"/restore")
 	r.Seconds = time.Since(start).Seconds()
 	if errors.Is(err, services.ErrNothingToProve) {
-		r.Result, r.Why, r.Files = reconcile.ResultSkip, err.Error(), rep.Files
+		r.Result, r.Why, r.Files = model.ResultSkip, err.Error(), rep.Files
 		return r, removeBelow(rootFd, scratch.Name)
 	}
 	if err != nil {
@@ -79,13 +79,13 @@ func (p *Prover) testArchive(ctx context.Context, req reconcile.TestRequest) (re
 	r.Files, r.Bytes = rep.Files, rep.Bytes
 	r.Failures, r.Checked = archiveReport(req.Service, req.Copy, rep)
 	if len(r.Failures) > 0 {
-		r.Result, r.Scratch = reconcile.ResultFail, scratch.Path
+		r.Result, r.Scratch = model.ResultFail, scratch.Path
 		return r, nil
 	}
 	if r.Files == 0 {
-		r.Result, r.Why = reconcile.ResultSkip, "the archive holds no files: nothing to prove"
+		r.Result, r.Why = model.ResultSkip, "the archive holds no files: nothing to prove"
 	} else {
-		r.Result = reconcile.ResultPass
+		r.Result = model.ResultPass
 	}
 	return r, removeBelow(rootFd, scratch.Name)
 }
@@ -104,8 +104,8 @@ func (p *Prover) prepareScratch(root string) (int, error) {
 	return fd, nil
 }
 
-func (p *Prover) report(req reconcile.TestRequest) reconcile.TestReport {
-	r := reconcile.TestReport{Kind: req.Kind, Subvolume: req.Subvolume, Snapshot: req.Snapshot, SnapshotTime: req.SnapshotTime,
+func (p *Prover) report(req model.TestRequest) model.TestReport {
+	r := model.TestReport{Kind: req.Kind, Subvolume: req.Subvolume, Snapshot: req.Snapshot, SnapshotTime: req.SnapshotTime,
 		Location: req.Location, Seed: req.Seed, SampleSize: req.SampleSize, Started: p.Now()}
 	if req.Reference != "" && req.Reference != req.Copy {
 		r.Reference = req.Reference
@@ -121,7 +121,7 @@ func (p *Prover) report(req reconcile.TestRequest) reconcile.TestReport {
 // test restores a sample of files into a fresh scratch directory and
 // verifies each against the tested copy and, for a replica, against the
 // local snapshot it was sent from.
-func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile.TestReport, error) {
+func (p *Prover) test(ctx context.Context, req model.TestRequest) (model.TestReport, error) {
 	r := p.report(req)
 	start := time.Now()
 	rootFd, err := p.prepareScratch(req.Scratch)
@@ -140,13 +140,13 @@ func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile
 		return r, fmt.Errorf("sampling %s: %w", truth, err)
 	}
 	if len(rels) == 0 {
-		r.Result = reconcile.ResultSkip
+		r.Result = model.ResultSkip
 		r.Why = "the snapshot holds no files: nothing to prove"
 		r.Seconds = time.Since(start).Seconds()
 		return r, nil
 	}
 	if why := sampleWontFit(rootFd, req.Scratch, req.Copy, rels); why != "" {
-		r.Result, r.Why, r.Seconds = reconcile.ResultSkip, why, time.Since(start).Seconds()
+		r.Result, r.Why, r.Seconds = model.ResultSkip, why, time.Since(start).Seconds()
 		return r, nil
 	}
 	scratch, err := newScratch(rootFd, req.Scratch, req.Subvolume, r.Started)
@@ -172,20 +172,20 @@ func (p *Prover) test(ctx context.Context, req reconcile.TestRequest) (reconcile
 		return r, fmt.Errorf("restore test of %s: %w", req.Snapshot, err)
 	}
 	if len(r.Failures) > 0 {
-		r.Result, r.Scratch = reconcile.ResultFail, scratch.Path
+		r.Result, r.Scratch = model.ResultFail, scratch.Path
 		if err := keepOnlyFailing(scratch.Fd, results); err != nil {
 			r.Why += "; some passing files could not be removed from the kept scratch: " + err.Error()
 		}
 		return r, nil
 	}
-	r.Result = reconcile.ResultPass
+	r.Result = model.ResultPass
 	return r, removeBelow(rootFd, scratch.Name)
 }
 
 // drill receives the whole replica again into the drill directory, as a
 // recovery would, verifies every file against the local snapshot (or the
 // replica when that is gone) and times it against the RTO target.
-func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress func(int64)) (reconcile.TestReport, error) {
+func (p *Prover) drill(ctx context.Context, req model.TestRequest, progress func(int64)) (model.TestReport, error) {
 	r := p.report(req)
 	r.RTOTargetSeconds = req.RTOTarget.Seconds()
 	start := time.Now()
@@ -206,7 +206,7 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 		return r, fmt.Errorf("drill: %w", err)
 	}
 	if why != "" {
-		r.Result, r.Why = reconcile.ResultSkip, why
+		r.Result, r.Why = model.ResultSkip, why
 		return r, nil
 	}
 	bytes, err := p.Storage.Send(ctx, req.Copy, "", req.Scratch, progress)
@@ -228,13 +228,13 @@ func (p *Prover) drill(ctx context.Context, req reconcile.TestRequest, progress 
 		r.Failures = append(r.Failures, drillFailure(m, wantSide))
 	}
 	if req.RTOTarget > 0 && r.Seconds > req.RTOTarget.Seconds() {
-		r.Failures = append(r.Failures, reconcile.Failure{Path: ".", Check: "rto",
+		r.Failures = append(r.Failures, model.Failure{Path: ".", Check: "rto",
 			Want: schema.FormatDuration(req.RTOTarget), WantFrom: "RTO target",
 			Got: (time.Duration(r.Seconds * float64(time.Second))).Round(time.Second).String(), GotFrom: "full restore"})
 	}
-	r.Result = reconcile.ResultPass
+	r.Result = model.ResultPass
 	if len(r.Failures) > 0 {
-		r.Result = reconcile.ResultFail
+		r.Result = model.ResultFail
 	}
 	return r, nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/drsync/drsync/providers/archive"
 	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
 )
@@ -23,7 +23,7 @@ const (
 )
 
 // testedSide names the copy a test or drill read.
-func testedSide(req reconcile.TestRequest) string {
+func testedSide(req model.TestRequest) string {
 	if req.External {
 		return sideReplica
 	}
@@ -34,8 +34,8 @@ func testedSide(req reconcile.TestRequest) string {
 // naming its sides: plain checks compare the tested copy with what was
 // restored from it, "reference:" checks the local snapshot with the
 // replica; "read" and "missing" concern one side only.
-func sampleFailure(m verify.Mismatch, tested string) reconcile.Failure {
-	f := reconcile.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got}
+func sampleFailure(m verify.Mismatch, tested string) model.Failure {
+	f := model.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got}
 	check, reference := strings.CutPrefix(m.Check, "reference:")
 	oneSided := check == "read" || check == "missing"
 	switch {
@@ -54,10 +54,10 @@ func sampleFailure(m verify.Mismatch, tested string) reconcile.Failure {
 }
 
 // sampleChecked lists each sampled file with its checks.
-func sampleChecked(results []verify.FileResult) []reconcile.FileCheck {
-	out := make([]reconcile.FileCheck, 0, len(results))
+func sampleChecked(results []verify.FileResult) []model.FileCheck {
+	out := make([]model.FileCheck, 0, len(results))
 	for _, r := range results {
-		fc := reconcile.FileCheck{Path: r.Rel, Passed: r.Checks}
+		fc := model.FileCheck{Path: r.Rel, Passed: r.Checks}
 		for _, m := range r.Mismatches {
 			fc.Failed = append(fc.Failed, m.Check)
 		}
@@ -68,8 +68,8 @@ func sampleChecked(results []verify.FileResult) []reconcile.FileCheck {
 
 // drillFailure names the sides of a tree comparison: want is the local
 // snapshot (or the replica when it is gone), got the received copy.
-func drillFailure(m verify.Mismatch, wantSide string) reconcile.Failure {
-	f := reconcile.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got}
+func drillFailure(m verify.Mismatch, wantSide string) model.Failure {
+	f := model.Failure{Path: m.Rel, Check: m.Check, Want: m.Want, Got: m.Got}
 	if m.Want != "" || m.Check != "read" {
 		f.WantFrom = wantSide
 	}
@@ -84,13 +84,13 @@ func drillFailure(m verify.Mismatch, wantSide string) reconcile.Failure {
 // named by its file name, and the members of a files service by their
 // path below the directory its declared paths share, so a sandbox's root
 // never shows.
-func archiveReport(svc *schema.Service, archivePath string, rep archive.Report) ([]reconcile.Failure, []reconcile.FileCheck) {
+func archiveReport(svc *schema.Service, archivePath string, rep archive.Report) ([]model.Failure, []model.FileCheck) {
 	self := filepath.Base(archivePath)
 	rel := memberRel(svc)
-	var failures []reconcile.Failure
+	var failures []model.Failure
 	failed := map[string][]string{}
 	for _, m := range rep.Mismatches {
-		f := reconcile.Failure{Path: rel(m.Path), Check: m.Check, Want: m.Want, Got: m.Got}
+		f := model.Failure{Path: rel(m.Path), Check: m.Check, Want: m.Want, Got: m.Got}
 		switch m.Check {
 		case "checksum", "missing-checksum":
 			f.Path, f.WantFrom, f.GotFrom = self, sideChecksumFile, sideArchive
@@ -107,16 +107,16 @@ func archiveReport(svc *schema.Service, archivePath string, rep archive.Report) 
 		failures = append(failures, f)
 		failed[f.Path] = append(failed[f.Path], f.Check)
 	}
-	checked := []reconcile.FileCheck{{Path: self, Passed: []string{"checksum"}}}
+	checked := []model.FileCheck{{Path: self, Passed: []string{"checksum"}}}
 	for _, m := range rep.Members {
 		passed := []string{"size", "sha256"}
 		if svc.Kind == schema.ServiceSQLite && m == filepath.Base(svc.Database) {
 			passed = append(passed, "integrity")
 		}
-		checked = append(checked, reconcile.FileCheck{Path: rel(m), Passed: passed})
+		checked = append(checked, model.FileCheck{Path: rel(m), Passed: passed})
 	}
 	if svc.Kind == schema.ServicePrometheus {
-		checked = append(checked, reconcile.FileCheck{Path: rel(services.TSDBMember), Passed: []string{"tsdb"}})
+		checked = append(checked, model.FileCheck{Path: rel(services.TSDBMember), Passed: []string{"tsdb"}})
 	}
 	for i := range checked {
 		fc := &checked[i]
@@ -130,7 +130,7 @@ func archiveReport(svc *schema.Service, archivePath string, rep archive.Report) 
 	}
 	for _, f := range failures { // members that failed before they were restored
 		if checks, ok := failed[f.Path]; ok {
-			checked = append(checked, reconcile.FileCheck{Path: f.Path, Failed: checks})
+			checked = append(checked, model.FileCheck{Path: f.Path, Failed: checks})
 			delete(failed, f.Path)
 		}
 	}

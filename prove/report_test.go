@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -43,24 +43,24 @@ func TestArchiveReportNamesFilesAndSides(t *testing.T) {
 	rewriteMember(t, archivePath, "127.0.0.1:8080", "127.0.0.1:9090")
 
 	p := &Prover{KeepFailed: time.Hour, Now: time.Now}
-	r, err := p.Prove(context.Background(), reconcile.TestRequest{Kind: reconcile.KindTest, Subvolume: "conf",
+	r, err := p.Prove(context.Background(), model.TestRequest{Kind: model.KindTest, Subvolume: "conf",
 		Snapshot: filepath.Base(archivePath), Copy: archivePath, Scratch: filepath.Join(dir, "scratch"), Service: svc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Result != reconcile.ResultFail || len(r.Failures) != 1 {
+	if r.Result != model.ResultFail || len(r.Failures) != 1 {
 		t.Fatalf("result %s, failures %+v", r.Result, r.Failures)
 	}
 	f := r.Failures[0]
 	if f.Path != "app/config.yaml" || f.Check != "sha256" || f.WantFrom != "archive" || f.GotFrom != "restored copy" || len(f.Want) != 64 || len(f.Got) != 64 {
 		t.Errorf("failure %+v", f)
 	}
-	want := []reconcile.FileCheck{
+	want := []model.FileCheck{
 		{Path: "conf.20261122T0330.tar.gz", Passed: []string{"checksum"}},
 		{Path: "app/config.yaml", Passed: []string{"size"}, Failed: []string{"sha256"}},
 		{Path: "app/secrets/token", Passed: []string{"size", "sha256"}},
 	}
-	slices.SortFunc(r.Checked[1:], func(a, b reconcile.FileCheck) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(r.Checked[1:], func(a, b model.FileCheck) int { return strings.Compare(a.Path, b.Path) })
 	if len(r.Checked) != len(want) {
 		t.Fatalf("checked %+v", r.Checked)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/verify"
 	"github.com/drsync/drsync/verify/coverage"
 )
@@ -18,7 +18,7 @@ import (
 // compared with itself, which still reads every byte of it through the
 // filesystem's checksums. Failures join the report's; each copy read
 // gets a SliceProof with its filesystem generation.
-func (p *Prover) verifySlice(ctx context.Context, req reconcile.TestRequest, r *reconcile.TestReport) error {
+func (p *Prover) verifySlice(ctx context.Context, req model.TestRequest, r *model.TestReport) error {
 	if req.Slices == 0 {
 		return nil
 	}
@@ -45,14 +45,14 @@ func (p *Prover) verifySlice(ctx context.Context, req reconcile.TestRequest, r *
 	// Each file of the slice is listed with the check "slice": compared
 	// with the reference, content and metadata.
 	for _, rel := range rels {
-		fc := reconcile.FileCheck{Path: rel, Failed: failed[rel]}
+		fc := model.FileCheck{Path: rel, Failed: failed[rel]}
 		if len(fc.Failed) == 0 {
 			fc.Passed = []string{"slice"}
 		}
 		r.Checked = append(r.Checked, fc)
 	}
 	// tree.Bytes counts both sides read: the slice's own size is half.
-	proof := reconcile.SliceProof{Snapshot: req.Snapshot, Slice: req.Slice, Slices: req.Slices, Verified: r.Started,
+	proof := model.SliceProof{Snapshot: req.Snapshot, Slice: req.Slice, Slices: req.Slices, Verified: r.Started,
 		Files: len(rels), Bytes: tree.Bytes / 2, Seconds: time.Since(start).Seconds(), Passed: len(tree.Mismatches) == 0}
 	copies := []struct{ location, path string }{{req.Location, req.Copy}}
 	if r.Reference != "" && req.ReferenceLocation != "" {
@@ -61,7 +61,7 @@ func (p *Prover) verifySlice(ctx context.Context, req reconcile.TestRequest, r *
 	for _, c := range copies {
 		pr := proof
 		pr.Location = c.location
-		if g, ok := p.Storage.(reconcile.SliceCounter); ok {
+		if g, ok := p.Storage.(model.SliceCounter); ok {
 			if pr.Generation, err = g.Generation(c.path); err != nil {
 				return fmt.Errorf("generation of %s: %w", c.path, err)
 			}

@@ -9,34 +9,39 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drsync/drsync/reconcile/internal/fixture"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
 )
 
 // payloadOf is the payload field each kind carries, and only it.
-var payloadOf = map[Kind]string{KindSnapshot: "Take", KindBackup: "Backup", KindSend: "Send", KindRepair: "Remove",
-	KindPrune: "Remove", KindTest: "Proof", KindDrill: "Proof", KindWrite: "Write"}
+var payloadOf = map[model.Kind]string{model.KindSnapshot: "Take", model.KindBackup: "Backup", model.KindSend: "Send", model.KindRepair: "Remove",
+	model.KindPrune: "Remove", model.KindTest: "Proof", model.KindDrill: "Proof", model.KindWrite: "Write"}
 
 // Every planned action carries exactly its kind's payload, the drive it
 // acts on when it acts on one, and a reason worded from its typed reason;
 // its JSON reads back the same.
 func TestActionsCarryOnlyTheirPayload(t *testing.T) {
-	d := loadHomelab(t)
-	loc := oslo(t)
+	d := fixture.LoadHomelab(t)
+	loc := fixture.Oslo(t)
 	start := time.Date(2026, 11, 1, 2, 0, 0, 0, loc)
-	seen := map[Kind]bool{}
+	seen := map[model.Kind]bool{}
 	for _, days := range []int{0, 1, 8, 40, 100} {
-		o := steady(d, start)
+		o := fixture.Steady(d, start)
 		o.Files = map[string]string{}
 		now := start.AddDate(0, 0, days).Add(90 * time.Minute)
 		if days == 40 {
-			o.Drives["WD-18TB"] = Drive{Reason: "absent"}
+			o.Drives["WD-18TB"] = model.Drive{Reason: "absent"}
 			o.Subvolumes["htpc-home"].External = nil
 		}
 		for name, st := range o.Subvolumes {
-			st.Local = daily(name, start, 20)
+			st.Local = fixture.Daily(name, start, 20)
 		}
-		p := Compute(d, o, now)
-		if p.Version != PlanVersion {
-			t.Errorf("plan version %d, want %d", p.Version, PlanVersion)
+		p := planner.Compute(d, o, now)
+		if p.Version != model.PlanVersion {
+			t.Errorf("plan version %d, want %d", p.Version, model.PlanVersion)
 		}
 		for _, a := range p.Actions() {
 			seen[a.Kind] = true
@@ -60,7 +65,7 @@ func TestActionsCarryOnlyTheirPayload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var back Action
+			var back model.Action
 			if err := json.Unmarshal(b, &back); err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +74,7 @@ func TestActionsCarryOnlyTheirPayload(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []Kind{KindSnapshot, KindSend, KindPrune, KindTest, KindDrill, KindWrite} {
+	for _, k := range []model.Kind{model.KindSnapshot, model.KindSend, model.KindPrune, model.KindTest, model.KindDrill, model.KindWrite} {
 		if !seen[k] {
 			t.Errorf("no %s planned: the test covers less than it says", k)
 		}
@@ -79,14 +84,14 @@ func TestActionsCarryOnlyTheirPayload(t *testing.T) {
 // An action whose payload does not match its kind (a plan file edited by
 // hand) fails with a clear error and runs nothing.
 func TestActionWithoutItsPayloadFails(t *testing.T) {
-	j, _ := OpenJournal(t.TempDir())
-	p := &Plan{Now: time.Now(), Subvolumes: []SubvolumePlan{{Name: "docs", Actions: []Action{
-		{Kind: KindPrune, Subvolume: "docs", Location: "pool", Snapshot: "docs.20261101T0200", Path: "/nonexistent/docs.20261101T0200",
-			Send: &SendCopy{From: "/etc"}},
+	j, _ := journal.OpenJournal(t.TempDir())
+	p := &model.Plan{Now: time.Now(), Subvolumes: []model.SubvolumePlan{{Name: "docs", Actions: []model.Action{
+		{Kind: model.KindPrune, Subvolume: "docs", Location: "pool", Snapshot: "docs.20261101T0200", Path: "/nonexistent/docs.20261101T0200",
+			Send: &model.SendCopy{From: "/etc"}},
 	}}}}
 	var failed string
 	_, err := Apply(context.Background(), p, Env{Journal: j}, func(e Event) {
-		if e.Phase == PhaseFailed {
+		if e.Phase == model.PhaseFailed {
 			failed = e.Error
 		}
 	})

@@ -4,17 +4,18 @@ import (
 	"context"
 	"fmt"
 	"os"
-
 	"time"
 
 	"github.com/drsync/drsync/notify"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
 // Event reports progress of an apply to the caller (CLI output, metrics).
 type Event struct {
-	Action   Action        `json:"action"`
-	Phase    Phase         `json:"phase"`
+	Action   model.Action  `json:"action"`
+	Phase    model.Phase   `json:"phase"`
 	Bytes    int64         `json:"bytes,omitempty"`
 	Duration time.Duration `json:"durationNs,omitempty"`
 	Err      error         `json:"-"`
@@ -23,15 +24,15 @@ type Event struct {
 	// Note explains a skip.
 	Note string `json:"note,omitempty"`
 	// Report is the evidence of a test or drill.
-	Report *TestReport `json:"report,omitempty"`
+	Report *model.TestReport `json:"report,omitempty"`
 }
 
 // Env is what Apply acts through.
 type Env struct {
-	Storage  Storage
-	Services ServiceStore
-	Prover   Prover
-	Journal  *Journal
+	Storage  model.Storage
+	Services model.ServiceStore
+	Prover   model.Prover
+	Journal  *journal.Journal
 	// Targets opens off-site targets; nil leaves them unobserved (their
 	// work deferred).
 	Targets Targets
@@ -64,7 +65,7 @@ type Result struct {
 // a signal never leaves a half-made snapshot or an unrecorded action.
 // Everything it records is timed by the plan's clock (see planClock).
 // Run wraps it in the whole pipeline; Apply alone writes no evidence.
-func Apply(ctx context.Context, p *Plan, env Env, notify func(Event)) (Result, error) {
+func Apply(ctx context.Context, p *model.Plan, env Env, notify func(Event)) (Result, error) {
 	res, _, err := apply(ctx, p, env, "apply", planClock(p.Now), notify)
 	if err != nil {
 		return res, err
@@ -84,7 +85,7 @@ func planClock(now time.Time) func() time.Time {
 }
 
 // err turns a finished apply into the error its caller reports.
-func (res Result) err(j *Journal) error {
+func (res Result) err(j *journal.Journal) error {
 	if res.Stopped != nil {
 		return fmt.Errorf("apply stopped: %w", res.Stopped)
 	}
@@ -96,15 +97,15 @@ func (res Result) err(j *Journal) error {
 
 // apply runs the actions and returns the journal entries it wrote; its
 // error is a journal that cannot be written, which ends the run at once.
-func apply(ctx context.Context, p *Plan, env Env, command string, clock func() time.Time, notify func(Event)) (Result, []JournalEntry, error) {
-	var written []JournalEntry
-	appendEntry := func(e JournalEntry) error {
+func apply(ctx context.Context, p *model.Plan, env Env, command string, clock func() time.Time, notify func(Event)) (Result, []model.JournalEntry, error) {
+	var written []model.JournalEntry
+	appendEntry := func(e model.JournalEntry) error {
 		if err := env.Journal.Append(e); err != nil {
 			return err
 		}
 		// The run learns what the journal keeps, so its fold equals a
 		// later replay (and the checkpoint made from it).
-		written = append(written, e.journaled())
+		written = append(written, e.Journaled())
 		return nil
 	}
 	if notify == nil {
@@ -117,7 +118,7 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 			present = append(present, d.Location)
 		}
 	}
-	if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseRunStart, Drives: present, Command: command}); err != nil {
+	if err := appendEntry(model.JournalEntry{Time: clock(), Run: run, Phase: model.PhaseRunStart, Drives: present, Command: command}); err != nil {
 		return Result{}, written, err
 	}
 	var res Result
@@ -137,35 +138,35 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 				note = "not run: apply was stopped"
 			}
 			res.Skipped++
-			if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseSkipped, Action: &a, Error: note}); err != nil {
+			if err := appendEntry(model.JournalEntry{Time: clock(), Run: run, Phase: model.PhaseSkipped, Action: &a, Error: note}); err != nil {
 				return res, written, err
 			}
-			notify(Event{Action: a, Phase: PhaseSkipped, Note: note})
+			notify(Event{Action: a, Phase: model.PhaseSkipped, Note: note})
 			continue
 		}
 		started := clock()
-		if err := appendEntry(JournalEntry{Time: started, Run: run, Phase: PhaseStart, Action: &a}); err != nil {
+		if err := appendEntry(model.JournalEntry{Time: started, Run: run, Phase: model.PhaseStart, Action: &a}); err != nil {
 			return res, written, err
 		}
-		notify(Event{Action: a, Phase: PhaseStart})
+		notify(Event{Action: a, Phase: model.PhaseStart})
 		start := time.Now()
 		var bytes int64
-		var report *TestReport
+		var report *model.TestReport
 		err := driveStillThere(env, a)
 		if err == nil {
-			bytes, report, err = run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: PhaseStart, Bytes: n}) })
+			bytes, report, err = run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: model.PhaseStart, Bytes: n}) })
 		}
 		if report != nil {
 			report.Started = started
 		}
-		e := JournalEntry{Time: clock(), Run: run, Phase: PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
+		e := model.JournalEntry{Time: clock(), Run: run, Phase: model.PhaseDone, Action: &a, Bytes: bytes, Seconds: time.Since(start).Seconds(), Report: report}
 		if err != nil {
-			e.Phase, e.Error = PhaseFailed, err.Error()
+			e.Phase, e.Error = model.PhaseFailed, err.Error()
 			failed[owner] = string(a.Kind) + " " + a.Snapshot
 			res.Failed++
 		} else {
 			res.Done++
-			if a.Kind == KindSend {
+			if a.Kind == model.KindSend {
 				res.Bytes += bytes
 			}
 		}
@@ -180,7 +181,7 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 	} else if res.Stopped != nil {
 		result = "stopped"
 	}
-	if err := appendEntry(JournalEntry{Time: clock(), Run: run, Phase: PhaseRunEnd, Result: result, Command: command}); err != nil {
+	if err := appendEntry(model.JournalEntry{Time: clock(), Run: run, Phase: model.PhaseRunEnd, Result: result, Command: command}); err != nil {
 		return res, written, err
 	}
 	return res, written, nil
@@ -189,33 +190,33 @@ func apply(ctx context.Context, p *Plan, env Env, command string, clock func() t
 // driveStillThere probes the external drive again right before an action
 // on it: a drive unplugged (or swapped) after the plan was made must not
 // turn a send into a write onto the bare mount point or another disk.
-func driveStillThere(env Env, a Action) error {
+func driveStillThere(env Env, a model.Action) error {
 	if !a.External || a.Drive == nil {
 		return nil
 	}
-	if d := env.Storage.Probe(a.Drive.location()); !d.Present {
+	if d := env.Storage.Probe(a.Drive.Location()); !d.Present {
 		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil
 }
 
 // run1 carries out one action: its kind alone says how.
-func run1(ctx context.Context, env Env, a Action, progress func(int64)) (int64, *TestReport, error) {
+func run1(ctx context.Context, env Env, a model.Action, progress func(int64)) (int64, *model.TestReport, error) {
 	if err := confineAction(env, a); err != nil {
 		return 0, nil, err
 	}
-	k, ok := kinds[a.Kind]
+	run, ok := executors[a.Kind]
 	if !ok {
 		return 0, nil, fmt.Errorf("unknown action kind %q", a.Kind)
 	}
-	return k.run(ctx, env, a, progress)
+	return run(ctx, env, a, progress)
 }
 
 // prove runs a planned test or drill; a failing proof is a failed action,
 // so the subvolume's prunes are held back until its copies verify again.
-func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int64, *TestReport, error) {
+func prove(ctx context.Context, pr model.Prover, a model.Action, progress func(int64)) (int64, *model.TestReport, error) {
 	ps := a.Proof
-	req := TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
+	req := model.TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
 		SampleSize: ps.SampleSize, Seed: ps.Seed, Scratch: ps.Scratch, RTOTarget: ps.RTOTarget.Duration,
 		Copy: a.Path, External: a.External, Location: a.Location, Reference: ps.Reference, Service: ps.Service,
 		Slice: ps.Slice, Slices: ps.Slices, ReferenceLocation: ps.ReferenceLocation}
@@ -226,19 +227,19 @@ func prove(ctx context.Context, pr Prover, a Action, progress func(int64)) (int6
 	if err != nil {
 		// A test that cannot even run proves nothing: it is recorded as a
 		// failure, so the alert fires and the verified snapshot is kept.
-		rep = TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
-			Location: a.Location, Seed: req.Seed, Result: ResultFail, Started: time.Now(),
-			Failures: []Failure{{Path: a.Path, Check: "run", Got: err.Error()}}}
+		rep = model.TestReport{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
+			Location: a.Location, Seed: req.Seed, Result: model.ResultFail, Started: time.Now(),
+			Failures: []model.Failure{{Path: a.Path, Check: "run", Got: err.Error()}}}
 		return 0, &rep, err
 	}
-	if rep.Result == ResultFail {
+	if rep.Result == model.ResultFail {
 		return rep.Bytes, &rep, ProofFailure(rep)
 	}
 	return rep.Bytes, &rep, nil
 }
 
 // ProofFailure describes a failed test or drill as an error.
-func ProofFailure(r TestReport) error {
+func ProofFailure(r model.TestReport) error {
 	if len(r.Failures) == 0 {
 		return fmt.Errorf("%s of %s failed", r.Kind, r.Snapshot)
 	}

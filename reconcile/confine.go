@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -30,7 +31,7 @@ func locationRoot(d *schema.Desired, location string) string {
 	return l.Path
 }
 
-func confine(st Storage, root, dir string) error {
+func confine(st model.Storage, root, dir string) error {
 	c, ok := st.(Confiner)
 	if !ok {
 		return nil
@@ -41,7 +42,7 @@ func confine(st Storage, root, dir string) error {
 // confineObserved checks a snapshot directory before it is listed; a
 // refused one is recorded (the plan reports it and touches nothing of the
 // subvolume) instead of failing the whole observation.
-func confineObserved(d *schema.Desired, st Storage, location, dir string, ss *SubvolumeState) bool {
+func confineObserved(d *schema.Desired, st model.Storage, location, dir string, ss *model.SubvolumeState) bool {
 	if err := confine(st, locationRoot(d, location), dir); err != nil {
 		ss.Refused = append(ss.Refused, fmt.Sprintf("snapshot directory %s in location %s: %v", dir, location, err))
 		return false
@@ -52,7 +53,7 @@ func confineObserved(d *schema.Desired, st Storage, location, dir string, ss *Su
 // confineAction checks, right before an action writes or deletes, that the
 // directory it acts in is still its location's: the plan's observation may
 // be hours old.
-func confineAction(env Env, a Action) error {
+func confineAction(env Env, a model.Action) error {
 	if env.Desired == nil {
 		return nil
 	}
@@ -63,7 +64,7 @@ func confineAction(env Env, a Action) error {
 			return nil
 		}
 		root, dir = locationRoot(env.Desired, a.Location), filepath.Dir(a.Path)
-	case a.Kind == KindDrill && a.Proof != nil:
+	case a.Kind == model.KindDrill && a.Proof != nil:
 		root, dir = a.Proof.Scratch, a.Proof.Scratch
 	default:
 		return nil
@@ -72,15 +73,4 @@ func confineAction(env Env, a Action) error {
 		return fmt.Errorf("refusing to %s in %s: %w", a.Kind, dir, err)
 	}
 	return nil
-}
-
-// refusedPlan is the plan of a subvolume whose snapshot directory failed
-// confinement: warnings only, so nothing there is created, sent, tested or
-// deleted until a person looks.
-func refusedPlan(s *schema.Subvolume, st *SubvolumeState) SubvolumePlan {
-	sp := SubvolumePlan{Name: s.Name, Tier: s.Tier, Foreign: st.Foreign}
-	for _, r := range st.Refused {
-		sp.Warnings = append(sp.Warnings, r+": nothing of "+s.Name+" is touched until this is fixed")
-	}
-	return sp
 }

@@ -3,17 +3,19 @@ package reconcile
 import (
 	"fmt"
 	"sort"
+
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // Guard refuses an unattended apply whose plan would prune more than
 // maxShare of a subvolume's snapshots in a location, or every replica on a
 // drive: the signature of a bad but valid commit (a retention typo) rather
 // than of time passing. A person can still apply such a plan by hand.
-func Guard(p *Plan, o *Observed, maxShare float64) error {
+func Guard(p *model.Plan, o *model.Observed, maxShare float64) error {
 	type key struct{ subvol, loc string }
 	pruned := map[key]int{}
 	for _, a := range p.Actions() {
-		if a.Kind == KindPrune || a.Kind == KindRepair {
+		if a.Kind == model.KindPrune || a.Kind == model.KindRepair {
 			pruned[key{a.Subvolume, a.Location}]++
 		}
 	}
@@ -45,7 +47,7 @@ func Guard(p *Plan, o *Observed, maxShare float64) error {
 	return fmt.Errorf("unattended apply refused: %v; review with drsync plan and apply by hand if intended", problems)
 }
 
-func isExternal(p *Plan, loc string) bool {
+func isExternal(p *model.Plan, loc string) bool {
 	for _, d := range p.Drives {
 		if d.Location == loc {
 			return true

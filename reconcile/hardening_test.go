@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/internal/hostile"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 func init() { hostile.Serve() }
@@ -43,7 +43,7 @@ func hostileRig(t *testing.T) (*rig, *hostile.User) {
 	return r, u
 }
 
-func subvolWarnings(p *reconcile.Plan, name string) (actions []reconcile.Action, warnings string) {
+func subvolWarnings(p *model.Plan, name string) (actions []model.Action, warnings string) {
 	for _, s := range p.Subvolumes {
 		if s.Name == name {
 			return s.Actions, strings.Join(s.Warnings, "\n")

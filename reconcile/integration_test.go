@@ -15,14 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
-	"github.com/google/go-cmp/cmp"
 )
 
 // rig is a sandbox machine built from a desired state on real loop-mounted
@@ -32,7 +36,7 @@ type rig struct {
 	dir string
 	d   *schema.Desired
 	st  btrfs.Storage
-	j   *reconcile.Journal
+	j   *journal.Journal
 	loc *time.Location
 }
 
@@ -82,7 +86,7 @@ func newRig(t *testing.T, desired string) *rig {
 	if err := sandbox.StartServices(t.Context(), dir, d); err != nil {
 		t.Fatal(err)
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,22 +109,22 @@ func (r *rig) at(s string) time.Time {
 	return tm
 }
 
-func (r *rig) plan(now time.Time) *reconcile.Plan {
+func (r *rig) plan(now time.Time) *model.Plan {
 	r.t.Helper()
 	obs, err := reconcile.Observe(r.d, r.env(), r.loc)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return reconcile.Compute(r.d, obs, now)
+	return planner.Compute(r.d, obs, now)
 }
 
 // apply plans and applies at now through the whole pipeline, as `drsync
 // apply` does, returning the plan and the events.
-func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event, error) {
+func (r *rig) apply(now time.Time) (*model.Plan, []reconcile.Event, error) {
 	r.t.Helper()
 	var events []reconcile.Event
 	out, err := reconcile.Run(r.t.Context(), r.env(), reconcile.RunOptions{Now: now, Notify: func(e reconcile.Event) {
-		if e.Phase != reconcile.PhaseStart {
+		if e.Phase != model.PhaseStart {
 			events = append(events, e)
 		}
 	}})
@@ -155,7 +159,7 @@ func (r *rig) names(location, subvol string) []string {
 func sentBytes(events []reconcile.Event, subvol string) int64 {
 	var n int64
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == subvol && e.Phase == reconcile.PhaseDone {
+		if e.Action.Kind == model.KindSend && e.Action.Subvolume == subvol && e.Phase == model.PhaseDone {
 			n += e.Bytes
 		}
 	}
@@ -168,17 +172,17 @@ func TestApplyThenPlanIsEmpty(t *testing.T) {
 	p, events, err := r.apply(now)
 	if err != nil {
 		for _, e := range events {
-			if e.Phase == reconcile.PhaseFailed {
+			if e.Phase == model.PhaseFailed {
 				t.Errorf("%s %s: %s", e.Action.Kind, e.Action.Snapshot, e.Error)
 			}
 		}
 		t.Fatal(err)
 	}
-	if got := p.Count(); got[reconcile.KindSnapshot] != 6 || got[reconcile.KindSend] != 12 || got[reconcile.KindBackup] != 6 {
+	if got := p.Count(); got[model.KindSnapshot] != 6 || got[model.KindSend] != 12 || got[model.KindBackup] != 6 {
 		t.Fatalf("first apply: %v", got)
 	}
 	for _, e := range events {
-		if e.Phase != reconcile.PhaseDone {
+		if e.Phase != model.PhaseDone {
 			t.Errorf("%s %s: %s %v", e.Action.Kind, e.Action.Snapshot, e.Phase, e.Err)
 		}
 	}
@@ -214,7 +218,7 @@ func TestIncrementalSendTransfersTheChange(t *testing.T) {
 		t.Errorf("incremental send of a 10 KiB change carried %d bytes (full: %d)", inc, full)
 	}
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "docs" && e.Action.Send.Parent == "" {
+		if e.Action.Kind == model.KindSend && e.Action.Subvolume == "docs" && e.Action.Send.Parent == "" {
 			t.Errorf("second send was not incremental: %+v", e.Action)
 		}
 	}
@@ -255,9 +259,9 @@ func TestKilledReceiveIsRepaired(t *testing.T) {
 	// The apply that ran this receive died with it: its journal shows the
 	// send started and never finished, which is what makes it a repair.
 	died := r.at("2026-11-22 03:35")
-	for _, e := range []reconcile.JournalEntry{
-		{Time: died, Run: "died", Phase: reconcile.PhaseRunStart, Command: "apply"},
-		{Time: died, Run: "died", Phase: reconcile.PhaseStart, Action: &reconcile.Action{Kind: reconcile.KindSend,
+	for _, e := range []model.JournalEntry{
+		{Time: died, Run: "died", Phase: model.PhaseRunStart, Command: "apply"},
+		{Time: died, Run: "died", Phase: model.PhaseStart, Action: &model.Action{Kind: model.KindSend,
 			Subvolume: "docs", Location: "usb", Snapshot: local[0], Path: filepath.Join(destDir, local[0]), External: true}},
 	} {
 		if err := r.j.Append(e); err != nil {
@@ -323,10 +327,10 @@ func TestAbsentDriveDefersSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := p.Count()[reconcile.KindSend]; n != 0 {
+	if n := p.Count()[model.KindSend]; n != 0 {
 		t.Errorf("%d sends planned to an absent drive", n)
 	}
-	if n := p.Count()[reconcile.KindSnapshot]; n != 2 {
+	if n := p.Count()[model.KindSnapshot]; n != 2 {
 		t.Errorf("local snapshots must still be taken, planned %d", n)
 	}
 	if !p.Drives[0].Present && !strings.Contains(p.Drives[0].Reason, "nothing mounted") {
@@ -338,7 +342,7 @@ func TestAbsentDriveDefersSends(t *testing.T) {
 	}
 	// Back on the drive, the sends happen.
 	remountDrive(t, r)
-	if p := r.plan(r.at("2026-11-22 03:40")); p.Count()[reconcile.KindSend] != 2 {
+	if p := r.plan(r.at("2026-11-22 03:40")); p.Count()[model.KindSend] != 2 {
 		t.Errorf("with the drive back: %v", p.Actions())
 	}
 }
@@ -425,7 +429,7 @@ func TestFailedSendHoldsBackPrunes(t *testing.T) {
 	if err == nil {
 		t.Fatal("apply succeeded although the drive is read-only")
 	}
-	if n := p.Count()[reconcile.KindPrune]; n == 0 {
+	if n := p.Count()[model.KindPrune]; n == 0 {
 		t.Fatal("the plan should have had prunes to hold back")
 	}
 	after := r.names("pool", "docs")
@@ -436,7 +440,7 @@ func TestFailedSendHoldsBackPrunes(t *testing.T) {
 	}
 	skipped := 0
 	for _, e := range events {
-		if e.Phase == reconcile.PhaseSkipped && e.Action.Subvolume == "docs" && e.Action.Kind == reconcile.KindPrune {
+		if e.Phase == model.PhaseSkipped && e.Action.Subvolume == "docs" && e.Action.Kind == model.KindPrune {
 			skipped++
 		}
 	}
@@ -449,7 +453,7 @@ func TestFailedSendHoldsBackPrunes(t *testing.T) {
 	}
 	var failed bool
 	for _, e := range entries {
-		failed = failed || (e.Phase == reconcile.PhaseFailed && e.Action.Kind == reconcile.KindSend)
+		failed = failed || (e.Phase == model.PhaseFailed && e.Action.Kind == model.KindSend)
 	}
 	if !failed {
 		t.Error("the failed send is not in the journal")
@@ -481,7 +485,7 @@ func TestSecondApplyIsLockedOut(t *testing.T) {
 func TestDriveUnpluggedAfterPlan(t *testing.T) {
 	r := newRig(t, "../testdata/desired/small.cue")
 	p := r.plan(r.at("2026-11-22 03:30"))
-	if p.Count()[reconcile.KindSend] != 2 {
+	if p.Count()[model.KindSend] != 2 {
 		t.Fatalf("plan: %v", p.Count())
 	}
 	mount := r.d.Locations["usb"].Mount
@@ -490,7 +494,7 @@ func TestDriveUnpluggedAfterPlan(t *testing.T) {
 	}
 	var failed []string
 	_, err := reconcile.Apply(t.Context(), p, r.env(), func(e reconcile.Event) {
-		if e.Phase == reconcile.PhaseFailed {
+		if e.Phase == model.PhaseFailed {
 			failed = append(failed, e.Error)
 		}
 	})
@@ -531,10 +535,10 @@ func TestAdoptsBtrbkDirectory(t *testing.T) {
 	}
 	var pruned []string
 	for _, a := range p.Actions() {
-		if a.Kind == reconcile.KindPrune {
+		if a.Kind == model.KindPrune {
 			pruned = append(pruned, a.Snapshot)
 		}
-		if a.Kind == reconcile.KindSnapshot && filepath.Dir(a.Path) != dir {
+		if a.Kind == model.KindSnapshot && filepath.Dir(a.Path) != dir {
 			t.Errorf("new snapshot outside the shared directory: %s", a.Path)
 		}
 	}

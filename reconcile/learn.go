@@ -5,40 +5,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/snapname"
 )
 
 // takeSummary copies the journal fold into the observation's fields.
-func (o *Observed) takeSummary() {
-	sum := o.journal.summary()
+func takeSummary(o *model.Observed, f *journal.Fold) {
+	sum := f.Summary()
 	o.LastSent, o.Interrupted, o.History = sum.LastSent, sum.Interrupted, sum.History
 	o.Runs, o.LastRun, o.DriveSeen = sum.Runs, sum.Last, sum.DriveSeen
 	o.SendFailing = sum.SendFailing
 }
 
 // learn folds what a run did (the journal entries it wrote) into the
-// observation the run started from: the run's one observation stays
+// journal fold and the observation the run started from: the run's one observation stays
 // current for the evidence written after it, without a second look at the
 // machine. Only what evidence reads is updated: names, times, counts and
 // the journal's history.
-func (o *Observed) learn(entries []JournalEntry, loc *time.Location) {
-	if o.journal == nil {
-		o.journal = newJournalFold()
-	}
+func learn(o *model.Observed, f *journal.Fold, entries []model.JournalEntry, loc *time.Location) {
 	for _, e := range entries {
-		o.journal.add(e)
-		if e.Phase == PhaseDone && e.Action != nil {
-			o.learnAction(*e.Action, loc)
+		f.Add(e)
+		if e.Phase == model.PhaseDone && e.Action != nil {
+			learnAction(o, *e.Action, loc)
 		}
 	}
-	o.takeSummary()
+	takeSummary(o, f)
 }
 
-func (o *Observed) learnAction(a Action, loc *time.Location) {
-	var list *[]Snapshot
+func learnAction(o *model.Observed, a model.Action, loc *time.Location) {
+	var list *[]model.Snapshot
 	stem := a.Snapshot
 	if svc := o.Services[a.Subvolume]; svc != nil {
-		stem = strings.TrimSuffix(a.Snapshot, ArchiveSuffix)
+		stem = strings.TrimSuffix(a.Snapshot, model.ArchiveSuffix)
 		list = &svc.Archives
 		if a.External {
 			list = &svc.External
@@ -53,21 +52,21 @@ func (o *Observed) learnAction(a Action, loc *time.Location) {
 		return
 	}
 	switch a.Kind {
-	case KindSnapshot, KindBackup, KindSend:
+	case model.KindSnapshot, model.KindBackup, model.KindSend:
 		stamp, ok := snapname.Parse(a.Subvolume, stem, loc)
-		if !ok || HasName(*list, a.Snapshot) {
+		if !ok || model.HasName(*list, a.Snapshot) {
 			return
 		}
-		made := Snapshot{Name: a.Snapshot, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true}
-		if a.Kind == KindSend {
+		made := model.Snapshot{Name: a.Snapshot, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true}
+		if a.Kind == model.KindSend {
 			// A replica made by this run is received, as the next
 			// observation will find it.
 			made.ReceivedUUID = receivedInRun
 		}
 		*list = append(*list, made)
-		sortSnapshots(*list)
-	case KindPrune, KindRepair:
-		*list = slices.DeleteFunc(*list, func(s Snapshot) bool { return s.Name == a.Snapshot })
+		model.SortSnapshots(*list)
+	case model.KindPrune, model.KindRepair:
+		*list = slices.DeleteFunc(*list, func(s model.Snapshot) bool { return s.Name == a.Snapshot })
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/drsync/drsync/notify"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -43,9 +44,9 @@ func (r *run) pingStart() {
 func (p *runPings) learn(e Event) {
 	what := strings.TrimSpace(fmt.Sprintf("%s %s %s", e.Action.Kind, e.Action.Subvolume, e.Action.Snapshot))
 	switch {
-	case e.Phase == PhaseFailed:
+	case e.Phase == model.PhaseFailed:
 		p.problems = append(p.problems, fmt.Sprintf("%s: %s", what, e.Error))
-	case e.Report != nil && e.Report.Result == ResultFail:
+	case e.Report != nil && e.Report.Result == model.ResultFail:
 		line := fmt.Sprintf("%s: FAILED, %d problems", what, len(e.Report.Failures)+e.Report.FailuresOmitted)
 		for i, f := range e.Report.Failures {
 			if i == 3 {

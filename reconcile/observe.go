@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -16,9 +18,16 @@ import (
 // every declared subvolume, archives of every service, the journal and the
 // generated files. Names are read in loc. It starts no process per
 // snapshot: one directory listing per snapshot directory.
-func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) {
+func Observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, error) {
+	o, _, err := observe(d, env, loc)
+	return o, err
+}
+
+// observe is Observe that also returns the fold of the journal it read
+// (nil without a journal), into which a run folds its own entries.
+func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *journal.Fold, error) {
 	st, j := env.Storage, env.Journal
-	o := &Observed{Drives: map[string]Drive{}, Subvolumes: map[string]*SubvolumeState{}}
+	o := &model.Observed{Drives: map[string]model.Drive{}, Subvolumes: map[string]*model.SubvolumeState{}}
 	for name, l := range d.Locations {
 		if l.External {
 			o.Drives[name] = st.Probe(l)
@@ -26,7 +35,7 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	}
 	for _, name := range d.SubvolumeNames() {
 		s := d.Subvolumes[name]
-		ss := &SubvolumeState{}
+		ss := &model.SubvolumeState{}
 		if err := st.CheckSource(s.Source); err != nil {
 			ss.SourceError, ss.SourceMissing = err.Error(), errors.Is(err, fs.ErrNotExist)
 		}
@@ -34,14 +43,14 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
 		if confineObserved(d, st, s.Snapshots.Location, dir, ss) {
 			if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if s.External != nil && o.Drives[s.External.Location].Present {
 			dir := d.SnapshotDir(s.External.Location, name)
 			if confineObserved(d, st, s.External.Location, dir, ss) {
 				if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
@@ -49,17 +58,18 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 		o.Subvolumes[name] = ss
 	}
 	if err := observeServices(d, env.Services, loc, o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	observeOffsite(d, env.Targets, o)
+	var fold *journal.Fold
 	if j != nil {
-		f, err := j.load()
+		f, err := j.Load()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		o.journal = f
-		o.takeSummary()
-		o.JournalMalformed = f.s.Malformed
+		fold = f
+		takeSummary(o, f)
+		o.JournalMalformed = f.Summary().Malformed
 	}
 	observeCoverage(d, st, o)
 	var paths []string
@@ -70,21 +80,21 @@ func Observe(d *schema.Desired, env Env, loc *time.Location) (*Observed, error) 
 	}
 	var err error
 	if o.Files, o.RefusedFiles, err = observeFiles(paths); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return o, nil
+	return o, fold, nil
 }
 
 // readSnapshots keeps the entries named like snapshots of subvol that are
 // subvolumes; everything else is foreign and recorded as such. Writable
 // subvolumes count as snapshots only on a receive target (where writable
 // means half-received); locally they are someone else's and left alone.
-func readSnapshots(d *schema.Desired, st Storage, dir, subvol string, loc *time.Location, receiveTarget bool, ss *SubvolumeState) ([]Snapshot, error) {
+func readSnapshots(d *schema.Desired, st model.Storage, dir, subvol string, loc *time.Location, receiveTarget bool, ss *model.SubvolumeState) ([]model.Snapshot, error) {
 	entries, err := st.List(dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
 	}
-	var snaps []Snapshot
+	var snaps []model.Snapshot
 	for _, e := range entries {
 		stamp, ok := snapname.Parse(subvol, e.Name, loc)
 		if !ok && ofAnother(d, subvol, e.Name, loc) {
@@ -94,21 +104,18 @@ func readSnapshots(d *schema.Desired, st Storage, dir, subvol string, loc *time.
 			ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
 			continue
 		}
-		snaps = append(snaps, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq,
+		snaps = append(snaps, model.Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq,
 			UUID: e.UUID, ParentUUID: e.ParentUUID, ReceivedUUID: e.ReceivedUUID, ReadOnly: e.ReadOnly})
 	}
-	sortSnapshots(snaps)
+	model.SortSnapshots(snaps)
 	return snaps, nil
 }
 
-// ArchiveSuffix ends every service archive's name.
-const ArchiveSuffix = ".tar.gz"
-
-func observeServices(d *schema.Desired, store ServiceStore, loc *time.Location, o *Observed) error {
+func observeServices(d *schema.Desired, store model.ServiceStore, loc *time.Location, o *model.Observed) error {
 	if store == nil || len(d.Services) == 0 {
 		return nil
 	}
-	o.Services = map[string]*ServiceState{}
+	o.Services = map[string]*model.ServiceState{}
 	for _, name := range d.ServiceNames() {
 		svc := d.Services[name]
 		dir := d.ArchiveDir(svc)
@@ -116,7 +123,7 @@ func observeServices(d *schema.Desired, store ServiceStore, loc *time.Location, 
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", dir, err)
 		}
-		ss := &ServiceState{}
+		ss := &model.ServiceState{}
 		ss.Archives = readArchives(name, dir, entries, loc, ss)
 		if svc.External != nil && o.Drives[svc.External.Location].Present {
 			extDir := d.ArchiveCopyDir(svc)
@@ -146,19 +153,19 @@ func ofAnother(d *schema.Desired, subvol, entry string, loc *time.Location) bool
 
 // readArchives keeps the checksummed archives named like the service's;
 // the rest is recorded as foreign or unchecked and left alone.
-func readArchives(name, dir string, entries []ArchiveEntry, loc *time.Location, ss *ServiceState) []Snapshot {
-	var out []Snapshot
+func readArchives(name, dir string, entries []model.ArchiveEntry, loc *time.Location, ss *model.ServiceState) []model.Snapshot {
+	var out []model.Snapshot
 	for _, e := range entries {
-		stamp, ok := snapname.Parse(name, strings.TrimSuffix(e.Name, ArchiveSuffix), loc)
+		stamp, ok := snapname.Parse(name, strings.TrimSuffix(e.Name, model.ArchiveSuffix), loc)
 		switch {
-		case !ok || !strings.HasSuffix(e.Name, ArchiveSuffix):
+		case !ok || !strings.HasSuffix(e.Name, model.ArchiveSuffix):
 			ss.Foreign = append(ss.Foreign, dir+"/"+e.Name)
 		case !e.HasChecksum:
 			ss.Unchecked = append(ss.Unchecked, dir+"/"+e.Name)
 		default:
-			out = append(out, Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true})
+			out = append(out, model.Snapshot{Name: e.Name, Time: stamp.Time, HasTime: stamp.HasTime, Seq: stamp.Seq, ReadOnly: true})
 		}
 	}
-	sortSnapshots(out)
+	model.SortSnapshots(out)
 	return out
 }

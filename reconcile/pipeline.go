@@ -1,3 +1,8 @@
+// Package reconcile carries plans out: the pipeline (lock, observe once,
+// compute, guard, review, apply, refresh evidence), the observation of the
+// machine through a small Storage interface, and the executors of each
+// action kind, journaling every action. The plan itself is computed by the
+// pure package planner over the types of package model.
 package reconcile
 
 import (
@@ -7,6 +12,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 )
@@ -40,7 +48,7 @@ const (
 )
 
 // Planner makes a run's plan from its one observation.
-type Planner func(d *schema.Desired, o *Observed, now time.Time) (*Plan, error)
+type Planner func(d *schema.Desired, o *model.Observed, now time.Time) (*model.Plan, error)
 
 // RunOptions say what one run of the pipeline does; the commands differ
 // only in these.
@@ -60,7 +68,7 @@ type RunOptions struct {
 	// Planner replaces Compute (test and drill plan the proofs asked for).
 	Planner Planner
 	// Review sees the plan before it is applied; its error declines it.
-	Review func(*Plan) error
+	Review func(*model.Plan) error
 	// Notify hears every action's progress.
 	Notify func(Event)
 }
@@ -70,8 +78,8 @@ type Outcome struct {
 	Status Status
 	// Step is the step that ended the run early ("" when it ran through).
 	Step     Step
-	Plan     *Plan
-	Observed *Observed
+	Plan     *model.Plan
+	Observed *model.Observed
 	Result   Result
 }
 
@@ -91,6 +99,9 @@ type run struct {
 	applyErr error
 	files    map[string][]byte
 	pings    *runPings // nil: no pings for this run
+	// fold is the journal's fold the observation was made from; the run
+	// folds its own entries into it (see learn).
+	fold *journal.Fold
 }
 
 // Run is the reconcile pipeline: lock → observe once → compute → guard
@@ -151,15 +162,17 @@ func (r *run) acquire() (bool, error) {
 }
 
 func (r *run) observe() (bool, error) {
-	o, err := Observe(r.d, r.env, r.opts.Now.Location())
-	r.out.Observed = o
+	o, f, err := observe(r.d, r.env, r.opts.Now.Location())
+	r.out.Observed, r.fold = o, f
 	return true, err
 }
 
 func (r *run) compute() (bool, error) {
 	plan := r.opts.Planner
 	if plan == nil {
-		plan = func(d *schema.Desired, o *Observed, now time.Time) (*Plan, error) { return Compute(d, o, now), nil }
+		plan = func(d *schema.Desired, o *model.Observed, now time.Time) (*model.Plan, error) {
+			return planner.Compute(d, o, now), nil
+		}
 	}
 	p, err := plan(r.d, r.out.Observed, r.opts.Now)
 	if err != nil {
@@ -207,7 +220,10 @@ func (r *run) apply() (bool, error) {
 	}
 	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.opts.Notify)
 	r.out.Result = res
-	r.out.Observed.learn(written, r.opts.Now.Location())
+	if r.fold == nil {
+		r.fold = journal.NewFold()
+	}
+	learn(r.out.Observed, r.fold, written, r.opts.Now.Location())
 	observeCoverage(r.d, r.env.Storage, r.out.Observed)
 	r.keepHistory()
 	if err != nil {
@@ -229,11 +245,11 @@ func (r *run) apply() (bool, error) {
 // optimisation over the journal, which stays the record: a failure is
 // logged, and the next run replays more of the journal.
 func (r *run) keepHistory() {
-	j, o := r.env.Journal, r.out.Observed
-	if j == nil || o == nil || o.journal == nil {
+	j := r.env.Journal
+	if j == nil || r.fold == nil {
 		return
 	}
-	if err := j.keepHistory(o.journal, r.opts.Now, r.d.History.Keep.Duration, RotateSize); err != nil {
+	if err := j.KeepHistory(r.fold, r.opts.Now, r.d.History.Keep.Duration, journal.RotateSize); err != nil {
 		slog.Warn("journal checkpoint", "err", err)
 	}
 }
@@ -241,7 +257,7 @@ func (r *run) keepHistory() {
 // evidence renders the generated files from the observation the run
 // learned its own results into, and rewrites the runbooks.
 func (r *run) evidence() (bool, error) {
-	files, err := render.Files(RenderInput(r.d, r.out.Observed, r.clock()))
+	files, err := render.Files(planner.RenderInput(r.d, r.out.Observed, r.clock()))
 	if err != nil {
 		return false, fmt.Errorf("rendering evidence: %w", err)
 	}

@@ -13,6 +13,9 @@ import (
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 )
@@ -43,7 +46,7 @@ type dirRig struct {
 	t    *testing.T
 	root string
 	d    *schema.Desired
-	st   reconcile.Storage
+	st   model.Storage
 }
 
 func newDirRig(t *testing.T) *dirRig {
@@ -71,7 +74,7 @@ func newDirRig(t *testing.T) *dirRig {
 }
 
 func (r *dirRig) env() reconcile.Env {
-	j, err := reconcile.OpenJournal(r.d.StateDir)
+	j, err := journal.OpenJournal(r.d.StateDir)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func (r *dirRig) at(s string) time.Time {
 	return tm
 }
 
-func (r *dirRig) journal() []reconcile.JournalEntry {
+func (r *dirRig) journal() []model.JournalEntry {
 	entries, err := r.env().Journal.Entries()
 	if err != nil {
 		r.t.Fatal(err)
@@ -100,14 +103,14 @@ func (r *dirRig) exists(rel string) bool {
 }
 
 // failingList is a storage whose snapshot directories cannot be read.
-type failingList struct{ reconcile.Storage }
+type failingList struct{ model.Storage }
 
-func (failingList) List(string) ([]reconcile.Entry, error) {
+func (failingList) List(string) ([]model.Entry, error) {
 	return nil, errors.New("input/output error")
 }
 
 // failingSnapshot is a storage that cannot take snapshots.
-type failingSnapshot struct{ reconcile.Storage }
+type failingSnapshot struct{ model.Storage }
 
 func (failingSnapshot) Snapshot(context.Context, string, string) error {
 	return errors.New("no space left on device")
@@ -151,7 +154,7 @@ func TestRunStopsAtTheFailedStep(t *testing.T) {
 	t.Run("review declines", func(t *testing.T) {
 		r := newDirRig(t)
 		out, err := reconcile.Run(t.Context(), r.env(), reconcile.RunOptions{Now: r.at(now),
-			Review: func(*reconcile.Plan) error { return errors.New("apply cancelled") }})
+			Review: func(*model.Plan) error { return errors.New("apply cancelled") }})
 		if err == nil || out.Step != reconcile.StepReview || out.Status != reconcile.StatusDeclined || out.Plan.Empty() {
 			t.Fatalf("outcome %+v, %v", out, err)
 		}
@@ -199,7 +202,7 @@ func TestRunStopsAtTheFailedStep(t *testing.T) {
 		if err == nil || out.Step != reconcile.StepMetrics || out.Result.Done == 0 {
 			t.Fatalf("outcome %+v, %v", out, err)
 		}
-		if e := r.journal(); len(e) == 0 || e[len(e)-1].Phase != reconcile.PhaseRunEnd {
+		if e := r.journal(); len(e) == 0 || e[len(e)-1].Phase != model.PhaseRunEnd {
 			t.Error("the apply before the metrics step was not journaled to its end")
 		}
 	})
@@ -284,7 +287,7 @@ func TestRunEvidenceMatchesAFreshObservation(t *testing.T) {
 	}
 	// Rendered at the same instant as the run's last journal entry.
 	entries := r.journal()
-	in := reconcile.RenderInput(r.d, obs, entries[len(entries)-1].Time)
+	in := planner.RenderInput(r.d, obs, entries[len(entries)-1].Time)
 	fresh := renderMetrics(t, in)
 	if drop(string(written)) != drop(fresh) {
 		t.Errorf("metrics after the run differ from a fresh observation's:\n%s\n---\n%s", written, fresh)

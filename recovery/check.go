@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
 )
@@ -15,7 +16,7 @@ import (
 // Check is one line of a recovery checklist.
 type Check struct {
 	Name   string `json:"name"`
-	Result string `json:"result"` // reconcile.ResultPass, ResultFail or ResultSkip
+	Result string `json:"result"` // model.ResultPass, ResultFail or ResultSkip
 	Detail string `json:"detail"`
 }
 
@@ -37,14 +38,14 @@ const (
 
 // VerifyState checks each named subvolume as it is after a recovery (or
 // any time), changing nothing. entries is the journal.
-func VerifyState(ctx context.Context, d *schema.Desired, o *reconcile.Observed, entries []reconcile.JournalEntry, names []string) []Checklist {
+func VerifyState(ctx context.Context, d *schema.Desired, o *model.Observed, entries []model.JournalEntry, names []string) []Checklist {
 	verified := VerifiedFrom(entries)
 	recovered := lastRecoveries(entries)
 	var out []Checklist
 	for _, name := range names {
 		s, st := d.Subvolumes[name], o.Subvolumes[name]
 		if st == nil {
-			st = &reconcile.SubvolumeState{}
+			st = &model.SubvolumeState{}
 		}
 		c := Checklist{Subvolume: name}
 		c.add(checkSource(s, st))
@@ -60,24 +61,24 @@ func VerifyState(ctx context.Context, d *schema.Desired, o *reconcile.Observed, 
 func (c *Checklist) add(k Check) {
 	c.Checks = append(c.Checks, k)
 	switch {
-	case k.Result == reconcile.ResultFail:
-		c.Result = reconcile.ResultFail
+	case k.Result == model.ResultFail:
+		c.Result = model.ResultFail
 	case c.Result == "":
-		c.Result = reconcile.ResultPass
+		c.Result = model.ResultPass
 	}
 }
 
 func pass(name, format string, args ...any) Check {
-	return Check{Name: name, Result: reconcile.ResultPass, Detail: fmt.Sprintf(format, args...)}
+	return Check{Name: name, Result: model.ResultPass, Detail: fmt.Sprintf(format, args...)}
 }
 func fail(name, format string, args ...any) Check {
-	return Check{Name: name, Result: reconcile.ResultFail, Detail: fmt.Sprintf(format, args...)}
+	return Check{Name: name, Result: model.ResultFail, Detail: fmt.Sprintf(format, args...)}
 }
 func skip(name, format string, args ...any) Check {
-	return Check{Name: name, Result: reconcile.ResultSkip, Detail: fmt.Sprintf(format, args...)}
+	return Check{Name: name, Result: model.ResultSkip, Detail: fmt.Sprintf(format, args...)}
 }
 
-func checkSource(s *schema.Subvolume, st *reconcile.SubvolumeState) Check {
+func checkSource(s *schema.Subvolume, st *model.SubvolumeState) Check {
 	switch {
 	case st.SourceMissing:
 		return fail(CheckSource, "%s is missing: recover it with drsync recover %s", s.Source, s.Name)
@@ -87,7 +88,7 @@ func checkSource(s *schema.Subvolume, st *reconcile.SubvolumeState) Check {
 	return pass(CheckSource, "%s is there", s.Source)
 }
 
-func checkData(st *reconcile.SubvolumeState, h *reconcile.History) Check {
+func checkData(st *model.SubvolumeState, h *model.History) Check {
 	if st.SourceError != "" || st.Health == nil {
 		return skip(CheckData, "no source to inspect")
 	}
@@ -105,22 +106,22 @@ func checkData(st *reconcile.SubvolumeState, h *reconcile.History) Check {
 }
 
 func atLeast(n int) string {
-	if n >= reconcile.HealthLimit {
+	if n >= model.HealthLimit {
 		return fmt.Sprintf("%d or more", n)
 	}
 	return fmt.Sprint(n)
 }
 
-func checkIncremental(d *schema.Desired, o *reconcile.Observed, s *schema.Subvolume, st *reconcile.SubvolumeState) Check {
+func checkIncremental(d *schema.Desired, o *model.Observed, s *schema.Subvolume, st *model.SubvolumeState) Check {
 	switch {
 	case s.External == nil:
 		return skip(CheckIncremental, "no external copy declared")
 	case !o.Drives[s.External.Location].Present:
 		return skip(CheckIncremental, "drive %s is absent: %s", s.External.Location, o.Drives[s.External.Location].Reason)
-	case len(reconcile.Replicas(st.External)) == 0:
+	case len(model.Replicas(st.External)) == 0:
 		return skip(CheckIncremental, "the drive holds no replica yet: the first send is a full one")
 	}
-	if p := reconcile.CommonParent(st.Local, st.External); p != "" {
+	if p := planner.CommonParent(st.Local, st.External); p != "" {
 		return pass(CheckIncremental, "the next send is incremental from %s, which the drive holds", p)
 	}
 	return fail(CheckIncremental, "no local snapshot is on the drive: the next send to %s is a full one", s.External.Location)
@@ -148,12 +149,12 @@ type recoveryRecord struct {
 	ChangedSince bool
 }
 
-func lastRecoveries(entries []reconcile.JournalEntry) map[string]*recoveryRecord {
+func lastRecoveries(entries []model.JournalEntry) map[string]*recoveryRecord {
 	out := map[string]*recoveryRecord{}
 	verifiedCopy := map[string]string{}
 	for _, e := range entries {
 		a := e.Action
-		if a == nil || e.Phase != reconcile.PhaseDone {
+		if a == nil || e.Phase != model.PhaseDone {
 			continue
 		}
 		switch {
@@ -161,14 +162,14 @@ func lastRecoveries(entries []reconcile.JournalEntry) map[string]*recoveryRecord
 			verifiedCopy[a.Subvolume] = a.Recover.From // the copy the clone was compared with
 		case a.Recover != nil && a.Recover.Step == string(StepPlace):
 			out[a.Subvolume] = &recoveryRecord{Copy: verifiedCopy[a.Subvolume], Snapshot: a.Snapshot, Target: a.Path, At: e.Time}
-		case a.Kind == reconcile.KindSnapshot && out[a.Subvolume] != nil:
+		case a.Kind == model.KindSnapshot && out[a.Subvolume] != nil:
 			out[a.Subvolume].ChangedSince = true
 		}
 	}
 	return out
 }
 
-func checkContent(ctx context.Context, s *schema.Subvolume, st *reconcile.SubvolumeState, r *recoveryRecord) Check {
+func checkContent(ctx context.Context, s *schema.Subvolume, st *model.SubvolumeState, r *recoveryRecord) Check {
 	switch {
 	case r == nil || r.Target != s.Source:
 		return skip(CheckContent, "no recovery into %s is journaled", s.Source)

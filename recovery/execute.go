@@ -8,14 +8,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/verify"
 )
 
 // Storage is what a recovery needs from a provider: the storage apply
 // uses, and writable snapshots.
 type Storage interface {
-	reconcile.Storage
+	model.Storage
 	// Clone makes a writable snapshot of snapshot at dest (which must not
 	// exist): on btrfs one sharing every extent, on dirfs a copy.
 	Clone(ctx context.Context, snapshot, dest string) error
@@ -27,7 +28,7 @@ type Storage interface {
 // Env is what Execute acts through.
 type Env struct {
 	Storage Storage
-	Journal *reconcile.Journal
+	Journal *journal.Journal
 }
 
 // Step is one step of a recovery, in the order they run.
@@ -43,13 +44,13 @@ const (
 
 // Event reports a step's progress to the caller.
 type Event struct {
-	Subvolume string          `json:"subvolume"`
-	Step      Step            `json:"step"`
-	Phase     reconcile.Phase `json:"phase"`
-	Detail    string          `json:"detail"`
-	Seconds   float64         `json:"seconds,omitempty"`
-	Err       error           `json:"-"`
-	Error     string          `json:"error,omitempty"`
+	Subvolume string      `json:"subvolume"`
+	Step      Step        `json:"step"`
+	Phase     model.Phase `json:"phase"`
+	Detail    string      `json:"detail"`
+	Seconds   float64     `json:"seconds,omitempty"`
+	Err       error       `json:"-"`
+	Error     string      `json:"error,omitempty"`
 }
 
 // Result is one recovery's outcome.
@@ -76,7 +77,7 @@ func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Resul
 	}
 	run := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000"), os.Getpid())
 	j := env.Journal
-	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunStart, Command: "recover"}); err != nil {
+	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunStart, Command: "recover"}); err != nil {
 		return nil, err
 	}
 	x := &executor{ctx: ctx, env: env, run: run, notify: notify}
@@ -96,7 +97,7 @@ func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Resul
 	if len(errs) > 0 {
 		outcome = "failed"
 	}
-	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunEnd, Result: outcome, Command: "recover"}); err != nil {
+	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: outcome, Command: "recover"}); err != nil {
 		errs = append(errs, err)
 	}
 	return results, errors.Join(errs...)
@@ -208,22 +209,22 @@ func (x *executor) place(r Recovery, exchange bool) error {
 
 // step journals one step before and after it runs and reports it.
 func (x *executor) step(r Recovery, s Step, from, path, detail string, do func() error) error {
-	a := reconcile.Action{Kind: reconcile.KindRecover, Subvolume: r.Subvolume, Location: r.Location, Snapshot: r.Snapshot,
+	a := model.Action{Kind: model.KindRecover, Subvolume: r.Subvolume, Location: r.Location, Snapshot: r.Snapshot,
 		Path: path, External: r.External, Reason: string(s) + ": " + detail,
-		Recover: &reconcile.RecoverStep{Step: string(s), From: from, SnapshotTime: r.SnapshotTime}}
+		Recover: &model.RecoverStep{Step: string(s), From: from, SnapshotTime: r.SnapshotTime}}
 	j := x.env.Journal
-	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: x.run, Phase: reconcile.PhaseStart, Action: &a}); err != nil {
+	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: x.run, Phase: model.PhaseStart, Action: &a}); err != nil {
 		return err
 	}
-	x.notify(Event{Subvolume: r.Subvolume, Step: s, Phase: reconcile.PhaseStart, Detail: detail})
+	x.notify(Event{Subvolume: r.Subvolume, Step: s, Phase: model.PhaseStart, Detail: detail})
 	start := time.Now()
 	err := x.ctx.Err()
 	if err == nil {
 		err = do()
 	}
-	e := reconcile.JournalEntry{Time: time.Now(), Run: x.run, Phase: reconcile.PhaseDone, Action: &a, Seconds: time.Since(start).Seconds()}
+	e := model.JournalEntry{Time: time.Now(), Run: x.run, Phase: model.PhaseDone, Action: &a, Seconds: time.Since(start).Seconds()}
 	if err != nil {
-		e.Phase, e.Error = reconcile.PhaseFailed, err.Error()
+		e.Phase, e.Error = model.PhaseFailed, err.Error()
 	}
 	if jerr := j.Append(e); jerr != nil {
 		return errors.Join(err, jerr)

@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/providers/dirfs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
 )
 
@@ -39,7 +40,7 @@ func TestVerificationFailureTouchesNothing(t *testing.T) {
 	p := &recovery.Plan{Recoveries: []recovery.Recovery{{Subvolume: "docs", Snapshot: filepath.Base(snap), Location: "pool",
 		Copy: snap, Base: snap, Staging: filepath.Join(dir, "target", ".docs.drsync-recover-x"),
 		Target: recovery.Target{Path: target, State: recovery.TargetMissing}}}}
-	j, _ := reconcile.OpenJournal(filepath.Join(dir, "state"))
+	j, _ := journal.OpenJournal(filepath.Join(dir, "state"))
 	res, err := recovery.Execute(t.Context(), p, recovery.Env{Storage: st, Journal: j}, nil)
 	if err == nil || !strings.Contains(err.Error(), "the recovered tree differs") || len(res[0].Verified.Mismatches) == 0 {
 		t.Fatalf("execute: %v %+v", err, res)
@@ -50,7 +51,7 @@ func TestVerificationFailureTouchesNothing(t *testing.T) {
 	entries, _ := j.Entries()
 	var failed string
 	for _, e := range entries {
-		if e.Phase == reconcile.PhaseFailed && e.Action.Recover != nil {
+		if e.Phase == model.PhaseFailed && e.Action.Recover != nil {
 			failed = e.Action.Recover.Step
 		}
 	}

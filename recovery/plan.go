@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -128,7 +128,7 @@ type Plan struct {
 // it by hand.
 type Input struct {
 	Desired  *schema.Desired
-	Observed *reconcile.Observed
+	Observed *model.Observed
 	Verified Verified
 	// Targets are the observed targets by path (see TargetPath).
 	Targets map[string]Target
@@ -250,7 +250,7 @@ type copyRef struct {
 // copies lists a subvolume's snapshots by name, oldest first, each at the
 // place it is read from: the local snapshot when there is one (no transfer
 // needed), else the complete replica on the drive.
-func copies(d *schema.Desired, o *reconcile.Observed, s *schema.Subvolume) []copyRef {
+func copies(d *schema.Desired, o *model.Observed, s *schema.Subvolume) []copyRef {
 	st := o.Subvolumes[s.Name]
 	if st == nil {
 		return nil
@@ -261,8 +261,8 @@ func copies(d *schema.Desired, o *reconcile.Observed, s *schema.Subvolume) []cop
 			Path: filepath.Join(d.SnapshotDir(s.Snapshots.Location, s.Name), l.Name)})
 	}
 	if s.External != nil {
-		for _, r := range reconcile.Replicas(st.External) {
-			if !reconcile.HasName(st.Local, r.Name) {
+		for _, r := range model.Replicas(st.External) {
+			if !model.HasName(st.Local, r.Name) {
 				out = append(out, copyRef{Name: r.Name, Time: r.Time, Location: s.External.Location, External: true,
 					Path: filepath.Join(d.SnapshotDir(s.External.Location, s.Name), r.Name)})
 			}
@@ -321,11 +321,11 @@ type Verified map[string]map[string]time.Time
 
 // VerifiedFrom reads the journal's evidence: a snapshot counts as verified
 // when the newest test or drill of it that proved anything passed.
-func VerifiedFrom(entries []reconcile.JournalEntry) Verified {
-	latest := map[[2]string]*reconcile.TestReport{}
+func VerifiedFrom(entries []model.JournalEntry) Verified {
+	latest := map[[2]string]*model.TestReport{}
 	for _, e := range entries {
 		r := e.Report
-		if r == nil || r.Result == reconcile.ResultSkip || r.Snapshot == "" {
+		if r == nil || r.Result == model.ResultSkip || r.Snapshot == "" {
 			continue
 		}
 		k := [2]string{r.Subvolume, r.Snapshot}

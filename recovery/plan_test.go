@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/schema"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/schema"
 )
 
 func testDesired() *schema.Desired {
@@ -30,8 +31,8 @@ func testDesired() *schema.Desired {
 	}
 }
 
-func snap(name string, t time.Time) reconcile.Snapshot {
-	return reconcile.Snapshot{Name: name, Time: t, HasTime: true, UUID: "u-" + name, ReadOnly: true, ReceivedUUID: "r-" + name}
+func snap(name string, t time.Time) model.Snapshot {
+	return model.Snapshot{Name: name, Time: t, HasTime: true, UUID: "u-" + name, ReadOnly: true, ReceivedUUID: "r-" + name}
 }
 
 func TestCompute(t *testing.T) {
@@ -39,13 +40,13 @@ func TestCompute(t *testing.T) {
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	d := testDesired()
 	// Local: the 20th and 21st; drive: the 19th to the 21st; verified: the 19th and 20th.
-	obs := &reconcile.Observed{Subvolumes: map[string]*reconcile.SubvolumeState{
+	obs := &model.Observed{Subvolumes: map[string]*model.SubvolumeState{
 		"docs": {
-			Local:    []reconcile.Snapshot{snap("docs.20261120T0200", day(20)), snap("docs.20261121T0200", day(21))},
-			External: []reconcile.Snapshot{snap("docs.20261119T0200", day(19)), snap("docs.20261120T0200", day(20)), snap("docs.20261121T0200", day(21))},
+			Local:    []model.Snapshot{snap("docs.20261120T0200", day(20)), snap("docs.20261121T0200", day(21))},
+			External: []model.Snapshot{snap("docs.20261119T0200", day(19)), snap("docs.20261120T0200", day(20)), snap("docs.20261121T0200", day(21))},
 		},
-		"root": {External: []reconcile.Snapshot{snap("root.20261121T0200", day(21))}},
-		"home": {External: []reconcile.Snapshot{snap("home.20261121T0200", day(21))}},
+		"root": {External: []model.Snapshot{snap("root.20261121T0200", day(21))}},
+		"home": {External: []model.Snapshot{snap("home.20261121T0200", day(21))}},
 	}}
 	verified := Verified{"docs": {"docs.20261119T0200": day(19).Add(time.Hour), "docs.20261120T0200": day(20).Add(time.Hour)},
 		"root": {"root.20261121T0200": day(21).Add(time.Hour)}, "home": {"home.20261121T0200": day(21).Add(time.Hour)}}
@@ -138,13 +139,13 @@ func TestCompute(t *testing.T) {
 // A snapshot whose newest test failed is not verified, whatever passed before.
 func TestVerifiedFrom(t *testing.T) {
 	at := func(h int) time.Time { return time.Date(2026, 11, 22, h, 0, 0, 0, time.UTC) }
-	report := func(snap, result string, h int) reconcile.JournalEntry {
-		return reconcile.JournalEntry{Report: &reconcile.TestReport{Subvolume: "docs", Snapshot: snap, Result: result, Started: at(h)}}
+	report := func(snap, result string, h int) model.JournalEntry {
+		return model.JournalEntry{Report: &model.TestReport{Subvolume: "docs", Snapshot: snap, Result: result, Started: at(h)}}
 	}
-	got := VerifiedFrom([]reconcile.JournalEntry{
-		report("docs.a", reconcile.ResultPass, 1), report("docs.a", reconcile.ResultFail, 2),
-		report("docs.b", reconcile.ResultFail, 3), report("docs.b", reconcile.ResultPass, 4), report("docs.b", reconcile.ResultSkip, 5),
-		report("docs.c", reconcile.ResultSkip, 6),
+	got := VerifiedFrom([]model.JournalEntry{
+		report("docs.a", model.ResultPass, 1), report("docs.a", model.ResultFail, 2),
+		report("docs.b", model.ResultFail, 3), report("docs.b", model.ResultPass, 4), report("docs.b", model.ResultSkip, 5),
+		report("docs.c", model.ResultSkip, 6),
 	})
 	want := Verified{"docs": {"docs.b": at(4)}}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -13,6 +13,9 @@ import (
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
@@ -23,7 +26,7 @@ type rig struct {
 	t   *testing.T
 	d   *schema.Desired
 	st  btrfs.Storage
-	j   *reconcile.Journal
+	j   *journal.Journal
 	loc *time.Location
 }
 
@@ -51,7 +54,7 @@ func newRigOf(t *testing.T, desired string) *rig {
 	if err := sandbox.Up(t.Context(), dir, layout); err != nil {
 		t.Fatal(err)
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,7 @@ func (r *rig) env() reconcile.Env {
 	return reconcile.Env{Storage: r.st, Journal: r.j, Prover: prove.New(r.st, r.d), Desired: r.d}
 }
 
-func (r *rig) observe() *reconcile.Observed {
+func (r *rig) observe() *model.Observed {
 	r.t.Helper()
 	o, err := reconcile.Observe(r.d, r.env(), r.loc)
 	if err != nil {
@@ -84,12 +87,12 @@ func (r *rig) observe() *reconcile.Observed {
 }
 
 // apply plans and applies at now and returns the finished events.
-func (r *rig) apply(now time.Time) (*reconcile.Plan, []reconcile.Event) {
+func (r *rig) apply(now time.Time) (*model.Plan, []reconcile.Event) {
 	r.t.Helper()
-	p := reconcile.Compute(r.d, r.observe(), now)
+	p := planner.Compute(r.d, r.observe(), now)
 	var events []reconcile.Event
 	_, err := reconcile.Apply(r.t.Context(), p, r.env(), func(e reconcile.Event) {
-		if e.Phase != reconcile.PhaseStart {
+		if e.Phase != model.PhaseStart {
 			events = append(events, e)
 		}
 	})
@@ -210,7 +213,7 @@ func TestRecoverDestroyedSourceFromDrive(t *testing.T) {
 	entries, _ := r.j.Entries()
 	var steps []string
 	for _, e := range entries {
-		if e.Action != nil && e.Action.Kind == reconcile.KindRecover && e.Phase == reconcile.PhaseDone {
+		if e.Action != nil && e.Action.Kind == model.KindRecover && e.Phase == model.PhaseDone {
 			steps = append(steps, e.Action.Recover.Step)
 		}
 	}
@@ -224,11 +227,11 @@ func TestRecoverDestroyedSourceFromDrive(t *testing.T) {
 	var sent bool
 	for _, e := range events {
 		a := e.Action
-		if a.Kind != reconcile.KindSend || a.Subvolume != "docs" {
+		if a.Kind != model.KindSend || a.Subvolume != "docs" {
 			continue
 		}
 		sent = true
-		if e.Phase != reconcile.PhaseDone || a.Send.Parent != filepath.Join(localDir, snap) || e.Bytes == 0 || e.Bytes > 256<<10 {
+		if e.Phase != model.PhaseDone || a.Send.Parent != filepath.Join(localDir, snap) || e.Bytes == 0 || e.Bytes > 256<<10 {
 			t.Errorf("send after recovery: parent %q, %d bytes, %s %v (want incremental from %s, under 256 KiB)", a.Send.Parent, e.Bytes, e.Phase, e.Err, snap)
 		}
 	}
@@ -269,7 +272,7 @@ func TestRecoverKeepsExistingSourceAside(t *testing.T) {
 		t.Errorf("kept-aside copy must be a read-only snapshot: %+v %v", info, err)
 	}
 	obs := r.observe()
-	if st := obs.Subvolumes["docs"]; !slices.Contains(st.Foreign, kept) || reconcile.HasName(st.Local, filepath.Base(kept)) {
+	if st := obs.Subvolumes["docs"]; !slices.Contains(st.Foreign, kept) || model.HasName(st.Local, filepath.Base(kept)) {
 		t.Errorf("the kept-aside snapshot must be foreign to observation: local %v, foreign %v", st.Local, st.Foreign)
 	}
 	// A year of applies never prunes it.
@@ -312,7 +315,7 @@ func TestWipedSourceHoldsBackPrunes(t *testing.T) {
 				continue
 			}
 			for _, a := range sp.Actions {
-				if a.Kind == reconcile.KindPrune {
+				if a.Kind == model.KindPrune {
 					t.Errorf("%s: prune of %s planned", when, a.Snapshot)
 				}
 			}
@@ -346,7 +349,7 @@ func TestWipedSourceHoldsBackPrunes(t *testing.T) {
 	p, _ := r.apply(r.at("2026-11-24 03:30"))
 	pruned := 0
 	for _, a := range p.Actions() {
-		if a.Kind == reconcile.KindPrune && a.Subvolume == "docs" && !a.External {
+		if a.Kind == model.KindPrune && a.Subvolume == "docs" && !a.External {
 			pruned++
 		}
 	}
@@ -436,7 +439,7 @@ func TestRecoverNestedSnapshotDir(t *testing.T) {
 	writeFiles(t, src, map[string][]byte{"me/new.txt": []byte("new")})
 	_, events := r.apply(r.at("2026-11-23 03:30"))
 	for _, e := range events {
-		if e.Action.Kind == reconcile.KindSend && e.Action.Subvolume == "home" && (e.Action.Send.Parent != moved || e.Bytes > 256<<10) {
+		if e.Action.Kind == model.KindSend && e.Action.Subvolume == "home" && (e.Action.Send.Parent != moved || e.Bytes > 256<<10) {
 			t.Errorf("send after recovery: parent %q, %d bytes", e.Action.Send.Parent, e.Bytes)
 		}
 	}

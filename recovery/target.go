@@ -11,14 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/internal/safefs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // ObserveTarget says what is at path: nothing, an empty directory, a
 // subvolume holding data, a plain directory holding data, or a symlink
 // (never followed). Execute checks again as it acts: it never replaces
 // what appeared after this observation without an atomic exchange.
-func ObserveTarget(st reconcile.Storage, path string) (Target, error) {
+func ObserveTarget(st model.Storage, path string) (Target, error) {
 	t := Target{Path: path}
 	fi, err := os.Lstat(path)
 	switch {

@@ -20,7 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -53,7 +54,7 @@ func generate(d *schema.Desired, first time.Time, hours int) error {
 	if err := os.MkdirAll(d.StateDir, 0o750); err != nil {
 		return err
 	}
-	path := filepath.Join(d.StateDir, reconcile.JournalFile)
+	path := filepath.Join(d.StateDir, journal.JournalFile)
 	names := d.SubvolumeNames()
 	content := strings.Repeat("generated file line\n", 40) // journaled as digest and size
 	for h := 0; h < hours; {
@@ -68,7 +69,7 @@ func generate(d *schema.Desired, first time.Time, hours int) error {
 		}
 		var now time.Time
 		// Up to the rotation size, then compact as a run's end does.
-		for ; h < hours && size < reconcile.RotateSize; h++ {
+		for ; h < hours && size < journal.RotateSize; h++ {
 			now = first.Add(time.Duration(h) * time.Hour)
 			n, werr := writeRun(w, now, names, content)
 			if werr != nil {
@@ -82,7 +83,7 @@ func generate(d *schema.Desired, first time.Time, hours int) error {
 		if err := f.Close(); err != nil {
 			return err
 		}
-		if err := reconcile.CompactJournal(d.StateDir, now, d.History.Keep.Duration); err != nil {
+		if err := journal.CompactJournal(d.StateDir, now, d.History.Keep.Duration); err != nil {
 			return err
 		}
 	}
@@ -92,38 +93,38 @@ func generate(d *schema.Desired, first time.Time, hours int) error {
 // writeRun journals one hourly apply and returns the bytes written.
 func writeRun(w *bufio.Writer, now time.Time, names []string, content string) (int64, error) {
 	run := fmt.Sprintf("%s-1", now.Format("20060102T150405.000"))
-	var entries []reconcile.JournalEntry
-	entries = append(entries, reconcile.JournalEntry{Time: now, Run: run, Phase: reconcile.PhaseRunStart, Command: "apply", Drives: drives(now)})
-	act := func(a reconcile.Action, bytes int64, rep *reconcile.TestReport) {
+	var entries []model.JournalEntry
+	entries = append(entries, model.JournalEntry{Time: now, Run: run, Phase: model.PhaseRunStart, Command: "apply", Drives: drives(now)})
+	act := func(a model.Action, bytes int64, rep *model.TestReport) {
 		entries = append(entries,
-			reconcile.JournalEntry{Time: now, Run: run, Phase: reconcile.PhaseStart, Action: &a},
-			reconcile.JournalEntry{Time: now.Add(time.Second), Run: run, Phase: reconcile.PhaseDone, Action: &a, Bytes: bytes, Seconds: 1, Report: rep})
+			model.JournalEntry{Time: now, Run: run, Phase: model.PhaseStart, Action: &a},
+			model.JournalEntry{Time: now.Add(time.Second), Run: run, Phase: model.PhaseDone, Action: &a, Bytes: bytes, Seconds: 1, Report: rep})
 	}
 	for _, sv := range names {
 		snap := sv + "." + now.Format("20060102T1504")
-		act(reconcile.Action{Kind: reconcile.KindSnapshot, Subvolume: sv, Location: "pool", Snapshot: snap, Path: "/snapshots/" + snap, Reason: "schedule"}, 0, nil)
+		act(model.Action{Kind: model.KindSnapshot, Subvolume: sv, Location: "pool", Snapshot: snap, Path: "/snapshots/" + snap, Reason: "schedule"}, 0, nil)
 		if now.Hour() == 3 {
-			act(reconcile.Action{Kind: reconcile.KindSend, Subvolume: sv, Location: "drive", Snapshot: snap, Path: "/drive/" + snap, External: true, Reason: "schedule"}, 1<<30, nil)
+			act(model.Action{Kind: model.KindSend, Subvolume: sv, Location: "drive", Snapshot: snap, Path: "/drive/" + snap, External: true, Reason: "schedule"}, 1<<30, nil)
 			old := sv + "." + now.AddDate(0, -13, 0).Format("20060102T1504")
-			act(reconcile.Action{Kind: reconcile.KindPrune, Subvolume: sv, Location: "pool", Snapshot: old, Path: "/snapshots/" + old, Reason: "retention"}, 0, nil)
+			act(model.Action{Kind: model.KindPrune, Subvolume: sv, Location: "pool", Snapshot: old, Path: "/snapshots/" + old, Reason: "retention"}, 0, nil)
 		}
 		if now.Weekday() == time.Sunday && now.Hour() == 4 {
-			kind := reconcile.KindTest
+			kind := model.KindTest
 			if now.Day() <= 7 {
-				kind = reconcile.KindDrill
+				kind = model.KindDrill
 			}
-			rep := &reconcile.TestReport{Kind: kind, Subvolume: sv, Snapshot: snap, SnapshotTime: now, Location: "drive", Result: reconcile.ResultPass, Files: 50, Bytes: 1 << 20, Seconds: 2, Started: now}
-			act(reconcile.Action{Kind: kind, Subvolume: sv, Location: "drive", Snapshot: snap, Path: "/drive/" + snap, Reason: "proof due"}, 1<<20, rep)
+			rep := &model.TestReport{Kind: kind, Subvolume: sv, Snapshot: snap, SnapshotTime: now, Location: "drive", Result: model.ResultPass, Files: 50, Bytes: 1 << 20, Seconds: 2, Started: now}
+			act(model.Action{Kind: kind, Subvolume: sv, Location: "drive", Snapshot: snap, Path: "/drive/" + snap, Reason: "proof due"}, 1<<20, rep)
 		}
 	}
 	// The metrics and a runbook are rewritten every hour.
 	for _, p := range []string{"/var/lib/drsync/metrics.prom", "/runbooks/restore.md"} {
-		act(reconcile.Action{Kind: reconcile.KindWrite, Path: p, Reason: "file differs", Write: &reconcile.WriteSpec{Content: content}}, 0, nil)
+		act(model.Action{Kind: model.KindWrite, Path: p, Reason: "file differs", Write: &model.WriteSpec{Content: content}}, 0, nil)
 	}
-	entries = append(entries, reconcile.JournalEntry{Time: now.Add(time.Minute), Run: run, Phase: reconcile.PhaseRunEnd, Command: "apply", Result: "ok"})
+	entries = append(entries, model.JournalEntry{Time: now.Add(time.Minute), Run: run, Phase: model.PhaseRunEnd, Command: "apply", Result: "ok"})
 	var n int64
 	for _, e := range entries {
-		e = reconcile.Journaled(e)
+		e = e.Journaled()
 		b, err := json.Marshal(e)
 		if err != nil {
 			return n, err

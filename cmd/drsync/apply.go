@@ -7,11 +7,14 @@ import (
 	"os"
 	"strings"
 
-	"github.com/drsync/drsync/internal/humane"
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/savedplan"
+	"github.com/drsync/drsync/schema"
 )
 
 type applyOptions struct {
@@ -46,7 +49,7 @@ func newApplyCommand(g *globalOptions) *cobra.Command {
 
 // applyReport is apply's --json output.
 type applyReport struct {
-	Plan   *reconcile.Plan   `json:"plan"`
+	Plan   *model.Plan       `json:"plan"`
 	Events []reconcile.Event `json:"events,omitempty"`
 	Result reconcile.Result  `json:"result"`
 	Error  string            `json:"error,omitempty"`
@@ -60,9 +63,9 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 	if err != nil {
 		return err
 	}
-	var saved *reconcile.SavedPlan
+	var saved *savedplan.Plan
 	if o.planFile != "" {
-		pf, err := reconcile.ReadSavedPlan(o.planFile)
+		pf, err := savedplan.Read(o.planFile)
 		if err != nil {
 			return err
 		}
@@ -84,7 +87,7 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 	opts := reconcile.RunOptions{Command: "apply", Now: now,
 		Notify: func(e reconcile.Event) {
 			switch {
-			case e.Phase == reconcile.PhaseStart:
+			case e.Phase == model.PhaseStart:
 			case g.json:
 				report.Events = append(report.Events, e)
 			default:
@@ -94,7 +97,7 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 	if saved != nil {
 		opts.Planner = saved.Planner(o.planFile)
 	} else {
-		opts.Review = func(p *reconcile.Plan) error {
+		opts.Review = func(p *model.Plan) error {
 			if !g.json {
 				p.WriteText(g.stdout, false)
 			}
@@ -135,20 +138,20 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 func printEvent(g *globalOptions, e reconcile.Event) {
 	a := e.Action
 	switch e.Phase {
-	case reconcile.PhaseDone:
+	case model.PhaseDone:
 		extra := ""
 		switch r := e.Report; {
-		case a.Kind == reconcile.KindSend:
+		case a.Kind == model.KindSend:
 			extra = ", " + humane.Bytes(e.Bytes)
-		case r != nil && r.Kind == reconcile.KindDrill:
+		case r != nil && r.Kind == model.KindDrill:
 			extra = fmt.Sprintf(", %d files verified, RTO %s of %s", r.Files, humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		case r != nil:
 			extra = fmt.Sprintf(", %d files verified: %s", r.Files, r.Result)
 		}
 		fmt.Fprintf(g.stdout, "  ✓ %-8s %s (%.1fs%s)\n", a.Kind, a.Snapshot, e.Duration.Seconds(), extra)
-	case reconcile.PhaseFailed:
+	case model.PhaseFailed:
 		fmt.Fprintf(g.stdout, "  ✗ %-8s %s: %v\n", a.Kind, a.Snapshot, e.Err)
-	case reconcile.PhaseSkipped:
+	case model.PhaseSkipped:
 		fmt.Fprintf(g.stdout, "  - %-8s %s: %s\n", a.Kind, a.Snapshot, e.Note)
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/providers/btrfs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify/coverage"
@@ -88,30 +88,30 @@ func (r *coverageRig) month(i int) time.Time {
 }
 
 // apply runs apply --json at month i and returns its test report.
-func (r *coverageRig) apply(i int) *reconcile.TestReport {
+func (r *coverageRig) apply(i int) *model.TestReport {
 	r.t.Helper()
 	code, out := r.run("apply", "--auto-approve", "--json", "--now", r.month(i).Format(time.RFC3339))
 	var rep applyReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		r.t.Fatalf("month %d: apply --json: %v\n%s", i, err, out)
 	}
-	var test *reconcile.TestReport
+	var test *model.TestReport
 	for _, e := range rep.Events {
-		if e.Report != nil && e.Report.Kind == reconcile.KindTest {
+		if e.Report != nil && e.Report.Kind == model.KindTest {
 			test = e.Report
 		}
 	}
 	if test == nil {
 		r.t.Fatalf("month %d: no restore test ran (exit %d):\n%s", i, code, out)
 	}
-	if code != 0 && test.Result != reconcile.ResultFail {
+	if code != 0 && test.Result != model.ResultFail {
 		r.t.Fatalf("month %d: apply exit %d:\n%s", i, code, out)
 	}
 	return test
 }
 
 // slicePaths are the files a report lists as verified by its slice.
-func slicePaths(rep *reconcile.TestReport) []string {
+func slicePaths(rep *model.TestReport) []string {
 	var out []string
 	for _, c := range rep.Checked {
 		if slices.Contains(c.Passed, "slice") || slices.ContainsFunc(c.Failed, func(s string) bool { return strings.HasPrefix(s, "slice:") }) {
@@ -206,7 +206,7 @@ func TestCoverageTwelveMonthsEveryFileOnce(t *testing.T) {
 	var sliceAt [12]int
 	for i := range 12 {
 		rep := r.apply(i)
-		if rep.Result != reconcile.ResultPass {
+		if rep.Result != model.ResultPass {
 			t.Fatalf("month %d: test %s: %+v", i, rep.Result, rep.Failures)
 		}
 		if len(rep.Coverage) != 2 {
@@ -275,7 +275,7 @@ func TestCoverageTwelveMonthsEveryFileOnce(t *testing.T) {
 	found := -1
 	for i := 12; i < 24 && found < 0; i++ {
 		rep := r.apply(i)
-		if rep.Result == reconcile.ResultFail {
+		if rep.Result == model.ResultFail {
 			for _, f := range rep.Failures {
 				if f.Path == victim && f.Check == "sha256" {
 					found = i

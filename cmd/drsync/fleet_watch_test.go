@@ -12,7 +12,8 @@ import (
 
 	"github.com/drsync/drsync/fleet"
 	"github.com/drsync/drsync/internal/promtest"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 )
@@ -61,13 +62,13 @@ func pushFleet(r *watchRig, bExtra, msg string) string {
 
 func actionsDone(t *testing.T, state string) int {
 	t.Helper()
-	j, err := reconcile.OpenJournal(state)
+	j, err := journal.OpenJournal(state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, e := range mustEntries(t, j) {
-		if e.Action != nil && e.Phase == reconcile.PhaseDone {
+		if e.Action != nil && e.Phase == model.PhaseDone {
 			n++
 		}
 	}

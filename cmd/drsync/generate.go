@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/render"
 	"github.com/spf13/cobra"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/planner"
+	"github.com/drsync/drsync/render"
 )
 
 func newGenerateCommand(g *globalOptions) *cobra.Command {
@@ -34,7 +36,7 @@ func runGenerate(g *globalOptions, out string) error {
 	if err != nil {
 		return err
 	}
-	files, err := render.Files(reconcile.RenderInput(d, obs, now))
+	files, err := render.Files(planner.RenderInput(d, obs, now))
 	if err != nil {
 		return err
 	}

@@ -4,34 +4,35 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
+
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/schema"
 )
 
 // listing is `drsync list --json`: per subvolume, what exists where.
 type listing struct {
-	Drives     map[string]reconcile.Drive `json:"drives"`
-	Subvolumes []listedSubvolume          `json:"subvolumes"`
-	Services   []listedService            `json:"services,omitempty"`
+	Drives     map[string]model.Drive `json:"drives"`
+	Subvolumes []listedSubvolume      `json:"subvolumes"`
+	Services   []listedService        `json:"services,omitempty"`
 }
 
 type listedService struct {
-	Name     string               `json:"name"`
-	Kind     string               `json:"kind"`
-	Location string               `json:"location"`
-	Archives []reconcile.Snapshot `json:"archives"`
+	Name     string           `json:"name"`
+	Kind     string           `json:"kind"`
+	Location string           `json:"location"`
+	Archives []model.Snapshot `json:"archives"`
 	// External are the copies on the drive (absent when it is).
-	External []reconcile.Snapshot `json:"external,omitempty"`
+	External []model.Snapshot `json:"external,omitempty"`
 }
 
 type listedSubvolume struct {
-	Name     string               `json:"name"`
-	Tier     string               `json:"tier"`
-	Source   string               `json:"source"`
-	Local    []reconcile.Snapshot `json:"local"`
-	External []reconcile.Snapshot `json:"external,omitempty"`
-	Foreign  []string             `json:"foreign,omitempty"`
+	Name     string           `json:"name"`
+	Tier     string           `json:"tier"`
+	Source   string           `json:"source"`
+	Local    []model.Snapshot `json:"local"`
+	External []model.Snapshot `json:"external,omitempty"`
+	Foreign  []string         `json:"foreign,omitempty"`
 }
 
 func newListCommand(g *globalOptions) *cobra.Command {
@@ -92,7 +93,7 @@ func runList(g *globalOptions) error {
 			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, ageText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
 		}
 		for _, r := range s.External {
-			if !reconcile.HasName(s.Local, r.Name) {
+			if !model.HasName(s.Local, r.Name) {
 				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, ageText(now.Sub(r.Time)), sub.External.Location)
 			}
 		}
@@ -105,13 +106,13 @@ func runList(g *globalOptions) error {
 		svc := d.Services[s.Name]
 		for _, a := range s.Archives {
 			mark := ""
-			if svc.External != nil && reconcile.HasName(s.External, a.Name) {
+			if svc.External != nil && model.HasName(s.External, a.Name) {
 				mark = "  ✓ on " + svc.External.Location
 			}
 			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, ageText(now.Sub(a.Time)), s.Location, mark)
 		}
 		for _, c := range s.External {
-			if !reconcile.HasName(s.Archives, c.Name) {
+			if !model.HasName(s.Archives, c.Name) {
 				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, ageText(now.Sub(c.Time)), svc.External.Location)
 			}
 		}

@@ -4,11 +4,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/render"
-	"github.com/drsync/drsync/schema"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/drsync/drsync/reconcile/planner"
+	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/schema"
 )
 
 // metricsGatherer serves the backup metrics on watch's /metrics, observed
@@ -23,7 +24,7 @@ func metricsGatherer(g *globalOptions, d *schema.Desired) prometheus.Gatherer {
 		if err != nil {
 			return nil, err
 		}
-		reg, err := render.Registry(reconcile.RenderInput(d, obs, now))
+		reg, err := render.Registry(planner.RenderInput(d, obs, now))
 		if err != nil {
 			return nil, err
 		}

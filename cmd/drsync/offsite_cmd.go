@@ -16,7 +16,7 @@ import (
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/providers/ssh"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/target"
 )
@@ -141,7 +141,7 @@ func runOffsiteTest(ctx context.Context, g *globalOptions, o offsiteTestOptions)
 	if _, err := os.Lstat(reference); err != nil {
 		reference = ""
 	}
-	rep, err := prove.New(st, d).Prove(ctx, reconcile.TestRequest{Kind: reconcile.KindTest, Subvolume: s.Name, Snapshot: newest,
+	rep, err := prove.New(st, d).Prove(ctx, model.TestRequest{Kind: model.KindTest, Subvolume: s.Name, Snapshot: newest,
 		Copy: tree, Location: o.target, Reference: reference, SampleSize: size, Seed: time.Now().UnixNano() % 1e9,
 		Scratch: d.Restore.Scratch}, nil)
 	if err != nil {
@@ -159,7 +159,7 @@ func runOffsiteTest(ctx context.Context, g *globalOptions, o offsiteTestOptions)
 			fmt.Fprintf(g.stdout, "  %s: %s\n", f.Path, f.Check)
 		}
 	}
-	if rep.Result == reconcile.ResultFail {
+	if rep.Result == model.ResultFail {
 		return exitCodeError{exitError}
 	}
 	return nil

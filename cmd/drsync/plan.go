@@ -8,14 +8,19 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/notify"
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
+	"github.com/drsync/drsync/reconcile/savedplan"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/target"
-	"github.com/spf13/cobra"
 )
 
 type planOptions struct {
@@ -56,12 +61,12 @@ func newObserveCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
-func readObserved(path string) (*reconcile.Observed, error) {
+func readObserved(path string) (*model.Observed, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("observation: %w", err)
 	}
-	var o reconcile.Observed
+	var o model.Observed
 	if err := json.Unmarshal(b, &o); err != nil {
 		return nil, fmt.Errorf("%s: not an observation: %w", path, err)
 	}
@@ -69,7 +74,7 @@ func readObserved(path string) (*reconcile.Observed, error) {
 }
 
 // loadObserved loads the desired state and observes the machine now.
-func loadObserved(g *globalOptions) (*schema.Desired, *reconcile.Observed, time.Time, error) {
+func loadObserved(g *globalOptions) (*schema.Desired, *model.Observed, time.Time, error) {
 	d, err := loadDesired(g, g.file, g.tags)
 	if err != nil {
 		return nil, nil, time.Time{}, err
@@ -85,7 +90,7 @@ func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
 	if err != nil {
 		return reconcile.Env{}, err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		return reconcile.Env{}, err
 	}
@@ -93,7 +98,7 @@ func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
 		Targets: func(name string) (target.Target, error) { return openTarget(d, name) }}, nil
 }
 
-func observe(g *globalOptions, d *schema.Desired, now time.Time) (*reconcile.Observed, error) {
+func observe(g *globalOptions, d *schema.Desired, now time.Time) (*model.Observed, error) {
 	env, err := envFor(g, d)
 	if err != nil {
 		return nil, err
@@ -133,7 +138,7 @@ func runPlan(g *globalOptions, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	var obs *reconcile.Observed
+	var obs *model.Observed
 	if o.observed != "" {
 		obs, err = readObserved(o.observed)
 	} else {
@@ -142,14 +147,14 @@ func runPlan(g *globalOptions, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	p := reconcile.Compute(d, obs, now)
+	p := planner.Compute(d, obs, now)
 	if o.out != "" {
 		// Absolute, so the plan applies from any directory.
 		file, err := filepath.Abs(g.file)
 		if err != nil {
 			return err
 		}
-		saved, err := reconcile.NewSavedPlan(file, g.tags, g.storage, p)
+		saved, err := savedplan.New(file, g.tags, g.storage, p)
 		if err != nil {
 			return err
 		}

@@ -6,12 +6,12 @@ import (
 	"strings"
 
 	"github.com/drsync/drsync/internal/termtext"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // failureLine is one failed check of a test or drill report: the path,
 // the check, and each value with the side it was read from.
-func failureLine(f reconcile.Failure) string {
+func failureLine(f model.Failure) string {
 	p := termtext.Escape(f.Path)
 	if p == "" {
 		p = "."
@@ -43,8 +43,8 @@ const drillChecks = "every entry: type, size, content byte for byte, symlink, mo
 
 // checkNames lists the distinct checks a report ran, in first-seen order,
 // every xattr counted once.
-func checkNames(r reconcile.TestReport) string {
-	if r.Kind == reconcile.KindDrill && len(r.Checked) == 0 {
+func checkNames(r model.TestReport) string {
+	if r.Kind == model.KindDrill && len(r.Checked) == 0 {
 		return drillChecks
 	}
 	seen := map[string]bool{}
@@ -64,7 +64,7 @@ func checkNames(r reconcile.TestReport) string {
 }
 
 // printChecked lists every file with the checks it passed (and failed).
-func printChecked(w io.Writer, r reconcile.TestReport) {
+func printChecked(w io.Writer, r model.TestReport) {
 	if len(r.Checked) == 0 {
 		for _, p := range r.Paths {
 			fmt.Fprintf(w, "  ✓ %s\n", termtext.Escape(p))

@@ -9,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/internal/termtext"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
-	"github.com/spf13/cobra"
 )
 
 func newFindCommand(g *globalOptions) *cobra.Command {
@@ -51,7 +52,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func resolvePath(g *globalOptions, path string) (*schema.Desired, *reconcile.Observed, map[string]string, error) {
+func resolvePath(g *globalOptions, path string) (*schema.Desired, *model.Observed, map[string]string, error) {
 	d, obs, _, err := loadObserved(g)
 	if err != nil {
 		return nil, nil, nil, err
@@ -64,7 +65,7 @@ func resolvePath(g *globalOptions, path string) (*schema.Desired, *reconcile.Obs
 	return d, obs, targets, err
 }
 
-func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []recovery.Snapshot {
+func snapshotsOf(d *schema.Desired, obs *model.Observed, name string) []recovery.Snapshot {
 	s, st := d.Subvolumes[name], obs.Subvolumes[name]
 	var out []recovery.Snapshot
 	for _, l := range st.Local {
@@ -72,7 +73,7 @@ func snapshotsOf(d *schema.Desired, obs *reconcile.Observed, name string) []reco
 			Path: filepath.Join(d.SnapshotDir(s.Snapshots.Location, name), l.Name)})
 	}
 	if s.External != nil {
-		for _, r := range reconcile.Replicas(st.External) {
+		for _, r := range model.Replicas(st.External) {
 			out = append(out, recovery.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
 				Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
 		}

@@ -6,11 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/schema"
-	"github.com/spf13/cobra"
 )
 
 type recoverOptions struct {
@@ -143,12 +146,12 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 }
 
 // planRecovery observes what a recovery reads and writes and plans it.
-func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request) (*recovery.Plan, *reconcile.Journal, error) {
+func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request) (*recovery.Plan, *journal.Journal, error) {
 	obs, err := observe(g, d, req.Now)
 	if err != nil {
 		return nil, nil, err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -172,9 +175,9 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 
 func printRecoverEvent(g *globalOptions, e recovery.Event) {
 	switch e.Phase {
-	case reconcile.PhaseDone:
+	case model.PhaseDone:
 		fmt.Fprintf(g.stdout, "  ✓ %-10s %s: %s (%s)\n", e.Step, e.Subvolume, e.Detail, humane.Rounded(humane.Seconds(e.Seconds)))
-	case reconcile.PhaseFailed:
+	case model.PhaseFailed:
 		fmt.Fprintf(g.stdout, "  ✗ %-10s %s: %v\n", e.Step, e.Subvolume, e.Err)
 	}
 }
@@ -203,7 +206,7 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	if err != nil {
 		return err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		return err
 	}
@@ -214,14 +217,14 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	lists := recovery.VerifyState(ctx, d, obs, entries, names)
 	failed := false
 	for _, c := range lists {
-		failed = failed || c.Result == reconcile.ResultFail
+		failed = failed || c.Result == model.ResultFail
 	}
 	if g.json {
 		if err := writeJSON(g.stdout, lists); err != nil {
 			return err
 		}
 	} else {
-		marks := map[string]string{reconcile.ResultPass: "✓", reconcile.ResultFail: "✗", reconcile.ResultSkip: "-"}
+		marks := map[string]string{model.ResultPass: "✓", model.ResultFail: "✗", model.ResultSkip: "-"}
 		for _, c := range lists {
 			fmt.Fprintf(g.stdout, "%s  %s\n", c.Subvolume, strings.ToUpper(c.Result))
 			for _, k := range c.Checks {
@@ -247,12 +250,12 @@ func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now ti
 	if err != nil {
 		return err
 	}
-	j, err := reconcile.OpenJournal(d.StateDir)
+	j, err := journal.OpenJournal(d.StateDir)
 	if err != nil {
 		return err
 	}
 	run := fmt.Sprintf("%s-accept", time.Now().UTC().Format("20060102T150405.000"))
-	var accept []reconcile.Action
+	var accept []model.Action
 	for _, n := range names {
 		st := obs.Subvolumes[n]
 		switch {
@@ -264,20 +267,20 @@ func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now ti
 			fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
 			continue
 		}
-		accept = append(accept, reconcile.Action{Kind: reconcile.KindAcceptSource, Subvolume: n, Path: st.Health.Reference,
+		accept = append(accept, model.Action{Kind: model.KindAcceptSource, Subvolume: n, Path: st.Health.Reference,
 			Reason: "accepted as it is: " + st.Disaster()})
 	}
 	if len(accept) == 0 {
 		return nil
 	}
-	if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunStart, Command: "recover"}); err != nil {
+	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunStart, Command: "recover"}); err != nil {
 		return err
 	}
 	for _, a := range accept {
-		if err := j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseDone, Action: &a}); err != nil {
+		if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseDone, Action: &a}); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, strings.TrimPrefix(a.Reason, "accepted as it is: "))
 	}
-	return j.Append(reconcile.JournalEntry{Time: time.Now(), Run: run, Phase: reconcile.PhaseRunEnd, Result: "ok", Command: "recover"})
+	return j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: "ok", Command: "recover"})
 }

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drsync/drsync/internal/humane"
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/schema"
 	"github.com/spf13/cobra"
+
+	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
+	"github.com/drsync/drsync/schema"
 )
 
 // subvolumeStatus is one row of `drsync status`.
@@ -23,16 +25,16 @@ type subvolumeStatus struct {
 	NewestReplica  *float64 `json:"newestReplicaAgeSeconds,omitempty"`
 	// Verified is the age of the newest snapshot a passing test verified:
 	// the real RPO, compared with the tier's target.
-	Verified         *float64              `json:"verifiedAgeSeconds,omitempty"`
-	RPOTargetSeconds float64               `json:"rpoTargetSeconds"`
-	LastTest         *reconcile.TestReport `json:"lastTest,omitempty"`
-	TestsPassed      int                   `json:"testsPassed"`
-	Tests            int                   `json:"tests"`
-	LastDrill        *reconcile.TestReport `json:"lastDrill,omitempty"`
-	RTOTargetSeconds float64               `json:"rtoTargetSeconds"`
+	Verified         *float64          `json:"verifiedAgeSeconds,omitempty"`
+	RPOTargetSeconds float64           `json:"rpoTargetSeconds"`
+	LastTest         *model.TestReport `json:"lastTest,omitempty"`
+	TestsPassed      int               `json:"testsPassed"`
+	Tests            int               `json:"tests"`
+	LastDrill        *model.TestReport `json:"lastDrill,omitempty"`
+	RTOTargetSeconds float64           `json:"rtoTargetSeconds"`
 	// SendFailing is the run of failed sends since the last successful
 	// one, with btrfs's reason (absent: the last send succeeded).
-	SendFailing *reconcile.SendFailure `json:"sendFailing,omitempty"`
+	SendFailing *model.SendFailure `json:"sendFailing,omitempty"`
 	// Coverage is each copy's share verified within the tier's coverage
 	// window (absent when the tier declares none).
 	Coverage []coverageStatus `json:"coverage,omitempty"`
@@ -53,11 +55,11 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 }
 
 // statusRows reads each subvolume's and service's status from the one
-// derivation the metrics and runbooks render (reconcile.RenderInput), so
+// derivation the metrics and runbooks render (planner.RenderInput), so
 // they never disagree; the reports of the last test and drill come from
 // the journal's history as they are.
-func statusRows(d *schema.Desired, obs *reconcile.Observed, now time.Time) []subvolumeStatus {
-	in := reconcile.RenderInput(d, obs, now)
+func statusRows(d *schema.Desired, obs *model.Observed, now time.Time) []subvolumeStatus {
+	in := planner.RenderInput(d, obs, now)
 	age := func(t time.Time) *float64 {
 		if t.IsZero() {
 			return nil

@@ -5,10 +5,10 @@ import (
 
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/providers/dirfs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
-func newStorage(g *globalOptions) (reconcile.Storage, error) {
+func newStorage(g *globalOptions) (model.Storage, error) {
 	switch g.storage {
 	case "btrfs":
 		return btrfs.Storage{}, nil

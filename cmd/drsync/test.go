@@ -10,14 +10,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drsync/drsync/internal/humane"
-	"github.com/drsync/drsync/internal/termtext"
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/schema"
-	"github.com/drsync/drsync/verify"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/internal/termtext"
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/verify"
 )
 
 type proofOptions struct {
@@ -41,7 +44,7 @@ func newTestCommand(g *globalOptions) *cobra.Command {
 			"Exits 0 when all pass, 1 when any fails. The seed is printed, so any sample can be repeated.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runProofs(cmd.Context(), g, o, reconcile.KindTest)
+			return runProofs(cmd.Context(), g, o, model.KindTest)
 		},
 	}
 	f := cmd.Flags()
@@ -60,7 +63,7 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 		Short: "Full recovery drill: restore the whole newest replica, verify every file, measure the RTO",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runProofs(cmd.Context(), g, o, reconcile.KindDrill)
+			return runProofs(cmd.Context(), g, o, model.KindDrill)
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.subvolumes, "subvolume", nil, "subvolume to drill (repeatable)")
@@ -71,15 +74,15 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 
 // proofReport is `drsync test --json` and `drsync drill --json`.
 type proofReport struct {
-	Seed    int64                  `json:"seed,omitempty"`
-	Result  string                 `json:"result"`
-	Reports []reconcile.TestReport `json:"reports"`
-	Skipped map[string]string      `json:"skipped,omitempty"`
+	Seed    int64              `json:"seed,omitempty"`
+	Result  string             `json:"result"`
+	Reports []model.TestReport `json:"reports"`
+	Skipped map[string]string  `json:"skipped,omitempty"`
 }
 
 // runProofs tests or drills the named subvolumes (default all) through
 // the reconcile pipeline, with a plan of just those proofs.
-func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind reconcile.Kind) error {
+func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind model.Kind) error {
 	if o.sampleSize < 0 || o.sampleSize > verify.MaxSampleSize {
 		return fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.sampleSize, verify.MaxSampleSize)
 	}
@@ -94,8 +97,8 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	if o.seed == 0 {
 		o.seed = rand.Int64N(1e9) + 1
 	}
-	out := proofReport{Seed: o.seed, Result: reconcile.ResultPass, Skipped: map[string]string{}}
-	if kind == reconcile.KindDrill {
+	out := proofReport{Seed: o.seed, Result: model.ResultPass, Skipped: map[string]string{}}
+	if kind == model.KindDrill {
 		out.Seed = 0
 	}
 	env, err := envFor(g, d)
@@ -104,11 +107,11 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	}
 	bar := progressFor(g, kind)
 	ran, runErr := reconcile.Run(ctx, env, reconcile.RunOptions{Command: string(kind), DryRun: o.dryRun,
-		Planner: func(d *schema.Desired, obs *reconcile.Observed, now time.Time) (*reconcile.Plan, error) {
+		Planner: func(d *schema.Desired, obs *model.Observed, now time.Time) (*model.Plan, error) {
 			return proofPlan(d, obs, now, names, kind, o, out.Skipped), nil
 		},
 		Notify: func(e reconcile.Event) {
-			if e.Phase == reconcile.PhaseStart {
+			if e.Phase == model.PhaseStart {
 				if bar != nil && e.Bytes > 0 {
 					bar.Set64(e.Bytes)
 				}
@@ -116,13 +119,13 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 			}
 			if e.Report != nil {
 				out.Reports = append(out.Reports, *e.Report)
-				if e.Report.Result == reconcile.ResultFail {
-					out.Result = reconcile.ResultFail
+				if e.Report.Result == model.ResultFail {
+					out.Result = model.ResultFail
 				}
 				return
 			}
-			if e.Phase == reconcile.PhaseFailed {
-				out.Result = reconcile.ResultFail
+			if e.Phase == model.PhaseFailed {
+				out.Result = model.ResultFail
 				out.Skipped[e.Action.Subvolume] = "could not run: " + e.Error
 			}
 		}})
@@ -137,8 +140,8 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 		return runErr // the proofs never ran: a lock held, an unreadable machine
 	}
 	// Nothing proven is a skip, never a pass.
-	if out.Result == reconcile.ResultPass && !anyPassed(out.Reports) {
-		out.Result = reconcile.ResultSkip
+	if out.Result == model.ResultPass && !anyPassed(out.Reports) {
+		out.Result = model.ResultSkip
 	}
 	if g.json {
 		if err := writeJSON(g.stdout, out); err != nil {
@@ -147,12 +150,12 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 	} else {
 		printProofs(g, out, o.verbose)
 	}
-	if out.Result == reconcile.ResultFail || (runErr != nil && len(out.Reports) == 0) {
+	if out.Result == model.ResultFail || (runErr != nil && len(out.Reports) == 0) {
 		return exitCodeError{exitError}
 	}
 	// A drill that could not run proves nothing: the recovery it stands for
 	// is untested, which a script or timer must not take for success.
-	if kind == reconcile.KindDrill && len(out.Skipped) > 0 {
+	if kind == model.KindDrill && len(out.Skipped) > 0 {
 		return exitCodeError{exitError}
 	}
 	return nil
@@ -160,17 +163,17 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind recon
 
 // proofTargets checks the names asked for, defaulting to every subvolume
 // (and, for tests, every service).
-func proofTargets(g *globalOptions, d *schema.Desired, names []string, kind reconcile.Kind) ([]string, error) {
+func proofTargets(g *globalOptions, d *schema.Desired, names []string, kind model.Kind) ([]string, error) {
 	if len(names) == 0 {
 		names = d.SubvolumeNames()
-		if kind == reconcile.KindTest {
+		if kind == model.KindTest {
 			names = append(names, d.ServiceNames()...)
 		}
 	}
 	for _, n := range names {
 		switch {
 		case d.Subvolumes[n] != nil:
-		case d.Services[n] != nil && kind == reconcile.KindTest:
+		case d.Services[n] != nil && kind == model.KindTest:
 		case d.Services[n] != nil:
 			return nil, fmt.Errorf("--subvolume %q is a service: drills restore subvolumes; test it with drsync test --subvolume %s", n, n)
 		default:
@@ -182,14 +185,14 @@ func proofTargets(g *globalOptions, d *schema.Desired, names []string, kind reco
 
 // proofPlan is the plan of the proofs asked for, with the seed and sample
 // size given; names with nothing to prove go to skipped with the reason.
-func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names []string, kind reconcile.Kind,
-	o proofOptions, skipped map[string]string) *reconcile.Plan {
-	p := &reconcile.Plan{Now: now}
+func proofPlan(d *schema.Desired, obs *model.Observed, now time.Time, names []string, kind model.Kind,
+	o proofOptions, skipped map[string]string) *model.Plan {
+	p := &model.Plan{Now: now}
 	for _, n := range names {
-		a, ok := reconcile.ProofAction(d, obs, n, kind)
+		a, ok := planner.ProofAction(d, obs, n, kind)
 		if !ok {
 			skipped[n] = "nothing to test yet"
-			if kind == reconcile.KindDrill {
+			if kind == model.KindDrill {
 				skipped[n] = "no replica on the external drive (absent, or nothing sent yet)"
 				if s := d.Subvolumes[n]; s != nil && s.External == nil {
 					skipped[n] = "declares no external drive: a drill restores a whole replica, and there is none to restore"
@@ -207,20 +210,20 @@ func proofPlan(d *schema.Desired, obs *reconcile.Observed, now time.Time, names 
 		} else {
 			tier = d.Services[n].Tier
 		}
-		p.Subvolumes = append(p.Subvolumes, reconcile.SubvolumePlan{Name: n, Tier: tier, Actions: []reconcile.Action{a}})
+		p.Subvolumes = append(p.Subvolumes, model.SubvolumePlan{Name: n, Tier: tier, Actions: []model.Action{a}})
 	}
 	return p
 }
 
-func progressFor(g *globalOptions, kind reconcile.Kind) *progressbar.ProgressBar {
+func progressFor(g *globalOptions, kind model.Kind) *progressbar.ProgressBar {
 	f, ok := g.stderr.(*os.File)
-	if kind != reconcile.KindDrill || g.json || !ok || !term.IsTerminal(int(f.Fd())) {
+	if kind != model.KindDrill || g.json || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return progressbar.DefaultBytes(-1, "restoring")
 }
 
-func dryRunProofs(g *globalOptions, p *reconcile.Plan, out proofReport) error {
+func dryRunProofs(g *globalOptions, p *model.Plan, out proofReport) error {
 	type planned struct {
 		Subvolume string   `json:"subvolume"`
 		Snapshot  string   `json:"snapshot"`
@@ -262,7 +265,7 @@ func printProofs(g *globalOptions, out proofReport, verbose bool) {
 	for _, r := range out.Reports {
 		verdict := strings.ToUpper(r.Result)
 		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humane.Bytes(r.Bytes), r.Seconds)
-		if r.Kind == reconcile.KindDrill {
+		if r.Kind == model.KindDrill {
 			what = fmt.Sprintf("%d files restored and verified, %s; RTO %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),
 				humane.Rounded(humane.Seconds(r.Seconds)), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
 				100*r.Seconds/max(r.RTOTargetSeconds, 1e-9))
@@ -302,7 +305,7 @@ func printSkipped(g *globalOptions, skipped map[string]string) {
 	}
 }
 
-func anyPassed(reports []reconcile.TestReport) bool {
+func anyPassed(reports []model.TestReport) bool {
 	for _, r := range reports {
 		if r.Passed() {
 			return true

@@ -11,12 +11,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/schema"
-	"github.com/drsync/drsync/watch"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/spf13/cobra"
+
+	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/watch"
 )
 
 type watchOptions struct {
@@ -201,7 +203,7 @@ func (r *reconciler) Gatherer() prometheus.Gatherer {
 
 // nextDue lists what the plan would do next, or when each subvolume's next
 // snapshot and send slot comes.
-func nextDue(d *schema.Desired, obs *reconcile.Observed, p *reconcile.Plan, now time.Time) []string {
+func nextDue(d *schema.Desired, obs *model.Observed, p *model.Plan, now time.Time) []string {
 	var out []string
 	for _, a := range p.Actions() {
 		out = append(out, fmt.Sprintf("%s %s %s (%s)", a.Kind, a.Subvolume, a.Snapshot, a.Reason))

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/journal"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
 // watchRig runs the real `drsync watch` binary against a local bare git
@@ -267,7 +269,7 @@ func TestWatchFollowsGit(t *testing.T) {
 		t.Fatal("watch did not exit after SIGTERM")
 	}
 	state := filepath.Join(r.root, "state")
-	j, _ := reconcile.OpenJournal(state)
+	j, _ := journal.OpenJournal(state)
 	sum, err := j.Summary()
 	if err != nil || len(sum.Interrupted) != 0 {
 		t.Errorf("journal after SIGTERM: %v interrupted %v", err, sum.Interrupted)
@@ -277,8 +279,8 @@ func TestWatchFollowsGit(t *testing.T) {
 	}
 	t.Logf("last run after SIGTERM: %s", sum.Last.Result)
 	for _, e := range mustEntries(t, j) {
-		if e.Phase == reconcile.PhaseStart && e.Action != nil {
-			if _, err := os.Stat(e.Action.Path); e.Action.Kind == reconcile.KindSnapshot && err != nil {
+		if e.Phase == model.PhaseStart && e.Action != nil {
+			if _, err := os.Stat(e.Action.Path); e.Action.Kind == model.KindSnapshot && err != nil {
 				t.Errorf("journaled snapshot %s is missing: %v", e.Action.Path, err)
 			}
 		}
@@ -295,7 +297,7 @@ func TestWatchFollowsGit(t *testing.T) {
 	lock.Release()
 }
 
-func mustEntries(t *testing.T, j *reconcile.Journal) []reconcile.JournalEntry {
+func mustEntries(t *testing.T, j *journal.Journal) []model.JournalEntry {
 	t.Helper()
 	entries, err := j.Entries()
 	if err != nil {

@@ -13,27 +13,27 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/internal/safefs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
-// Storage implements reconcile.Storage on real btrfs filesystems.
+// Storage implements model.Storage on real btrfs filesystems.
 type Storage struct{}
 
-var _ reconcile.Storage = Storage{}
+var _ model.Storage = Storage{}
 
-func (Storage) List(dir string) ([]reconcile.Entry, error) {
+func (Storage) List(dir string) ([]model.Entry, error) {
 	subvols, others, err := List(dir)
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]reconcile.Entry, 0, len(subvols)+len(others))
+	entries := make([]model.Entry, 0, len(subvols)+len(others))
 	for _, s := range subvols {
-		entries = append(entries, reconcile.Entry{Name: s.Name, Subvolume: true, UUID: s.UUID, ParentUUID: s.ParentUUID,
+		entries = append(entries, model.Entry{Name: s.Name, Subvolume: true, UUID: s.UUID, ParentUUID: s.ParentUUID,
 			ReceivedUUID: s.ReceivedUUID, ReadOnly: s.ReadOnly})
 	}
 	for _, o := range others {
-		entries = append(entries, reconcile.Entry{Name: o})
+		entries = append(entries, model.Entry{Name: o})
 	}
 	return entries, nil
 }
@@ -42,7 +42,7 @@ func (Storage) CheckSource(path string) error {
 	_, err := Info(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return &reconcile.MissingSourceError{Path: path}
+		return &model.MissingSourceError{Path: path}
 	case errors.Is(err, ErrNotSubvolume):
 		return fmt.Errorf("source %s is not a btrfs subvolume", path)
 	}
@@ -53,31 +53,31 @@ func (Storage) CheckSource(path string) error {
 // a filesystem other than the declared one, or (with luks declared) one that
 // is not on the dm-crypt mapping of the declared LUKS device means absent, so
 // drsync never writes into a bare mount point nor to a look-alike.
-func (Storage) Probe(loc schema.Location) reconcile.Drive {
+func (Storage) Probe(loc schema.Location) model.Drive {
 	mount, uuid := loc.Mount, loc.UUID
 	m, ok, err := MountAt(mount)
 	switch {
 	case err != nil:
-		return reconcile.Drive{Reason: err.Error()}
+		return model.Drive{Reason: err.Error()}
 	case !ok:
-		return reconcile.Drive{Reason: "nothing mounted at " + mount}
+		return model.Drive{Reason: "nothing mounted at " + mount}
 	case m.FSType != "btrfs":
-		return reconcile.Drive{Reason: fmt.Sprintf("%s holds a %s filesystem, not btrfs", mount, m.FSType)}
+		return model.Drive{Reason: fmt.Sprintf("%s holds a %s filesystem, not btrfs", mount, m.FSType)}
 	}
 	got, err := FilesystemUUID(mount)
 	if err != nil {
-		return reconcile.Drive{Reason: err.Error()}
+		return model.Drive{Reason: err.Error()}
 	}
 	if uuid != "" && got != uuid {
-		return reconcile.Drive{UUID: got, Reason: fmt.Sprintf("%s holds filesystem %s, not the declared %s", mount, got, uuid)}
+		return model.Drive{UUID: got, Reason: fmt.Sprintf("%s holds filesystem %s, not the declared %s", mount, got, uuid)}
 	}
 	if loc.LUKS != nil && loc.LUKS.Verify {
 		if err := onLUKSMapping(sysfs, m.Source, loc.LUKS); err != nil {
-			return reconcile.Drive{UUID: got, Reason: "not the declared encrypted device: " + err.Error()}
+			return model.Drive{UUID: got, Reason: "not the declared encrypted device: " + err.Error()}
 		}
-		return reconcile.Drive{Present: true, UUID: got, Reason: fmt.Sprintf("uuid %s at %s on LUKS device %s", got, mount, loc.LUKS.Device)}
+		return model.Drive{Present: true, UUID: got, Reason: fmt.Sprintf("uuid %s at %s on LUKS device %s", got, mount, loc.LUKS.Device)}
 	}
-	return reconcile.Drive{Present: true, UUID: got, Reason: "uuid " + got + " at " + mount}
+	return model.Drive{Present: true, UUID: got, Reason: "uuid " + got + " at " + mount}
 }
 
 func (Storage) Snapshot(ctx context.Context, source, dest string) error {

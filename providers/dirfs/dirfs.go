@@ -1,4 +1,4 @@
-// Package dirfs implements reconcile.Storage on plain directories, for
+// Package dirfs implements model.Storage on plain directories, for
 // machines without btrfs (or without root to loop-mount one) and for fast
 // tests. A snapshot is a full copy of the source tree; what btrfs keeps in
 // the subvolume's metadata (UUID, received UUID, read-only flag) lives in a
@@ -21,14 +21,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/internal/safefs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
-// Storage implements reconcile.Storage on plain directories.
+// Storage implements model.Storage on plain directories.
 type Storage struct{}
 
-var _ reconcile.Storage = Storage{}
+var _ model.Storage = Storage{}
 
 // markerName is the file that makes a directory count as a mounted drive:
 // a plain directory is always "mounted", so presence must be declared.
@@ -98,7 +98,7 @@ func newUUID() string {
 
 // List reports directories with a sidecar as subvolumes and everything else
 // as foreign entries, hiding the sidecars themselves.
-func (Storage) List(dir string) ([]reconcile.Entry, error) {
+func (Storage) List(dir string) ([]model.Entry, error) {
 	fd, err := safefs.OpenDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -113,13 +113,13 @@ func (Storage) List(dir string) ([]reconcile.Entry, error) {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	slices.SortFunc(des, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	var entries []reconcile.Entry
+	var entries []model.Entry
 	for _, de := range des {
 		name := de.Name()
 		if isSidecarName(name) {
 			continue
 		}
-		e := reconcile.Entry{Name: name}
+		e := model.Entry{Name: name}
 		if de.IsDir() {
 			m, err := readSidecar(filepath.Join(dir, name))
 			switch {
@@ -153,7 +153,7 @@ func (Storage) CheckSource(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return &reconcile.MissingSourceError{Path: path}
+		return &model.MissingSourceError{Path: path}
 	case err != nil:
 		return fmt.Errorf("source %s: %w", path, err)
 	case !fi.IsDir():
@@ -166,20 +166,20 @@ func (Storage) CheckSource(path string) error {
 // filesystem UUID btrfs would report, so a bare directory never counts as a
 // drive and a different "drive" is never written to. A plain directory can
 // be no LUKS device: a declared one is not checked here (sandboxes only).
-func (Storage) Probe(loc schema.Location) reconcile.Drive {
+func (Storage) Probe(loc schema.Location) model.Drive {
 	mount, uuid := loc.Mount, loc.UUID
 	b, err := os.ReadFile(filepath.Join(mount, markerName))
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
-		return reconcile.Drive{Reason: fmt.Sprintf("no drive marker at %s (plain-directory sandbox)", mount)}
+		return model.Drive{Reason: fmt.Sprintf("no drive marker at %s (plain-directory sandbox)", mount)}
 	}
 	if err != nil {
-		return reconcile.Drive{Reason: err.Error()}
+		return model.Drive{Reason: err.Error()}
 	}
 	got := strings.TrimSpace(string(b))
 	if uuid != "" && got != uuid {
-		return reconcile.Drive{UUID: got, Reason: fmt.Sprintf("drive at %s is %s, not the declared %s", mount, got, uuid)}
+		return model.Drive{UUID: got, Reason: fmt.Sprintf("drive at %s is %s, not the declared %s", mount, got, uuid)}
 	}
-	return reconcile.Drive{Present: true, UUID: got, Reason: "drive marker " + got + " at " + mount}
+	return model.Drive{Present: true, UUID: got, Reason: "drive marker " + got + " at " + mount}
 }
 
 // MarkDrive makes mount a drive with the given UUID for Probe.

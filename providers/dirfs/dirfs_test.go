@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/providers/dirfs"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -304,7 +304,7 @@ func TestList(t *testing.T) {
 
 	entries, err := st.List(snaps)
 	must(t, err)
-	got := map[string]reconcile.Entry{}
+	got := map[string]model.Entry{}
 	for _, e := range entries {
 		got[e.Name] = e
 	}

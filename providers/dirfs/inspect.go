@@ -2,19 +2,19 @@ package dirfs
 
 import (
 	"github.com/drsync/drsync/internal/treecount"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 )
 
-var _ reconcile.SourceInspector = Storage{}
+var _ model.SourceInspector = Storage{}
 
 // InspectSource counts the source's entries and reference's (up to
-// reconcile.HealthLimit); plain directories have no identity to compare.
-func (Storage) InspectSource(source, reference string) (reconcile.SourceHealth, error) {
-	var h reconcile.SourceHealth
+// model.HealthLimit); plain directories have no identity to compare.
+func (Storage) InspectSource(source, reference string) (model.SourceHealth, error) {
+	var h model.SourceHealth
 	var err error
-	if h.Entries, err = treecount.Entries(source, reconcile.HealthLimit); err != nil || reference == "" {
+	if h.Entries, err = treecount.Entries(source, model.HealthLimit); err != nil || reference == "" {
 		return h, err
 	}
-	h.ReferenceEntries, err = treecount.Entries(reference, reconcile.HealthLimit)
+	h.ReferenceEntries, err = treecount.Entries(reference, model.HealthLimit)
 	return h, err
 }

@@ -1,6 +1,6 @@
 // Package services takes consistent copies of monitored services' data —
 // a Prometheus TSDB snapshot, a SQLite online backup, configuration files —
-// into checksummed archives: reconcile.ServiceStore.
+// into checksummed archives: model.ServiceStore.
 package services
 
 import (
@@ -17,14 +17,14 @@ import (
 	"github.com/drsync/drsync/providers/archive"
 	"github.com/drsync/drsync/providers/prometheus"
 	"github.com/drsync/drsync/providers/sqlite"
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 )
 
-// Store implements reconcile.ServiceStore.
+// Store implements model.ServiceStore.
 type Store struct{}
 
-var _ reconcile.ServiceStore = Store{}
+var _ model.ServiceStore = Store{}
 
 // Member names inside an archive, by kind: a restore test knows where to
 // look for what it checks.
@@ -32,14 +32,14 @@ const (
 	TSDBMember = "tsdb"
 )
 
-func (Store) ListArchives(dir string) ([]reconcile.ArchiveEntry, error) {
+func (Store) ListArchives(dir string) ([]model.ArchiveEntry, error) {
 	entries, err := archive.List(dir)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]reconcile.ArchiveEntry, len(entries))
+	out := make([]model.ArchiveEntry, len(entries))
 	for i, e := range entries {
-		out[i] = reconcile.ArchiveEntry{Name: e.Name, HasChecksum: e.HasChecksum}
+		out[i] = model.ArchiveEntry{Name: e.Name, HasChecksum: e.HasChecksum}
 	}
 	return out, nil
 }

@@ -1,0 +1,107 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/drsync/drsync/internal/humane"
+)
+
+// WriteText prints the plan for people: drives, then each subvolume that
+// has something to say, then a one-line summary. explain adds retention's
+// verdict on every snapshot and the entries left alone.
+func (p *Plan) WriteText(w io.Writer, explain bool) {
+	fmt.Fprintf(w, "drsync plan  (desired: %s, now %s)\n\n", p.Desired, p.Now.Format("2006-01-02 15:04 MST"))
+	for _, d := range p.Drives {
+		state := "absent"
+		if d.Present {
+			state = "present"
+		}
+		fmt.Fprintf(w, "external drive %s: %s (%s)\n", d.Location, state, d.Reason)
+	}
+	if len(p.Drives) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "! %s\n", warn)
+	}
+	if len(p.Warnings) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, s := range append(append([]SubvolumePlan(nil), p.Subvolumes...), p.Services...) {
+		if len(s.Actions) == 0 && len(s.Warnings) == 0 && !explain {
+			continue
+		}
+		kind := ""
+		if s.Kind != "" {
+			kind = "  (" + s.Kind + ")"
+		}
+		fmt.Fprintf(w, "%s  tier %s%s\n", s.Name, s.Tier, kind)
+		for _, warn := range s.Warnings {
+			fmt.Fprintf(w, "  ! %s\n", warn)
+		}
+		for _, a := range s.Actions {
+			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", kinds[a.Kind].symbol, a.Kind, kinds[a.Kind].target(a), a.Reason)
+		}
+		if explain {
+			for _, r := range s.Retention {
+				verdict := "prune"
+				if r.Keep {
+					verdict = "keep "
+				}
+				fmt.Fprintf(w, "      %s %s on %s: %s\n", verdict, r.Snapshot, r.Location, r.Reason)
+			}
+			for _, f := range s.Foreign {
+				fmt.Fprintf(w, "      leave %s: not a snapshot of %s by drsync's naming\n", f, s.Name)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if len(p.Files) > 0 || p.FilesError != "" {
+		fmt.Fprintln(w, "generated files")
+		if p.FilesError != "" {
+			fmt.Fprintf(w, "  ! %s\n", p.FilesError)
+		}
+		for _, a := range p.Files {
+			sym, verb, diff := "+", "write", a.Write.Diff
+			if diff != "" {
+				sym, verb = "~", "update"
+			}
+			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", sym, verb, a.Path, a.Reason)
+			if explain || diff != "" && len(diff) < 4000 {
+				for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+					if l != "" {
+						fmt.Fprintf(w, "        %s\n", l)
+					}
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, p.Summary())
+}
+
+// Summary is the plan's last line.
+func (p *Plan) Summary() string {
+	attention := 0
+	for _, s := range append(append([]SubvolumePlan(nil), p.Subvolumes...), p.Services...) {
+		if len(s.Warnings) > 0 {
+			attention++
+		}
+	}
+	if p.Empty() {
+		if attention > 0 {
+			return fmt.Sprintf("No changes; %s with warnings (marked !).", humane.Count(attention, "subvolume"))
+		}
+		return "No changes. The machine matches the desired state."
+	}
+	n := p.Count()
+	var parts []string
+	for _, k := range kindOrder {
+		if n[k] > 0 {
+			parts = append(parts, humane.Count(n[k], string(k)))
+		}
+	}
+	return "Plan: " + strings.Join(parts, ", ") + "."
+}

@@ -1,0 +1,81 @@
+// Package planner computes the plan: a pure function of the desired state,
+// the observation and a clock (Compute), table-tested, with a typed reason
+// on every action and on every retention verdict.
+package planner
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/schema"
+)
+
+// Compute is the planner: pure, deterministic for (desired, observed, now).
+// now carries the local time zone that schedules and retention use.
+func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
+	p := &model.Plan{Version: model.PlanVersion, Desired: d.Source, Now: now, Fingerprint: o.Fingerprint()}
+	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
+		if d.Locations[name].External {
+			p.Drives = append(p.Drives, model.DriveNote{Location: name, Drive: o.Drives[name]})
+		}
+	}
+	p.Warnings = append(p.Warnings, d.Warnings()...)
+	p.Warnings = append(p.Warnings, o.JournalMalformed...)
+	for _, e := range o.Interrupted {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
+			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
+	}
+	for _, name := range d.SubvolumeNames() {
+		st := o.Subvolumes[name]
+		if st == nil {
+			st = &model.SubvolumeState{}
+		}
+		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
+		planDisasters(&sp, st, o.History[name])
+		markExternal(&sp, d, o)
+		planOffsite(&sp, d, d.Subvolumes[name], st, o, now)
+		p.Subvolumes = append(p.Subvolumes, sp)
+	}
+	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
+	for _, name := range d.ServiceNames() {
+		if st := o.Services[name]; st != nil {
+			sp := planService(d, d.Services[name], st, o, now)
+			planServiceOffsite(&sp, d, d.Services[name], st, o, now)
+			p.Services = append(p.Services, sp)
+		}
+	}
+	if o.Files != nil {
+		files, err := GeneratedFiles(d, o, now)
+		if err != nil {
+			p.FilesError = err.Error()
+		} else {
+			planFiles(p, files, o.Files, o.RefusedFiles)
+		}
+	}
+	return p
+}
+
+// markExternal flags the actions that touch an external drive.
+func markExternal(sp *model.SubvolumePlan, d *schema.Desired, o *model.Observed) {
+	for i := range sp.Actions {
+		markActionExternal(&sp.Actions[i], d, o)
+	}
+}
+
+// markActionExternal flags an action on an external drive and captures the
+// drive's identity: the UUID the plan observed, else the declared one.
+func markActionExternal(a *model.Action, d *schema.Desired, o *model.Observed) {
+	loc := d.Locations[a.Location]
+	a.External = loc.External
+	if !a.External {
+		return
+	}
+	uuid := o.Drives[a.Location].UUID
+	if uuid == "" {
+		uuid = loc.UUID
+	}
+	a.Drive = &model.DriveRef{Mount: loc.Mount, UUID: uuid, LUKS: loc.LUKS}
+}

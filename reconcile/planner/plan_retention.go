@@ -1,0 +1,99 @@
+package planner
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/retention"
+	"github.com/drsync/drsync/schema"
+)
+
+// prune evaluates retention over snaps and adds prunes for what no rule
+// keeps, except protected snapshots and the one this plan creates.
+func prune(sp *model.SubvolumePlan, d *schema.Desired, loc, dir string, snaps []model.Snapshot, planned *model.Snapshot,
+	r schema.Retention, protect map[string]string, now time.Time) {
+	items := make([]retention.Item, len(snaps))
+	for i, s := range snaps {
+		items[i] = retention.Item{Name: s.Name, Time: s.Time, HasTime: s.HasTime, Seq: s.Seq}
+	}
+	for _, dec := range retention.Evaluate(items, Policy(d, r), now, now.Location()) {
+		keep, reason := dec.Keep, dec.Reason
+		if why, ok := protect[dec.Name]; ok && !keep {
+			keep, reason = true, "kept as the "+why+" (retention alone would prune it: "+reason+")"
+		}
+		sp.Retention = append(sp.Retention, model.RetentionNote{Location: loc, Snapshot: dec.Name, Keep: keep, Reason: reason})
+		if keep || (planned != nil && dec.Name == planned.Name) {
+			continue
+		}
+		a := model.Action{Kind: model.KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
+			Path: filepath.Join(dir, dec.Name), Remove: &model.RemoveCopy{}}
+		a.Because(model.Reason{Code: model.BecauseRetention, Retention: &model.RetentionWhy{Rule: dec.Rule, Verdict: reason}})
+		sp.Actions = append(sp.Actions, a)
+	}
+}
+
+// protections are the safety rules that keep a copy whatever retention
+// says, by name with the reason: the newest copy in the location (newest
+// names it), the parent of the next incremental send, and the newest
+// verified-restorable snapshot while tests of newer ones fail ("" when
+// none applies).
+func protections(snaps []model.Snapshot, newest, parent, verified string) map[string]string {
+	protect := map[string]string{}
+	if len(snaps) > 0 {
+		protect[model.LastName(snaps)] = newest
+	}
+	if parent != "" && parent != model.LastName(snaps) {
+		protect[parent] = "parent of the next incremental send"
+	}
+	if verified != "" {
+		protect[verified] = verifiedWhy
+	}
+	return protect
+}
+
+// Policy translates a declared retention into the retention package's terms.
+func Policy(d *schema.Desired, r schema.Retention) retention.Policy {
+	p := retention.Policy{
+		Hourly: count(r.Hourly), Daily: count(r.Daily), Weekly: count(r.Weekly),
+		Monthly: count(r.Monthly), Yearly: count(r.Yearly),
+		WeekStart: weekday(d.Calendar.WeekStart), DayStartHour: d.Calendar.DayStartHour,
+	}
+	switch r.Min {
+	case "all":
+		p.MinAll = true
+	case "latest", "":
+		p.MinLatest = true
+	default:
+		fmt.Sscanf(r.Min, "%d%c", &p.MinN, &p.MinUnit)
+	}
+	return p
+}
+
+func count(c *schema.Count) int {
+	switch {
+	case c == nil:
+		return retention.Unset
+	case c.All:
+		return retention.All
+	default:
+		return c.N
+	}
+}
+
+func weekday(name string) time.Weekday {
+	for wd := time.Sunday; wd <= time.Saturday; wd++ {
+		if len(name) >= 3 && wd.String()[:3] == capitalize(name[:3]) {
+			return wd
+		}
+	}
+	return time.Sunday
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
