@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -391,5 +392,36 @@ func writeYAML(t *testing.T, path string, v any) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSnapshotOfEmptyMountPointFlagged is issue 15 item 3 on real btrfs:
+// the source is emptied (as a pool that was not mounted looks), apply
+// snapshots it, and from then on the source and its newest snapshot are
+// equally empty; the plan compares that snapshot with the one before it,
+// says so with the counts and, with the tier's holdBelow, holds prunes.
+func TestSnapshotOfEmptyMountPointFlagged(t *testing.T) {
+	r := newCoverageRig(t)
+	r.apply(0)
+	src := r.d.Subvolumes["docs"].Source
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(src, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out := r.run("apply", "--auto-approve", "--now", r.month(1).Format(time.RFC3339)); !strings.Contains(out, "source looks destroyed: it is empty") {
+		t.Fatalf("apply of an emptied source (exit %d) does not warn:\n%s", code, out)
+	}
+	_, out := r.run("plan", "--now", r.month(2).Format(time.RFC3339))
+	if !strings.Contains(out, "snapshot looks wrong: newest snapshot docs.") || !strings.Contains(out, "holds 0 entries, 0% of the") ||
+		!strings.Contains(out, "Every prune of docs (local and drive) waits") {
+		t.Fatalf("plan after a snapshot of the empty source does not flag it and hold prunes:\n%s", out)
+	}
+	if regexp.MustCompile(`(?m)^\s+-\s+prune\s`).MatchString(out) {
+		t.Errorf("plan still prunes:\n%s", out)
 	}
 }
