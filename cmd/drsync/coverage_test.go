@@ -214,6 +214,13 @@ func TestCoverageTwelveMonthsEveryFileOnce(t *testing.T) {
 			t.Fatalf("month %d: the test proves a slice of %d copies, want the replica and the local snapshot: %+v", i, len(rep.Coverage), rep.Coverage)
 		}
 		sliceAt[i] = rep.Coverage[0].Slice
+		if i == 0 {
+			// The next plan names the slice due and its size.
+			_, out := r.run("plan", "--now", r.month(1).Format(time.RFC3339))
+			if !regexp.MustCompile(`verifies slice \d+ of 12: \d+ files, [0-9.]+ [KMG]?i?B`).MatchString(out) {
+				t.Errorf("the plan does not say which slice its test verifies:\n%s", out)
+			}
+		}
 		for _, p := range slicePaths(rep) {
 			seen[p]++
 		}
