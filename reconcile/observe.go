@@ -72,6 +72,9 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 		o.JournalMalformed = f.Summary().Malformed
 	}
 	observeCoverage(d, st, o)
+	if err := observeRehearsals(d, o); err != nil {
+		return nil, nil, err
+	}
 	var paths []string
 	for _, p := range render.Paths(d) {
 		if p != d.Generate.Metrics { // rewritten after every run, not planned

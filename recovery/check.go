@@ -1,10 +1,13 @@
 package recovery
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
@@ -20,12 +23,16 @@ type Check struct {
 	Detail string `json:"detail"`
 }
 
-// Checklist is what --verify-only reports for one subvolume.
+// Checklist is what --verify-only reports for one subvolume or service.
 type Checklist struct {
-	Subvolume string  `json:"subvolume"`
+	Subvolume string  `json:"subvolume,omitempty"`
+	Service   string  `json:"service,omitempty"`
 	Result    string  `json:"result"`
 	Checks    []Check `json:"checks"`
 }
+
+// Name is the subvolume or service checked.
+func (c Checklist) Name() string { return cmp.Or(c.Subvolume, c.Service) }
 
 // Checks names the checklist's lines, in order.
 const (
@@ -52,7 +59,7 @@ func VerifyState(ctx context.Context, d *schema.Desired, o *model.Observed, entr
 		c.add(checkData(st, o.History[name]))
 		c.add(checkIncremental(d, o, s, st))
 		c.add(checkVerified(verified[name]))
-		c.add(checkContent(ctx, s, st, recovered[name]))
+		c.add(checkContent(ctx, s, st, recovered[name], SnapshotDirsInside(d, s.Source)))
 		out = append(out, c)
 	}
 	return out
@@ -169,7 +176,7 @@ func lastRecoveries(entries []model.JournalEntry) map[string]*recoveryRecord {
 	return out
 }
 
-func checkContent(ctx context.Context, s *schema.Subvolume, st *model.SubvolumeState, r *recoveryRecord) Check {
+func checkContent(ctx context.Context, s *schema.Subvolume, st *model.SubvolumeState, r *recoveryRecord, snapshotDirs []string) Check {
 	switch {
 	case r == nil || r.Target != s.Source:
 		return skip(CheckContent, "no recovery into %s is journaled", s.Source)
@@ -185,9 +192,27 @@ func checkContent(ctx context.Context, s *schema.Subvolume, st *model.SubvolumeS
 	if err != nil {
 		return fail(CheckContent, "comparing with %s: %v", r.Copy, err)
 	}
-	if n := len(rep.Mismatches); n > 0 {
-		m := rep.Mismatches[0]
+	// Snapshot directories inside the source are not its data: the
+	// recovery moved the received copy into one after it compared.
+	mismatches := slices.DeleteFunc(rep.Mismatches, func(m verify.Mismatch) bool {
+		return slices.ContainsFunc(snapshotDirs, func(dir string) bool { return m.Rel == dir || strings.HasPrefix(m.Rel, dir+"/") })
+	})
+	if n := len(mismatches); n > 0 {
+		m := mismatches[0]
 		return fail(CheckContent, "differs from %s, which it was recovered from: %d problem(s), first %s: %s", r.Snapshot, n, m.Rel, m.Check)
 	}
 	return pass(CheckContent, "equals %s, which it was recovered from on %s: %d files compared", r.Snapshot, r.At.Format("2006-01-02 15:04"), rep.Files)
+}
+
+// SnapshotDirsInside lists the locations' directories lying inside source,
+// relative to it and slash-separated, as tree comparisons name paths: they
+// are not the source's data.
+func SnapshotDirsInside(d *schema.Desired, source string) []string {
+	var out []string
+	for _, l := range d.Locations {
+		if rel, err := filepath.Rel(source, l.Path); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			out = append(out, filepath.ToSlash(rel))
+		}
+	}
+	return out
 }

@@ -67,20 +67,35 @@ type Result struct {
 	Error    string            `json:"error,omitempty"`
 }
 
-// Execute carries out a recovery plan, journaling every step before and
-// after it runs. Each subvolume's recovery stops at its first failed step
-// (the others go on); the target is touched only after its clone was
-// verified, and an existing target is kept aside first.
+// Execute carries out a recovery plan and returns its subvolumes'
+// results (see Run).
 func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Result, error) {
+	out, err := Run(ctx, p, env, notify)
+	return out.Subvolumes, err
+}
+
+// Outcome is what a recovery run did, per component.
+type Outcome struct {
+	Subvolumes []Result        `json:"results,omitempty"`
+	Services   []ServiceResult `json:"services,omitempty"`
+}
+
+// Run carries out a recovery plan, journaling every step before and after
+// it runs: the subvolumes, then the services in the plan's order. Each
+// recovery stops at its first failed step (the others go on, but not what
+// comes after a failed one); a subvolume's target is touched only after its
+// clone was verified, a service's after its archive was, and existing
+// data is kept aside first.
+func Run(ctx context.Context, p *Plan, env Env, notify func(Event)) (Outcome, error) {
 	if notify == nil {
 		notify = func(Event) {}
 	}
 	run := fmt.Sprintf("%s-%d", time.Now().UTC().Format("20060102T150405.000"), os.Getpid())
 	j := env.Journal
 	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunStart, Command: "recover"}); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
-	x := &executor{ctx: ctx, env: env, run: run, notify: notify}
+	x := &executor{ctx: ctx, env: env, run: run, notify: notify, stamp: p.Now.Format(stampLayout), failed: map[string]bool{}}
 	var results []Result
 	var errs []error
 	for _, r := range p.Recoveries {
@@ -90,8 +105,13 @@ func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Resul
 		if err != nil {
 			res.Error = err.Error()
 			errs = append(errs, fmt.Errorf("recover %s: %w", r.Subvolume, err))
+			x.failed[r.Subvolume] = true
 		}
 		results = append(results, res)
+	}
+	svcResults, err := x.recoverServices(p)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	outcome := "ok"
 	if len(errs) > 0 {
@@ -100,7 +120,7 @@ func Execute(ctx context.Context, p *Plan, env Env, notify func(Event)) ([]Resul
 	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: outcome, Command: "recover"}); err != nil {
 		errs = append(errs, err)
 	}
-	return results, errors.Join(errs...)
+	return Outcome{Subvolumes: results, Services: svcResults}, errors.Join(errs...)
 }
 
 type executor struct {
@@ -108,6 +128,11 @@ type executor struct {
 	env    Env
 	run    string
 	notify func(Event)
+	// stamp dates what a service recovery keeps aside, as the plan shows.
+	stamp string
+	// failed names the components whose recovery failed in this run: what
+	// comes after them is not recovered.
+	failed map[string]bool
 }
 
 func (x *executor) recover1(r Recovery) (Result, error) {
@@ -209,14 +234,26 @@ func (x *executor) place(r Recovery, exchange bool) error {
 
 // step journals one step before and after it runs and reports it.
 func (x *executor) step(r Recovery, s Step, from, path, detail string, do func() error) error {
-	a := model.Action{Kind: model.KindRecover, Subvolume: r.Subvolume, Location: r.Location, Snapshot: r.Snapshot,
-		Path: path, External: r.External, Reason: string(s) + ": " + detail,
-		Recover: &model.RecoverStep{Step: string(s), From: from, SnapshotTime: r.SnapshotTime}}
+	return x.stepOf(component{r.Subvolume, r.Location, r.Snapshot, r.External, r.SnapshotTime}, s, from, path, detail, do)
+}
+
+// component is what a journaled step says about the thing recovered: a
+// subvolume or a service, and the copy it is recovered from.
+type component struct {
+	name, location, copy string
+	external             bool
+	copyTime             time.Time
+}
+
+func (x *executor) stepOf(c component, s Step, from, path, detail string, do func() error) error {
+	a := model.Action{Kind: model.KindRecover, Subvolume: c.name, Location: c.location, Snapshot: c.copy,
+		Path: path, External: c.external, Reason: string(s) + ": " + detail,
+		Recover: &model.RecoverStep{Step: string(s), From: from, SnapshotTime: c.copyTime}}
 	j := x.env.Journal
 	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: x.run, Phase: model.PhaseStart, Action: &a}); err != nil {
 		return err
 	}
-	x.notify(Event{Subvolume: r.Subvolume, Step: s, Phase: model.PhaseStart, Detail: detail})
+	x.notify(Event{Subvolume: c.name, Step: s, Phase: model.PhaseStart, Detail: detail})
 	start := time.Now()
 	err := x.ctx.Err()
 	if err == nil {
@@ -229,6 +266,6 @@ func (x *executor) step(r Recovery, s Step, from, path, detail string, do func()
 	if jerr := j.Append(e); jerr != nil {
 		return errors.Join(err, jerr)
 	}
-	x.notify(Event{Subvolume: r.Subvolume, Step: s, Phase: e.Phase, Detail: detail, Seconds: e.Seconds, Err: err, Error: e.Error})
+	x.notify(Event{Subvolume: c.name, Step: s, Phase: e.Phase, Detail: detail, Seconds: e.Seconds, Err: err, Error: e.Error})
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // WriteText prints the plan for a person to review: per subvolume, the
@@ -23,7 +25,79 @@ func (p *Plan) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  -/+ place      %s  (%s)\n", r.Target.Path, placeWhy(r.Target))
 	}
-	fmt.Fprintf(w, "\nRecover: %d subvolume(s).\n", len(p.Recoveries))
+	for _, r := range p.servicesInOrder() {
+		r.writeText(w)
+	}
+	if len(p.Aligned) > 0 {
+		fmt.Fprintf(w, "\nThe aligned set at %s:\n", p.At.Format("2006-01-02 15:04 MST"))
+		for _, a := range p.Aligned {
+			fmt.Fprintf(w, "  %-24s %-9s %-44s %s before\n", a.Name, a.Kind, a.Copy, span(a.Behind))
+			if a.Warning != "" {
+				fmt.Fprintf(w, "    ! %s\n", a.Warning)
+			}
+		}
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "! %s\n", warn)
+	}
+	if len(p.Order) > 1 {
+		fmt.Fprintf(w, "\nOrder: %s\n", strings.Join(p.Order, " → "))
+	}
+	fmt.Fprintf(w, "\nRecover: %d subvolume(s), %d service(s).\n", len(p.Recoveries), len(p.Services))
+}
+
+// servicesInOrder lists the service recoveries in the order they run.
+func (p *Plan) servicesInOrder() []ServiceRecovery {
+	var out []ServiceRecovery
+	for _, n := range p.Order {
+		for _, r := range p.Services {
+			if r.Service == n {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+func (r ServiceRecovery) writeText(w io.Writer) {
+	fmt.Fprintf(w, "%s  (%s) from %s on %s (%s)\n", r.Service, r.Kind, r.Archive, r.Location, r.Choice)
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  ! %s\n", warn)
+	}
+	fmt.Fprintf(w, "  +   restore    %s → beside %s  (its checksum and every member's verified, then read as %s reads it)\n",
+		r.Copy, targetList(r), r.Kind)
+	if len(r.Stop) > 0 {
+		fmt.Fprintf(w, "  ~   stop       %s\n", strings.Join(r.Stop, " "))
+	}
+	for _, t := range r.Targets {
+		if t.KeepAside != "" {
+			fmt.Fprintf(w, "  +   keep aside %s → %s  (never deleted by drsync)\n", t.Path, t.KeepAside)
+		}
+	}
+	for _, t := range r.Targets {
+		why := "replaced"
+		if t.State == TargetMissing {
+			why = "missing: recreated"
+		}
+		if r.Owner != "" {
+			why += ", owned by " + r.Owner
+		}
+		fmt.Fprintf(w, "  -/+ place      %s  (%s)\n", t.Path, why)
+	}
+	if len(r.Start) > 0 {
+		fmt.Fprintf(w, "  ~   start      %s\n", strings.Join(r.Start, " "))
+	}
+	fmt.Fprintf(w, "  ?   ready      %s  (on failure: the kept-aside data goes back and the service is started again)\n", readyWhat(r.Kind))
+}
+
+func readyWhat(kind string) string {
+	switch kind {
+	case "prometheus":
+		return "/-/ready, and a query returns series at the end of the restored range"
+	case "sqlite":
+		return "integrity_check on the live database, and every restored table present"
+	}
+	return "every restored file matches the archive's checksum"
 }
 
 func placeWhy(t Target) string {
@@ -34,4 +108,23 @@ func placeWhy(t Target) string {
 		return "empty: replaced"
 	}
 	return "replaced in one atomic exchange"
+}
+
+// span writes a distance in time as days, hours and minutes: "2d 30m".
+func span(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d <= 0 {
+		return "0m"
+	}
+	var parts []string
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if n := d / u.unit; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d%s", n, u.name))
+			d -= n * u.unit
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -1,3 +1,8 @@
+// Package recovery recovers whole subvolumes and services when a person
+// asks (drsync recover): a pure planner choosing the newest verified copy
+// of each (at or before a time, aligned across components, in a declared
+// order), an executor journaling every step, and the checklist that
+// verifies a recovery afterwards.
 package recovery
 
 import (
@@ -23,7 +28,8 @@ const stampLayout = "20060102T150405"
 
 // Request is what a person asked to recover.
 type Request struct {
-	// Names are the subvolumes to recover.
+	// Names are the subvolumes and services to recover. Empty with At
+	// set: every one (a point in time across components).
 	Names []string
 	// From names the snapshot to recover from (one subvolume only).
 	From string
@@ -120,8 +126,17 @@ type Recovery struct {
 
 // Plan is what a recover will do, for a person to review.
 type Plan struct {
-	Now        time.Time  `json:"now"`
-	Recoveries []Recovery `json:"recoveries"`
+	Now        time.Time         `json:"now"`
+	Recoveries []Recovery        `json:"recoveries"`
+	Services   []ServiceRecovery `json:"services,omitempty"`
+	// Order is every component's name in the order they are recovered:
+	// subvolumes, then services, each after what it names in after.
+	Order []string `json:"order"`
+	// At and Aligned are the point in time asked for with --at and the
+	// copy chosen for each component.
+	At       time.Time `json:"at,omitzero"`
+	Aligned  []Aligned `json:"aligned,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
 }
 
 // Input is everything the planner reads: plain values, so a test builds
@@ -146,36 +161,84 @@ func TargetPath(d *schema.Desired, name, to string) string {
 // Compute plans a recovery: pure, deterministic for its input. Every
 // problem is reported, each naming its subvolume.
 func Compute(in Input, req Request) (*Plan, error) {
-	p := &Plan{Now: req.Now}
+	p := &Plan{Now: req.Now, At: req.At}
 	var errs []error
 	if req.From != "" && len(req.Names) != 1 {
-		errs = append(errs, fmt.Errorf("--from names one snapshot: recover one subvolume at a time"))
+		errs = append(errs, fmt.Errorf("--from names one snapshot or archive: recover one subvolume or service at a time"))
 	}
-	if len(req.Names) == 0 {
-		errs = append(errs, fmt.Errorf("name at least one subvolume to recover"))
+	names := req.Names
+	implicit := len(names) == 0 && !req.At.IsZero()
+	if implicit {
+		names, p.Warnings = everyComponent(in.Desired, req)
 	}
-	for _, name := range req.Names {
-		r, err := plan1(in, req, name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("recover %s: %w", name, err))
+	var planned []string
+	if len(names) == 0 {
+		errs = append(errs, fmt.Errorf("name at least one subvolume or service to recover, or a time with --at"))
+	}
+	for _, name := range names {
+		if svc := in.Desired.Services[name]; svc != nil {
+			r, err := planService1(in, req, svc)
+			switch {
+			case implicit && isNoCopy(err):
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s is left out: %v", name, err))
+			case err != nil:
+				errs = append(errs, fmt.Errorf("recover %s: %w", name, err))
+			default:
+				p.Services = append(p.Services, r)
+				planned = append(planned, name)
+			}
 			continue
 		}
-		p.Recoveries = append(p.Recoveries, r)
+		r, err := plan1(in, req, name)
+		switch {
+		case implicit && isNoCopy(err):
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is left out: %v", name, err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("recover %s: %w", name, err))
+		default:
+			p.Recoveries = append(p.Recoveries, r)
+			planned = append(planned, name)
+		}
+	}
+	if len(planned) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("nothing to recover: %s", strings.Join(p.Warnings, "; ")))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	p.Order = in.Desired.RecoveryOrder(planned)
+	if !req.At.IsZero() {
+		p.Aligned = align(in.Desired, p, req.At)
+	}
 	return p, nil
+}
+
+// everyComponent is what a point-in-time recovery without names covers:
+// every subvolume and service, but the root filesystem only into --to (it
+// cannot be swapped under the running system).
+func everyComponent(d *schema.Desired, req Request) (names, warnings []string) {
+	for _, n := range d.SubvolumeNames() {
+		if d.Subvolumes[n].Source == "/" && req.To == "" {
+			warnings = append(warnings, fmt.Sprintf("%s (/) is left out: recover it into a mounted new root with drsync recover %s --at TIME --to DIR", n, n))
+			continue
+		}
+		names = append(names, n)
+	}
+	if req.To == "" {
+		names = append(names, d.ServiceNames()...)
+	}
+	return names, warnings
 }
 
 func plan1(in Input, req Request, name string) (Recovery, error) {
 	d := in.Desired
 	s := d.Subvolumes[name]
 	if s == nil {
-		if d.Services[name] != nil {
-			return Recovery{}, fmt.Errorf("%s is a service; drsync recover restores subvolumes", name)
-		}
-		return Recovery{}, fmt.Errorf("no subvolume %s is declared", name)
+		return Recovery{}, fmt.Errorf("no subvolume or service %s is declared", name)
+	}
+	if s.Source == "/" && req.To == "" {
+		return Recovery{}, fmt.Errorf("its source is / , the running system's root, which cannot be swapped under it: " +
+			"from a live system, mount the new root filesystem and recover into it with --to DIR (runbook DR-001)")
 	}
 	c, choice, err := choose(in, req, s)
 	if err != nil {
@@ -274,9 +337,23 @@ func copies(d *schema.Desired, o *model.Observed, s *schema.Subvolume) []copyRef
 
 func choose(in Input, req Request, s *schema.Subvolume) (copyRef, Choice, error) {
 	all := copies(in.Desired, in.Observed, s)
-	verified := in.Verified[s.Name]
 	if len(all) == 0 {
-		return copyRef{}, Choice{}, fmt.Errorf("no copy to recover from: no local snapshot, and no replica on a present drive")
+		return copyRef{}, Choice{}, noCopyError{errors.New("no copy to recover from: no local snapshot, and no replica on a present drive")}
+	}
+	return pick(all, in.Verified[s.Name], req, "snapshot")
+}
+
+// noCopyError marks a component with no copy to recover from (at or
+// before --at): a point-in-time recovery of every component leaves it out.
+type noCopyError struct{ error }
+
+func isNoCopy(err error) bool { var n noCopyError; return errors.As(err, &n) }
+
+// pick chooses among a component's copies (oldest first, at least one):
+// the one --from names, else the newest verified one (at or before --at).
+func pick(all []copyRef, verified map[string]time.Time, req Request, what string) (copyRef, Choice, error) {
+	if len(all) == 0 {
+		return copyRef{}, Choice{}, noCopyError{fmt.Errorf("no %s to recover from, locally or on a present drive", what)}
 	}
 	if req.From != "" {
 		for _, c := range all {
@@ -284,7 +361,7 @@ func choose(in Input, req Request, s *schema.Subvolume) (copyRef, Choice, error)
 				return c, Choice{Rule: RuleFrom, Verified: verified[c.Name]}, nil
 			}
 		}
-		return copyRef{}, Choice{}, fmt.Errorf("--from %s: no such snapshot locally or on a present drive (newest: %s)", req.From, all[len(all)-1].Name)
+		return copyRef{}, Choice{}, fmt.Errorf("--from %s: no such %s locally or on a present drive (newest: %s)", req.From, what, all[len(all)-1].Name)
 	}
 	choice := Choice{Rule: RuleNewestVerified}
 	if !req.At.IsZero() {
@@ -309,7 +386,7 @@ func choose(in Input, req Request, s *schema.Subvolume) (copyRef, Choice, error)
 		when = " at or before " + req.At.Format("2006-01-02 15:04")
 	}
 	if newest == nil {
-		return copyRef{}, Choice{}, fmt.Errorf("no copy%s (oldest: %s)", when, all[0].Name)
+		return copyRef{}, Choice{}, noCopyError{fmt.Errorf("no copy%s (oldest: %s)", when, all[0].Name)}
 	}
 	return copyRef{}, Choice{}, fmt.Errorf("no copy%s was verified by a restore test or drill; the newest is %s: recover it with --from %s if you trust it",
 		when, newest.Name, newest.Name)

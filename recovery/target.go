@@ -106,3 +106,21 @@ func removeEmptyDir(staging string) error {
 	}
 	return nil
 }
+
+// ObserveServiceTarget says what is at a service's data path: nothing, a
+// symlink (never followed or replaced), or data, to be kept aside.
+func ObserveServiceTarget(path string) (Target, error) {
+	t := Target{Path: path}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		t.State = TargetMissing
+	case err != nil:
+		return t, fmt.Errorf("service data %s: %w", path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t.State = TargetSymlink
+	default:
+		t.State = TargetData
+	}
+	return t, nil
+}

@@ -156,7 +156,7 @@ or
 			labels:      map[string]string{"location_name": name},
 		})
 	}
-	return out
+	return append(out, rehearsalAlerts(in)...)
 }
 
 // proof names one kind of proof of recovery in its pair of alerts.
@@ -434,6 +434,8 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		add("ExternalDriveNotSeen "+name+": never seen", a, dl, []seriesSpec{ivs}, fromStartTiming)
 	}
 
+	groups = append(groups, rehearsalAlertTests(in, byName, host)...)
+
 	tf := testFile{
 		RuleFiles:          []string{filepath.Base(in.Desired.Generate.AlertRules)},
 		EvaluationInterval: promDuration(step),
@@ -541,6 +543,9 @@ func expand(tmpl string, labels map[string]string) string {
 func expandRunbook(in Input, tmpl string, labels map[string]string) string {
 	if !strings.Contains(tmpl, "{{") {
 		return tmpl
+	}
+	if id, ok := labels["runbook"]; ok {
+		return runbookPath(in, runbookFileByID(id))
 	}
 	return runbookPath(in, runbookFor(in.Desired, in.Desired.Subvolumes[labels["subvolume"]]))
 }

@@ -104,8 +104,22 @@ func TestAlertAnnotations(t *testing.T) {
 		if a.summary == "" || a.description == "" || a.runbook == "" {
 			t.Errorf("%s lacks summary, description or runbook", a.name)
 		}
-		if a.name != "ExternalDriveNotSeen" && !strings.Contains(a.summary, "{{ $labels.subvolume }}") {
-			t.Errorf("%s summary does not name the subvolume: %q", a.name, a.summary)
+		subject := "{{ $labels.subvolume }}"
+		switch {
+		case a.name == "ExternalDriveNotSeen":
+			continue
+		case strings.HasPrefix(a.name, "Rehearsal"):
+			subject = "{{ $labels.runbook }}"
+		}
+		if !strings.Contains(a.summary, subject) {
+			t.Errorf("%s summary does not name its subject %s: %q", a.name, subject, a.summary)
+		}
+	}
+	// A rehearsal alert links the runbook it is about.
+	for _, id := range RunbookIDs() {
+		got := expandRunbook(in, rehearsalRunbook(in), map[string]string{"runbook": id})
+		if !strings.HasPrefix(filepath.Base(got), id+"-") {
+			t.Errorf("runbook of a %s rehearsal = %s", id, got)
 		}
 	}
 	// htpc-home is on the system disk, subvol1-docs in the pool.

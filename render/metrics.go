@@ -71,6 +71,7 @@ var allMetrics = []*prometheus.Desc{
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
 	mCoverageTarget, mCoverageWindow, mCoverage,
+	mRehearsalInterval, mRehearsalSuccess, mRehearsalLastRun, mRehearsalLastOK, mRehearsalDuration, mRehearsalBytes,
 }
 
 // reconcileResults are the results an apply run can have; each gets a
@@ -181,6 +182,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mLastResult, boolean(res == r.LastResult), res)
 		}
 	}
+	collectRehearsals(in, gauge)
 }
 
 // constMetric turns a mismatch between labels and descriptor into an

@@ -103,7 +103,7 @@ func TestMetricsDeterministic(t *testing.T) {
 
 func TestRegistryNothingKnown(t *testing.T) {
 	in := fixedInput(t)
-	in.Subvolumes, in.Reconcile, in.ExternalSeen = nil, ReconcileStatus{}, nil
+	in.Subvolumes, in.Reconcile, in.ExternalSeen, in.Rehearsals = nil, ReconcileStatus{}, nil, nil
 	reg, err := Registry(in)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,8 @@ func TestRegistryNothingKnown(t *testing.T) {
 	}
 	want := []string{"backup_rpo_target_seconds", "backup_rto_target_seconds", "backup_restore_test_interval_seconds",
 		"backup_drill_interval_seconds", "backup_schedule_interval_seconds", "backup_external_drive_interval_seconds",
-		"backup_coverage_target_ratio", "backup_coverage_window_seconds"}
+		"backup_coverage_target_ratio", "backup_coverage_window_seconds",
+		"backup_rehearsal_interval_seconds"}
 	if len(got) != len(want) {
 		t.Errorf("families with nothing known: %v, want only the targets %v", got, want)
 	}

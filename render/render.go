@@ -28,6 +28,9 @@ type Input struct {
 	// found the drive mounted. The newest replica on a drive also proves it
 	// was there, so a drive missing here is still dated by its replicas.
 	ExternalSeen map[string]time.Time
+	// Rehearsals are the runbooks' newest rehearsals, by runbook (DR-001…);
+	// a runbook missing here was never rehearsed.
+	Rehearsals map[string]RehearsalEvidence
 }
 
 // SubvolumeStatus is the recorded evidence about one subvolume.

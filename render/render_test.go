@@ -99,6 +99,12 @@ func fixedInput(t testing.TB) Input {
 			LastRun: ago(11 * time.Hour), LastDuration: 61 * time.Minute, LastResult: "ok",
 		},
 		ExternalSeen: map[string]time.Time{"WD-18TB": ago(10 * time.Hour)},
+		// DR-002 passed; DR-004 failed and never passed; DR-001 and DR-003
+		// were never rehearsed.
+		Rehearsals: map[string]RehearsalEvidence{
+			"DR-002": {Time: ago(40 * day), Passed: true, Duration: 3*time.Minute + 40*time.Second, Bytes: 1_600_000_000, LastSuccess: ago(40 * day)},
+			"DR-004": {Time: ago(3 * day), Passed: false, Duration: 50 * time.Second},
+		},
 	}
 }
 

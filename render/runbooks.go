@@ -44,6 +44,9 @@ type runbookData struct {
 	WatchService string
 	// Header lines of the design documents' template.
 	RTOTarget, RPOTarget, LastTested, SuccessRate string
+	// LastRehearsed is the runbook's own evidence: its newest rehearsal
+	// on a sandbox (drsync rehearse), or "never rehearsed".
+	LastRehearsed string
 	// Subvolumes are those this scenario restores, tier by tier.
 	Subvolumes []rbSubvolume
 	// Unproven and Failing name covered subvolumes never tested, or whose
@@ -72,6 +75,12 @@ type rbSubvolume struct {
 	// NewestReplica and NewestLocal name the newest copies on record.
 	NewestReplica, NewestLocal string
 	Restore                    string // scratch directory for restores
+	// System is set for the subvolume of "/" (under the root tag), which
+	// is recovered from a live system into NewRoot, the new root
+	// filesystem's mount point (under the root tag too, so a rehearsal's
+	// sandbox runs the same command).
+	System  bool
+	NewRoot string
 	// Drsync and Desired repeat the command and file for templates
 	// executed with a subvolume as their data.
 	Drsync, Desired string
@@ -124,6 +133,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
 		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
+		LastRehearsed: lastRehearsed(in, sc.id),
 	}
 	var sumRTO, maxRPO time.Duration
 	tiers := map[string]bool{}
@@ -232,6 +242,8 @@ func rbView(in Input, s subvolume) rbSubvolume {
 		Verified:      "**no verified snapshot**",
 		Drsync:        shellwords.Quote(d.Generate.Binary),
 		Desired:       d.Generate.DesiredFile,
+		System:        s.Source == filepath.Join("/", d.Root),
+		NewRoot:       filepath.Join("/", d.Root, "mnt", "newroot"),
 	}
 	if s.External != nil {
 		r.External = s.External.Location
@@ -341,4 +353,42 @@ func generated(in Input) string {
 		return "no recorded run yet"
 	}
 	return "the run of " + in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
+}
+
+// RunbookIDs are the runbooks' identifiers, DR-001 to DR-004.
+func RunbookIDs() []string {
+	ids := make([]string, len(scenarios))
+	for i, sc := range scenarios {
+		ids[i] = sc.id
+	}
+	return ids
+}
+
+// RunbookByID picks a runbook out of what Runbooks rendered.
+func RunbookByID(books map[string][]byte, id string) ([]byte, bool) {
+	for _, sc := range scenarios {
+		if sc.id == id {
+			md, ok := books[sc.file]
+			return md, ok
+		}
+	}
+	return nil, false
+}
+
+// RunbookSubvolumes names the subvolumes a whole-subvolume runbook
+// restores (DR-001: the system disk's, DR-002: the pools', DR-004: all);
+// none for DR-003, which restores paths.
+func RunbookSubvolumes(d *schema.Desired, id string) []string {
+	var out []string
+	for _, sc := range scenarios {
+		if sc.id != id || sc.file == runbookDeletion {
+			continue
+		}
+		for _, name := range d.SubvolumeNames() {
+			if sc.covers(d, d.Subvolumes[name]) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }

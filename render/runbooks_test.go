@@ -218,8 +218,11 @@ func TestRunbookCommandsQuoted(t *testing.T) {
 			if i := slices.Index(c, "-f"); i < 0 || i+1 == len(c) || c[i+1] != d.Generate.DesiredFile {
 				t.Errorf("%s: %q does not pass -f %q", name, c, d.Generate.DesiredFile)
 			}
-			// A file restore goes to scratch; recover --to is a new root on purpose.
-			if i := slices.Index(c, "--to"); i >= 0 && c[1] == "restore" && !strings.HasPrefix(c[i+1], d.Restore.Scratch) {
+			// A file restore goes to scratch, or back where it was lost,
+			// never over anything (no --force); recover --to is a new root
+			// on purpose.
+			if i := slices.Index(c, "--to"); i >= 0 && c[1] == "restore" && !strings.HasPrefix(c[i+1], d.Restore.Scratch) &&
+				(c[i+1] != "$LOST_DIR" || slices.Contains(c, "--force")) {
 				t.Errorf("%s: %q restores outside the scratch %q", name, c, d.Restore.Scratch)
 			}
 		}

@@ -95,7 +95,7 @@ func LoadHost(path string, tags []string, host string) (*Desired, error) {
 		return nil, &Error{Problems: []Problem{{Pos: startOf(path, user),
 			Message: "declares no subvolumes and no services: nothing to back up (is this the desired state?)"}}}
 	}
-	if probs := append(append(append(references(v, user), targetReferences(v)...), d.check(v, user)...), d.checkAlerting(v)...); len(probs) > 0 {
+	if probs := append(append(append(references(v, user), targetReferences(v)...), d.check(v, user)...), append(d.checkAlerting(v), d.checkRecovery(v, user)...)...); len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &Error{Problems: probs}
 	}

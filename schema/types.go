@@ -17,6 +17,8 @@ type Desired struct {
 	Alerting   *Alerting             `json:"alerting,omitempty"`
 	Pings      map[string]Ping       `json:"pings,omitempty"`
 	Targets    map[string]Target     `json:"targets,omitempty"`
+	// Rehearsals are the runbooks' rehearsal cadences, by runbook (DR-001…).
+	Rehearsals map[string]Rehearsal `json:"rehearsals,omitempty"`
 
 	// Source names the files the state was loaded from, for messages.
 	Source string `json:"-"`
@@ -81,6 +83,11 @@ type Shrink struct {
 }
 
 type Drill struct {
+	Every Duration `json:"every"`
+}
+
+// Rehearsal is how often a runbook is rehearsed on a sandbox.
+type Rehearsal struct {
 	Every Duration `json:"every"`
 }
 
@@ -174,6 +181,14 @@ type Service struct {
 	DataDir  string                   `json:"dataDir,omitempty"`
 	Database string                   `json:"database,omitempty"`
 	Paths    []string                 `json:"paths,omitempty"`
+	// Unit, or Stop and Start, say how a recovery stops and starts the
+	// service; Owner (uid:gid) is given to a restored TSDB; After names
+	// the components a point-in-time recovery restores first.
+	Unit  string   `json:"unit,omitempty"`
+	Stop  []string `json:"stop,omitempty"`
+	Start []string `json:"start,omitempty"`
+	Owner string   `json:"owner,omitempty"`
+	After []string `json:"after,omitempty"`
 }
 
 // Service kinds.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,10 +181,6 @@ func plainSandbox(ctx context.Context, file, root string, tags ...string) (*sche
 
 // freePrometheusTag points the example's Prometheus at a free loopback port.
 func freePrometheusTag() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return "prometheus_url=http://" + l.Addr().String(), nil
+	url, err := sandbox.FreeLoopbackURL()
+	return "prometheus_url=" + url, err
 }

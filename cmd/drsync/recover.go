@@ -15,7 +15,7 @@ import (
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/internal/termtext"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/recovery/pathrestore"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -61,20 +61,20 @@ func resolvePath(g *globalOptions, path string) (*schema.Desired, *model.Observe
 	for name, s := range d.Subvolumes {
 		sources[name] = s.Source
 	}
-	targets, err := recovery.Resolve(sources, path)
+	targets, err := pathrestore.Resolve(sources, path)
 	return d, obs, targets, err
 }
 
-func snapshotsOf(d *schema.Desired, obs *model.Observed, name string) []recovery.Snapshot {
+func snapshotsOf(d *schema.Desired, obs *model.Observed, name string) []pathrestore.Snapshot {
 	s, st := d.Subvolumes[name], obs.Subvolumes[name]
-	var out []recovery.Snapshot
+	var out []pathrestore.Snapshot
 	for _, l := range st.Local {
-		out = append(out, recovery.Snapshot{Name: l.Name, Location: s.Snapshots.Location, Time: l.Time,
+		out = append(out, pathrestore.Snapshot{Name: l.Name, Location: s.Snapshots.Location, Time: l.Time,
 			Path: filepath.Join(d.SnapshotDir(s.Snapshots.Location, name), l.Name)})
 	}
 	if s.External != nil {
 		for _, r := range model.Replicas(st.External) {
-			out = append(out, recovery.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
+			out = append(out, pathrestore.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
 				Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
 		}
 	}
@@ -100,13 +100,13 @@ func runFind(g *globalOptions, path string) error {
 		return err
 	}
 	type found struct {
-		Subvolume string          `json:"subvolume"`
-		Path      string          `json:"path"`
-		Copies    []recovery.Copy `json:"copies"`
+		Subvolume string             `json:"subvolume"`
+		Path      string             `json:"path"`
+		Copies    []pathrestore.Copy `json:"copies"`
 	}
 	var all []found
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		copies, err := recovery.Find(snapshotsOf(d, obs, name), targets[name])
+		copies, err := pathrestore.Find(snapshotsOf(d, obs, name), targets[name])
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if !ok || d.Subvolumes[subvol] == nil {
 		return fmt.Errorf("--from %s: not a snapshot of a subvolume holding %s", o.from, o.path)
 	}
-	var snap *recovery.Snapshot
+	var snap *pathrestore.Snapshot
 	for _, s := range snapshotsOf(d, obs, subvol) {
 		if s.Name == o.from && (snap == nil || !d.Locations[s.Location].External) {
 			s := s
@@ -166,7 +166,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if o.to != "" {
 		dest = filepath.Join(o.to, filepath.Base(rel))
 	}
-	rep, err := recovery.Restore(ctx, snap.Path, rel, dest, o.force)
+	rep, err := pathrestore.Restore(ctx, snap.Path, rel, dest, o.force)
 	if err != nil {
 		return err
 	}

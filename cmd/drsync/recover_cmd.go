@@ -13,6 +13,7 @@ import (
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -27,8 +28,8 @@ type recoverOptions struct {
 func newRecoverCommand(g *globalOptions) *cobra.Command {
 	var o recoverOptions
 	cmd := &cobra.Command{
-		Use:   "recover NAME...",
-		Short: "Recover whole subvolumes from their newest verified copy into their sources, verified",
+		Use:   "recover [NAME...]",
+		Short: "Recover whole subvolumes and services from their newest verified copies, verified",
 		Long: "Recovers each named subvolume from its newest verified copy (--from SNAPSHOT, or --at TIME for the newest " +
 			"verified copy taken at or before TIME): a local snapshot, or the replica on the drive, which is first " +
 			"received back into the snapshot directory so the next apply sends incrementally. The target (the " +
@@ -36,7 +37,13 @@ func newRecoverCommand(g *globalOptions) *cobra.Command {
 			"file with it before it takes the target's place. A source holding data is kept aside first as the " +
 			"read-only snapshot NAME.pre-recover-TIME in its snapshot directory (never pruned by drsync). Shows the " +
 			"plan and asks on a terminal; --auto-approve for scripts.\n\n" +
-			"--verify-only checks the named subvolumes (default: all) without changing anything.\n" +
+			"A service is recovered from its newest verified archive (--from ARCHIVE, --at TIME), the local one or its " +
+			"copy on the drive: the archive is verified and restored beside the data, the service stopped (its unit, or " +
+			"its stop command), the current data kept aside as PATH.pre-recover-TIME, the restored data moved in, the " +
+			"service started and checked ready; when it is not, the kept-aside data goes back and it is started again.\n\n" +
+			"--at TIME without names recovers every subvolume and service to the newest verified copies at or before " +
+			"TIME, showing how far each lies from TIME, in the order the services' after fields declare.\n\n" +
+			"--verify-only checks the named subvolumes and services (default: all) without changing anything.\n" +
 			"--accept-source accepts a source that looks wiped or replaced as it is, so prunes resume.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRecover(cmd.Context(), g, o, args)
@@ -55,9 +62,10 @@ func newRecoverCommand(g *globalOptions) *cobra.Command {
 
 // recoverReport is recover's --json output.
 type recoverReport struct {
-	Plan    *recovery.Plan    `json:"plan"`
-	Results []recovery.Result `json:"results,omitempty"`
-	Error   string            `json:"error,omitempty"`
+	Plan     *recovery.Plan           `json:"plan"`
+	Results  []recovery.Result        `json:"results,omitempty"`
+	Services []recovery.ServiceResult `json:"services,omitempty"`
+	Error    string                   `json:"error,omitempty"`
 }
 
 func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names []string) error {
@@ -72,8 +80,9 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	if o.verifyOnly {
 		return runVerifyRecovery(ctx, g, d, names)
 	}
-	if len(names) == 0 {
-		return fmt.Errorf("name the subvolumes to recover (declared: %s)", strings.Join(d.SubvolumeNames(), ", "))
+	if len(names) == 0 && o.at == "" {
+		return fmt.Errorf("name the subvolumes or services to recover, or a time with --at (declared: %s)",
+			strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 	}
 	if o.acceptSource {
 		return runAcceptSource(g, d, names, now)
@@ -112,13 +121,13 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			return err
 		}
 	}
-	results, err := recovery.Execute(ctx, p, recovery.Env{Storage: st, Journal: j}, func(e recovery.Event) {
+	out, err := recovery.Run(ctx, p, recovery.Env{Storage: st, Journal: j}, func(e recovery.Event) {
 		if !g.json {
 			printRecoverEvent(g, e)
 		}
 	})
 	if g.json {
-		rep := recoverReport{Plan: p, Results: results}
+		rep := recoverReport{Plan: p, Results: out.Subvolumes, Services: out.Services}
 		if err != nil {
 			rep.Error = err.Error()
 		}
@@ -131,7 +140,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 		return nil
 	}
 	fmt.Fprintln(g.stdout)
-	for _, r := range results {
+	for _, r := range out.Subvolumes {
 		if r.Error != "" {
 			fmt.Fprintf(g.stdout, "✗ %s: %s\n", r.Subvolume, r.Error)
 			continue
@@ -142,7 +151,28 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			fmt.Fprintf(g.stdout, "  the previous source is kept as %s (read-only; delete it by hand when done)\n", r.KeptAside)
 		}
 	}
+	printServiceResults(g, out.Services)
 	return err
+}
+
+func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
+	for _, r := range results {
+		if r.Before != "" {
+			fmt.Fprintf(g.stdout, "  %s before: %s\n", r.Service, r.Before)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(g.stdout, "✗ %s: %s\n", r.Service, r.Error)
+			for _, c := range r.FailedCopies {
+				fmt.Fprintf(g.stdout, "  the restored copy that failed is kept as %s for inspection\n", c)
+			}
+			continue
+		}
+		fmt.Fprintf(g.stdout, "✓ recovered %s from %s: %s, %s verified; %s (%s)\n", r.Service, r.Archive,
+			humane.Count(r.Files, "file"), humane.Bytes(r.Bytes), r.Ready, humane.Rounded(humane.Seconds(r.Seconds)))
+		for _, k := range r.KeptAside {
+			fmt.Fprintf(g.stdout, "  the previous data is kept as %s (delete it by hand when done)\n", k)
+		}
+	}
 }
 
 // planRecovery observes what a recovery reads and writes and plans it.
@@ -160,7 +190,19 @@ func planRecovery(g *globalOptions, d *schema.Desired, st recovery.Storage, req 
 		return nil, nil, err
 	}
 	in := recovery.Input{Desired: d, Observed: obs, Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
-	for _, name := range req.Names {
+	names := req.Names
+	if len(names) == 0 {
+		names = append(d.SubvolumeNames(), d.ServiceNames()...)
+	}
+	for _, name := range names {
+		if svc := d.Services[name]; svc != nil {
+			for _, path := range svcrestore.LivePaths(svc) {
+				if in.Targets[path], err = recovery.ObserveServiceTarget(path); err != nil {
+					return nil, nil, err
+				}
+			}
+			continue
+		}
 		if d.Subvolumes[name] == nil {
 			continue // Compute names it
 		}
@@ -192,14 +234,21 @@ func parseTimeFlag(flag, s string) (time.Time, error) {
 }
 
 // runVerifyRecovery is recover --verify-only: the checklist of each named
-// subvolume (default: all); exit 1 when any check fails.
+// subvolume and service (default: all); exit 1 when any check fails.
 func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
 	if len(names) == 0 {
-		names = d.SubvolumeNames()
+		names = append(d.SubvolumeNames(), d.ServiceNames()...)
 	}
+	var subvolumes, services []string
 	for _, n := range names {
-		if d.Subvolumes[n] == nil {
-			return fmt.Errorf("%s: not a declared subvolume (declared: %s)", n, strings.Join(d.SubvolumeNames(), ", "))
+		switch {
+		case d.Subvolumes[n] != nil:
+			subvolumes = append(subvolumes, n)
+		case d.Services[n] != nil:
+			services = append(services, n)
+		default:
+			return fmt.Errorf("%s: not a declared subvolume or service (declared: %s)", n,
+				strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 		}
 	}
 	obs, err := observe(g, d, time.Now())
@@ -214,7 +263,7 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	if err != nil {
 		return err
 	}
-	lists := recovery.VerifyState(ctx, d, obs, entries, names)
+	lists := append(recovery.VerifyState(ctx, d, obs, entries, subvolumes), recovery.VerifyServices(ctx, d, entries, services)...)
 	failed := false
 	for _, c := range lists {
 		failed = failed || c.Result == model.ResultFail
@@ -226,7 +275,7 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	} else {
 		marks := map[string]string{model.ResultPass: "✓", model.ResultFail: "✗", model.ResultSkip: "-"}
 		for _, c := range lists {
-			fmt.Fprintf(g.stdout, "%s  %s\n", c.Subvolume, strings.ToUpper(c.Result))
+			fmt.Fprintf(g.stdout, "%s  %s\n", c.Name(), strings.ToUpper(c.Result))
 			for _, k := range c.Checks {
 				fmt.Fprintf(g.stdout, "  %s %-12s %s\n", marks[k.Result], k.Name, k.Detail)
 			}

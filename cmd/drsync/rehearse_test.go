@@ -2,50 +2,133 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/sandbox"
 )
 
-// TestRehearseDR002 rehearses DR-002 on the homelab example on real
-// loop-mounted btrfs: sandbox up, apply, the pool's sources and local
-// snapshots destroyed, the runbook's drsync commands run, sandbox down.
-func TestRehearseDR002(t *testing.T) {
+var homelab = filepath.Join("..", "..", "examples", "desired", "homelab.cue")
+
+// TestRehearseHomelab rehearses every runbook on the homelab example on
+// real loop-mounted btrfs: sandbox up, apply, the disaster, the runbook's
+// drsync commands, the data compared, sandbox down. DR-004 fails until
+// drsync can recover from an off-site copy, and says why. Each outcome is
+// journaled in the state directory of the desired state as given (its
+// root tag), not in the sandbox's.
+func TestRehearseHomelab(t *testing.T) {
 	if err := sandbox.Available(); err != nil {
 		t.Skip(err)
 	}
-	out := rehearse(t, "DR-002", "-f", filepath.Join("..", "..", "examples", "desired", "homelab.cue"))
-	for _, name := range []string{"subvol1-docs", "subvol2-pics", "subvol3-opptak", "subvol7-containers"} {
-		if !strings.Contains(out, "✓ recovered "+name+" from ") || !strings.Contains(out, name+"  PASS") {
-			t.Errorf("%s was not recovered and checked:\n%s", name, out)
+	user := t.TempDir()
+	cases := []struct {
+		runbook string
+		pass    bool
+		want    []string
+	}{
+		{"DR-001", true, []string{"✓ recovered htpc-home from ", "✓ recovered htpc-root from ", "htpc-home  PASS",
+			"2 subvolumes (htpc-home, htpc-root) recovered", "next sends incremental for htpc-home",
+			"htpc-root recovered --to a new root"}},
+		{"DR-002", true, []string{"✓ recovered subvol1-docs from ", "subvol7-containers  PASS",
+			"4 subvolumes (subvol1-docs, subvol2-pics, subvol3-opptak, subvol7-containers) recovered",
+			"services not staged or checked"}},
+		{"DR-003", true, []string{"is deleted", "$ drsync find ", "restored ", "its content equal to the deleted file's"}},
+		{"DR-004", false, []string{"the runbook has no drsync recover command for htpc-home",
+			"without an off-site copy a total loss is not recoverable"}},
+	}
+	for _, c := range cases {
+		t.Run(c.runbook, func(t *testing.T) {
+			out, code := rehearseRun(t, c.runbook, "-f", homelab, "-t", "root="+user)
+			if (code == exitOK) != c.pass {
+				t.Fatalf("exit %d, want pass=%v:\n%s", code, c.pass, out)
+			}
+			verdict := map[bool]string{true: "PASS", false: "FAIL"}[c.pass]
+			for _, w := range append(c.want, "Rehearsal "+c.runbook+": "+verdict) {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	got, _, err := evidence.Load(filepath.Join(user, "var", "lib", "drsync"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		r := got[c.runbook]
+		if r.Last.Passed != c.pass || r.Last.Seconds <= 0 || (c.pass && r.Last.Bytes <= 0) || (r.LastSuccess != nil) != c.pass {
+			t.Errorf("%s journaled as %+v", c.runbook, r)
 		}
 	}
-	if !strings.Contains(out, "Rehearsal DR-002: PASS") {
-		t.Errorf("rehearsal:\n%s", out)
-	}
 }
 
-// The same on plain directories, and the runbooks not rehearsed yet.
+// The same on plain directories, and a runbook that does not exist.
 func TestRehearsePlain(t *testing.T) {
-	out := rehearse(t, "DR-002", "-f", filepath.Join("..", "..", "testdata", "desired", "small.cue"), "--storage", "dir")
-	if !strings.Contains(out, "✓ recovered docs") || !strings.Contains(out, "✓ recovered media") || !strings.Contains(out, "Rehearsal DR-002: PASS") {
-		t.Errorf("rehearsal:\n%s", out)
+	small := filepath.Join("..", "..", "testdata", "desired", "small.cue")
+	user := t.TempDir()
+	out, code := rehearseRun(t, "DR-002", "-f", small, "-t", "root="+user, "--storage", "dir")
+	if code != exitOK || !strings.Contains(out, "✓ recovered docs") || !strings.Contains(out, "✓ recovered media") ||
+		!strings.Contains(out, "Rehearsal DR-002: PASS") {
+		t.Errorf("rehearse DR-002: exit %d\n%s", code, out)
+	}
+	out, code = rehearseRun(t, "DR-003", "-f", small, "-t", "root="+user, "--storage", "dir")
+	if code != exitOK || !strings.Contains(out, "Rehearsal DR-003: PASS") {
+		t.Errorf("rehearse DR-003: exit %d\n%s", code, out)
+	}
+	// The evidence reaches the user's own runbooks and metrics, from the
+	// user's state directory.
+	out = generated(t, "-f", small, "-t", "root="+user, "--storage", "dir")
+	today := time.Now().Format("2006-01-02")
+	for _, want := range []string{
+		`DR-002-btrfs-pool-corruption\.md: \*\*Last Rehearsed:\*\* ` + today + `, \d+ min for \d`,
+		`DR-003-accidental-deletion\.md: \*\*Last Rehearsed:\*\* ` + today + `, \d+ min for \d`,
+		`DR-001-system-ssd-failure\.md: \*\*Last Rehearsed:\*\* \*\*never rehearsed\*\*`,
+		`drsync\.prom: backup_rehearsal_success\{runbook="DR-002"\} 1`,
+		`drsync\.prom: backup_rehearsal_success\{runbook="DR-003"\} 1`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("generated files lack %s:\n%s", want, out)
+		}
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"rehearse", "DR-004", "-f", "x.cue"}, nil, &stdout, &stderr); code != exitError ||
-		!strings.Contains(stderr.String(), "only DR-002 can be rehearsed so far") {
-		t.Errorf("rehearse DR-004: exit %d, %s", code, stderr.String())
+	if code := run([]string{"rehearse", "DR-009", "-f", small}, nil, &stdout, &stderr); code != exitError ||
+		!strings.Contains(stderr.String(), "rehearse DR-009: no such runbook (runbooks: DR-001, DR-002, DR-003, DR-004)") {
+		t.Errorf("rehearse DR-009: exit %d, %s", code, stderr.String())
 	}
 }
 
-func rehearse(t *testing.T, args ...string) string {
+// generated runs drsync generate and returns the lines of the runbooks
+// and metrics it wrote, each prefixed with its file's name.
+func generated(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run(append([]string{"generate", "--out", dir}, args...), nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("generate: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	var out strings.Builder
+	filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && (strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".prom")) {
+			b, _ := os.ReadFile(path)
+			for _, line := range strings.Split(string(b), "\n") {
+				fmt.Fprintf(&out, "%s: %s\n", filepath.Base(path), line)
+			}
+		}
+		return err
+	})
+	return out.String()
+}
+
+func rehearseRun(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	dir := t.TempDir()
-	if code := run(append([]string{"rehearse", "--dir", dir}, args...), nil, &stdout, &stderr); code != exitOK {
-		t.Fatalf("rehearse %v: exit %d\n%s\n%s", args, code, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	code := run(append([]string{"rehearse", "--dir", t.TempDir()}, args...), nil, &stdout, &stderr)
+	return stdout.String() + stderr.String(), code
 }

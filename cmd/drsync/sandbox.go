@@ -156,4 +156,4 @@ func runSchemaExport(g *globalOptions, dir string) error {
 
 // luksOffTag turns a drive's LUKS check off in a sandbox, whose drive is a
 // loop device, where the desired state declares the tag (never a default).
-const luksOffTag = "luks_verify=false"
+const luksOffTag = sandbox.LUKSOffTag

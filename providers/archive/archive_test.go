@@ -215,6 +215,13 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || string(b) != "SQLite format 3\x00" {
 		t.Errorf("grafana.db = %q, %v", b, err)
 	}
+
+	// Sums reads what each file's checksum was, hardlinks included.
+	sums, err := Sums(context.Background(), dest)
+	must(t, err)
+	if len(sums) != 8 || sums["grafana.db"] != hexSum(b) || sums["data/svc/hard2"] != sums["data/svc/hard1"] || sums["data/svc/hard1"] == "" {
+		t.Errorf("Sums = %v, want 8 members, grafana.db's %s, the hardlinks alike", sums, hexSum(b))
+	}
 }
 
 func TestCreateSkipsSpecialFiles(t *testing.T) {

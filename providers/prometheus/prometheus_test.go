@@ -163,6 +163,24 @@ func TestSnapshotCheckRemove(t *testing.T) {
 		t.Fatalf("snapshot block has %v samples, Prometheus had appended %v before", meta.Stats.NumSamples, appended)
 	}
 
+	// The snapshot's range holds the samples, which the server answers for.
+	from, to, err := prometheus.Range(dir)
+	if err != nil || !from.Before(to) {
+		t.Fatalf("Range = %v..%v, %v", from, to, err)
+	}
+	if err := prometheus.Ready(ctx, s.url); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := prometheus.SeriesAt(ctx, s.url, to); err != nil || n == 0 {
+		t.Fatalf("SeriesAt(end of the snapshot's range) = %d, %v; want series", n, err)
+	}
+	if n, err := prometheus.SeriesAt(ctx, s.url, from.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("SeriesAt(an hour before any sample) = %d, %v; want none", n, err)
+	}
+	if _, _, err := prometheus.Range(s.dataDir); !errors.Is(err, prometheus.ErrNoBlocks) {
+		t.Errorf("Range(data dir without blocks) = %v, want ErrNoBlocks", err)
+	}
+
 	// The live data directory has no block yet, only the head's WAL.
 	if _, err := prometheus.Check(ctx, s.dataDir); !errors.Is(err, prometheus.ErrNoBlocks) || !strings.Contains(err.Error(), "WAL") {
 		t.Errorf("Check(data dir) = %v, want ErrNoBlocks naming the WAL", err)

@@ -148,3 +148,60 @@ func removeTemp(tmp string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Tables lists the tables of a closed copy of a database (opened
+// immutable, as IntegrityCheck does), sorted.
+func Tables(ctx context.Context, path string) ([]string, error) {
+	src, err := uri(path, "mode=ro&immutable=1")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite tables of %s: %w", path, err)
+	}
+	out, err := run(ctx, "", "-bail", src, tablesQuery)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite tables of %s: %w", path, err)
+	}
+	return lines(out), nil
+}
+
+// tablesMark separates the integrity report from the table names in
+// CheckLive's output.
+const tablesMark = "-- drsync: tables --"
+
+const tablesQuery = "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name;"
+
+// lines splits sqlite3's output into its non-empty lines.
+func lines(out string) []string {
+	var l []string
+	for s := range strings.Lines(out) {
+		if s = strings.TrimRight(s, "\r\n"); s != "" {
+			l = append(l, s)
+		}
+	}
+	return l
+}
+
+// CheckLive runs PRAGMA integrity_check on a database its application may
+// have open (read-only, through SQLite's locks, its WAL included) and lists
+// its tables: how a recovery tells the service can read it. It wraps
+// ErrCorrupt when SQLite found damage.
+func CheckLive(ctx context.Context, path string) ([]string, error) {
+	src, err := uri(path, "mode=ro")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite check of %s: %w", path, err)
+	}
+	out, err := run(ctx, "", "-bail", "-cmd", fmt.Sprintf(".timeout %d", busyTimeout.Milliseconds()), src,
+		"PRAGMA integrity_check;", "SELECT '"+tablesMark+"';", tablesQuery)
+	// The integrity report comes before the mark, the tables after it
+	// (when sqlite3 got that far: -bail stops at an unreadable page).
+	report, tables, _ := strings.Cut(out, tablesMark+"\n")
+	got := lines(report)
+	switch {
+	case err != nil && (strings.Contains(err.Error(), "malformed") || strings.Contains(err.Error(), "not a database")):
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	case err != nil:
+		return nil, fmt.Errorf("sqlite check of %s: %w", path, err)
+	case len(got) != 1 || got[0] != "ok":
+		return nil, fmt.Errorf("%w: %s: %s", ErrCorrupt, path, strings.Join(got, "; "))
+	}
+	return lines(tables), nil
+}

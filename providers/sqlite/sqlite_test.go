@@ -265,3 +265,37 @@ func TestIntegrityCheckMissing(t *testing.T) {
 		t.Fatalf("IntegrityCheck created %s: %v", path, err)
 	}
 }
+
+// CheckLive reads a WAL-mode database while it is open for writing, lists
+// its tables as Tables lists a closed copy's, and reports damage.
+func TestCheckLiveAndTables(t *testing.T) {
+	db := seed(t, "wal")
+	ctx := context.Background()
+	stop := writer(t, db)
+	tables, err := sqlite.CheckLive(ctx, db)
+	stop()
+	if err != nil || strings.Join(tables, ",") != "t" {
+		t.Fatalf("CheckLive of a live WAL database = %v, %v; want [t]", tables, err)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if err := sqlite.Backup(ctx, db, backup); err != nil {
+		t.Fatal(err)
+	}
+	sql(t, backup, "CREATE TABLE \"with space\"(x)")
+	if got, err := sqlite.Tables(ctx, backup); err != nil || strings.Join(got, ",") != "t,with space" {
+		t.Fatalf("Tables = %q, %v; want [t, with space]", got, err)
+	}
+	pageSize := sqlInt(t, backup, "PRAGMA page_size")
+	page := sqlInt(t, backup, "SELECT rootpage FROM sqlite_schema WHERE name = 't'") + sqlInt(t, backup, "PRAGMA page_count")/4
+	f, err := os.OpenFile(backup, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xff}, 256), int64((page-1)*pageSize+pageSize/2)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := sqlite.CheckLive(ctx, backup); !errors.Is(err, sqlite.ErrCorrupt) {
+		t.Fatalf("CheckLive of a damaged database = %v, want ErrCorrupt", err)
+	}
+}

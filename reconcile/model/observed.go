@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -48,6 +49,8 @@ type Observed struct {
 	// RefusedFiles says why a generated file was not read: a symlink, or
 	// not a regular file. It is reported and left alone.
 	RefusedFiles map[string]string `json:"refusedFiles,omitempty"`
+	// Rehearsals are the runbooks' newest rehearsals, by runbook.
+	Rehearsals map[string]evidence.Latest `json:"rehearsals,omitempty"`
 }
 
 // Drive is an external location's drive as observed.

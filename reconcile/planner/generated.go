@@ -21,7 +21,7 @@ import (
 func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Input {
 	in := render.Input{Desired: d, Now: now, Subvolumes: map[string]render.SubvolumeStatus{},
 		Reconcile:    render.ReconcileStatus{Runs: o.Runs, LastRun: o.LastRun.Started, LastResult: o.LastRun.Result},
-		ExternalSeen: o.DriveSeen}
+		ExternalSeen: o.DriveSeen, Rehearsals: rehearsalEvidence(o)}
 	if !o.LastRun.Ended.IsZero() {
 		in.Reconcile.LastDuration = o.LastRun.Ended.Sub(o.LastRun.Started)
 	}

@@ -1,16 +1,13 @@
-// Package recovery is runbook DR-003 (accidental deletion) as code: find
-// the snapshots that hold a path, and restore it non-destructively with
-// its metadata, verified before success is reported.
-package recovery
+// Package pathrestore is runbook DR-003 (accidental deletion) as code:
+// find the snapshots that hold a path, and restore it non-destructively
+// with its metadata, verified before success is reported.
+package pathrestore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -106,14 +103,14 @@ func Restore(ctx context.Context, root, rel, dest string, force bool) (verify.Tr
 	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && !force {
 		return verify.TreeReport{}, fmt.Errorf("%s %w; choose another --to or pass --force to replace it", dest, ErrExists)
 	}
-	tmp, err := newTemp(parent, filepath.Dir(dest))
+	tmp, err := safefs.NewTempDir(parent, filepath.Dir(dest))
 	if err != nil {
 		return verify.TreeReport{}, err
 	}
-	defer tmp.remove(parent)
-	scratch := safefs.ProcPath(tmp.fd, "")
+	defer tmp.Remove(parent)
+	scratch := safefs.ProcPath(tmp.FD, "")
 	if src.Type == "dir" {
-		err = restoreTree(ctx, root, rel, tmp.fd)
+		err = restoreTree(ctx, root, rel, tmp.FD)
 	} else {
 		err = verify.Restore(root, rel, scratch)
 	}
@@ -128,63 +125,7 @@ func Restore(ctx context.Context, root, rel, dest string, force bool) (verify.Tr
 		return rep, fmt.Errorf("the restored copy differs from the snapshot (%d problem(s), first %s: %s); nothing was put at %s",
 			len(rep.Mismatches), rep.Mismatches[0].Rel, rep.Mismatches[0].Check, dest)
 	}
-	return rep, place(tmp.fd, rel, parent, name, dest, force)
-}
-
-// tempDir is the restore's private directory beside dest, held open.
-type tempDir struct {
-	fd   int
-	name string
-}
-
-func newTemp(parent int, where string) (tempDir, error) {
-	for range 100 {
-		var b [8]byte
-		rand.Read(b[:])
-		name := ".drsync-restore-" + hex.EncodeToString(b[:])
-		err := unix.Mkdirat(parent, name, 0o700)
-		if errors.Is(err, unix.EEXIST) {
-			continue
-		}
-		if err != nil {
-			return tempDir{}, fmt.Errorf("restore: mkdir in %s: %w", where, err)
-		}
-		fd, err := safefs.OpenBeneath(parent, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-		if err != nil {
-			return tempDir{}, fmt.Errorf("restore: %w", err)
-		}
-		return tempDir{fd: fd, name: name}, nil
-	}
-	return tempDir{}, fmt.Errorf("restore: no free temporary name in %s", where)
-}
-
-// remove empties the temporary directory through its own descriptor and
-// unlinks its name only while that name is still this directory: a user
-// who renamed something else to it keeps it.
-func (t tempDir) remove(parent int) {
-	defer unix.Close(t.fd)
-	if f := os.NewFile(uintptr(dupOrNeg(t.fd)), t.name); f != nil {
-		entries, _ := f.ReadDir(-1)
-		f.Close()
-		for _, e := range entries {
-			os.RemoveAll(safefs.ProcPath(t.fd, e.Name()))
-		}
-	}
-	var mine, named unix.Stat_t
-	if unix.Fstat(t.fd, &mine) != nil || unix.Fstatat(parent, t.name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil {
-		return
-	}
-	if mine.Dev == named.Dev && mine.Ino == named.Ino {
-		unix.Unlinkat(parent, t.name, unix.AT_REMOVEDIR)
-	}
-}
-
-func dupOrNeg(fd int) int {
-	d, err := unix.Dup(fd)
-	if err != nil {
-		return -1
-	}
-	return d
+	return rep, place(tmp.FD, rel, parent, name, dest, force)
 }
 
 // place moves the verified copy (rel below tmp) to name in parent

@@ -1,4 +1,4 @@
-package recovery_test
+package pathrestore_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/internal/hostile"
-	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/recovery/pathrestore"
 	"github.com/drsync/drsync/sandbox"
 )
 
@@ -44,7 +44,7 @@ func TestRestoreRenameRace(t *testing.T) {
 
 	for i := range 5 {
 		dest := filepath.Join(home, fmt.Sprintf("restored-%d", i))
-		if _, err := recovery.Restore(context.Background(), snap, "docs", dest, false); err != nil {
+		if _, err := pathrestore.Restore(context.Background(), snap, "docs", dest, false); err != nil {
 			t.Errorf("restore %d under the race: %v", i, err)
 		}
 	}

@@ -1,0 +1,20 @@
+package planner
+
+import (
+	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/render"
+)
+
+// rehearsalEvidence is what the runbooks and metrics say of each
+// runbook's rehearsals (drsync rehearse).
+func rehearsalEvidence(o *model.Observed) map[string]render.RehearsalEvidence {
+	out := map[string]render.RehearsalEvidence{}
+	for id, l := range o.Rehearsals {
+		e := render.RehearsalEvidence{Time: l.Last.Started, Passed: l.Last.Passed, Duration: l.Last.Duration(), Bytes: l.Last.Bytes}
+		if l.LastSuccess != nil {
+			e.LastSuccess = l.LastSuccess.Started
+		}
+		out[id] = e
+	}
+	return out
+}
