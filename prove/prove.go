@@ -167,6 +167,9 @@ func (p *Prover) test(ctx context.Context, req model.TestRequest) (model.TestRep
 			r.Failures = append(r.Failures, sampleFailure(m, testedSide(req)))
 		}
 	}
+	if err == nil {
+		err = p.verifySlice(ctx, req, &r)
+	}
 	r.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		removeBelow(rootFd, scratch.Name)

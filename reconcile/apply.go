@@ -218,7 +218,8 @@ func prove(ctx context.Context, pr model.Prover, a model.Action, progress func(i
 	ps := a.Proof
 	req := model.TestRequest{Kind: a.Kind, Subvolume: a.Subvolume, Snapshot: a.Snapshot, SnapshotTime: ps.SnapshotTime,
 		SampleSize: ps.SampleSize, Seed: ps.Seed, Scratch: ps.Scratch, RTOTarget: ps.RTOTarget.Duration,
-		Copy: a.Path, External: a.External, Location: a.Location, Reference: ps.Reference, Service: ps.Service}
+		Copy: a.Path, External: a.External, Location: a.Location, Reference: ps.Reference, Service: ps.Service,
+		Slice: ps.Slice, Slices: ps.Slices, ReferenceLocation: ps.ReferenceLocation}
 	if req.Seed == 0 {
 		req.Seed = time.Now().UnixNano() % 1e9
 	}

@@ -25,6 +25,14 @@ func inspectSource(st model.Storage, source, localDir, extDir string, ss *model.
 	if err != nil {
 		h.Error = err.Error()
 	}
+	if n := len(ss.Local); n >= 2 && err == nil {
+		h.Previous = filepath.Join(localDir, ss.Local[n-2].Name)
+		prev, err := in.InspectSource(h.Previous, "")
+		if err != nil {
+			h.Error = err.Error()
+		}
+		h.PreviousEntries = prev.Entries
+	}
 	return &h
 }
 

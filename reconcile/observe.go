@@ -71,6 +71,7 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 		takeSummary(o, f)
 		o.JournalMalformed = f.Summary().Malformed
 	}
+	observeCoverage(d, st, o)
 	if err := observeRehearsals(d, o); err != nil {
 		return nil, nil, err
 	}

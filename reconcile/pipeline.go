@@ -217,6 +217,7 @@ func (r *run) apply() (bool, error) {
 		r.fold = journal.NewFold()
 	}
 	learn(r.out.Observed, r.fold, written, r.opts.Now.Location())
+	observeCoverage(r.d, r.env.Storage, r.out.Observed)
 	r.keepHistory()
 	if err != nil {
 		return false, err

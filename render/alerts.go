@@ -129,6 +129,9 @@ or
 			runbook:     rb,
 		},
 	}
+	if anyCoverage(in) {
+		out = append(out, coverageAlert(bin, f, rb))
+	}
 	names, by := externalLocations(in)
 	for _, name := range names {
 		loc := d.Locations[name]
@@ -413,6 +416,9 @@ func AlertRuleTests(in Input) ([]byte, error) {
 	}
 
 	offsiteAlertTests(in, byName, host, add)
+	if a, ok := byName["CoverageBelowTarget"]; ok {
+		groups = append(groups, coverageAlertTests(in, a, host)...)
+	}
 
 	names, by := externalLocations(in)
 	for _, name := range names {

@@ -314,6 +314,9 @@ func Dashboard(in Input) ([]byte, error) {
 		recentAlerts(),
 	}
 	panels = append(panels, offsitePanels(in)...)
+	if anyCoverage(in) {
+		panels = append(panels, coveragePanel(in))
+	}
 	y, x, rowH := 0, 0, 0
 	for i := range panels {
 		p := &panels[i]

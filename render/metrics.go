@@ -73,6 +73,7 @@ var allMetrics = []*prometheus.Desc{
 	mVerified, mVerifiedAge, mDrillSuccess, mDrillLastRun, mDrillDuration, mDrillBytes, mRTOMeasured,
 	mDrillRestore, mDrillVerify,
 	mDriveSeen, mRuns, mLastRun, mLastRunDuration, mLastResult,
+	mCoverageTarget, mCoverageWindow, mCoverage,
 	mRehearsalInterval, mRehearsalSuccess, mRehearsalLastRun, mRehearsalLastOK, mRehearsalDuration, mRehearsalBytes,
 }
 
@@ -110,6 +111,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		if s.drillEvery > 0 {
 			gauge(mDrillInterval, seconds(s.drillEvery), l...)
 		}
+		collectCoverage(in, s, gauge)
 		locs := []copyAt{{"local", s.Snapshots.Location, s.Snapshots.Schedule.Period(), st.LocalCount, st.NewestLocal}}
 		if s.External != nil {
 			locs = append(locs, copyAt{"external", s.External.Location, s.External.Schedule.Period(), st.ExternalCount, st.NewestExternal})

@@ -127,7 +127,8 @@ func TestRegistryNothingKnown(t *testing.T) {
 	want := []string{"backup_rpo_target_seconds", "backup_rto_target_seconds", "backup_restore_test_interval_seconds",
 		"backup_drill_interval_seconds", "backup_schedule_interval_seconds", "backup_external_drive_interval_seconds",
 		"backup_rehearsal_interval_seconds",
-		"backup_offsite_interval_seconds", "backup_offsite_restore_test_interval_seconds", "backup_offsite_drill_interval_seconds"}
+		"backup_offsite_interval_seconds", "backup_offsite_restore_test_interval_seconds", "backup_offsite_drill_interval_seconds",
+		"backup_coverage_target_ratio", "backup_coverage_window_seconds"}
 	if len(got) != len(want) {
 		t.Errorf("families with nothing known: %v, want only the targets %v", got, want)
 	}

@@ -46,6 +46,9 @@ type SubvolumeStatus struct {
 	Verified                    time.Time     // time of the newest snapshot a passing test verified (zero = never)
 	Drill                       *DrillEvidence
 	Offsite                     map[string]OffsiteStatus // by target name (see offsite.go)
+	// Coverage is each copy's share verified within the tier's coverage
+	// window (empty when the tier declares none or nothing is known).
+	Coverage []CopyCoverage
 }
 
 // TestEvidence is the outcome of a sampled restore test.

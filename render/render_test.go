@@ -30,6 +30,16 @@ func homelab(t testing.TB) *schema.Desired {
 	return d
 }
 
+// withCoverage declares a 90-day coverage window on tier 1, as the
+// coverage evidence of the golden input needs.
+func withCoverage(d *schema.Desired) *schema.Desired {
+	t := d.Tiers["1"]
+	t.RestoreTest.Coverage = &schema.Duration{Duration: 90 * 24 * time.Hour}
+	t.RestoreTest.CoverageAlertBelow = 0.95
+	d.Tiers["1"] = t
+	return d
+}
+
 // fixedInput is the golden files' input: htpc-home fully evidenced,
 // subvol3-opptak with a failing restore test and a drill over its RTO,
 // subvol7-containers never tested with a failed drill, subvol2-pics with
@@ -38,7 +48,7 @@ func fixedInput(t testing.TB) Input {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	day := 24 * time.Hour
 	return Input{
-		Desired: homelab(t),
+		Desired: withCoverage(homelab(t)),
 		Now:     now,
 		Subvolumes: map[string]SubvolumeStatus{
 			"htpc-home": {
@@ -57,6 +67,10 @@ func fixedInput(t testing.TB) Input {
 					Drill: &DrillEvidence{Time: ago(40 * day), Passed: true, Duration: 2 * time.Hour, Bytes: 48_000_000_000, Snapshot: "htpc-home.20260201T0300",
 						Restore: 95 * time.Minute, Verify: 25 * time.Minute},
 				}},
+				Coverage: []CopyCoverage{
+					{Location: "home", Snapshot: "htpc-home.20260315T0200", Files: 41_210, VerifiedFiles: 41_210, Bytes: 88 << 30, VerifiedBytes: 88 << 30},
+					{Location: "WD-18TB", External: true, Snapshot: "htpc-home.20260315T0300", Files: 41_210, VerifiedFiles: 30_000, Bytes: 88 << 30, VerifiedBytes: 60 << 30},
+				},
 			},
 			"subvol3-opptak": {
 				LocalCount: 7, ExternalCount: 18,

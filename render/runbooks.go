@@ -62,6 +62,9 @@ type runbookData struct {
 	System *rbLocation
 	// Offsite are the off-site targets to recover from (DR-004).
 	Offsite []rbOffsite
+	// Coverage is each covered subvolume's copies' verified share within
+	// its coverage window (empty when no tier declares one).
+	Coverage []rbCoverage
 }
 
 type rbSubvolume struct {
@@ -188,6 +191,7 @@ func runbookView(in Input, sc scenario) runbookData {
 	default:
 		v.LastTested = day(in, oldestTest) + " (the oldest of the subvolumes' newest restore tests)"
 	}
+	v.Coverage = rbCoverageRows(in, v.Subvolumes)
 	v.SuccessRate = successRate(run, passed)
 	if len(v.Subvolumes) == 0 {
 		v.SuccessRate = v.RTOTarget

@@ -53,11 +53,34 @@ type Tier struct {
 	RTO         Duration    `json:"rto"`
 	RestoreTest RestoreTest `json:"restoreTest"`
 	Drill       *Drill      `json:"drill,omitempty"`
+	Shrink      Shrink      `json:"shrink"`
 }
 
 type RestoreTest struct {
 	Every      Duration `json:"every"`
 	SampleSize int      `json:"sampleSize"`
+	// Coverage is the window in which the tests' slices verify every
+	// file (nil: sampled tests only); CoverageAlertBelow the share of
+	// files and bytes under which the alert fires.
+	Coverage           *Duration `json:"coverage,omitempty"`
+	CoverageAlertBelow float64   `json:"coverageAlertBelow"`
+}
+
+// Slices is how many slices a copy is cut into so that one restore test
+// per cadence verifies every file within the coverage window (0: no
+// coverage declared).
+func (r RestoreTest) Slices() int {
+	if r.Coverage == nil || r.Every.Duration <= 0 {
+		return 0
+	}
+	return int((r.Coverage.Duration + r.Every.Duration - 1) / r.Every.Duration)
+}
+
+// Shrink says when a new snapshot holding much less than the previous one
+// is a warning, and when it holds prunes.
+type Shrink struct {
+	WarnBelow float64  `json:"warnBelow"`
+	HoldBelow *float64 `json:"holdBelow,omitempty"`
 }
 
 type Drill struct {

@@ -41,17 +41,23 @@ type subvolumeStatus struct {
 	Offsite []offsiteStatus `json:"offsite,omitempty"`
 	// Report is the newest report file naming it (text; JSON beside it).
 	Report string `json:"report,omitempty"`
+	// Coverage is each copy's share verified within the tier's coverage
+	// window (absent when the tier declares none).
+	Coverage []coverageStatus `json:"coverage,omitempty"`
 }
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var now string
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each subvolume's newest snapshot, newest verified-restorable point and last test and drill",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStatus(g)
+			return runStatus(g, now)
 		},
 	}
+	cmd.Flags().StringVar(&now, "now", "", "report as if it were this time (RFC 3339, or 2006-01-02T15:04 in local time)")
+	return cmd
 }
 
 // statusRows reads each subvolume's and service's status from the one
@@ -77,6 +83,7 @@ func statusRows(d *schema.Desired, obs *model.Observed, now time.Time) []subvolu
 		}
 		r.SendFailing = obs.SendFailing[name]
 		r.Offsite = offsiteRows(d, name, st, obs.History[name], age)
+		r.Coverage = coverageRows(d, name, st.Coverage)
 		return r
 	}
 	var rows []subvolumeStatus
@@ -102,8 +109,16 @@ func ageOr(secs *float64, none string) string {
 func upper(s string) string { return strings.ToUpper(s) }
 
 // runStatus shows each subvolume's and service's newest copies and evidence.
-func runStatus(g *globalOptions) error {
-	d, obs, now, err := loadObserved(g)
+func runStatus(g *globalOptions, at string) error {
+	now, err := parseNow(at)
+	if err != nil {
+		return err
+	}
+	d, err := loadDesired(g, g.file, g.tags)
+	if err != nil {
+		return err
+	}
+	obs, err := observe(g, d, now)
 	if err != nil {
 		return err
 	}
@@ -147,6 +162,9 @@ func runStatus(g *globalOptions) error {
 				schema.Age(now.Sub(t.Started)), t.Files, t.Seconds, r.TestsPassed, r.Tests)
 		} else {
 			fmt.Fprintln(g.stdout, "  last test         never")
+		}
+		for _, c := range r.Coverage {
+			fmt.Fprintf(g.stdout, "  coverage %-8s %s\n", c.Location, c.Line)
 		}
 		if dr := r.LastDrill; dr != nil {
 			fmt.Fprintf(g.stdout, "  last drill        %s %s ago, %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),

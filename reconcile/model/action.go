@@ -125,6 +125,12 @@ type ProofSpec struct {
 	RTOTarget schema.Duration `json:"rtoTarget,omitzero"`
 	// Service is set when the copy is a service archive.
 	Service *schema.Service `json:"service,omitempty"`
+	// Slice of Slices is the coverage slice a test verifies (Slices 0:
+	// the tier declares no coverage).
+	Slice  int `json:"slice,omitempty"`
+	Slices int `json:"slices,omitempty"`
+	// ReferenceLocation is where Reference lies (set with a slice).
+	ReferenceLocation string `json:"referenceLocation,omitempty"`
 }
 
 // WriteSpec is a generated file's payload: its new content, and the

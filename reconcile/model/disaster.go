@@ -32,7 +32,12 @@ type SourceHealth struct {
 	Entries          int    `json:"entries"`
 	Reference        string `json:"reference,omitempty"`
 	ReferenceEntries int    `json:"referenceEntries"`
-	Error            string `json:"error,omitempty"`
+	// Previous and PreviousEntries are the local snapshot before the
+	// newest one and its entries, counted the same way (issue 15: a
+	// snapshot of an unmounted pool is an empty one).
+	Previous        string `json:"previous,omitempty"`
+	PreviousEntries int    `json:"previousEntries,omitempty"`
+	Error           string `json:"error,omitempty"`
 }
 
 // HealthLimit bounds the entries counted per tree, so a plan stays cheap

@@ -52,6 +52,8 @@ type TestReport struct {
 	RestoreSeconds   float64   `json:"restoreSeconds,omitempty"`
 	VerifySeconds    float64   `json:"verifySeconds,omitempty"`
 	Started          time.Time `json:"started"`
+	// Coverage lists the slices a test verified, one per copy it read.
+	Coverage []SliceProof `json:"coverage,omitempty"`
 }
 
 // RTOSeconds is a drill's measured recovery time: the restore alone, or
@@ -129,6 +131,11 @@ type TestRequest struct {
 	// drill of a fetched copy verifies Copy where it is (the fetch was the
 	// restore) and counts Fetched in its RTO.
 	Fetched time.Duration
+	// Slice of Slices is the coverage slice a test verifies besides its
+	// sample (Slices 0: none).
+	Slice, Slices int
+	// ReferenceLocation is where Reference lies.
+	ReferenceLocation string
 }
 
 // Prover runs restore tests and drills.
@@ -161,6 +168,9 @@ type History struct {
 	// Offsite is the same evidence about the copies on each off-site
 	// target, by target name: its sends (LastSend), tests and drills.
 	Offsite map[string]*History `json:"offsite,omitempty"`
+	// Coverage holds, by copy (location) and slice, the newest
+	// verification of that slice.
+	Coverage map[string][]*SliceProof `json:"coverage,omitempty"`
 
 	// Passes are the newest passing proofs, one per snapshot, oldest
 	// snapshot first: when a newer snapshot's copy fails its test, the
@@ -198,6 +208,7 @@ func (h *History) recordProof(r *TestReport) {
 	if r == nil {
 		return
 	}
+	h.recordCoverage(r)
 	if r.Result == ResultSkip {
 		if r.Kind == KindTest {
 			h.LastSkipped = r

@@ -84,6 +84,9 @@ type SubvolumeState struct {
 	// Refused says why a snapshot directory was not even listed: it is
 	// reached through a symlink or lies on another filesystem.
 	Refused []string `json:"refused,omitempty"`
+	// Coverage counts the slices of the newest local snapshot and replica
+	// when the tier declares coverage.
+	Coverage []CopySlices `json:"coverage,omitempty"`
 }
 
 // Snapshot is a read-only subvolume named <subvolume>.<timestamp>.

@@ -74,6 +74,8 @@ type ProofWhy struct {
 	// may declare its own cadence (Declared).
 	Target   string `json:"target,omitempty"`
 	Declared bool   `json:"declared,omitempty"`
+	// Slice says which coverage slice a test verifies, and its size.
+	Slice string `json:"slice,omitempty"`
 }
 
 // RetentionWhy is retention's verdict on a copy it does not keep.
@@ -167,6 +169,9 @@ func (p *ProofWhy) text(tier string) string {
 	}
 	if p.LocalFallback {
 		text += "; no replica on the drive, so the local snapshot"
+	}
+	if p.Slice != "" {
+		text += "; verifies " + p.Slice
 	}
 	return text
 }

@@ -23,6 +23,19 @@ func planDisasters(sp *model.SubvolumePlan, st *model.SubvolumeState, h *model.H
 	if why == "" || (h != nil && h.AcceptedAgainst != "" && st.Health != nil && h.AcceptedAgainst == st.Health.Reference) {
 		return
 	}
+	held := holdPrunes(sp)
+	msg := fmt.Sprintf("source looks destroyed: %s. Every prune of %s (local and drive) waits", why, sp.Name)
+	if held > 0 {
+		msg += fmt.Sprintf(" (%d held back)", held)
+	}
+	sp.Warnings = append(sp.Warnings, msg+fmt.Sprintf(": recover with drsync recover %s, or accept the source as it is with drsync recover %s --accept-source",
+		sp.Name, sp.Name))
+}
+
+// holdPrunes drops every prune of a subvolume's plan and counts them: a
+// source that looks destroyed and a snapshot that looks wrong hold them
+// the same way.
+func holdPrunes(sp *model.SubvolumePlan) int {
 	kept := sp.Actions[:0]
 	held := 0
 	for _, a := range sp.Actions {
@@ -33,12 +46,7 @@ func planDisasters(sp *model.SubvolumePlan, st *model.SubvolumeState, h *model.H
 		kept = append(kept, a)
 	}
 	sp.Actions = kept
-	msg := fmt.Sprintf("source looks destroyed: %s. Every prune of %s (local and drive) waits", why, sp.Name)
-	if held > 0 {
-		msg += fmt.Sprintf(" (%d held back)", held)
-	}
-	sp.Warnings = append(sp.Warnings, msg+fmt.Sprintf(": recover with drsync recover %s, or accept the source as it is with drsync recover %s --accept-source",
-		sp.Name, sp.Name))
+	return held
 }
 
 // CommonParent is the local snapshot the next incremental send of a

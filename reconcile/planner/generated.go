@@ -35,6 +35,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Inp
 		}
 		fillEvidence(&s, h)
 		s.Offsite = offsiteEvidence(name, subvolumeTargets(d, name), h, o, now)
+		s.Coverage = CoverageEvidence(d, name, st, h, now)
 		if f := o.SendFailing[name]; f != nil {
 			s.SendFailingSince = f.Since
 		}

@@ -35,6 +35,7 @@ func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 		}
 		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
 		planDisasters(&sp, st, o.History[name])
+		planShrink(&sp, st, o.History[name], d.Tiers[d.Subvolumes[name].Tier].Shrink)
 		markExternal(&sp, d, o)
 		planOffsite(&sp, d, d.Subvolumes[name], st, o, now)
 		planOffsiteProofs(&sp, d, d.Subvolumes[name], st, o, now)

@@ -37,6 +37,7 @@ func planProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume,
 	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
 		if a, fallback, ok := proofAction(d, s, st, o, local, sent, model.KindTest); ok {
 			why.LocalFallback = fallback
+			why.Slice = planSlice(d, s, st, h, &a)
 			a.Because(model.Reason{Code: model.BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
 		} else {
@@ -84,6 +85,7 @@ func ProofAction(d *schema.Desired, o *model.Observed, name string, kind model.K
 	}
 	a, _, ok := proofAction(d, s, st, o, st.Local, nil, kind)
 	if ok {
+		planSlice(d, s, st, o.History[name], &a)
 		markActionExternal(&a, d, o)
 		a.Because(model.Reason{Code: model.BecauseRequested})
 	}
