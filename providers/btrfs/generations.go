@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/providers/btrfs/treesearch"
 	"github.com/drsync/drsync/verify/coverage"
 )
 
@@ -57,68 +57,31 @@ func FindInode(gens []InodeGen, ino uint64) (InodeGen, bool) {
 	return InodeGen{}, false
 }
 
-// The tree search interface of linux/btrfs.h: struct
-// btrfs_ioctl_search_args_v2 is a 104-byte btrfs_ioctl_search_key, a u64
-// buf_size and the result buffer; each result is a 32-byte
-// btrfs_ioctl_search_header followed by the item.
+// Where btrfs_inode_item keeps what InodeGens reads: generation, transid,
+// size, ...
 const (
-	iocTreeSearchV2     = 0xc0709411 // _IOWR(0x94, 17, struct btrfs_ioctl_search_args_v2)
-	searchArgsBytes     = 112        // key and buf_size
-	searchHeaderBytes   = 32
 	inodeItemKey        = 1 // BTRFS_INODE_ITEM_KEY
-	inodeItemTransidOff = 8 // btrfs_inode_item: generation, transid, size, ...
+	inodeItemTransidOff = 8
 	inodeItemSizeOff    = 16
 	inodeItemMinBytes   = 24
-	searchBufBytes      = 256 << 10
 )
 
-// searchInodeItems walks the key range of the subvolume fd is in (tree id
-// 0) from the first free object id, keeping INODE_ITEMs. The range is of
-// whole keys (objectid, type, offset), so other items come back too;
-// INODE_ITEM is the lowest key type an inode has, so once any item of an
-// inode came back, the next batch starts at the following inode.
+// searchInodeItems walks the tree of the subvolume fd is in (tree id 0)
+// from the first free object id, keeping INODE_ITEMs.
 func searchInodeItems(fd int) ([]InodeGen, error) {
-	words := make([]uint64, (searchArgsBytes+searchBufBytes)/8) // 8-byte aligned for the kernel
-	args := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), searchArgsBytes+searchBufBytes)
-	ne := binary.NativeEndian
+	ne := binary.LittleEndian // btrfs's on-disk order
 	var gens []InodeGen
-	minObjectid := uint64(firstFreeObjectID)
-	for {
-		clear(args[:searchArgsBytes])
-		ne.PutUint64(args[0:], 0) // tree_id: the subvolume of fd
-		ne.PutUint64(args[8:], minObjectid)
-		ne.PutUint64(args[16:], math.MaxUint64) // max_objectid
-		ne.PutUint64(args[32:], math.MaxUint64) // max_offset
-		ne.PutUint64(args[48:], math.MaxUint64) // max_transid
-		ne.PutUint32(args[60:], math.MaxUint32) // max_type
-		ne.PutUint32(args[64:], math.MaxUint32) // nr_items: as many as fit
-		ne.PutUint64(args[104:], searchBufBytes)
-		if err := ioctl(fd, iocTreeSearchV2, unsafe.Pointer(&args[0])); err != nil {
-			return nil, fmt.Errorf("tree search: %w", err)
-		}
-		nr := ne.Uint32(args[64:])
-		if nr == 0 {
-			return gens, nil
-		}
-		data := args[searchArgsBytes:]
-		var last uint64
-		for off := 0; nr > 0; nr-- {
-			h := data[off : off+searchHeaderBytes]
-			objectid, typ, n := ne.Uint64(h[8:]), ne.Uint32(h[24:]), int(ne.Uint32(h[28:]))
-			item := data[off+searchHeaderBytes : off+searchHeaderBytes+n]
-			if typ == inodeItemKey && n >= inodeItemMinBytes {
-				gens = append(gens, InodeGen{Ino: objectid,
+	err := treesearch.Search(fd, 0, treesearch.Key{ObjectID: firstFreeObjectID},
+		treesearch.Key{ObjectID: math.MaxUint64, Type: math.MaxUint8, Offset: math.MaxUint64},
+		func(k treesearch.Key, item []byte) error {
+			if k.Type == inodeItemKey && len(item) >= inodeItemMinBytes {
+				gens = append(gens, InodeGen{Ino: k.ObjectID,
 					Transid: ne.Uint64(item[inodeItemTransidOff:]),
 					Size:    int64(ne.Uint64(item[inodeItemSizeOff:]))})
 			}
-			last = objectid
-			off += searchHeaderBytes + n
-		}
-		if last == math.MaxUint64 {
-			return gens, nil
-		}
-		minObjectid = last + 1
-	}
+			return nil
+		})
+	return gens, err
 }
 
 // CountSlices counts each of n slices of the snapshot at path, sizes and
