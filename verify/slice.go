@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"runtime"
-	"sort"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -65,13 +64,7 @@ func CompareFiles(ctx context.Context, want, got string, rels []string, progress
 	dir.release()
 	close(jobs)
 	wg.Wait()
-	sort.Slice(t.report.Mismatches, func(i, j int) bool {
-		a, b := t.report.Mismatches[i], t.report.Mismatches[j]
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Check < b.Check
-	})
+	sortMismatches(t.report.Mismatches)
 	if err := ctx.Err(); err != nil {
 		return t.report, fmt.Errorf("compare files: %w", err)
 	}

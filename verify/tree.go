@@ -75,13 +75,7 @@ func CompareTrees(ctx context.Context, want, got string, progress func(bytes int
 	t.walk(roots, jobs)
 	close(jobs)
 	wg.Wait()
-	sort.Slice(t.report.Mismatches, func(i, j int) bool {
-		a, b := t.report.Mismatches[i], t.report.Mismatches[j]
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Check < b.Check
-	})
+	sortMismatches(t.report.Mismatches)
 	if err := ctx.Err(); err != nil {
 		return t.report, fmt.Errorf("compare trees: %w", err)
 	}
