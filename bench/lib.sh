@@ -57,3 +57,20 @@ build_tool() { (cd "$repo" && go build -o "$work/$1" "./bench/$1") || die "go bu
 
 # drop_caches makes the next contender read from the disk, as the first did.
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# best runs a command RUNS times (output discarded, failures timed too)
+# and prints its best wall time in seconds.
+best() {
+	local b="" t f
+	f=$(mktemp)
+	for _ in $(seq "$RUNS"); do
+		/usr/bin/time -o "$f" -f %e "$@" >/dev/null 2>&1 || true
+		t=$(tail -1 "$f")
+		if [[ -z $b ]] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t<b)}'; then b=$t; fi
+	done
+	rm -f "$f"
+	echo "$b"
+}
+
+# rate prints BYTES over SECONDS in MiB/s.
+rate() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.0f", b / 1048576 / (s > 0 ? s : 0.001)}'; }
