@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -22,19 +21,8 @@ import (
 // report.
 func CompareFiles(ctx context.Context, want, got string, rels []string, progress func(bytes int64)) (TreeReport, error) {
 	t := &treeCmp{ctx: ctx, want: want, got: got, progress: progress}
-	jobs := make(chan job, 1024)
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) * 2 {
-		wg.Go(func() {
-			bufs := [2][]byte{make([]byte, cmpBufSize), make([]byte, cmpBufSize)}
-			for j := range jobs {
-				if ctx.Err() == nil {
-					t.fileEntry(j, bufs)
-				}
-				j.dir.release()
-			}
-		})
-	}
+	jobs := compareWorkers(ctx, &wg, t.fileEntry)
 	var dir *dirPair
 	var dirFailed *Mismatch
 	dirRel := "\x00" // no directory open yet
