@@ -40,18 +40,8 @@ command -v go >/dev/null || { echo "go is required to build the harness" >&2; ex
 
 (cd "$HERE" && go build -o "$WORK/slicebench" ./bench/slicebench && go build -o "$WORK/verifybench" ./bench/verifybench)
 
-# best CMD...: runs CMD $RUNS times, prints the fastest wall time in seconds.
-best() {
-	local b="" t
-	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -o "$WORK/time" -f %e "$@" >/dev/null 2>&1 || true
-		t=$(tail -1 "$WORK/time")
-		if [[ -z $b ]] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t<b)}'; then b=$t; fi
-	done
-	echo "$b"
-}
+. "$(dirname "$0")/lib.sh" # best, rate
 verdict() { awk -v v="$1" -v min="$2" 'BEGIN{print (v >= min) ? "PASS" : "FAIL"}'; }
-rate() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.0f", b / 1048576 / (s > 0 ? s : 0.001)}'; }
 
 # A sparse image: 2,000,000 empty files need about 1 GiB of metadata.
 truncate -s 8G "$WORK/fs.img"

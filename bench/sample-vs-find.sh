@@ -45,16 +45,7 @@ mkfs.btrfs -q -m single -d single "$LOOP" 2>/dev/null
 mkdir -p "$MNT"
 mount "$LOOP" "$MNT"
 
-# best CMD...: runs CMD $RUNS times, prints the fastest wall time in seconds.
-best() {
-	local b="" t
-	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -o "$WORK/time" -f %e "$@" >/dev/null 2>&1 || true
-		t=$(tail -1 "$WORK/time")
-		if [[ -z $b ]] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t<b)}'; then b=$t; fi
-	done
-	echo "$b"
-}
+. "$(dirname "$0")/lib.sh" # best, rate
 verdict() { awk -v v="$1" -v max="$2" 'BEGIN{print (v <= max) ? "PASS" : "FAIL"}'; }
 
 echo "== sampling 50 files from a read-only snapshot, best of $RUNS, warm caches, $(nproc) CPUs"

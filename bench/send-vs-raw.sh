@@ -16,33 +16,14 @@ SIZE_MIB=${SIZE_MIB:-2048}
 FILES=${FILES:-8000}
 INC_MIB=${INC_MIB:-256}
 RUNS=${RUNS:-3}
-repo=$(cd "$(dirname "$0")/.." && pwd)
-say() { printf '%s\n' "$*"; }
-die() { say "send-vs-raw: $*" >&2; exit 1; }
-[[ $(id -u) == 0 ]] || die "needs root (loop-mounted btrfs, dropping caches)"
-command -v btrfs >/dev/null || die "btrfs-progs not installed (scripts/install-deps.sh)"
+BENCH=send-vs-raw
+. "$(dirname "$0")/lib.sh"
+need_root "loop-mounted btrfs, dropping caches"
+need_btrfs
+bench_workdir
 
-work=$(mktemp -d /var/tmp/drsync-send-bench.XXXXXX)
-sb=$work/sb
-drsync=$work/drsync
-cleanup() {
-	local rc=$?
-	set +e
-	[[ -x $drsync ]] && "$drsync" sandbox down --dir "$sb" >/dev/null 2>&1
-	local mp
-	for mp in $(findmnt -rn -o TARGET | grep -F "$work/" | sort -r); do umount "$mp" || umount -l "$mp"; done
-	if findmnt -rn -o TARGET | grep -qF "$work/"; then
-		say "send-vs-raw: still mounted under $work; leaving it" >&2
-	else
-		rm -rf "$work"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ -n ${DRSYNC:-} ]]; then cp "$DRSYNC" "$drsync"; else (cd "$repo" && go build -o "$drsync" ./cmd/drsync) || die "go build failed"; fi
-(cd "$repo" && go build -o "$work/verifybench" ./bench/verifybench) || die "go build ./bench/verifybench failed"
+build_drsync
+build_tool verifybench
 
 desired=$work/bench.cue
 cat >"$desired" <<EOF
@@ -80,7 +61,6 @@ reset() { # no snapshots, no replicas, no journal, no increment
 	mkdir -p "$snaps" "$replicas"
 }
 add_increment() { cp -a "$work/inc" "$src/inc"; sync; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
 better() { [[ -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<b)}'; }

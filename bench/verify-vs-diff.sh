@@ -35,18 +35,8 @@ command -v go >/dev/null || { echo "go is required to build the harness" >&2; ex
 HARNESS=$WORK/verifybench
 (cd "$HERE" && go build -o "$HARNESS" ./bench/verifybench)
 
-# best CMD...: runs CMD $RUNS times, prints the fastest wall time in seconds.
-best() {
-	local b="" t
-	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -o "$WORK/time" -f %e "$@" >/dev/null 2>&1 || true
-		t=$(tail -1 "$WORK/time")
-		if [[ -z $b ]] || awk -v t="$t" -v b="$b" 'BEGIN{exit !(t<b)}'; then b=$t; fi
-	done
-	echo "$b"
-}
+. "$(dirname "$0")/lib.sh" # best, rate
 verdict() { awk -v v="$1" -v min="$2" 'BEGIN{print (v >= min) ? "PASS" : "FAIL"}'; }
-rate() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.0f", b / 1048576 / (s > 0 ? s : 0.001)}'; }
 
 echo "== building $FILES files, $TOTAL_MIB MiB, and a cp -a copy in $WORK"
 "$HARNESS" mktree "$WORK/a" "$FILES" "$TOTAL_MIB"

@@ -24,20 +24,13 @@ import (
 func (p *Prover) drillService(ctx context.Context, req model.TestRequest) (model.TestReport, error) {
 	r := p.report(req)
 	r.RTOTargetSeconds = req.RTOTarget.Seconds()
-	r.Why = "no copy on the drive: the newest local archive"
-	if req.External {
-		r.Why = "the newest archive's copy on the external drive is the copy a disaster leaves"
-	}
+	r.Why = archiveWhy(req.External)
 	start := time.Now()
-	rootFd, err := p.prepareScratch(req.Scratch)
+	rootFd, staging, err := p.archiveScratch(req, r.Started)
 	if err != nil {
 		return r, err
 	}
 	defer unix.Close(rootFd)
-	staging, err := newScratch(rootFd, req.Scratch, req.Subvolume, r.Started)
-	if err != nil {
-		return r, err
-	}
 	defer staging.Close()
 	res, err := services.Drill(ctx, req.Service, req.Copy, staging.Proc)
 	r.Seconds = time.Since(start).Seconds()

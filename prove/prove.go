@@ -53,20 +53,13 @@ func (p *Prover) Prove(ctx context.Context, req model.TestRequest, progress func
 // as the service would read it back.
 func (p *Prover) testArchive(ctx context.Context, req model.TestRequest) (model.TestReport, error) {
 	r := p.report(req)
-	r.Why = "no copy on the drive: the newest local archive"
-	if req.External {
-		r.Why = "the newest archive's copy on the external drive is the copy a disaster leaves"
-	}
+	r.Why = archiveWhy(req.External)
 	start := time.Now()
-	rootFd, err := p.prepareScratch(req.Scratch)
+	rootFd, scratch, err := p.archiveScratch(req, r.Started)
 	if err != nil {
 		return r, err
 	}
 	defer unix.Close(rootFd)
-	scratch, err := newScratch(rootFd, req.Scratch, req.Subvolume, r.Started)
-	if err != nil {
-		return r, err
-	}
 	defer scratch.Close()
 	rep, err := services.Verify(ctx, req.Service, req.Copy, scratch.Proc+"/restore")
 	r.Seconds = time.Since(start).Seconds()
@@ -90,6 +83,29 @@ func (p *Prover) testArchive(ctx context.Context, req model.TestRequest) (model.
 		r.Result = model.ResultPass
 	}
 	return r, removeBelow(rootFd, scratch.Name)
+}
+
+// archiveWhy says why a whole-archive test or drill read the copy it did.
+func archiveWhy(external bool) string {
+	if external {
+		return "the newest archive's copy on the external drive is the copy a disaster leaves"
+	}
+	return "no copy on the drive: the newest local archive"
+}
+
+// archiveScratch opens the scratch root and a fresh run directory below it
+// for one whole-archive test or drill; the caller closes both.
+func (p *Prover) archiveScratch(req model.TestRequest, started time.Time) (int, scratchDir, error) {
+	rootFd, err := p.prepareScratch(req.Scratch)
+	if err != nil {
+		return -1, scratchDir{}, err
+	}
+	dir, err := newScratch(rootFd, req.Scratch, req.Subvolume, started)
+	if err != nil {
+		unix.Close(rootFd)
+		return -1, scratchDir{}, err
+	}
+	return rootFd, dir, nil
 }
 
 // prepareScratch opens (or creates) the trusted scratch root and removes

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"log/slog"
-	"strings"
 
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reports"
@@ -64,26 +63,7 @@ func ReportItem(p model.TestReport) reports.Item {
 		Seconds: p.Seconds, RestoreSeconds: p.RestoreSeconds, VerifySeconds: p.VerifySeconds, RTOTargetSeconds: p.RTOTargetSeconds,
 		Files: p.Files, Bytes: p.Bytes, FailuresOmitted: p.FailuresOmitted}
 	for _, f := range p.Failures {
-		it.Failures = append(it.Failures, reports.Failure{Path: f.Path, Check: f.Check, Detail: failureDetail(f)})
+		it.Failures = append(it.Failures, reports.Failure{Path: f.Path, Check: f.Check, Detail: f.Detail(nil)})
 	}
 	return it
-}
-
-// failureDetail says each side's value and where it was read.
-func failureDetail(f model.Failure) string {
-	var parts []string
-	side := func(from, value, fallback string) {
-		switch {
-		case from == "" && value == "":
-		case value == "":
-			parts = append(parts, "in "+from)
-		case from == "":
-			parts = append(parts, fallback+" "+value)
-		default:
-			parts = append(parts, from+" "+value)
-		}
-	}
-	side(f.WantFrom, f.Want, "want")
-	side(f.GotFrom, f.Got, "got")
-	return strings.Join(parts, ", ")
 }

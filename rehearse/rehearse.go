@@ -83,10 +83,9 @@ func Run(ctx context.Context, o Options, env Env) (Result, error) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(env.Stdout, "\nRehearsal %s: %s in %s: %s\n", o.Runbook, verdict, humane.Rounded(res.Duration()), res.Detail)
-	if err := evidence.Append(user.StateDir, res); err != nil {
+	if err := Record(env.Stdout, user, res); err != nil {
 		return res, err
 	}
-	fmt.Fprintf(env.Stdout, "Evidence journaled in %s\n", filepath.Join(user.StateDir, evidence.File))
 	if runErr != nil {
 		return res, fmt.Errorf("%w: %w", ErrFailed, runErr)
 	}

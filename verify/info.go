@@ -351,3 +351,14 @@ func checkRel(rel string) error {
 	}
 	return nil
 }
+
+// sortMismatches orders a report by path, then check, so that parallel
+// workers give the same report for the same trees.
+func sortMismatches(ms []Mismatch) {
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].Rel != ms[j].Rel {
+			return ms[i].Rel < ms[j].Rel
+		}
+		return ms[i].Check < ms[j].Check
+	})
+}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"runtime"
-	"sort"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -23,19 +21,8 @@ import (
 // report.
 func CompareFiles(ctx context.Context, want, got string, rels []string, progress func(bytes int64)) (TreeReport, error) {
 	t := &treeCmp{ctx: ctx, want: want, got: got, progress: progress}
-	jobs := make(chan job, 1024)
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) * 2 {
-		wg.Go(func() {
-			bufs := [2][]byte{make([]byte, cmpBufSize), make([]byte, cmpBufSize)}
-			for j := range jobs {
-				if ctx.Err() == nil {
-					t.fileEntry(j, bufs)
-				}
-				j.dir.release()
-			}
-		})
-	}
+	jobs := compareWorkers(ctx, &wg, t.fileEntry)
 	var dir *dirPair
 	var dirFailed *Mismatch
 	dirRel := "\x00" // no directory open yet
@@ -65,13 +52,7 @@ func CompareFiles(ctx context.Context, want, got string, rels []string, progress
 	dir.release()
 	close(jobs)
 	wg.Wait()
-	sort.Slice(t.report.Mismatches, func(i, j int) bool {
-		a, b := t.report.Mismatches[i], t.report.Mismatches[j]
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Check < b.Check
-	})
+	sortMismatches(t.report.Mismatches)
 	if err := ctx.Err(); err != nil {
 		return t.report, fmt.Errorf("compare files: %w", err)
 	}

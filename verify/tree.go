@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -59,29 +58,12 @@ func CompareTrees(ctx context.Context, want, got string, progress func(bytes int
 		}
 		roots[i] = fd
 	}
-	jobs := make(chan job, 1024)
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) * 2 {
-		wg.Go(func() {
-			bufs := [2][]byte{make([]byte, cmpBufSize), make([]byte, cmpBufSize)}
-			for j := range jobs {
-				if ctx.Err() == nil {
-					t.entry(j, bufs)
-				}
-				j.dir.release()
-			}
-		})
-	}
+	jobs := compareWorkers(ctx, &wg, t.entry)
 	t.walk(roots, jobs)
 	close(jobs)
 	wg.Wait()
-	sort.Slice(t.report.Mismatches, func(i, j int) bool {
-		a, b := t.report.Mismatches[i], t.report.Mismatches[j]
-		if a.Rel != b.Rel {
-			return a.Rel < b.Rel
-		}
-		return a.Check < b.Check
-	})
+	sortMismatches(t.report.Mismatches)
 	if err := ctx.Err(); err != nil {
 		return t.report, fmt.Errorf("compare trees: %w", err)
 	}

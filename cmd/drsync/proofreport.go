@@ -16,23 +16,9 @@ func failureLine(f model.Failure) string {
 	if p == "" {
 		p = "."
 	}
-	var parts []string
-	side := func(from, value, fallback string) {
-		switch {
-		case from == "" && value == "":
-		case value == "":
-			parts = append(parts, "in "+from)
-		case from == "":
-			parts = append(parts, fallback+" "+value)
-		default:
-			parts = append(parts, from+" "+value)
-		}
-	}
-	side(f.WantFrom, termtext.Escape(f.Want), "want")
-	side(f.GotFrom, termtext.Escape(f.Got), "got")
 	line := fmt.Sprintf("✗ %s: %s", p, f.Check)
-	if len(parts) > 0 {
-		line += " (" + strings.Join(parts, ", ") + ")"
+	if detail := f.Detail(termtext.Escape); detail != "" {
+		line += " (" + detail + ")"
 	}
 	return line
 }

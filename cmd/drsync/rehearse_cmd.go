@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/rehearse"
-	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -40,7 +38,7 @@ func newRehearseCommand(g *globalOptions) *cobra.Command {
 func runRehearse(ctx context.Context, g *globalOptions, o rehearse.Options) error {
 	if o.Runbook == "DR-004" && o.Storage == "btrfs" {
 		if d, err := schema.Load(o.File, o.Tags); err == nil && len(d.Targets) > 0 {
-			return rehearseTotalLoss(ctx, g, o, d.StateDir)
+			return rehearseTotalLoss(ctx, g, o, d)
 		}
 	}
 	st, err := newStorage(g)
@@ -63,18 +61,17 @@ func runRehearse(ctx context.Context, g *globalOptions, o rehearse.Options) erro
 
 // rehearseTotalLoss rehearses DR-004 from the off-site copies alone (see
 // rehearse_dr004.go) and journals the outcome in the user's state
-// directory, as rehearse.Run does for the other runbooks.
-func rehearseTotalLoss(ctx context.Context, g *globalOptions, o rehearse.Options, stateDir string) error {
+// directory and as a report, as rehearse.Run does for the other runbooks.
+func rehearseTotalLoss(ctx context.Context, g *globalOptions, o rehearse.Options, d *schema.Desired) error {
 	started := time.Now()
 	err := runRehearseTotalLoss(ctx, g, o)
-	res := evidence.Rehearsal{Runbook: o.Runbook, Started: started, Seconds: time.Since(started).Seconds(),
+	res := rehearse.Result{Runbook: o.Runbook, Started: started, Seconds: time.Since(started).Seconds(),
 		Passed: err == nil, Storage: o.Storage, Desired: o.File, Detail: "recovered from off-site copies alone"}
 	if err != nil {
 		res.Detail = err.Error()
 	}
-	if jerr := evidence.Append(stateDir, res); jerr != nil {
+	if jerr := rehearse.Record(g.stdout, d, res); jerr != nil {
 		return errors.Join(err, jerr)
 	}
-	fmt.Fprintf(g.stdout, "Evidence journaled in %s\n", filepath.Join(stateDir, evidence.File))
 	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/rehearse/evidence"
+	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/sandbox"
 )
 
@@ -64,6 +65,10 @@ func TestRehearseHomelab(t *testing.T) {
 		r := got[c.runbook]
 		if r.Last.Passed != c.pass || r.Last.Seconds <= 0 || (c.pass && r.Last.Bytes <= 0) || (r.LastSuccess != nil) != c.pass {
 			t.Errorf("%s journaled as %+v", c.runbook, r)
+		}
+		rep, _, ok, err := reports.Latest(filepath.Join(user, "var", "lib", "drsync"), c.runbook)
+		if err != nil || !ok || rep.Kind != reports.Rehearse || (rep.Summary.Passed == 1) != c.pass {
+			t.Errorf("%s: report %+v (found %v, %v)", c.runbook, rep, ok, err)
 		}
 	}
 }
@@ -171,5 +176,9 @@ func TestRehearseDR004(t *testing.T) {
 	}
 	if r := got["DR-004"]; !r.Last.Passed || r.LastSuccess == nil || r.Last.Seconds <= 0 {
 		t.Errorf("DR-004 journaled as %+v", r)
+	}
+	rep, _, ok, err := reports.Latest(filepath.Join(user, "var", "lib", "drsync"), "DR-004")
+	if err != nil || !ok || rep.Kind != reports.Rehearse || rep.Summary.Passed != 1 {
+		t.Errorf("DR-004: report %+v (found %v, %v)", rep, ok, err)
 	}
 }

@@ -3,8 +3,10 @@ package prometheus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +15,9 @@ import (
 	"strings"
 	"time"
 )
+
+// errBadMeta marks a block whose meta.json is not JSON.
+var errBadMeta = errors.New("meta.json unreadable")
 
 // Range is the time a TSDB directory's blocks cover, read from their
 // meta.json files: from the first sample to just after the last.
@@ -28,15 +33,18 @@ func Range(dir string) (from, to time.Time, err error) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "meta.json"))
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // not a block: wal, chunks_head, snapshots
+		}
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("tsdb range of %s: block %s: %w", dir, e.Name(), err)
 		}
 		var meta struct {
 			MinTime int64 `json:"minTime"`
 			MaxTime int64 `json:"maxTime"`
 		}
 		if err := json.Unmarshal(b, &meta); err != nil {
-			return time.Time{}, time.Time{}, fmt.Errorf("tsdb range of %s: block %s: meta.json: %w", dir, e.Name(), err)
+			return time.Time{}, time.Time{}, fmt.Errorf("tsdb range of %s: block %s: %w: %w", dir, e.Name(), errBadMeta, err)
 		}
 		if !found || meta.MinTime < lo {
 			lo = meta.MinTime

@@ -86,46 +86,21 @@ func Serve(ctx context.Context, tsdbDir, workDir string) (Served, error) {
 	return s, nil
 }
 
-// blockRange is the time range the TSDB's blocks cover, read from each
-// block's meta.json.
+// blockRange is the sample range the drill queries: Range, with the
+// blocks' exclusive end made inclusive. A meta.json Prometheus could not
+// read makes the TSDB one it would not serve.
 func blockRange(dir string) (from, to time.Time, err error) {
-	entries, err := os.ReadDir(dir)
+	from, to, err = Range(dir)
+	if errors.Is(err, errBadMeta) {
+		return from, to, fmt.Errorf("%w: %w", ErrNotServed, err)
+	}
 	if err != nil {
-		return from, to, fmt.Errorf("restored TSDB: %w", err)
+		return from, to, err
 	}
-	minT, maxT := int64(0), int64(0)
-	found := false
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), "meta.json"))
-		if errors.Is(err, os.ErrNotExist) {
-			continue // chunks_head, wal: not a block
-		}
-		if err != nil {
-			return from, to, fmt.Errorf("restored TSDB block %s: %w", e.Name(), err)
-		}
-		var meta struct {
-			MinTime int64 `json:"minTime"`
-			MaxTime int64 `json:"maxTime"`
-		}
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return from, to, fmt.Errorf("%w: block %s: meta.json: %v", ErrNotServed, e.Name(), err)
-		}
-		if !found || meta.MinTime < minT {
-			minT = meta.MinTime
-		}
-		if !found || meta.MaxTime > maxT {
-			maxT = meta.MaxTime
-		}
-		found = true
+	if !to.After(from) {
+		return from, to, fmt.Errorf("tsdb range of %s: %w", dir, ErrNoBlocks)
 	}
-	if !found || maxT <= minT {
-		return from, to, fmt.Errorf("%s: %w", dir, ErrNoBlocks)
-	}
-	// A block's maxTime is exclusive.
-	return time.UnixMilli(minT).UTC(), time.UnixMilli(maxT - 1).UTC(), nil
+	return from.UTC(), to.Add(-time.Millisecond).UTC(), nil
 }
 
 // served is a running Prometheus of a drill.

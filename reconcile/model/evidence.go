@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/schema"
@@ -76,6 +77,30 @@ type Failure struct {
 	WantFrom string `json:"wantFrom,omitempty"`
 	Got      string `json:"got,omitempty"`
 	GotFrom  string `json:"gotFrom,omitempty"`
+}
+
+// Detail says each side's value and where it was read, e.g. "snapshot
+// 0644, got 0600". value is applied to each value first (terminal output
+// escapes them); nil keeps them as they are.
+func (f Failure) Detail(value func(string) string) string {
+	if value == nil {
+		value = func(s string) string { return s }
+	}
+	var parts []string
+	side := func(from, v, fallback string) {
+		switch {
+		case from == "" && v == "":
+		case v == "":
+			parts = append(parts, "in "+from)
+		case from == "":
+			parts = append(parts, fallback+" "+value(v))
+		default:
+			parts = append(parts, from+" "+value(v))
+		}
+	}
+	side(f.WantFrom, f.Want, "want")
+	side(f.GotFrom, f.Got, "got")
+	return strings.Join(parts, ", ")
 }
 
 // FileCheck is one verified file (or archive member) and the checks it
