@@ -20,6 +20,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/statusview"
 	"github.com/drsync/drsync/verify"
 )
 
@@ -266,23 +267,13 @@ func dryRunProofs(g *globalOptions, p *model.Plan, out proofReport) error {
 	return nil
 }
 
-// drillTimes is a drill's measured RTO (the restore) and, apart, the
-// verification that followed it.
-func drillTimes(r model.TestReport) string {
-	s := "RTO " + humane.Rounded(humane.Seconds(r.RTOSeconds())).String()
-	if r.VerifySeconds > 0 {
-		s += " + " + humane.Rounded(humane.Seconds(r.VerifySeconds)).String() + " verifying"
-	}
-	return s
-}
-
 func printProofs(g *globalOptions, out proofReport, verbose bool) {
 	for _, r := range out.Reports {
 		verdict := strings.ToUpper(string(r.Result))
 		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humane.Bytes(r.Bytes), r.Seconds)
 		if r.Kind == model.KindDrill {
 			what = fmt.Sprintf("%d files restored and verified, %s; %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),
-				drillTimes(r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
+				statusview.DrillTimes(r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
 				100*r.RTOSeconds()/max(r.RTOTargetSeconds, 1e-9))
 		}
 		fmt.Fprintf(g.stdout, "%s  %s  %s\n", r.Subvolume, verdict, what)
