@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/proofview"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/schema"
@@ -130,7 +131,7 @@ func Write(w io.Writer, d *schema.Desired, rows []Row, now time.Time) {
 		}
 		if dr := r.LastDrill; dr != nil {
 			fmt.Fprintf(w, "  last drill        %s %s ago, %s (target %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
-				DrillTimes(*dr), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+				proofview.DrillTimes(*dr), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		}
 		if r.Report != "" {
 			fmt.Fprintf(w, "  report            %s\n", r.Report)
@@ -146,14 +147,4 @@ func AgeText(d time.Duration) string {
 		return "in the future"
 	}
 	return schema.Age(d) + " old"
-}
-
-// DrillTimes is a drill's measured RTO (the restore) and, apart, the
-// verification that followed it.
-func DrillTimes(r model.TestReport) string {
-	s := "RTO " + humane.Rounded(humane.Seconds(r.RTOSeconds())).String()
-	if r.VerifySeconds > 0 {
-		s += " + " + humane.Rounded(humane.Seconds(r.VerifySeconds)).String() + " verifying"
-	}
-	return s
 }
