@@ -20,6 +20,7 @@ func TestTemplates(t *testing.T) {
 		"DR-003-accidental-deletion.md.tmpl",
 		"DR-004-total-catastrophe.md.tmpl",
 		"_common.tmpl",
+		"_offsite.tmpl",
 	}
 	if !slices.Equal(names, want) {
 		t.Fatalf("templates %q, want %q", names, want)

@@ -130,6 +130,9 @@ func LoadFleet(path string, tags []string) (map[string]*Desired, error) {
 		}
 		out[h] = d
 	}
+	if len(all.Problems) == 0 {
+		all.Problems = sharedTargets(out)
+	}
 	if len(all.Problems) > 0 {
 		sortProblems(all.Problems)
 		return nil, &all

@@ -101,3 +101,48 @@ func TestFleetProblemsOfEveryHost(t *testing.T) {
 		t.Errorf("a stray top-level field: %v", err)
 	}
 }
+
+// TestFleetHostsShareNoTarget: two hosts whose off-site copies would land
+// in one bucket prefix (or one within the other) are refused, naming both;
+// their own prefixes, or a prefix per host, are fine.
+func TestFleetHostsShareNoTarget(t *testing.T) {
+	host := func(name, prefix string) string {
+		return `hosts: ` + name + `: _shared & {
+	locations: snaps: path: "/srv/` + name + `/.snapshots"
+	targets: offsite: {kind: "s3", endpoint: "https://s3.example.org", region: "r", bucket: "backups", prefix: "` + prefix + `",
+		credentialsFile: "/etc/drsync/s3", encryption: recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]}
+	subvolumes: etc: {tier: "standard", source: "/srv/` + name + `/etc",
+		snapshots: {location: "snaps", schedule: "daily 05:00", retention: daily: 7}
+		offsite: offsite: {schedule: "daily 06:00", retention: daily: 7}}
+}
+`
+	}
+	shared, err := os.ReadFile("../examples/desired/fleet/shared.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		a, b string
+		want string // "" when the fleet is sound
+	}{
+		{"fleet/", "fleet/", `hosts.pi.targets.offsite: stores its copies in bucket backups prefix "fleet/" at https://s3.example.org, where hosts.nas.targets.offsite stores too`},
+		{"fleet/", "fleet/pi/", `hosts.pi.targets.offsite: stores its copies in bucket backups prefix "fleet/pi/"`},
+		{"fleet/nas/", "fleet/pi/", ""},
+		{"nas/", "nas-old/", ""},
+	} {
+		dir := t.TempDir()
+		files := map[string]string{"shared.cue": string(shared), "nas.cue": "package drsync\n\n" + host("nas", tc.a), "pi.cue": "package drsync\n\n" + host("pi", tc.b)}
+		for name, src := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := LoadFleet(dir, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("prefixes %q and %q: %v", tc.a, tc.b, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("prefixes %q and %q: got %v, want %s", tc.a, tc.b, err, tc.want)
+		}
+	}
+}

@@ -198,6 +198,7 @@ func (t *treeCmp) list(fds [2]int, errs [2]error, rel string, stack []pending, j
 	for i := range fds {
 		if errs[i] == nil {
 			names[i], errs[i] = readNames(fds[i])
+			names[i] = withoutNestedSubvolumes(fds[i], names[i])
 		}
 	}
 	if errs[0] != nil || errs[1] != nil {
@@ -398,4 +399,37 @@ func contentMismatch(rel string, p [2]string) Mismatch {
 		return readMismatch(rel, errs[0], errs[1])
 	}
 	return m
+}
+
+// Inode numbers btrfs gives nested subvolumes: in a snapshot, an empty
+// directory stands where a nested subvolume was (BTRFS_EMPTY_SUBVOL_DIR_OBJECTID);
+// in a live tree, the name leads to that subvolume's own root directory.
+const (
+	emptySubvolDirIno = 2
+	subvolRootIno     = 256
+)
+
+// withoutNestedSubvolumes drops the entries of the btrfs directory fd that
+// are nested subvolumes. They are not this subvolume's data, and btrfs
+// send leaves them out of its stream: a snapshot whose source holds its
+// own snapshot directory (a home with its .snapshots inside) shows them,
+// the replica received from it does not.
+func withoutNestedSubvolumes(fd int, ents []fs.DirEntry) []fs.DirEntry {
+	var sfs unix.Statfs_t
+	var parent unix.Stat_t
+	if unix.Fstatfs(fd, &sfs) != nil || sfs.Type != unix.BTRFS_SUPER_MAGIC || unix.Fstat(fd, &parent) != nil {
+		return ents
+	}
+	out := ents[:0]
+	for _, e := range ents {
+		if e.IsDir() {
+			var st unix.Stat_t
+			if unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+				(st.Ino == emptySubvolDirIno || st.Ino == subvolRootIno && st.Dev != parent.Dev) {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -152,3 +152,51 @@ func TestCompareTreesAfterReceive(t *testing.T) {
 		t.Errorf("report %+v", r)
 	}
 }
+
+// TestCompareTreesLeavesNestedSubvolumesOut: a source holding its own
+// snapshot directory (the example's home) is snapshotted with its earlier
+// snapshots inside, which btrfs shows as empty directories and btrfs send
+// leaves out: the replica received from that snapshot still matches it.
+func TestCompareTreesLeavesNestedSubvolumesOut(t *testing.T) {
+	mnt := sandbox.TestFS(t, 256)
+	ctx := context.Background()
+	src, replicas := filepath.Join(mnt, "home"), filepath.Join(mnt, "replicas")
+	if err := os.Mkdir(replicas, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := btrfs.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sandbox.FillSampleData(src, 3); err != nil {
+		t.Fatal(err)
+	}
+	inner := filepath.Join(src, ".snapshots")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := btrfs.Snapshot(ctx, src, filepath.Join(inner, "s1")); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(mnt, "s2")
+	if err := btrfs.Snapshot(ctx, src, snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(snap, ".snapshots", "s1")); err != nil {
+		t.Fatalf("the nested snapshot's placeholder is not in the snapshot: %v", err)
+	}
+	if _, err := btrfs.Send(ctx, snap, "", replicas, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := CompareTrees(ctx, snap, filepath.Join(replicas, "s2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Mismatches) > 0 {
+		t.Errorf("received replica differs: %+v", r.Mismatches)
+	}
+	// The live source, whose .snapshots/s1 is a subvolume of its own,
+	// matches its snapshot too.
+	if r, err = CompareTrees(ctx, src, snap, nil); err != nil || len(r.Mismatches) > 0 {
+		t.Errorf("source against its snapshot: %v %+v", err, r.Mismatches)
+	}
+}
