@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/drsync/drsync/internal/humane"
+	"github.com/drsync/drsync/proofview"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/savedplan"
@@ -146,7 +147,7 @@ func printEvent(g *globalOptions, e reconcile.Event) {
 		case a.Kind == model.KindSend:
 			extra = ", " + humane.Bytes(e.Bytes)
 		case r != nil && r.Kind == model.KindDrill:
-			extra = fmt.Sprintf(", %d files verified, %s (target %s)", r.Files, drillTimes(*r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
+			extra = fmt.Sprintf(", %d files verified, %s (target %s)", r.Files, proofview.DrillTimes(*r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
 		case r != nil:
 			extra = fmt.Sprintf(", %d files verified: %s", r.Files, r.Result)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/drsync/drsync/examples/desired"
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/providers/dirfs"
+	"github.com/drsync/drsync/rehearse"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 )
@@ -228,7 +229,7 @@ func demoOffsite(g *globalOptions, file, root string, common []string, moveClock
 		common = append(common, "-t", age)
 	}
 	if moveClock {
-		if due := offsiteDueTime(d, now, -time.Hour); !due.Equal(now) {
+		if due := rehearse.OffsiteDueTime(d, now, -time.Hour); !due.Equal(now) {
 			fmt.Fprintf(g.stdout, "NOTE: the demo's clock is %s, the latest time every off-site send was due, so each subvolume reaches the S3 target.\n",
 				due.Format("2006-01-02 15:04 MST"))
 			now = due

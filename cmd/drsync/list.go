@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/statusview"
 )
 
 // listing is `drsync list --json`: per subvolume, what exists where.
@@ -46,15 +45,6 @@ func newListCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
-// ageText is "26h old", or "in the future" for a name dated ahead of the
-// clock (a plan made with --now, or a clock that went back).
-func ageText(d time.Duration) string {
-	if d < 0 {
-		return "in the future"
-	}
-	return schema.Age(d) + " old"
-}
-
 // runList shows what exists where.
 func runList(g *globalOptions) error {
 	d, obs, now, err := loadObserved(g)
@@ -90,11 +80,11 @@ func runList(g *globalOptions) error {
 			if sub.External != nil && replicated[snap.Name] {
 				mark = "  ✓ on " + sub.External.Location
 			}
-			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, ageText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
+			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", snap.Name, statusview.AgeText(now.Sub(snap.Time)), sub.Snapshots.Location, mark)
 		}
 		for _, r := range s.External {
 			if !model.HasName(s.Local, r.Name) {
-				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, ageText(now.Sub(r.Time)), sub.External.Location)
+				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", r.Name, statusview.AgeText(now.Sub(r.Time)), sub.External.Location)
 			}
 		}
 		if len(s.Local)+len(s.External) == 0 {
@@ -109,11 +99,11 @@ func runList(g *globalOptions) error {
 			if svc.External != nil && model.HasName(s.External, a.Name) {
 				mark = "  ✓ on " + svc.External.Location
 			}
-			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, ageText(now.Sub(a.Time)), s.Location, mark)
+			fmt.Fprintf(g.stdout, "  %-40s %10s  on %s%s\n", a.Name, statusview.AgeText(now.Sub(a.Time)), s.Location, mark)
 		}
 		for _, c := range s.External {
 			if !model.HasName(s.Archives, c.Name) {
-				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, ageText(now.Sub(c.Time)), svc.External.Location)
+				fmt.Fprintf(g.stdout, "  %-40s %10s  on %s only\n", c.Name, statusview.AgeText(now.Sub(c.Time)), svc.External.Location)
 			}
 		}
 		if len(s.Archives) == 0 {

@@ -3,16 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/drsync/drsync/offsiteview"
 	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/providers/ssh"
@@ -212,16 +210,6 @@ func openTarget(d *schema.Desired, name string) (target.Target, error) {
 	return nil, fmt.Errorf("target %s: unknown kind %q", name, t.Kind)
 }
 
-// offsiteListing is what one target holds, or why it could not say.
-type offsiteListing struct {
-	Target     string                   `json:"target"`
-	Kind       string                   `json:"kind"`
-	Reachable  bool                     `json:"reachable"`
-	Problem    string                   `json:"problem,omitempty"`
-	Subvolumes map[string][]target.Copy `json:"subvolumes,omitempty"`
-	Services   map[string][]target.Copy `json:"services,omitempty"`
-}
-
 func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 	d, err := schema.Load(g.file, g.tags)
 	if err != nil {
@@ -232,114 +220,27 @@ func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 			return fmt.Errorf("no target %q in %s (declared: %v)", only, g.file, d.TargetNames())
 		}
 	}
-	var out []offsiteListing
+	var out []offsiteview.Listing
 	failed := false
 	for _, name := range d.TargetNames() {
 		if only != "" && name != only {
 			continue
 		}
-		l := listTarget(ctx, d, name)
+		l := offsiteview.List(ctx, d, name, openTarget)
 		if l.Problem != "" && l.Reachable {
 			failed = true
 		}
 		out = append(out, l)
 	}
 	if g.json {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeJSON(g.stdout, out); err != nil {
 			return err
 		}
 	} else {
-		printListings(g, out)
+		offsiteview.Write(g.stdout, out)
 	}
 	if failed {
 		return exitCodeError{exitError}
 	}
 	return nil
-}
-
-func listTarget(ctx context.Context, d *schema.Desired, name string) offsiteListing {
-	l := offsiteListing{Target: name, Kind: d.Targets[name].Kind}
-	tgt, err := openTarget(d, name)
-	if err == nil {
-		err = tgt.Probe(ctx)
-	}
-	if err != nil {
-		// Unreachable is deferred work, not a failure; anything else
-		// (credentials, host key, bucket) is.
-		l.Reachable = !errors.Is(err, target.ErrUnreachable)
-		l.Problem = err.Error()
-		return l
-	}
-	l.Reachable = true
-	l.Subvolumes = map[string][]target.Copy{}
-	for _, sv := range d.SubvolumeNames() {
-		if _, ok := d.Subvolumes[sv].Offsite[name]; !ok {
-			continue
-		}
-		copies, err := tgt.List(ctx, sv)
-		if err != nil {
-			l.Problem = err.Error()
-			return l
-		}
-		l.Subvolumes[sv] = copies
-	}
-	if s3t, ok := tgt.(*s3.Target); ok {
-		l.Services = map[string][]target.Copy{}
-		for _, svc := range d.ServiceNames() {
-			if _, ok := d.Services[svc].Offsite[name]; !ok {
-				continue
-			}
-			copies, _, err := s3t.Archives(ctx, svc)
-			if err != nil {
-				l.Problem = err.Error()
-				return l
-			}
-			l.Services[svc] = copies
-		}
-	}
-	return l
-}
-
-func printListings(g *globalOptions, ls []offsiteListing) {
-	for _, l := range ls {
-		switch {
-		case !l.Reachable:
-			fmt.Fprintf(g.stdout, "%s (%s): unreachable, deferred: %s\n", l.Target, l.Kind, l.Problem)
-			continue
-		case l.Problem != "":
-			fmt.Fprintf(g.stdout, "%s (%s): %s\n", l.Target, l.Kind, l.Problem)
-			continue
-		}
-		fmt.Fprintf(g.stdout, "%s (%s): reachable\n", l.Target, l.Kind)
-		for _, group := range []struct {
-			what   string
-			copies map[string][]target.Copy
-		}{{"subvolume", l.Subvolumes}, {"service", l.Services}} {
-			for _, owner := range slices.Sorted(maps.Keys(group.copies)) {
-				fmt.Fprintf(g.stdout, "  %s %s\n", group.what, owner)
-				if len(group.copies[owner]) == 0 {
-					fmt.Fprintln(g.stdout, "    (no copies yet)")
-				}
-				for _, c := range group.copies[owner] {
-					fmt.Fprintf(g.stdout, "    %s  %s\n", c.Name, copyState(c))
-				}
-			}
-		}
-	}
-}
-
-func copyState(c target.Copy) string {
-	switch {
-	case c.Foreign:
-		return "not drsync's: left alone"
-	case c.Broken != "":
-		return "BROKEN: " + c.Broken
-	case !c.Complete:
-		return "incomplete: removed by the next apply"
-	case c.Chain != "":
-		return "complete (chain " + c.Chain + ")"
-	}
-	return "complete"
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/drsync/drsync/providers/ssh"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/statusview"
 	"github.com/drsync/drsync/target"
 )
 
@@ -220,7 +221,7 @@ services: notes: {kind: "files", paths: ["\(root)/pool/docs"], tier: "1", locati
 func checkOffsiteStatus(t *testing.T, drsync func(...string) (int, string)) {
 	t.Helper()
 	code, out := drsync("status", "--json")
-	var rows []subvolumeStatus
+	var rows []statusview.Row
 	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
 		t.Fatalf("status --json: %d %v\n%s", code, err, out)
 	}

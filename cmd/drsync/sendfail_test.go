@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/providers/btrfs"
+	"github.com/drsync/drsync/statusview"
 )
 
 // TestDamagedSendParent: a local snapshot that was sent is altered, so
@@ -42,7 +43,7 @@ func TestDamagedSendParent(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: %d\n%s", code, out)
 	}
-	var rows []subvolumeStatus
+	var rows []statusview.Row
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/termtext"
+	"github.com/drsync/drsync/proofview"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
@@ -72,16 +70,6 @@ func newDrillCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// proofReport is `drsync test --json` and `drsync drill --json`.
-type proofReport struct {
-	Seed    int64              `json:"seed,omitempty"`
-	Result  model.Result       `json:"result"`
-	Reports []model.TestReport `json:"reports"`
-	Skipped map[string]string  `json:"skipped,omitempty"`
-	// ReportFiles are the text reports written (JSON beside each).
-	ReportFiles []string `json:"reportFiles,omitempty"`
-}
-
 // runProofs tests or drills the named subvolumes (default all) through
 // the reconcile pipeline, with a plan of just those proofs.
 func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind model.Kind) error {
@@ -99,7 +87,7 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind model
 	if o.seed == 0 {
 		o.seed = rand.Int64N(1e9) + 1
 	}
-	out := proofReport{Seed: o.seed, Result: model.ResultPass, Skipped: map[string]string{}}
+	out := proofview.Proofs{Seed: o.seed, Result: model.ResultPass, Skipped: map[string]string{}}
 	if kind == model.KindDrill {
 		out.Seed = 0
 	}
@@ -153,7 +141,7 @@ func runProofs(ctx context.Context, g *globalOptions, o proofOptions, kind model
 			return err
 		}
 	} else {
-		printProofs(g, out, o.verbose)
+		proofview.Write(g.stdout, out, o.verbose)
 	}
 	if out.Result == model.ResultFail || (runErr != nil && len(out.Reports) == 0) {
 		return exitCodeError{exitError}
@@ -228,7 +216,7 @@ func progressFor(g *globalOptions, kind model.Kind) *progressbar.ProgressBar {
 	return progressbar.DefaultBytes(-1, "restoring")
 }
 
-func dryRunProofs(g *globalOptions, p *model.Plan, out proofReport) error {
+func dryRunProofs(g *globalOptions, p *model.Plan, out proofview.Proofs) error {
 	type planned struct {
 		Subvolume string   `json:"subvolume"`
 		Snapshot  string   `json:"snapshot"`
@@ -261,66 +249,9 @@ func dryRunProofs(g *globalOptions, p *model.Plan, out proofReport) error {
 			fmt.Fprintf(g.stdout, "  %s\n", termtext.Escape(f))
 		}
 	}
-	printSkipped(g, out.Skipped)
+	proofview.WriteSkipped(g.stdout, out.Skipped)
 	fmt.Fprintf(g.stdout, "seed %d: repeat this sample with --seed %d\n", out.Seed, out.Seed)
 	return nil
-}
-
-// drillTimes is a drill's measured RTO (the restore) and, apart, the
-// verification that followed it.
-func drillTimes(r model.TestReport) string {
-	s := "RTO " + humane.Rounded(humane.Seconds(r.RTOSeconds())).String()
-	if r.VerifySeconds > 0 {
-		s += " + " + humane.Rounded(humane.Seconds(r.VerifySeconds)).String() + " verifying"
-	}
-	return s
-}
-
-func printProofs(g *globalOptions, out proofReport, verbose bool) {
-	for _, r := range out.Reports {
-		verdict := strings.ToUpper(string(r.Result))
-		what := fmt.Sprintf("%d files verified, %s in %.1fs", r.Files, humane.Bytes(r.Bytes), r.Seconds)
-		if r.Kind == model.KindDrill {
-			what = fmt.Sprintf("%d files restored and verified, %s; %s against a target of %s (%.0f%%)", r.Files, humane.Bytes(r.Bytes),
-				drillTimes(r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))),
-				100*r.RTOSeconds()/max(r.RTOTargetSeconds, 1e-9))
-		}
-		fmt.Fprintf(g.stdout, "%s  %s  %s\n", r.Subvolume, verdict, what)
-		fmt.Fprintf(g.stdout, "  snapshot %s on %s (%s)", r.Snapshot, r.Location, r.Why)
-		if r.Reference != "" {
-			fmt.Fprintf(g.stdout, "; also compared with %s", r.Reference)
-		}
-		fmt.Fprintln(g.stdout)
-		for i, f := range r.Failures {
-			if i == 10 && !verbose {
-				fmt.Fprintf(g.stdout, "  … %d more (--verbose lists all)\n", len(r.Failures)-10)
-				break
-			}
-			fmt.Fprintf(g.stdout, "  %s\n", failureLine(f))
-		}
-		if names := checkNames(r); names != "" {
-			fmt.Fprintf(g.stdout, "  checks: %s\n", names)
-		}
-		if verbose {
-			printChecked(g.stdout, r)
-		}
-		if r.Scratch != "" {
-			fmt.Fprintf(g.stdout, "  scratch kept for inspection: %s\n", r.Scratch)
-		}
-	}
-	printSkipped(g, out.Skipped)
-	for _, f := range out.ReportFiles {
-		fmt.Fprintf(g.stdout, "report: %s\n", f)
-	}
-	if out.Seed != 0 {
-		fmt.Fprintf(g.stdout, "seed %d: repeat this sample with --seed %d\n", out.Seed, out.Seed)
-	}
-}
-
-func printSkipped(g *globalOptions, skipped map[string]string) {
-	for _, n := range slices.Sorted(maps.Keys(skipped)) {
-		fmt.Fprintf(g.stdout, "%s  SKIP  %s\n", n, skipped[n])
-	}
 }
 
 func anyPassed(reports []model.TestReport) bool {

@@ -1,7 +1,8 @@
-package main
+package statusview
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/drsync/drsync/internal/humane"
@@ -10,9 +11,9 @@ import (
 	"github.com/drsync/drsync/schema"
 )
 
-// offsiteStatus is what `drsync status` says of one owner's copies on one
+// OffsiteRow is what `drsync status` says of one owner's copies on one
 // off-site target, from the journal (status does not contact targets).
-type offsiteStatus struct {
+type OffsiteRow struct {
 	Target string `json:"target"`
 	Kind   string `json:"kind"`
 	// NewestCopy and Verified are ages in seconds of the newest copy sent
@@ -26,8 +27,8 @@ type offsiteStatus struct {
 }
 
 // offsiteRows lists an owner's declared targets with their evidence.
-func offsiteRows(d *schema.Desired, name string, st render.SubvolumeStatus, h *model.History, age func(time.Time) *float64) []offsiteStatus {
-	var out []offsiteStatus
+func offsiteRows(d *schema.Desired, name string, st render.SubvolumeStatus, h *model.History, age func(time.Time) *float64) []OffsiteRow {
+	var out []OffsiteRow
 	for _, t := range d.TargetNames() {
 		_, sub := d.Subvolumes[name]
 		declared := sub && hasTarget(d.Subvolumes[name].Offsite, t)
@@ -39,7 +40,7 @@ func offsiteRows(d *schema.Desired, name string, st render.SubvolumeStatus, h *m
 		}
 		ev := st.Offsite[t]
 		th := h.TargetHistory(t)
-		r := offsiteStatus{Target: t, Kind: d.Targets[t].Kind, NewestCopy: age(ev.Newest), LastSendBytes: ev.SentBytes,
+		r := OffsiteRow{Target: t, Kind: d.Targets[t].Kind, NewestCopy: age(ev.Newest), LastSendBytes: ev.SentBytes,
 			Verified: age(ev.Verified), LastTest: th.LastTest, LastDrill: th.LastDrill}
 		if th.Verified != nil {
 			r.VerifiedSnapshot = th.Verified.Snapshot
@@ -54,28 +55,28 @@ func hasTarget(m map[string]schema.OffsiteSends, t string) bool {
 	return ok
 }
 
-// printOffsite writes the off-site lines of one status row.
-func printOffsite(g *globalOptions, rows []offsiteStatus, now time.Time) {
+// writeOffsite writes the off-site lines of one status row.
+func writeOffsite(w io.Writer, rows []OffsiteRow, now time.Time) {
 	for _, o := range rows {
 		sent := ""
 		if o.LastSendBytes > 0 {
 			sent = ", last send " + humane.Bytes(o.LastSendBytes)
 		}
-		fmt.Fprintf(g.stdout, "  off-site %s (%s)\n", o.Target, o.Kind)
-		fmt.Fprintf(g.stdout, "    newest copy     %s%s\n", ageOr(o.NewestCopy, "none sent yet"), sent)
+		fmt.Fprintf(w, "  off-site %s (%s)\n", o.Target, o.Kind)
+		fmt.Fprintf(w, "    newest copy     %s%s\n", ageOr(o.NewestCopy, "none sent yet"), sent)
 		verified := ageOr(o.Verified, "NEVER VERIFIED")
 		if o.VerifiedSnapshot != "" {
 			verified += " (" + o.VerifiedSnapshot + ")"
 		}
-		fmt.Fprintf(g.stdout, "    newest verified %s\n", verified)
+		fmt.Fprintf(w, "    newest verified %s\n", verified)
 		if t := o.LastTest; t != nil {
-			fmt.Fprintf(g.stdout, "    last test       %s %s ago, %d files, fetched in %s\n", upper(string(t.Result)), schema.Age(now.Sub(t.Started)),
+			fmt.Fprintf(w, "    last test       %s %s ago, %d files, fetched in %s\n", upper(string(t.Result)), schema.Age(now.Sub(t.Started)),
 				t.Files, humane.Rounded(humane.Seconds(t.RestoreSeconds)))
 		} else {
-			fmt.Fprintln(g.stdout, "    last test       never")
+			fmt.Fprintln(w, "    last test       never")
 		}
 		if dr := o.LastDrill; dr != nil {
-			fmt.Fprintf(g.stdout, "    last drill      %s %s ago, RTO %s (restore %s, verify %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
+			fmt.Fprintf(w, "    last drill      %s %s ago, RTO %s (restore %s, verify %s)\n", upper(string(dr.Result)), schema.Age(now.Sub(dr.Started)),
 				humane.Rounded(humane.Seconds(dr.Seconds)), humane.Rounded(humane.Seconds(dr.RestoreSeconds)), humane.Rounded(humane.Seconds(dr.VerifySeconds)))
 		}
 	}

@@ -1,12 +1,12 @@
-package main
+package statusview
 
 import (
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
 )
 
-// coverageStatus is one copy's coverage in `drsync status`.
-type coverageStatus struct {
+// CoverageRow is one copy's coverage in `drsync status`.
+type CoverageRow struct {
 	Location      string  `json:"location"`
 	Snapshot      string  `json:"snapshot"`
 	WindowSeconds float64 `json:"windowSeconds"`
@@ -23,15 +23,15 @@ type coverageStatus struct {
 
 // coverageRows turns the rendered coverage of a subvolume into status
 // rows, so status and the metrics share one derivation.
-func coverageRows(d *schema.Desired, name string, cov []render.CopyCoverage) []coverageStatus {
+func coverageRows(d *schema.Desired, name string, cov []render.CopyCoverage) []CoverageRow {
 	s := d.Subvolumes[name]
 	if s == nil || d.Tiers[s.Tier].RestoreTest.Coverage == nil {
 		return nil
 	}
 	window := d.Tiers[s.Tier].RestoreTest.Coverage.Duration
-	var out []coverageStatus
+	var out []CoverageRow
 	for _, c := range cov {
-		out = append(out, coverageStatus{Location: c.Location, Snapshot: c.Snapshot, WindowSeconds: window.Seconds(),
+		out = append(out, CoverageRow{Location: c.Location, Snapshot: c.Snapshot, WindowSeconds: window.Seconds(),
 			Files: c.Files, VerifiedFiles: c.VerifiedFiles, Bytes: c.Bytes, VerifiedBytes: c.VerifiedBytes,
 			FileShare: c.FileShare(), ByteShare: c.ByteShare(), Line: c.Line(window)})
 	}

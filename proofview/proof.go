@@ -1,4 +1,6 @@
-package main
+// Package proofview words the reports of restore tests and drills as
+// `drsync test` and `drsync drill` print them.
+package proofview
 
 import (
 	"fmt"
@@ -9,9 +11,9 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 )
 
-// failureLine is one failed check of a test or drill report: the path,
+// FailureLine is one failed check of a test or drill report: the path,
 // the check, and each value with the side it was read from.
-func failureLine(f model.Failure) string {
+func FailureLine(f model.Failure) string {
 	p := termtext.Escape(f.Path)
 	if p == "" {
 		p = "."
@@ -27,9 +29,9 @@ func failureLine(f model.Failure) string {
 // (verify.CompareTrees); its report lists failures, not every file.
 const drillChecks = "every entry: type, size, content byte for byte, symlink, mode, owner, mtime, xattrs, hardlink count"
 
-// checkNames lists the distinct checks a report ran, in first-seen order,
+// CheckNames lists the distinct checks a report ran, in first-seen order,
 // every xattr counted once.
-func checkNames(r model.TestReport) string {
+func CheckNames(r model.TestReport) string {
 	if r.Kind == model.KindDrill && len(r.Checked) == 0 {
 		return drillChecks
 	}
@@ -49,8 +51,8 @@ func checkNames(r model.TestReport) string {
 	return strings.Join(names, ", ")
 }
 
-// printChecked lists every file with the checks it passed (and failed).
-func printChecked(w io.Writer, r model.TestReport) {
+// WriteChecked lists every file with the checks it passed (and failed).
+func WriteChecked(w io.Writer, r model.TestReport) {
 	if len(r.Checked) == 0 {
 		for _, p := range r.Paths {
 			fmt.Fprintf(w, "  ✓ %s\n", termtext.Escape(p))
