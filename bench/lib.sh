@@ -74,3 +74,30 @@ best() {
 
 # rate prints BYTES over SECONDS in MiB/s.
 rate() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.0f", b / 1048576 / (s > 0 ? s : 0.001)}'; }
+
+# pool_and_drive_desired FILE [TIER_FIELDS] [SUBVOLUME_FIELDS] writes the
+# desired state the send, drill and recover benches share: one subvolume
+# "data" snapshotted on the pool and replicated daily to a drive "usb",
+# every generated file off. The extra fields go into its tier and its
+# subvolume.
+pool_and_drive_desired() {
+	cat >"$1" <<EOF
+package drsync
+
+root: *"" | string @tag(root)
+stateDir: "\(root)/state"
+restore: scratch: "\(root)/scratch"
+generate: enabled: {metrics: false, alertRules: false, scrapeConfig: false, dashboard: false, systemd: false, runbooks: false}
+locations: {
+	pool: path: "\(root)/pool/.snapshots"
+	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: "$(cat /proc/sys/kernel/random/uuid)"}
+}
+tiers: "1": {rpo: "7d", rto: "1h"${2:+, $2}}
+subvolumes: data: {
+	tier: "1", source: "\(root)/pool/data"${3:+
+	$3}
+	snapshots: {location: "pool", schedule: "daily 02:00", retention: daily: 7}
+	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
+}
+EOF
+}

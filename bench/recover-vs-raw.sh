@@ -26,24 +26,7 @@ build_drsync
 build_tool verifybench
 
 desired=$work/bench.cue
-cat >"$desired" <<EOF
-package drsync
-
-root: *"" | string @tag(root)
-stateDir: "\(root)/state"
-restore: scratch: "\(root)/scratch"
-generate: enabled: {metrics: false, alertRules: false, scrapeConfig: false, dashboard: false, systemd: false, runbooks: false}
-locations: {
-	pool: path: "\(root)/pool/.snapshots"
-	usb: {external: true, path: "\(root)/usb/.snapshots", mount: "\(root)/usb", uuid: "$(cat /proc/sys/kernel/random/uuid)"}
-}
-tiers: "1": {rpo: "7d", rto: "1h", restoreTest: {every: "1d", sampleSize: 50}}
-subvolumes: data: {
-	tier: "1", source: "\(root)/pool/data"
-	snapshots: {location: "pool", schedule: "daily 02:00", retention: daily: 7}
-	external: {location: "usb", schedule: "daily 03:00", retention: daily: 7}
-}
-EOF
+pool_and_drive_desired "$desired" 'restoreTest: {every: "1d", sampleSize: 50}'
 "$drsync" sandbox up --dir "$sb" -f "$desired" >/dev/null
 src=$sb/pool/data
 snaps=$sb/pool/.snapshots/data
