@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/internal/hostile"
-	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/internal/fixture"
 )
 
 func init() { hostile.Serve() }
@@ -43,15 +43,6 @@ func hostileRig(t *testing.T) (*rig, *hostile.User) {
 	return r, u
 }
 
-func subvolWarnings(p *model.Plan, name string) (actions []model.Action, warnings string) {
-	for _, s := range p.Subvolumes {
-		if s.Name == name {
-			return s.Actions, strings.Join(s.Warnings, "\n")
-		}
-	}
-	return nil, ""
-}
-
 // TestSymlinkedSnapshotDirCannotPruneTheDrive is issue 11 item 1: the user
 // who owns the pool's snapshot directory replaces docs' directory with a
 // symlink to the drive's replicas. The local rule (daily 2) must not prune
@@ -75,7 +66,7 @@ func TestSymlinkedSnapshotDirCannotPruneTheDrive(t *testing.T) {
 	if err != nil {
 		t.Errorf("apply: %v", err)
 	}
-	actions, warnings := subvolWarnings(p, "docs")
+	actions, warnings := fixture.Subvolume(p, "docs")
 	if len(actions) != 0 || !strings.Contains(warnings, "symlink") {
 		t.Errorf("plan for docs: actions %v, warnings %q; want none and a warning naming the symlink", actions, warnings)
 	}
@@ -105,7 +96,7 @@ func TestSnapshotDirOnAnotherFilesystemIsLeftAlone(t *testing.T) {
 	if err != nil {
 		t.Errorf("apply: %v", err)
 	}
-	actions, warnings := subvolWarnings(p, "docs")
+	actions, warnings := fixture.Subvolume(p, "docs")
 	if len(actions) != 0 || !strings.Contains(warnings, "another filesystem") {
 		t.Errorf("plan for docs: actions %v, warnings %q; want none and a warning naming the other filesystem", actions, warnings)
 	}
@@ -145,7 +136,7 @@ func TestModifiedReplicaIsLeftAlone(t *testing.T) {
 			t.Errorf("the modified replica got a %s action: %s", a.Kind, a.Reason)
 		}
 	}
-	if _, warnings := subvolWarnings(p, "docs"); !strings.Contains(warnings, oldest+" on usb is modified") {
+	if _, warnings := fixture.Subvolume(p, "docs"); !strings.Contains(warnings, oldest+" on usb is modified") {
 		t.Errorf("the plan does not report the modified replica: %q", warnings)
 	}
 	if _, err := os.Stat(note); err != nil {

@@ -61,25 +61,14 @@ func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 			o.Subvolumes[name] = &model.SubvolumeState{Local: local, External: ext, Health: tc.health}
 			o.History[name].AcceptedAgainst = tc.accepted
 			p := Compute(d, o, now)
-			var sp model.SubvolumePlan
-			for _, s := range p.Subvolumes {
-				if s.Name == name {
-					sp = s
-				}
-			}
-			prunes := map[bool]int{}
-			for _, a := range sp.Actions {
-				if a.Kind == model.KindPrune {
-					prunes[a.External]++
-				}
-			}
+			actions, warnings := fixture.Subvolume(p, name)
+			prunes := fixture.PrunesByDrive(actions)
 			if tc.held && len(prunes) > 0 {
 				t.Errorf("prunes planned although held back: %v", prunes)
 			}
 			if !tc.held && (prunes[false] == 0 || prunes[true] == 0) {
 				t.Errorf("prunes should go on, local and drive: %v", prunes)
 			}
-			warnings := strings.Join(sp.Warnings, "\n")
 			if tc.warning == "" && strings.Contains(warnings, "looks wrong") {
 				t.Errorf("unexpected warning %q", warnings)
 			}
