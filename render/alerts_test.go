@@ -72,7 +72,8 @@ func TestAlertRulesOtherShapes(t *testing.T) {
 }
 
 // TestAlertRuleTestsCatchShiftedThresholds proves the unit tests pin the
-// edges: moving a threshold by a minute or two makes them fail.
+// edges: moving a threshold by a minute or two, or a comparison by its
+// equality, makes them fail, naming the alert.
 func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
 	for _, m := range []struct{ name, old, new string }{
 		{"BackupFailed", "> on (host, subvolume, tier) 2 * min by", "> on (host, subvolume, tier) 2.001 * min by"},
@@ -80,6 +81,11 @@ func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
 		{"BackupTooOld", "group_left backup_rpo_target_seconds", "group_left backup_rpo_target_seconds - 60"},
 		{"RTOAboveTarget", "backup_rto_measured_seconds > backup_rto_target_seconds", "backup_rto_measured_seconds >= backup_rto_target_seconds"},
 		{"ExternalDriveNotSeen", "backup_external_drive_interval_seconds + 86400", "backup_external_drive_interval_seconds + 86500"},
+		{"OffsiteTooOld", "> 2 * backup_offsite_interval_seconds", "> 2.001 * backup_offsite_interval_seconds"},
+		{"OffsiteTestFailed", "(backup_offsite_drill_success == 0)", "(backup_offsite_drill_success == 2)"},
+		{"OffsiteTestOverdue", "> 1.2 * backup_offsite_restore_test_interval_seconds", "> 1.2001 * backup_offsite_restore_test_interval_seconds"},
+		// The coverage alert fires below its target, never at it.
+		{"CoverageBelowTarget", "backup_coverage_verified_ratio < on", "backup_coverage_verified_ratio <= on"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			out, err := promtoolRules(t, fixedInput(t), func(r string) string {
