@@ -194,30 +194,27 @@ func Compute(in Input, req Request) (*Plan, error) {
 	if len(names) == 0 {
 		errs = append(errs, fmt.Errorf("name at least one subvolume or service to recover, or a time with --at"))
 	}
-	for _, name := range names {
-		if svc := in.Desired.Services[name]; svc != nil {
-			r, err := planService1(in, req, svc)
-			switch {
-			case implicit && isNoCopy(err):
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%s is left out: %v", name, err))
-			case err != nil:
-				errs = append(errs, fmt.Errorf("recover %s: %w", name, err))
-			default:
-				p.Services = append(p.Services, r)
-				planned = append(planned, name)
-			}
-			continue
-		}
-		r, err := plan1(in, req, name)
+	// admit takes a component's plan, or its error; without names, a
+	// component with no copy before the time is left out with a warning.
+	admit := func(name string, err error, add func()) {
 		switch {
 		case implicit && isNoCopy(err):
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is left out: %v", name, err))
 		case err != nil:
 			errs = append(errs, fmt.Errorf("recover %s: %w", name, err))
 		default:
-			p.Recoveries = append(p.Recoveries, r)
+			add()
 			planned = append(planned, name)
 		}
+	}
+	for _, name := range names {
+		if svc := in.Desired.Services[name]; svc != nil {
+			r, err := planService1(in, req, svc)
+			admit(name, err, func() { p.Services = append(p.Services, r) })
+			continue
+		}
+		r, err := plan1(in, req, name)
+		admit(name, err, func() { p.Recoveries = append(p.Recoveries, r) })
 	}
 	if len(planned) == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("nothing to recover: %s", strings.Join(p.Warnings, "; ")))
