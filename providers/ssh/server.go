@@ -83,6 +83,11 @@ func StartServer(ctx context.Context, dir, root string, port int) (*Server, erro
 		// The files live in a temporary directory under /tmp, which
 		// StrictModes would reject for being below a world-writable one.
 		"StrictModes no",
+		// sshd runs the forced command through root's login shell; bash
+		// run by sshd with SHLVL unset sources ~/.bashrc, whose cost (a
+		// pyenv init waits up to 60 s on a stale rehash lock) is not the
+		// filter's. SHLVL=1 makes the shell count as nested: no rc file.
+		"SetEnv SHLVL=1",
 		"",
 	}, "\n")
 	configFile := filepath.Join(dir, "sshd_config")
