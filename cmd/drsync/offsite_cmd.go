@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/offsiteview"
-	"github.com/drsync/drsync/providers/ssh"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/session"
@@ -99,30 +95,12 @@ func runOffsiteFilter(g *globalOptions, o offsiteFilterOptions) error {
 	if err != nil {
 		return err
 	}
-	t, ok := d.Targets[o.target]
-	if !ok || t.Kind != schema.TargetSSH {
-		return fmt.Errorf("%q is not an ssh target of %s (ssh targets: %v)", o.target, g.file, sshTargets(d))
-	}
-	if o.publicKey == "" {
-		_, err := g.stdout.Write(ssh.Filter(o.target, t.Path))
+	out, err := offsiteview.Filter(d, g.file, o.target, o.publicKey, o.installPath)
+	if err != nil {
 		return err
 	}
-	pub, err := os.ReadFile(o.publicKey)
-	if err != nil {
-		return fmt.Errorf("--public-key: %w", err)
-	}
-	_, err = fmt.Fprintln(g.stdout, ssh.AuthorizedKey(filepath.Clean(o.installPath), string(pub)))
+	_, err = g.stdout.Write(out)
 	return err
-}
-
-func sshTargets(d *schema.Desired) []string {
-	var out []string
-	for _, name := range d.TargetNames() {
-		if d.Targets[name].Kind == schema.TargetSSH {
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
@@ -130,22 +108,9 @@ func runOffsiteList(ctx context.Context, g *globalOptions, only string) error {
 	if err != nil {
 		return err
 	}
-	if only != "" {
-		if _, ok := d.Targets[only]; !ok {
-			return fmt.Errorf("no target %q in %s (declared: %v)", only, g.file, d.TargetNames())
-		}
-	}
-	var out []offsiteview.Listing
-	failed := false
-	for _, name := range d.TargetNames() {
-		if only != "" && name != only {
-			continue
-		}
-		l := offsiteview.List(ctx, d, name, session.OpenTarget)
-		if l.Problem != "" && l.Reachable {
-			failed = true
-		}
-		out = append(out, l)
+	out, failed, err := offsiteview.ListAll(ctx, d, g.file, only, session.OpenTarget)
+	if err != nil {
+		return err
 	}
 	if g.json {
 		if err := writeJSON(g.stdout, out); err != nil {
