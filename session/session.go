@@ -14,12 +14,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/drsync/drsync/notify"
+	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/providers/dirfs"
 	"github.com/drsync/drsync/providers/s3"
 	"github.com/drsync/drsync/providers/services"
 	"github.com/drsync/drsync/providers/ssh"
-	"github.com/drsync/drsync/prove"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
