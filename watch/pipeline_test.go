@@ -216,3 +216,23 @@ func TestWatchReconcilePings(t *testing.T) {
 		t.Errorf("an applying reconcile pinged %q; want /start and success", got)
 	}
 }
+
+// Errors name the followed file's directory, a followed directory itself,
+// and for a repository the path inside it.
+func TestNewPipelineShownAs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "desired.cue")
+	if err := os.WriteFile(file, []byte(unattendedDesired), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ followed, want string }{
+		{file, dir + "/"},
+		{dir, dir + "/"},
+		{dir + "/", dir + "/"},
+		{"", ""},
+	} {
+		if got := NewPipeline(t.Context(), session.Options{}, c.followed).shownAs; got != c.want {
+			t.Errorf("following %q: errors name %q, want %q", c.followed, got, c.want)
+		}
+	}
+}
