@@ -71,6 +71,28 @@ func List(ctx context.Context, d *schema.Desired, name string, open func(*schema
 	return l
 }
 
+// ListAll lists the target only names, or every declared target (file
+// names the desired state in errors). failed says a reachable target could
+// not say what it holds.
+func ListAll(ctx context.Context, d *schema.Desired, file, only string, open func(*schema.Desired, string) (target.Target, error)) (ls []Listing, failed bool, err error) {
+	if only != "" {
+		if _, ok := d.Targets[only]; !ok {
+			return nil, false, fmt.Errorf("no target %q in %s (declared: %v)", only, file, d.TargetNames())
+		}
+	}
+	for _, name := range d.TargetNames() {
+		if only != "" && name != only {
+			continue
+		}
+		l := List(ctx, d, name, open)
+		if l.Problem != "" && l.Reachable {
+			failed = true
+		}
+		ls = append(ls, l)
+	}
+	return ls, failed, nil
+}
+
 // Write prints the listings as `drsync offsite list` shows them.
 func Write(w io.Writer, ls []Listing) {
 	for _, l := range ls {

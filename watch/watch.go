@@ -25,7 +25,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 )
 
-// Reconciler is what watch drives; cmd/drsync implements it with schema and
+// Reconciler is what watch drives; Pipeline implements it with schema and
 // reconcile.
 type Reconciler interface {
 	// Validate loads the desired state at path (file or dir of .cue files)

@@ -10,12 +10,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/drsync/drsync/internal/humane"
-	"github.com/drsync/drsync/proofview"
+	"github.com/drsync/drsync/applyview"
+	"github.com/drsync/drsync/internal/progress"
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/savedplan"
-	"github.com/drsync/drsync/schema"
 )
 
 type applyOptions struct {
@@ -76,25 +75,28 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 			g.storage = pf.Storage
 		}
 	}
-	d, err := loadDesired(&g, g.file, g.tags)
+	d, err := g.session().Load()
 	if err != nil {
 		return err
 	}
-	env, err := envFor(&g, d)
+	env, err := g.session().Env(d)
 	if err != nil {
 		return err
 	}
 	report := applyReport{}
-	bar := newTransferBar(&g)
+	var bar *progress.Transfers
+	if !g.json {
+		bar = progress.NewTransfers(g.stderr)
+	}
 	opts := reconcile.RunOptions{Command: "apply", Now: now,
 		Notify: func(e reconcile.Event) {
-			bar.event(e)
+			bar.Event(e)
 			switch {
 			case e.Phase == model.PhaseStart:
 			case g.json:
 				report.Events = append(report.Events, e)
 			default:
-				printEvent(&g, e)
+				applyview.WriteEvent(g.stdout, e)
 			}
 		}}
 	if saved != nil {
@@ -131,32 +133,9 @@ func runApply(ctx context.Context, g globalOptions, o applyOptions) error {
 		return nil
 	}
 	if !out.Plan.Empty() {
-		res := out.Result
-		fmt.Fprintf(g.stdout, "\nApply complete: %d done, %d failed, %d skipped; %s sent.\n",
-			res.Done, res.Failed, res.Skipped, humane.Bytes(res.Bytes))
+		applyview.WriteSummary(g.stdout, out.Result)
 	}
 	return err
-}
-
-func printEvent(g *globalOptions, e reconcile.Event) {
-	a := e.Action
-	switch e.Phase {
-	case model.PhaseDone:
-		extra := ""
-		switch r := e.Report; {
-		case a.Kind == model.KindSend:
-			extra = ", " + humane.Bytes(e.Bytes)
-		case r != nil && r.Kind == model.KindDrill:
-			extra = fmt.Sprintf(", %d files verified, %s (target %s)", r.Files, proofview.DrillTimes(*r), schema.FormatDuration(humane.Rounded(humane.Seconds(r.RTOTargetSeconds))))
-		case r != nil:
-			extra = fmt.Sprintf(", %d files verified: %s", r.Files, r.Result)
-		}
-		fmt.Fprintf(g.stdout, "  ✓ %-8s %s (%.1fs%s)\n", a.Kind, a.Snapshot, e.Duration.Seconds(), extra)
-	case model.PhaseFailed:
-		fmt.Fprintf(g.stdout, "  ✗ %-8s %s: %v\n", a.Kind, a.Snapshot, e.Err)
-	case model.PhaseSkipped:
-		fmt.Fprintf(g.stdout, "  - %-8s %s: %s\n", a.Kind, a.Snapshot, e.Note)
-	}
 }
 
 // confirm asks on a terminal; without one it refuses rather than guess.

@@ -32,7 +32,7 @@ func newGenerateCommand(g *globalOptions) *cobra.Command {
 
 // runGenerate writes every generated file under out, touching nothing else.
 func runGenerate(g *globalOptions, out string) error {
-	d, obs, now, err := loadObserved(g)
+	d, obs, now, err := g.session().LoadObserved()
 	if err != nil {
 		return err
 	}

@@ -153,34 +153,3 @@ func TestPingsFromApplyAndTest(t *testing.T) {
 		t.Errorf("webhook after a failed test: %q (%v)", hookFail, err)
 	}
 }
-
-// TestWatchReconcilePings: each reconcile of `drsync watch` that applies
-// pings at start and end; a reconcile that only reports drift does not.
-func TestWatchReconcilePings(t *testing.T) {
-	hc := &recorder{}
-	srv := httptest.NewServer(hc)
-	t.Cleanup(srv.Close)
-	r, root, desired := newUnattendedRig(t)
-	urlFile := filepath.Join(root, "hc-url")
-	writeTestFile(t, urlFile, []byte(srv.URL+"/hc/check-1\n"))
-	f, err := os.OpenFile(desired, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "host: \"watched\"\npings: hc: {kind: \"healthchecks\", urlFile: %q}\n", urlFile)
-	f.Close()
-
-	if _, err := r.Reconcile(t.Context(), desired, false); err != nil {
-		t.Fatal(err)
-	}
-	if got := hc.take(); len(got) != 0 {
-		t.Errorf("a drift-only reconcile pinged: %q", got)
-	}
-	if _, err := r.Reconcile(t.Context(), desired, true); err != nil {
-		t.Fatal(err)
-	}
-	got := hc.take()
-	if len(got) != 2 || got[0] != "/hc/check-1/start drsync watch started on watched" || !strings.HasPrefix(got[1], "/hc/check-1 drsync watch succeeded on watched") {
-		t.Errorf("an applying reconcile pinged %q; want /start and success", got)
-	}
-}

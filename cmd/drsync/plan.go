@@ -4,23 +4,16 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/internal/shellwords"
-	"github.com/drsync/drsync/notify"
-	"github.com/drsync/drsync/prove"
-	"github.com/drsync/drsync/providers/services"
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/reconcile/savedplan"
-	"github.com/drsync/drsync/schema"
-	"github.com/drsync/drsync/target"
+	"github.com/drsync/drsync/session"
 )
 
 type planOptions struct {
@@ -61,51 +54,6 @@ func newObserveCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
-func readObserved(path string) (*model.Observed, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("observation: %w", err)
-	}
-	var o model.Observed
-	if err := json.Unmarshal(b, &o); err != nil {
-		return nil, fmt.Errorf("%s: not an observation: %w", path, err)
-	}
-	return &o, nil
-}
-
-// loadObserved loads the desired state and observes the machine now.
-func loadObserved(g *globalOptions) (*schema.Desired, *model.Observed, time.Time, error) {
-	d, err := loadDesired(g, g.file, g.tags)
-	if err != nil {
-		return nil, nil, time.Time{}, err
-	}
-	now := time.Now()
-	obs, err := observe(g, d, now)
-	return d, obs, now, err
-}
-
-// envFor is what an apply, test or drill of d acts through.
-func envFor(g *globalOptions, d *schema.Desired) (reconcile.Env, error) {
-	st, err := newStorage(g)
-	if err != nil {
-		return reconcile.Env{}, err
-	}
-	j, err := journal.OpenJournal(d.StateDir)
-	if err != nil {
-		return reconcile.Env{}, err
-	}
-	return reconcile.Env{Storage: st, Services: services.Store{}, Prover: prove.New(st, d), Journal: j, Desired: d, Pings: notify.FromDesired(d),
-		Targets: func(name string) (target.Target, error) { return openTarget(d, name) }}, nil
-}
-
-func observe(g *globalOptions, d *schema.Desired, now time.Time) (*model.Observed, error) {
-	env, err := envFor(g, d)
-	if err != nil {
-		return nil, err
-	}
-	return reconcile.Observe(d, env, now.Location())
-}
-
 // parseNow reads --now; empty means the clock. Local time follows TZ.
 func parseNow(s string) (time.Time, error) {
 	if s == "" {
@@ -134,15 +82,15 @@ func runPlan(g *globalOptions, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := loadDesired(g, g.file, g.tags)
+	d, err := g.session().Load()
 	if err != nil {
 		return err
 	}
 	var obs *model.Observed
 	if o.observed != "" {
-		obs, err = readObserved(o.observed)
+		obs, err = session.ReadObserved(o.observed)
 	} else {
-		obs, err = observe(g, d, now)
+		obs, err = g.session().Observe(d, now)
 	}
 	if err != nil {
 		return err
@@ -185,7 +133,7 @@ func runPlan(g *globalOptions, o planOptions) error {
 
 // runObserve prints the observation of this machine.
 func runObserve(g *globalOptions) error {
-	_, obs, _, err := loadObserved(g)
+	_, obs, _, err := g.session().LoadObserved()
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func newReportCommand(g *globalOptions) *cobra.Command {
 
 // runReport prints the newest report (naming name, when given).
 func runReport(g *globalOptions, name string) error {
-	d, err := loadDesired(g, g.file, g.tags)
+	d, err := g.session().Load()
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,11 @@ func runStatus(g *globalOptions, at string) error {
 	if err != nil {
 		return err
 	}
-	d, err := loadDesired(g, g.file, g.tags)
+	d, err := g.session().Load()
 	if err != nil {
 		return err
 	}
-	obs, err := observe(g, d, now)
+	obs, err := g.session().Observe(d, now)
 	if err != nil {
 		return err
 	}

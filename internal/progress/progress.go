@@ -1,4 +1,6 @@
-package main
+// Package progress draws progress bars on a terminal: one per off-site
+// transfer of an apply, and a drill's restore.
+package progress
 
 import (
 	"io"
@@ -12,11 +14,11 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 )
 
-// transferBar draws one progress bar per off-site transfer on a terminal:
-// bytes moved against the size the plan expects (the last comparable
-// stream's), growing the estimate when the transfer outgrows it. Nothing
-// is drawn for --json or when stderr is not a terminal.
-type transferBar struct {
+// Transfers draws one progress bar per off-site transfer: bytes moved
+// against the size the plan expects (the last comparable stream's),
+// growing the estimate when the transfer outgrows it. A nil *Transfers
+// draws nothing.
+type Transfers struct {
 	w   io.Writer
 	bar *progressbar.ProgressBar
 	// action is the transfer the bar is drawn for.
@@ -25,18 +27,36 @@ type transferBar struct {
 	throttle time.Duration
 }
 
-// newTransferBar returns nil (no bars) unless stderr is a terminal.
-func newTransferBar(g *globalOptions) *transferBar {
-	f, ok := g.stderr.(*os.File)
-	if g.json || !ok || !term.IsTerminal(int(f.Fd())) {
+// terminal is w as a terminal, or nil when it is not one.
+func terminal(w io.Writer) *os.File {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return &transferBar{w: f, throttle: 100 * time.Millisecond}
+	return f
 }
 
-// event follows an apply's events: a start opens a bar for an off-site
+// NewTransfers returns nil (no bars) unless w is a terminal.
+func NewTransfers(w io.Writer) *Transfers {
+	f := terminal(w)
+	if f == nil {
+		return nil
+	}
+	return &Transfers{w: f, throttle: 100 * time.Millisecond}
+}
+
+// Restore is a byte counter for a drill's restore on w, or nil unless w is
+// a terminal.
+func Restore(w io.Writer) *progressbar.ProgressBar {
+	if terminal(w) == nil {
+		return nil
+	}
+	return progressbar.DefaultBytes(-1, "restoring")
+}
+
+// Event follows an apply's events: a start opens a bar for an off-site
 // send, progress moves it, anything else ends it.
-func (t *transferBar) event(e reconcile.Event) {
+func (t *Transfers) Event(e reconcile.Event) {
 	if t == nil {
 		return
 	}
@@ -76,7 +96,7 @@ func (t *transferBar) event(e reconcile.Event) {
 	}
 }
 
-func (t *transferBar) finish() {
+func (t *Transfers) finish() {
 	if t.bar != nil {
 		_ = t.bar.Finish()
 		t.bar, t.action = nil, ""

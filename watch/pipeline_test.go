@@ -1,11 +1,15 @@
-package main
+package watch
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/drsync/drsync/reconcile"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/session"
 	"github.com/drsync/drsync/snapname"
 )
 
@@ -37,7 +42,7 @@ subvolumes: docs: {
 
 // newUnattendedRig is watch's reconciler over a plain-directory sandbox, as
 // `drsync watch --storage dir -t root=DIR` runs it, in process.
-func newUnattendedRig(t *testing.T) (*reconciler, string, string) {
+func newUnattendedRig(t *testing.T) (*Pipeline, string, string) {
 	t.Helper()
 	root := t.TempDir()
 	for path, content := range map[string]string{
@@ -53,8 +58,8 @@ func newUnattendedRig(t *testing.T) (*reconciler, string, string) {
 			t.Fatal(err)
 		}
 	}
-	g := &globalOptions{tags: []string{"root=" + root}, storage: "dir", stdout: io.Discard, stderr: io.Discard}
-	return &reconciler{g: g, stop: t.Context()}, root, filepath.Join(root, "desired.cue")
+	s := session.Options{Tags: []string{"root=" + root}, Storage: "dir"}
+	return &Pipeline{session: s, stop: t.Context()}, root, filepath.Join(root, "desired.cue")
 }
 
 func countDirs(t *testing.T, dir string) int {
@@ -99,7 +104,7 @@ func TestWatchReconcileUnattended(t *testing.T) {
 	}
 
 	// Another holder of the lock: the reconcile fails and says who.
-	d, err := schema.Load(desired, r.g.tags)
+	d, err := schema.Load(desired, r.session.Tags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,5 +160,79 @@ func TestWatchValidateKeepsErrorsTyped(t *testing.T) {
 	}
 	if p := se.Problems[0]; !strings.HasPrefix(p.Pos, "ops/desired.cue:") || strings.Contains(err.Error(), staged) {
 		t.Errorf("positioned in the staged copy: %+v", se.Problems)
+	}
+}
+
+// pingRecorder records the pings it receives, as "PATH BODY".
+type pingRecorder struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (rc *pingRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	rc.got = append(rc.got, r.URL.Path+" "+string(b))
+	rc.mu.Unlock()
+}
+
+func (rc *pingRecorder) take() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	got := rc.got
+	rc.got = nil
+	return got
+}
+
+// TestWatchReconcilePings: each reconcile of `drsync watch` that applies
+// pings at start and end; a reconcile that only reports drift does not.
+func TestWatchReconcilePings(t *testing.T) {
+	hc := &pingRecorder{}
+	srv := httptest.NewServer(hc)
+	t.Cleanup(srv.Close)
+	r, root, desired := newUnattendedRig(t)
+	urlFile := filepath.Join(root, "hc-url")
+	if err := os.WriteFile(urlFile, []byte(srv.URL+"/hc/check-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(desired, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "host: \"watched\"\npings: hc: {kind: \"healthchecks\", urlFile: %q}\n", urlFile)
+	f.Close()
+
+	if _, err := r.Reconcile(t.Context(), desired, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := hc.take(); len(got) != 0 {
+		t.Errorf("a drift-only reconcile pinged: %q", got)
+	}
+	if _, err := r.Reconcile(t.Context(), desired, true); err != nil {
+		t.Fatal(err)
+	}
+	got := hc.take()
+	if len(got) != 2 || got[0] != "/hc/check-1/start drsync watch started on watched" || !strings.HasPrefix(got[1], "/hc/check-1 drsync watch succeeded on watched") {
+		t.Errorf("an applying reconcile pinged %q; want /start and success", got)
+	}
+}
+
+// Errors name the followed file's directory, a followed directory itself,
+// and for a repository the path inside it.
+func TestNewPipelineShownAs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "desired.cue")
+	if err := os.WriteFile(file, []byte(unattendedDesired), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ followed, want string }{
+		{file, dir + "/"},
+		{dir, dir + "/"},
+		{dir + "/", dir + "/"},
+		{"", ""},
+	} {
+		if got := NewPipeline(t.Context(), session.Options{}, c.followed).shownAs; got != c.want {
+			t.Errorf("following %q: errors name %q, want %q", c.followed, got, c.want)
+		}
 	}
 }
