@@ -20,11 +20,11 @@ const SchemaFile = "schema/drsync.cue"
 // embedded schema) only when the user wrote nothing on the way.
 func PosIn(user, v cue.Value, p cue.Path) string {
 	if pos := v.LookupPath(p).Pos(); pos.IsValid() && pos.Filename() != SchemaFile {
-		return FormatPos(pos)
+		return formatPos(pos)
 	}
 	for sel := p.Selectors(); len(sel) > 0; sel = sel[:len(sel)-1] {
 		if pos := user.LookupPath(cue.MakePath(sel...)).Pos(); pos.IsValid() && pos.Filename() != SchemaFile {
-			return FormatPos(pos)
+			return formatPos(pos)
 		}
 	}
 	return PosOf(v.LookupPath(p))
@@ -34,7 +34,7 @@ func PosIn(user, v cue.Value, p cue.Path) string {
 // starts, else the first line of the file.
 func StartOf(path string, user cue.Value) string {
 	if pos := user.Pos(); pos.IsValid() && pos.Filename() != SchemaFile {
-		return FormatPos(pos)
+		return formatPos(pos)
 	}
 	return RelName(path) + ":1:1"
 }
@@ -43,7 +43,7 @@ func StartOf(path string, user cue.Value) string {
 // not at the schema's pattern that admitted it.
 func UserPos(v cue.Value) string {
 	if p := v.Pos(); p.IsValid() && p.Filename() != SchemaFile {
-		return FormatPos(p)
+		return formatPos(p)
 	}
 	if it, err := v.Fields(); err == nil {
 		for it.Next() {
@@ -58,13 +58,13 @@ func UserPos(v cue.Value) string {
 // PosOf is v's own position, or "" when it has none.
 func PosOf(v cue.Value) string {
 	if p := v.Pos(); p.IsValid() {
-		return FormatPos(p)
+		return formatPos(p)
 	}
 	return ""
 }
 
-// FormatPos writes p as file:line:col.
-func FormatPos(p token.Pos) string {
+// formatPos writes p as file:line:col.
+func formatPos(p token.Pos) string {
 	return fmt.Sprintf("%s:%d:%d", RelName(p.Filename()), p.Line(), p.Column())
 }
 
@@ -96,7 +96,7 @@ func bestPos(e cueerrors.Error, user cue.Value, path []string) string {
 		if !p.IsValid() {
 			continue
 		}
-		s := FormatPos(p)
+		s := formatPos(p)
 		if p.Filename() != SchemaFile {
 			return s
 		}
