@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/notify"
+	"github.com/drsync/drsync/reconcile/guard"
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
@@ -152,7 +153,7 @@ func apply(ctx context.Context, p *model.Plan, env Env, command string, clock fu
 		start := time.Now()
 		var bytes int64
 		var report *model.TestReport
-		err := driveStillThere(env, a)
+		err := guard.DrivePresent(env.Storage, a)
 		if err == nil {
 			bytes, report, err = run1(context.WithoutCancel(ctx), env, a, func(n int64) { notify(Event{Action: a, Phase: model.PhaseStart, Bytes: n}) })
 		}
@@ -187,22 +188,9 @@ func apply(ctx context.Context, p *model.Plan, env Env, command string, clock fu
 	return res, written, nil
 }
 
-// driveStillThere probes the external drive again right before an action
-// on it: a drive unplugged (or swapped) after the plan was made must not
-// turn a send into a write onto the bare mount point or another disk.
-func driveStillThere(env Env, a model.Action) error {
-	if !a.External || a.Drive == nil {
-		return nil
-	}
-	if d := env.Storage.Probe(a.Drive.Location()); !d.Present {
-		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
-	}
-	return nil
-}
-
 // run1 carries out one action: its kind alone says how.
 func run1(ctx context.Context, env Env, a model.Action, progress func(int64)) (int64, *model.TestReport, error) {
-	if err := confineAction(env, a); err != nil {
+	if err := guard.Action(env.Desired, env.Storage, a); err != nil {
 		return 0, nil, err
 	}
 	run, ok := executors[a.Kind]

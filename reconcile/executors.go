@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/drsync/drsync/reconcile/evidence"
 	"github.com/drsync/drsync/reconcile/model"
 )
 
@@ -88,7 +89,7 @@ func runWrite(_ context.Context, _ Env, a model.Action, _ func(int64)) (int64, *
 	if a.Write == nil {
 		return 0, nil, errPayload(a)
 	}
-	return int64(len(a.Write.Content)), nil, WriteFile(a.Path, []byte(a.Write.Content))
+	return int64(len(a.Write.Content)), nil, evidence.WriteFile(a.Path, []byte(a.Write.Content))
 }
 
 func runProof(ctx context.Context, env Env, a model.Action, progress func(int64)) (int64, *model.TestReport, error) {

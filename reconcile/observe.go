@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/evidence"
+	"github.com/drsync/drsync/reconcile/guard"
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render"
@@ -41,14 +43,14 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 		}
 		var err error
 		dir := d.SnapshotDir(s.Snapshots.Location, name)
-		if confineObserved(d, st, s.Snapshots.Location, dir, ss) {
+		if guard.ObservedDir(d, st, s.Snapshots.Location, dir, ss) {
 			if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
 				return nil, nil, err
 			}
 		}
 		if s.External != nil && o.Drives[s.External.Location].Present {
 			dir := d.SnapshotDir(s.External.Location, name)
-			if confineObserved(d, st, s.External.Location, dir, ss) {
+			if guard.ObservedDir(d, st, s.External.Location, dir, ss) {
 				if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
 					return nil, nil, err
 				}
@@ -82,7 +84,7 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 		}
 	}
 	var err error
-	if o.Files, o.RefusedFiles, err = observeFiles(paths); err != nil {
+	if o.Files, o.RefusedFiles, err = evidence.ReadFiles(paths); err != nil {
 		return nil, nil, err
 	}
 	return o, fold, nil

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/evidence"
+	"github.com/drsync/drsync/reconcile/guard"
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
@@ -92,7 +94,7 @@ type run struct {
 	// fold is the journal's fold the observation was made from; the run
 	// folds its own entries into it (see learn).
 	fold *journal.Fold
-	// proofs are the run's test and drill reports, for writeReports.
+	// proofs are the run's test and drill reports, for the report files.
 	proofs []model.TestReport
 }
 
@@ -177,7 +179,7 @@ func (r *run) compute() (bool, error) {
 func (r *run) guard() (bool, error) {
 	p := r.out.Plan
 	if r.opts.Unattended && !p.Empty() {
-		if err := Guard(p, r.out.Observed, r.d.Watch.MaxPruneShare); err != nil {
+		if err := guard.Prunes(p, r.out.Observed, r.d.Watch.MaxPruneShare); err != nil {
 			r.out.Status = model.StatusGuarded
 			return false, err
 		}
@@ -211,7 +213,7 @@ func (r *run) apply() (bool, error) {
 		return true, nil
 	}
 	res, written, err := apply(r.ctx, p, r.env, r.opts.Command, r.clock, r.collectReports(r.opts.Notify))
-	r.writeReports()
+	r.out.Reports = evidence.WriteReports(r.d, r.proofs)
 	r.out.Result = res
 	if r.fold == nil {
 		r.fold = journal.NewFold()
@@ -231,6 +233,19 @@ func (r *run) apply() (bool, error) {
 		r.out.Status = model.StatusApplied
 	}
 	return true, nil
+}
+
+// collectReports passes every event on to notify and keeps the run's test
+// and drill reports, for the report files.
+func (r *run) collectReports(notify func(Event)) func(Event) {
+	return func(e Event) {
+		if e.Report != nil {
+			r.proofs = append(r.proofs, *e.Report)
+		}
+		if notify != nil {
+			notify(e)
+		}
+	}
 }
 
 // keepHistory checkpoints the journal's fold the run ends with and
@@ -255,9 +270,9 @@ func (r *run) evidence() (bool, error) {
 		return false, fmt.Errorf("rendering evidence: %w", err)
 	}
 	r.files = files
-	return true, writeEvidence(files, r.out.Observed, func(path string) bool { return isRunbook(r.d, path) })
+	return true, evidence.Write(files, r.out.Observed, func(path string) bool { return evidence.IsRunbook(r.d, path) })
 }
 
 func (r *run) metrics() (bool, error) {
-	return true, writeEvidence(r.files, r.out.Observed, func(path string) bool { return path == r.d.Generate.Metrics })
+	return true, evidence.Write(r.files, r.out.Observed, func(path string) bool { return path == r.d.Generate.Metrics })
 }

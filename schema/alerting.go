@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"cuelang.org/go/cue"
+
+	"github.com/drsync/drsync/schema/diag"
 )
 
 // Alerting routes drsync's alerts to receivers (see #Alerting).
@@ -73,11 +75,11 @@ func (d *Desired) checkAlerting(v cue.Value) []Problem {
 	if a == nil {
 		return nil
 	}
-	declared := listOr(slices.Sorted(maps.Keys(a.Receivers)))
+	declared := diag.ListOr(slices.Sorted(maps.Keys(a.Receivers)))
 	var probs []Problem
 	unknown := func(name string, p cue.Path) {
 		if _, ok := a.Receivers[name]; !ok {
-			probs = append(probs, Problem{Pos: posOf(v.LookupPath(p)), Path: p.String(),
+			probs = append(probs, Problem{Pos: diag.PosOf(v.LookupPath(p)), Path: p.String(),
 				Message: "unknown receiver " + strconv.Quote(name) + " (declared: " + declared + ")"})
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"cuelang.org/go/cue"
+
+	"github.com/drsync/drsync/schema/diag"
 )
 
 // clean normalises paths so "\(root)/" and "/x//y" compare as paths.
@@ -52,7 +54,7 @@ func references(v, user cue.Value) []Problem {
 		return cue.MakePath(sel...)
 	}
 	add := func(p cue.Path, format string, args ...any) {
-		probs = append(probs, Problem{Pos: posIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Pos: diag.PosIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
 	}
 	names := func(field string) map[string]cue.Value {
 		out := map[string]cue.Value{}
@@ -77,7 +79,7 @@ func references(v, user cue.Value) []Problem {
 	checkTier := func(p cue.Path) {
 		if t, ok := ref(p); ok {
 			if _, known := tiers[t]; !known {
-				add(p, "unknown tier %q (declared: %s)", t, listOr(tierNames))
+				add(p, "unknown tier %q (declared: %s)", t, diag.ListOr(tierNames))
 			}
 		}
 	}
@@ -86,7 +88,7 @@ func references(v, user cue.Value) []Problem {
 		switch {
 		case !ok:
 		case locations[l] == (cue.Value{}):
-			add(p, "unknown location %q (declared: %s)", l, listOr(locNames))
+			add(p, "unknown location %q (declared: %s)", l, diag.ListOr(locNames))
 		case external(l) && !wantExternal:
 			add(p, "location %q is external; %s", l, what)
 		case !external(l) && wantExternal:
@@ -106,13 +108,6 @@ func references(v, user cue.Value) []Problem {
 	return probs
 }
 
-func listOr(names []string) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
-}
-
 // check finds what CUE's types cannot: paths that must not overlap.
 func (d *Desired) check(v, user cue.Value) []Problem {
 	var probs []Problem
@@ -122,7 +117,7 @@ func (d *Desired) check(v, user cue.Value) []Problem {
 			sel[i] = cue.Str(p)
 		}
 		p := cue.MakePath(sel...)
-		probs = append(probs, Problem{Pos: posIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Pos: diag.PosIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
 	}
 	sources := map[string]string{}
 	for _, name := range d.SubvolumeNames() {
@@ -244,13 +239,6 @@ func (d *Desired) touchedPaths() []touched {
 		}
 	}
 	return out
-}
-
-func posOf(v cue.Value) string {
-	if p := v.Pos(); p.IsValid() {
-		return formatPos(p)
-	}
-	return ""
 }
 
 // within reports whether path is dir or lies below it.

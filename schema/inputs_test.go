@@ -45,14 +45,6 @@ func TestNothingDeclaredIsAnError(t *testing.T) {
 	}
 }
 
-func TestUndeclaredTag(t *testing.T) {
-	p := writeState(t, "drsync.cue", strings.Replace(minimal, "root: *\"\" | string @tag(root)\n", "root: \"\"\n", 1))
-	_, err := Load(p, []string{"root=/sb"})
-	if err == nil || !strings.Contains(err.Error(), p+":1:1") || !strings.Contains(err.Error(), `the tag "root" is not declared by `+p) {
-		t.Errorf("got %v, want the tag named as not declared by %s", err, p)
-	}
-}
-
 // TestRootContainsEverything: with -t root=DIR, a path the file does not
 // build from root is an error, not a write outside the sandbox.
 func TestRootContainsEverything(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+
+	"github.com/drsync/drsync/schema/diag"
 )
 
 // checkRecovery finds what the recovery fields' types cannot: a stop
@@ -24,7 +26,7 @@ func (d *Desired) checkRecovery(v, user cue.Value) []Problem {
 			}
 		}
 		p := cue.MakePath(sel...)
-		probs = append(probs, Problem{Pos: posIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Pos: diag.PosIn(user, v, p), Path: p.String(), Message: fmt.Sprintf(format, args...)})
 	}
 	known := d.componentNames()
 	for _, name := range d.ServiceNames() {
@@ -42,7 +44,7 @@ func (d *Desired) checkRecovery(v, user cue.Value) []Problem {
 			case a == name:
 				add([]any{"services", name, "after", i}, "%q cannot come after itself", a)
 			case !slices.Contains(known, a):
-				add([]any{"services", name, "after", i}, "unknown subvolume or service %q (declared: %s)", a, listOr(known))
+				add([]any{"services", name, "after", i}, "unknown subvolume or service %q (declared: %s)", a, diag.ListOr(known))
 			}
 		}
 	}

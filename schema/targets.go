@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"cuelang.org/go/cue"
+
+	"github.com/drsync/drsync/schema/diag"
 )
 
 // Target kinds.
@@ -130,7 +132,7 @@ func (t Target) BandwidthBytes() int64 {
 func targetReferences(v cue.Value) []Problem {
 	var probs []Problem
 	add := func(p cue.Path, format string, args ...any) {
-		probs = append(probs, Problem{Pos: userPos(v.LookupPath(p)), Path: p.String(), Message: fmt.Sprintf(format, args...)})
+		probs = append(probs, Problem{Pos: diag.UserPos(v.LookupPath(p)), Path: p.String(), Message: fmt.Sprintf(format, args...)})
 	}
 	at := func(path ...string) cue.Path {
 		sel := make([]cue.Selector, len(path))
@@ -166,7 +168,7 @@ func targetReferences(v cue.Value) []Problem {
 				kind, _ := v.LookupPath(at("targets", target, "kind")).String()
 				switch {
 				case !slices.Contains(targets, target):
-					add(at(group, owner, "offsite", target), "unknown target %q (declared: %s)", target, listOr(slices.Sorted(slices.Values(targets))))
+					add(at(group, owner, "offsite", target), "unknown target %q (declared: %s)", target, diag.ListOr(slices.Sorted(slices.Values(targets))))
 				case group == "services" && kind != TargetS3:
 					add(at(group, owner, "offsite", target), "target %q is %s: it receives snapshots; archives go to an s3 target", target, kind)
 				}
@@ -174,20 +176,4 @@ func targetReferences(v cue.Value) []Problem {
 		}
 	}
 	return probs
-}
-
-// userPos positions a struct at the first of its fields the user wrote,
-// not at the schema's pattern that admitted it.
-func userPos(v cue.Value) string {
-	if p := v.Pos(); p.IsValid() && p.Filename() != SchemaFile {
-		return formatPos(p)
-	}
-	if it, err := v.Fields(); err == nil {
-		for it.Next() {
-			if pos := userPos(it.Value()); pos != "" && !strings.HasPrefix(pos, SchemaFile) {
-				return pos
-			}
-		}
-	}
-	return posOf(v)
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/drsync/drsync/reconcile"
+	"github.com/drsync/drsync/reconcile/evidence"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/render"
 )
@@ -48,7 +48,7 @@ func runGenerate(g *globalOptions, out string) error {
 	for _, p := range paths {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p, d.Root), "/")
 		dest := filepath.Join(out, rel)
-		if err := reconcile.WriteFile(dest, files[p]); err != nil {
+		if err := evidence.WriteFile(dest, files[p]); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.stdout, "wrote %s\n", dest)

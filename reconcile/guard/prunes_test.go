@@ -1,4 +1,4 @@
-package reconcile
+package guard
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 )
 
-func TestGuard(t *testing.T) {
+func TestPrunes(t *testing.T) {
 	obs := &model.Observed{Subvolumes: map[string]*model.SubvolumeState{
 		"docs": {Local: make([]model.Snapshot, 10), External: make([]model.Snapshot, 3)},
 	}}
@@ -33,7 +33,7 @@ func TestGuard(t *testing.T) {
 		{0, 1, ""},
 	}
 	for _, tc := range tests {
-		err := Guard(plan(tc.local, tc.ext), obs, 0.5)
+		err := Prunes(plan(tc.local, tc.ext), obs, 0.5)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%d/%d: refused: %v", tc.local, tc.ext, err)
@@ -43,13 +43,13 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-func TestGuardCoversServices(t *testing.T) {
+func TestPrunesCoversServices(t *testing.T) {
 	o := &model.Observed{Services: map[string]*model.ServiceState{"app-db": {Archives: make([]model.Snapshot, 10)}}}
 	sp := model.SubvolumePlan{Name: "app-db"}
 	for i := 0; i < 9; i++ {
 		sp.Actions = append(sp.Actions, model.Action{Kind: model.KindPrune, Subvolume: "app-db", Location: "backups"})
 	}
-	if err := Guard(&model.Plan{Services: []model.SubvolumePlan{sp}}, o, 0.5); err == nil {
+	if err := Prunes(&model.Plan{Services: []model.SubvolumePlan{sp}}, o, 0.5); err == nil {
 		t.Error("pruning 9 of 10 archives unattended was allowed")
 	}
 }
@@ -63,7 +63,7 @@ func TestMutantRepairsCountTowardTheGuard(t *testing.T) {
 		{Kind: model.KindRepair, Subvolume: "docs", Location: "usb"},
 		{Kind: model.KindRepair, Subvolume: "docs", Location: "usb"},
 	}}}}
-	if err := Guard(p, o, 0.5); err == nil || !strings.Contains(err.Error(), "every replica (2) on usb") {
-		t.Errorf("Guard: %v, want every replica refused", err)
+	if err := Prunes(p, o, 0.5); err == nil || !strings.Contains(err.Error(), "every replica (2) on usb") {
+		t.Errorf("Prunes: %v, want every replica refused", err)
 	}
 }

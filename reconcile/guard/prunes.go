@@ -1,4 +1,9 @@
-package reconcile
+// Package guard holds the checks that stop the pipeline from doing harm a
+// valid plan could still do: an unattended plan that prunes en masse (the
+// signature of a retention typo), and an action that writes or deletes in
+// a directory that is no longer its location's, or on a drive that is no
+// longer there, since the plan's observation was made.
+package guard
 
 import (
 	"fmt"
@@ -7,11 +12,11 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 )
 
-// Guard refuses an unattended apply whose plan would prune more than
+// Prunes refuses an unattended apply whose plan would prune more than
 // maxShare of a subvolume's snapshots in a location, or every replica on a
 // drive: the signature of a bad but valid commit (a retention typo) rather
 // than of time passing. A person can still apply such a plan by hand.
-func Guard(p *model.Plan, o *model.Observed, maxShare float64) error {
+func Prunes(p *model.Plan, o *model.Observed, maxShare float64) error {
 	type key struct{ subvol, loc string }
 	pruned := map[key]int{}
 	for _, a := range p.Actions() {

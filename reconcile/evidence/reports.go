@@ -1,41 +1,31 @@
-package reconcile
+package evidence
 
 import (
 	"log/slog"
 
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reports"
+	"github.com/drsync/drsync/schema"
 )
 
 // reportKinds maps the proofs a run makes to the report files they go to.
 var reportKinds = map[model.Kind]reports.Kind{model.KindTest: reports.RestoreTest, model.KindDrill: reports.Drill}
 
-// collectReports passes every event on to notify and keeps the run's test
-// and drill reports, for the report files.
-func (r *run) collectReports(notify func(Event)) func(Event) {
-	return func(e Event) {
-		if e.Report != nil {
-			r.proofs = append(r.proofs, *e.Report)
-		}
-		if notify != nil {
-			notify(e)
-		}
-	}
-}
-
-// writeReports writes the run's tests and drills as one report per kind
-// into <stateDir>/reports. A report that cannot be written is logged: the
-// journal stays the record the plan and the evidence come from.
-func (r *run) writeReports() {
+// WriteReports writes a run's tests and drills as one report per kind
+// into <stateDir>/reports and returns the reports written. A report that
+// cannot be written is logged: the journal stays the record the plan and
+// the evidence come from.
+func WriteReports(d *schema.Desired, proofs []model.TestReport) []reports.Ref {
+	var written []reports.Ref
 	by := map[reports.Kind]*reports.Report{}
-	for _, p := range r.proofs {
+	for _, p := range proofs {
 		k, ok := reportKinds[p.Kind]
 		if !ok {
 			continue
 		}
 		rep := by[k]
 		if rep == nil {
-			rep = &reports.Report{Kind: k, Host: r.d.Host, Started: p.Started}
+			rep = &reports.Report{Kind: k, Host: d.Host, Started: p.Started}
 			by[k] = rep
 		}
 		if p.Started.Before(rep.Started) {
@@ -48,13 +38,14 @@ func (r *run) writeReports() {
 		if rep == nil {
 			continue
 		}
-		ref, err := reports.Write(r.d.StateDir, r.d.Reports.Keep.Duration, *rep)
+		ref, err := reports.Write(d.StateDir, d.Reports.Keep.Duration, *rep)
 		if err != nil {
 			slog.Warn("writing the run's report", "kind", k, "err", err)
 			continue
 		}
-		r.out.Reports = append(r.out.Reports, ref)
+		written = append(written, ref)
 	}
+	return written
 }
 
 // ReportItem is a test's or drill's evidence as a report item.

@@ -1,4 +1,4 @@
-package reconcile
+package guard
 
 import (
 	"fmt"
@@ -39,10 +39,10 @@ func confine(st model.Storage, root, dir string) error {
 	return c.Confine(root, dir)
 }
 
-// confineObserved checks a snapshot directory before it is listed; a
-// refused one is recorded (the plan reports it and touches nothing of the
+// ObservedDir checks a snapshot directory before it is listed; a refused
+// one is recorded (the plan reports it and touches nothing of the
 // subvolume) instead of failing the whole observation.
-func confineObserved(d *schema.Desired, st model.Storage, location, dir string, ss *model.SubvolumeState) bool {
+func ObservedDir(d *schema.Desired, st model.Storage, location, dir string, ss *model.SubvolumeState) bool {
 	if err := confine(st, locationRoot(d, location), dir); err != nil {
 		ss.Refused = append(ss.Refused, fmt.Sprintf("snapshot directory %s in location %s: %v", dir, location, err))
 		return false
@@ -50,27 +50,41 @@ func confineObserved(d *schema.Desired, st model.Storage, location, dir string, 
 	return true
 }
 
-// confineAction checks, right before an action writes or deletes, that the
+// Action checks, right before an action writes or deletes, that the
 // directory it acts in is still its location's: the plan's observation may
-// be hours old.
-func confineAction(env Env, a model.Action) error {
-	if env.Desired == nil {
+// be hours old. Without a desired state (d nil) there is nothing to check
+// against.
+func Action(d *schema.Desired, st model.Storage, a model.Action) error {
+	if d == nil {
 		return nil
 	}
 	var root, dir string
 	switch {
 	case a.Take != nil, a.Send != nil && !a.Send.Archive, a.Remove != nil && !a.Remove.Archive:
-		if _, ok := env.Desired.Locations[a.Location]; !ok {
+		if _, ok := d.Locations[a.Location]; !ok {
 			return nil
 		}
-		root, dir = locationRoot(env.Desired, a.Location), filepath.Dir(a.Path)
+		root, dir = locationRoot(d, a.Location), filepath.Dir(a.Path)
 	case a.Kind == model.KindDrill && a.Proof != nil:
 		root, dir = a.Proof.Scratch, a.Proof.Scratch
 	default:
 		return nil
 	}
-	if err := confine(env.Storage, root, dir); err != nil {
+	if err := confine(st, root, dir); err != nil {
 		return fmt.Errorf("refusing to %s in %s: %w", a.Kind, dir, err)
+	}
+	return nil
+}
+
+// DrivePresent probes the external drive again right before an action on
+// it: a drive unplugged (or swapped) after the plan was made must not turn
+// a send into a write onto the bare mount point or another disk.
+func DrivePresent(st model.Storage, a model.Action) error {
+	if !a.External || a.Drive == nil {
+		return nil
+	}
+	if d := st.Probe(a.Drive.Location()); !d.Present {
+		return fmt.Errorf("drive %s is no longer present: %s", a.Location, d.Reason)
 	}
 	return nil
 }
