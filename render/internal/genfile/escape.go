@@ -1,4 +1,4 @@
-package render
+package genfile
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ func isPlain(s string) bool {
 // commentText is s as it may appear in a one-line comment of a generated
 // file: quoted in Go's syntax when it holds anything but plain characters,
 // so a newline in a path can never start a directive of its own.
-func commentText(s string) string {
+func CommentText(s string) string {
 	if isPlain(s) {
 		return s
 	}
@@ -30,7 +30,7 @@ func commentText(s string) string {
 // C-unescapes (so \ and " are escaped and control characters are written
 // as \xNN), expands specifiers at load time (% doubles) and environment
 // variables at exec time ($ doubles).
-func systemdWord(s string) string {
+func SystemdWord(s string) string {
 	if isPlain(s) {
 		return s
 	}
@@ -59,7 +59,7 @@ func systemdWord(s string) string {
 // are expanded there (% doubles), a backslash at the end of a line would
 // continue it (\ doubles), and control characters are shown as \xNN
 // instead of ending the line.
-func systemdText(s string) string {
+func SystemdText(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -79,7 +79,7 @@ func systemdText(s string) string {
 // systemdFileURL is a file:// URL for Documentation=: percent-encoded, so
 // spaces and quotes cannot split it, with the % of the encoding doubled
 // because systemd expands specifiers in the setting.
-func systemdFileURL(path string) string {
+func SystemdFileURL(path string) string {
 	u := url.URL{Scheme: "file", Path: path}
 	return strings.ReplaceAll(u.String(), "%", "%%")
 }
