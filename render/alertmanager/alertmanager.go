@@ -1,3 +1,5 @@
+// Package alertmanager renders the Alertmanager configuration for the
+// declared receivers and routes.
 package alertmanager
 
 import (
@@ -101,7 +103,7 @@ const (
 {{ end }}`
 )
 
-// Alertmanager renders the Alertmanager configuration for the declared
+// Config renders the Alertmanager configuration for the declared
 // receivers and routes.
 func Config(in view.Input) ([]byte, error) {
 	if err := view.Check(in); err != nil {

@@ -1,3 +1,6 @@
+// Package alerts renders the Prometheus alert rules drsync generates and
+// the promtool unit tests that prove each rule fires just past its
+// threshold and stays quiet just before it.
 package alerts
 
 import (
@@ -173,7 +176,7 @@ type proof struct {
 
 // proofAlerts returns p's Failed and Overdue alerts: tests and drills are
 // judged the same way, only their words and metrics differ.
-func proofAlerts(p proof, bin, desiredFile, runbook string) (failed, overdue alert) {
+func proofAlerts(p proof, bin, desiredFile, rb string) (failed, overdue alert) {
 	run := fmt.Sprintf("`%s %s --subvolume {{ $labels.subvolume }} -f %s`", bin, p.command, desiredFile)
 	failed = alert{
 		name:   p.alert + "Failed",
@@ -181,7 +184,7 @@ func proofAlerts(p proof, bin, desiredFile, runbook string) (failed, overdue ale
 		forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
 		summary:     p.title + " failed for {{ $labels.subvolume }}",
 		description: fmt.Sprintf("The newest %s of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: %s: %s.", p.noun, p.failedMeans, run),
-		runbook:     runbook,
+		runbook:     rb,
 	}
 	overdue = alert{
 		name: p.alert + "Overdue",
@@ -191,7 +194,7 @@ or
 		forDur: time.Hour, severity: "warning", category: "disaster-recovery",
 		summary:     p.title + " overdue for {{ $labels.subvolume }}",
 		description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no %s for %g times its tier's interval, or never had one: %s. Run %s.", p.noun, CadenceSlack, p.overdueMeans, run),
-		runbook:     runbook,
+		runbook:     rb,
 	}
 	return failed, overdue
 }
@@ -247,7 +250,7 @@ func subvolumeRunbook(in view.Input) string {
 
 func promDuration(d time.Duration) string { return schema.FormatDuration(d) }
 
-// AlertRules renders the Prometheus rule file.
+// Rules renders the Prometheus rule file.
 func Rules(in view.Input) ([]byte, error) {
 	if err := view.Check(in); err != nil {
 		return nil, err
@@ -303,7 +306,7 @@ type expAlert struct {
 // step is the evaluation and sample interval of the unit tests.
 const step = time.Minute
 
-// AlertRuleTests renders promtool unit tests proving that each alert fires
+// RuleTests renders promtool unit tests proving that each alert fires
 // just past its threshold and stays quiet just before it, with the
 // thresholds of the desired state. The rule file is named by its basename:
 // promtool resolves it next to the test file.

@@ -9,7 +9,7 @@ import (
 
 // coverageAlert fires when a copy's verified share of files or bytes is
 // below the declared target, or coverage is declared and nothing is known.
-func coverageAlert(bin, desiredFile, runbook string) alert {
+func coverageAlert(bin, desiredFile, rb string) alert {
 	return alert{
 		name: "CoverageBelowTarget",
 		expr: `(backup_coverage_verified_ratio < on (host, subvolume, tier) group_left backup_coverage_target_ratio)
@@ -19,7 +19,7 @@ or
 		summary: "Coverage of {{ $labels.subvolume }} is below its target",
 		description: fmt.Sprintf("Restore tests verified less than the declared share of the %s of {{ $labels.subvolume }} (tier {{ $labels.tier }}) on %s within its coverage window, or nothing is known: the rest of the copy is unproven. `%s status -f %s` shows the shortfall; `%s test --subvolume {{ $labels.subvolume }} -f %s` verifies the next slice.",
 			"{{ $labels.share }}", "{{ $labels.location_name }}", bin, desiredFile, bin, desiredFile),
-		runbook: runbook,
+		runbook: rb,
 	}
 }
 

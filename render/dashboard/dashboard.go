@@ -1,3 +1,4 @@
+// Package dashboard renders the Grafana backup-health dashboard.
 package dashboard
 
 import (
@@ -219,7 +220,7 @@ const gridWidth = 24
 
 var datasource = dataSourceRef{Type: "prometheus", UID: "${datasource}"}
 
-// Dashboard renders the backup-health dashboard of the design documents:
+// Render renders the backup-health dashboard of the design documents:
 // status per subvolume coloured by thresholds derived from its tier,
 // restore-test results, size and snapshot trends, durations, RTO/RPO and
 // the active alerts.

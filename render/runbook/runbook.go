@@ -1,3 +1,8 @@
+// Package runbook renders the disaster-recovery runbooks, one per disaster
+// scenario of the design documents (DR-001 to DR-004), from the templates
+// of package runbooks filled with the desired state's paths and commands
+// and the evidence on record, and reads the drsync commands back out of a
+// rendered runbook.
 package runbook
 
 import (
@@ -110,7 +115,7 @@ type rbLocation struct {
 	Subvolumes []string
 }
 
-// Runbooks renders the disaster-recovery runbooks from the templates in
+// Render renders the disaster-recovery runbooks from the templates in
 // package runbooks, filled with the desired state's paths and commands and
 // the evidence on record.
 func Render(in view.Input) (map[string][]byte, error) {
@@ -374,7 +379,7 @@ func generated(in view.Input) string {
 	return "the run of " + in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
 }
 
-// RunbookIDs are the runbooks' identifiers, DR-001 to DR-004.
+// IDs are the runbooks' identifiers, DR-001 to DR-004.
 func IDs() []string {
 	ids := make([]string, len(scenarios))
 	for i, sc := range scenarios {
@@ -383,7 +388,7 @@ func IDs() []string {
 	return ids
 }
 
-// RunbookByID picks a runbook out of what Runbooks rendered.
+// ByID picks a runbook out of what Render rendered.
 func ByID(books map[string][]byte, id string) ([]byte, bool) {
 	for _, sc := range scenarios {
 		if sc.id == id {
@@ -394,7 +399,7 @@ func ByID(books map[string][]byte, id string) ([]byte, bool) {
 	return nil, false
 }
 
-// RunbookSubvolumes names the subvolumes a whole-subvolume runbook
+// Subvolumes names the subvolumes a whole-subvolume runbook
 // restores (DR-001: the system disk's, DR-002: the pools', DR-004: all);
 // none for DR-003, which restores paths.
 func Subvolumes(d *schema.Desired, id string) []string {
@@ -425,7 +430,7 @@ func systemLocation(d *schema.Desired) string {
 	return ""
 }
 
-// runbookFor is the scenario runbook that restores a subvolume: DR-001
+// For is the scenario runbook that restores a subvolume: DR-001
 // when it lives on the system disk, DR-002 for a pool.
 func For(d *schema.Desired, s *schema.Subvolume) string {
 	if s.Snapshots.Location == systemLocation(d) {
@@ -434,7 +439,7 @@ func For(d *schema.Desired, s *schema.Subvolume) string {
 	return Pool
 }
 
-// runbookFileByID is the file name of a runbook.
+// FileByID is the file name of a runbook.
 func FileByID(id string) string {
 	for _, sc := range scenarios {
 		if sc.id == id {

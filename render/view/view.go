@@ -1,8 +1,8 @@
 // Package view is what every renderer of package render and its
 // subpackages works from: the Input (the desired state and the recorded
 // evidence), the subvolumes and off-site copies with their targets
-// resolved and their evidence attached, and the names by which generated
-// files cite one another.
+// resolved and their evidence attached, and the names of the systemd units,
+// which the alerts and the runbooks cite.
 package view
 
 import (
@@ -41,7 +41,7 @@ type SubvolumeStatus struct {
 	TestsRun, TestsPassed       int           // all recorded restore tests
 	Verified                    time.Time     // time of the newest snapshot a passing test verified (zero = never)
 	Drill                       *DrillEvidence
-	Offsite                     map[string]OffsiteStatus // by target name (see offsite.go)
+	Offsite                     map[string]OffsiteStatus // by target name
 	// Coverage is each copy's share verified within the tier's coverage
 	// window (empty when the tier declares none or nothing is known).
 	Coverage []CopyCoverage
@@ -85,6 +85,16 @@ type ReconcileStatus struct {
 	LastRun      time.Time
 	LastDuration time.Duration
 	LastResult   string
+}
+
+// RehearsalEvidence is the newest rehearsal of a runbook on a sandbox
+// (drsync rehearse) and when one last passed.
+type RehearsalEvidence struct {
+	Time        time.Time
+	Passed      bool
+	Duration    time.Duration
+	Bytes       int64     // data recovered and compared
+	LastSuccess time.Time // zero: never passed
 }
 
 // Unit names: the units package render writes, which the alerts and the
@@ -210,14 +220,4 @@ func DriveInterval(subs []Subvolume) time.Duration {
 		}
 	}
 	return iv
-}
-
-// RehearsalEvidence is the newest rehearsal of a runbook on a sandbox
-// (drsync rehearse) and when one last passed.
-type RehearsalEvidence struct {
-	Time        time.Time
-	Passed      bool
-	Duration    time.Duration
-	Bytes       int64     // data recovered and compared
-	LastSuccess time.Time // zero: never passed
 }

@@ -1,3 +1,6 @@
+// Package genfile is the syntax the generated files share: quoting that
+// keeps a path in a header comment or a systemd setting from starting a
+// line of its own, and YAML encoded under a header comment.
 package genfile
 
 import (
@@ -15,7 +18,7 @@ func isPlain(s string) bool {
 	return s != "" && strings.Trim(s, plainChars) == ""
 }
 
-// commentText is s as it may appear in a one-line comment of a generated
+// CommentText is s as it may appear in a one-line comment of a generated
 // file: quoted in Go's syntax when it holds anything but plain characters,
 // so a newline in a path can never start a directive of its own.
 func CommentText(s string) string {
@@ -25,7 +28,7 @@ func CommentText(s string) string {
 	return strconv.Quote(s)
 }
 
-// systemdWord quotes one word of an ExecStart= command line so that systemd
+// SystemdWord quotes one word of an ExecStart= command line so that systemd
 // passes it to the program unchanged: within double quotes systemd
 // C-unescapes (so \ and " are escaped and control characters are written
 // as \xNN), expands specifiers at load time (% doubles) and environment
@@ -55,7 +58,7 @@ func SystemdWord(s string) string {
 	return b.String()
 }
 
-// systemdText is s in a free-text setting such as Description=: specifiers
+// SystemdText is s in a free-text setting such as Description=: specifiers
 // are expanded there (% doubles), a backslash at the end of a line would
 // continue it (\ doubles), and control characters are shown as \xNN
 // instead of ending the line.
@@ -76,7 +79,7 @@ func SystemdText(s string) string {
 	return b.String()
 }
 
-// systemdFileURL is a file:// URL for Documentation=: percent-encoded, so
+// SystemdFileURL is a file:// URL for Documentation=: percent-encoded, so
 // spaces and quotes cannot split it, with the % of the encoding doubled
 // because systemd expands specifiers in the setting.
 func SystemdFileURL(path string) string {

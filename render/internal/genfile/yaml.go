@@ -7,6 +7,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// YAML encodes v with two-space indentation under header, a comment
+// that says where the file came from.
 func YAML(header string, v any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(header)
