@@ -108,10 +108,7 @@ func TestDashboardQueries(t *testing.T) {
 func TestDashboardGrafanaSchema(t *testing.T) {
 	node := promtest.Tool(t, "node", "nodejs")
 	npm := promtest.Tool(t, "npm", "npm")
-	dir, err := filepath.Abs("../tools/grafana-schema")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := filepath.Join(fixture.Repo, "tools/grafana-schema")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "typescript")); err != nil {
 		if out, err := fixture.RunErr(dir, npm, "ci", "--no-audit", "--no-fund"); err != nil {
 			t.Skipf("npm ci in %s failed (offline?): %v\n%s", dir, err, out)
