@@ -7,6 +7,8 @@ import (
 	"github.com/drsync/drsync/render/view"
 )
 
+// Rehearsal metrics, by runbook: its declared cadence and its newest
+// rehearsal.
 var (
 	rbLabels           = []string{"runbook"}
 	mRehearsalInterval = desc("backup_rehearsal_interval_seconds", "How often the runbook is to be rehearsed on a sandbox (drsync rehearse); absent when no cadence is declared.", rbLabels)
