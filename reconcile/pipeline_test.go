@@ -17,6 +17,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -294,7 +295,7 @@ func TestRunEvidenceMatchesAFreshObservation(t *testing.T) {
 	}
 }
 
-func renderMetrics(t *testing.T, in render.Input) string {
+func renderMetrics(t *testing.T, in view.Input) string {
 	t.Helper()
 	files, err := render.Files(in)
 	if err != nil {

@@ -23,7 +23,8 @@ import (
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/rehearse/evidence"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/runbook"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 )
@@ -58,8 +59,8 @@ var ErrFailed = errors.New("rehearsal failed")
 // rehearsal could not even start (an unknown runbook, an invalid desired
 // state) and nothing was journaled.
 func Run(ctx context.Context, o Options, env Env) (Result, error) {
-	if !slices.Contains(render.RunbookIDs(), o.Runbook) {
-		return Result{}, fmt.Errorf("rehearse %s: no such runbook (runbooks: %s)", o.Runbook, strings.Join(render.RunbookIDs(), ", "))
+	if !slices.Contains(runbook.IDs(), o.Runbook) {
+		return Result{}, fmt.Errorf("rehearse %s: no such runbook (runbooks: %s)", o.Runbook, strings.Join(runbook.IDs(), ", "))
 	}
 	user, err := schema.Load(o.File, o.Tags)
 	if err != nil {
@@ -156,15 +157,15 @@ func (r *run) rehearse(ctx context.Context) (int64, string, error) {
 	if err := r.step(append([]string{"apply", "--auto-approve"}, r.flags...)...); err != nil {
 		return 0, "", fmt.Errorf("the apply before the disaster failed: %w", err)
 	}
-	books, err := render.Runbooks(render.Input{Desired: d, Now: time.Now()})
+	books, err := runbook.Render(view.Input{Desired: d, Now: time.Now()})
 	if err != nil {
 		return 0, "", err
 	}
-	md, ok := render.RunbookByID(books, r.o.Runbook)
+	md, ok := runbook.ByID(books, r.o.Runbook)
 	if !ok {
 		return 0, "", fmt.Errorf("%s is not rendered for this desired state", r.o.Runbook)
 	}
-	commands := render.Commands(procedure(md))
+	commands := runbook.Commands(procedure(md))
 	if r.o.Runbook == "DR-003" {
 		return r.deletion(ctx, d, commands)
 	}

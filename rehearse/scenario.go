@@ -14,7 +14,7 @@ import (
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/runbook"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
@@ -24,7 +24,7 @@ import (
 // destroyed (for DR-004 the drive's replicas too), the runbook's commands
 // run, and each subvolume must come back equal to its newest replica.
 func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) (int64, string, error) {
-	lost := render.RunbookSubvolumes(d, r.o.Runbook)
+	lost := runbook.Subvolumes(d, r.o.Runbook)
 	if len(lost) == 0 {
 		return 0, "", fmt.Errorf("%s restores no subvolume of this desired state: there is nothing to rehearse", r.o.Runbook)
 	}

@@ -15,7 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/runbook"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -58,7 +59,7 @@ func offsiteDue(d *schema.Desired, t time.Time) bool {
 // root (the example's "/") is recovered --to a new root inside it, as the
 // runbook recovers "/" to /mnt/newroot.
 func TotalLossCommands(d *schema.Desired, root string) ([][]string, error) {
-	books, err := render.Runbooks(render.Input{Desired: d, Now: time.Now()})
+	books, err := runbook.Render(view.Input{Desired: d, Now: time.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func TotalLossCommands(d *schema.Desired, root string) ([][]string, error) {
 		if !strings.HasPrefix(filepath.Base(path), "DR-004") {
 			continue
 		}
-		for _, c := range render.Commands(md) {
+		for _, c := range runbook.Commands(md) {
 			if len(c) < 3 || c[1] != "recover" || !slices.Contains(c, "--from-target") {
 				continue
 			}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/render/alerts"
+	"github.com/drsync/drsync/render/internal/fixture"
 )
 
 // TestEndToEndPrometheus runs a real node_exporter serving the metrics
@@ -20,14 +22,14 @@ func TestEndToEndPrometheus(t *testing.T) {
 	}
 	stack := promtest.NewStack(t)
 	dir := t.TempDir()
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	in.Now = time.Now()
 	in.Desired.Generate.NodeExporter = stack.NodeAddr
 	metrics, err := Metrics(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := AlertRules(in)
+	rules, err := alerts.Rules(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +37,8 @@ func TestEndToEndPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "textfile", "drsync.prom"), metrics)
-	writeFile(t, filepath.Join(dir, "rules.yml"), rules)
+	fixture.WriteFile(t, filepath.Join(dir, "textfile", "drsync.prom"), metrics)
+	fixture.WriteFile(t, filepath.Join(dir, "rules.yml"), rules)
 	stack.Start(t, filepath.Join(dir, "textfile"), filepath.Join(dir, "rules.yml"), scrape)
 	stack.WaitAlerts(t, []string{"RestoreTestFailed/subvol3-opptak", "RestoreTestOverdue/subvol7-containers"}, 60*time.Second)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/drsync/drsync/render/internal/fixture"
 )
 
 // TestHeadersCannotInject renders the units and YAML files with paths
@@ -16,12 +18,12 @@ import (
 // start with the injected directive, and every YAML file must decode to
 // the same top-level keys and values as with plain paths.
 func TestHeadersCannotInject(t *testing.T) {
-	plain := fixedInput(t)
+	plain := fixture.Input(t)
 	want, err := Files(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	g := &in.Desired.Generate
 	g.DesiredFile = "/etc/drsync/drsync.cue\nExecStartPre=/bin/sh -c id\ngroups: []\ntests: []"
 	g.Metrics = in.Desired.Generate.Metrics + "\nscrape_configs: []"

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/drsync/drsync/render/view"
 )
 
 // Label sets. Every per-subvolume series carries its tier so that panels
@@ -83,7 +85,7 @@ var reconcileResults = []string{"applied", "failed", "stopped"}
 
 // collector exports an Input as constant metrics: the Input is a snapshot
 // of history, so counters are counts on record, not live increments.
-type collector struct{ in Input }
+type collector struct{ in view.Input }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range append(allMetrics, offsiteMetrics...) {
@@ -102,14 +104,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- constMetric(d, prometheus.CounterValue, v, labels...)
 	}
-	for _, s := range tracked(in) {
+	for _, s := range view.Tracked(in) {
 		l := []string{s.Name, s.Tier}
-		st := s.status
-		gauge(mRPOTarget, seconds(s.rpo), l...)
-		gauge(mRTOTarget, seconds(s.rto), l...)
-		gauge(mTestInterval, seconds(s.restoreEvery), l...)
-		if s.drillEvery > 0 {
-			gauge(mDrillInterval, seconds(s.drillEvery), l...)
+		st := s.Status
+		gauge(mRPOTarget, seconds(s.RPO), l...)
+		gauge(mRTOTarget, seconds(s.RTO), l...)
+		gauge(mTestInterval, seconds(s.RestoreEvery), l...)
+		if s.DrillEvery > 0 {
+			gauge(mDrillInterval, seconds(s.DrillEvery), l...)
 		}
 		collectCoverage(in, s, gauge)
 		locs := []copyAt{{"local", s.Snapshots.Location, s.Snapshots.Schedule.Period(), st.LocalCount, st.NewestLocal}}
@@ -119,7 +121,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, loc := range locs {
 			ll := append(l[:2:2], loc.kind, loc.name)
 			gauge(mScheduleIntvl, seconds(loc.period), ll...)
-			if !s.known {
+			if !s.Known {
 				continue
 			}
 			gauge(mSnapshots, float64(loc.count), ll...)
@@ -128,7 +130,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				gauge(mAge, seconds(max(0, in.Now.Sub(loc.newest))), ll...) // never negative, even for a clock that ran ahead
 			}
 		}
-		if !s.known {
+		if !s.Known {
 			continue
 		}
 		if !st.LastSuccess.IsZero() {
@@ -168,10 +170,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	collectOffsite(in, gauge)
-	names, by := externalLocations(in)
+	names, by := view.ExternalLocations(in)
 	for _, name := range names {
-		gauge(mDriveInterval, seconds(driveInterval(by[name])), name)
-		if seen := driveLastSeen(in, name, by[name]); !seen.IsZero() {
+		gauge(mDriveInterval, seconds(view.DriveInterval(by[name])), name)
+		if seen := view.DriveLastSeen(in, name, by[name]); !seen.IsZero() {
 			gauge(mDriveSeen, unix(seen), name)
 		}
 	}
@@ -225,8 +227,8 @@ type copyAt struct {
 // Registry builds a registry holding every metric of in, used both for the
 // textfile and by `drsync watch` for /metrics. It is pedantic so that a
 // sample that does not fit its description fails Gather.
-func Registry(in Input) (*prometheus.Registry, error) {
-	if err := check(in); err != nil {
+func Registry(in view.Input) (*prometheus.Registry, error) {
+	if err := view.Check(in); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewPedanticRegistry()
@@ -245,7 +247,7 @@ func Registry(in Input) (*prometheus.Registry, error) {
 // Metrics encodes Registry(in) in the text exposition format for the
 // node_exporter textfile collector. Gather sorts families and samples, so
 // equal inputs give equal bytes.
-func Metrics(in Input) ([]byte, error) {
+func Metrics(in view.Input) ([]byte, error) {
 	reg, err := Registry(in)
 	if err != nil {
 		return nil, err

@@ -7,16 +7,18 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/render/internal/fixture"
+	"github.com/drsync/drsync/render/view"
 )
 
 func TestMetricsPromtoolCheck(t *testing.T) {
 	promtool := promtest.Tool(t, "promtool", "prometheus")
-	b, err := Metrics(fixedInput(t))
+	b, err := Metrics(fixture.Input(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := strings.NewReader(string(b))
-	out, err := runStdin(promtool, cmd, "check", "metrics")
+	out, err := fixture.RunStdin(promtool, cmd, "check", "metrics")
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
@@ -25,7 +27,7 @@ func TestMetricsPromtoolCheck(t *testing.T) {
 // TestMetricsOmitUnknown checks that nothing unknown is written as a fake
 // 0, while the targets the alerts compare against are always there.
 func TestMetricsOmitUnknown(t *testing.T) {
-	b, err := Metrics(fixedInput(t))
+	b, err := Metrics(fixture.Input(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestMetricsOmitUnknown(t *testing.T) {
 // TestMetricsEveryFamily checks the golden input exercises every metric,
 // so the golden file and the dashboard's name check cover them all.
 func TestMetricsEveryFamily(t *testing.T) {
-	b, err := Metrics(fixedInput(t))
+	b, err := Metrics(fixture.Input(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func TestMetricsEveryFamily(t *testing.T) {
 }
 
 func TestMetricsDeterministic(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	a, err := Metrics(in)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +112,8 @@ func TestMetricsDeterministic(t *testing.T) {
 }
 
 func TestRegistryNothingKnown(t *testing.T) {
-	in := fixedInput(t)
-	in.Subvolumes, in.Reconcile, in.ExternalSeen, in.Rehearsals = nil, ReconcileStatus{}, nil, nil
+	in := fixture.Input(t)
+	in.Subvolumes, in.Reconcile, in.ExternalSeen, in.Rehearsals = nil, view.ReconcileStatus{}, nil, nil
 	reg, err := Registry(in)
 	if err != nil {
 		t.Fatal(err)
@@ -136,5 +138,33 @@ func TestRegistryNothingKnown(t *testing.T) {
 		if !got[n] {
 			t.Errorf("missing target %s", n)
 		}
+	}
+}
+
+// TestMetricsCarryTheHost: a named machine's every sample carries its
+// name; an unnamed one's none (the goldens).
+func TestMetricsCarryTheHost(t *testing.T) {
+	promtool := promtest.Tool(t, "promtool", "prometheus")
+	in := fixture.Input(t)
+	in.Desired.Host = "htpc"
+	b, err := Metrics(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := regexp.MustCompile(`(?m)^[a-z_]+(\{[^}]*\})? `).FindAllStringSubmatch(string(b), -1)
+	if len(samples) < 50 {
+		t.Fatalf("only %d samples", len(samples))
+	}
+	for _, s := range samples {
+		if !strings.Contains(s[1], `host="htpc"`) {
+			t.Errorf("sample without the host: %s", s[0])
+		}
+	}
+	if out, err := fixture.RunStdin(promtool, strings.NewReader(string(b)), "check", "metrics"); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	in.Desired.Host = ""
+	if b, _ := Metrics(in); strings.Contains(string(b), "host=") {
+		t.Errorf("an unnamed machine's metrics carry a host label")
 	}
 }

@@ -5,13 +5,17 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drsync/drsync/render/alerts"
+	"github.com/drsync/drsync/render/dashboard"
+	"github.com/drsync/drsync/render/internal/fixture"
 )
 
 // The golden input exercises every off-site family, and nothing unknown
 // is written as a fake 0: subvol3-opptak's target was not observed (no
 // copy count), htpc-root has no off-site evidence at all.
 func TestOffsiteMetrics(t *testing.T) {
-	b, err := Metrics(fixedInput(t))
+	b, err := Metrics(fixture.Input(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,18 +53,18 @@ func TestOffsiteMetrics(t *testing.T) {
 
 // A desired state without targets has no off-site rules, tests or panels.
 func TestOffsiteAbsentWithoutTargets(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	for _, s := range in.Desired.Subvolumes {
 		s.Offsite = nil
 	}
 	for _, s := range in.Desired.Services {
 		s.Offsite = nil
 	}
-	rules, err := AlertRules(in)
+	rules, err := alerts.Rules(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dash, err := Dashboard(in)
+	dash, err := dashboard.Render(in)
 	if err != nil {
 		t.Fatal(err)
 	}

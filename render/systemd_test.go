@@ -7,10 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/internal/systemdtest"
+	"github.com/drsync/drsync/render/internal/fixture"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -55,7 +56,7 @@ func TestCalendarConversion(t *testing.T) {
 // TestCalendarUnion checks that the restore-test cadence adds a wake-up
 // only when no declared slot already comes often enough.
 func TestCalendarUnion(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	// The services' hourly and 01:00 backups wake the timer too.
 	if got, want := onCalendar(in), []string{"*-*-* *:00:00", "*-*-* 01:00:00", "*-*-* 02:00:00", "*-*-01 04:00:00", "Sun *-*-* 03:00:00"}; !slices.Equal(got, want) {
 		t.Errorf("homelab: got %q, want %q", got, want)
@@ -76,7 +77,7 @@ func TestCalendarUnion(t *testing.T) {
 
 func TestSystemdCalendarExpressions(t *testing.T) {
 	sa := promtest.Tool(t, "systemd-analyze", "systemd")
-	exprs := onCalendar(fixedInput(t))
+	exprs := onCalendar(fixture.Input(t))
 	for _, s := range []string{"hourly", "monthly 29 01:00", "monthly 31 01:00", "every 15m", "every 6h", "every 5h", "every 2d"} {
 		sc, err := schema.ParseSchedule(s)
 		if err != nil {
@@ -91,7 +92,7 @@ func TestSystemdCalendarExpressions(t *testing.T) {
 		}
 	}
 	for _, e := range exprs {
-		out := run(t, "", sa, "calendar", "--iterations=2", e)
+		out := fixture.Run(t, "", sa, "calendar", "--iterations=2", e)
 		if !strings.Contains(out, "Next elapse:") {
 			t.Errorf("%s: no next elapse:\n%s", e, out)
 		}
@@ -102,10 +103,10 @@ func TestSystemdCalendarExpressions(t *testing.T) {
 // since systemd checks ExecStart is executable.
 func TestSystemdVerify(t *testing.T) {
 	sa := promtest.Tool(t, "systemd-analyze", "systemd")
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	dir := t.TempDir()
 	stub := filepath.Join(dir, "bin", "drsync")
-	writeFile(t, stub, []byte("#!/bin/sh\nexit 0\n"))
+	fixture.WriteFile(t, stub, []byte("#!/bin/sh\nexit 0\n"))
 	if err := os.Chmod(stub, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -117,49 +118,32 @@ func TestSystemdVerify(t *testing.T) {
 	var paths []string
 	for _, name := range slices.Sorted(maps.Keys(units)) {
 		p := filepath.Join(dir, name)
-		writeFile(t, p, units[name])
+		fixture.WriteFile(t, p, units[name])
 		paths = append(paths, p)
 	}
-	out := run(t, dir, sa, append([]string{"verify"}, paths...)...)
+	out := fixture.Run(t, dir, sa, append([]string{"verify"}, paths...)...)
 	for _, name := range slices.Sorted(maps.Keys(units)) {
 		if strings.Contains(out, name) {
 			t.Errorf("systemd-analyze verify complains about %s:\n%s", name, out)
 		}
 	}
-	svc := string(units[applyService])
+	svc := string(units[view.ApplyService])
 	for _, want := range []string{
 		"ExecStart=" + stub + " apply --auto-approve -f " + in.Desired.Generate.DesiredFile,
 		"Type=oneshot", "TimeoutStartSec=12h",
 	} {
 		if !strings.Contains(svc, want) {
-			t.Errorf("%s lacks %q", applyService, want)
+			t.Errorf("%s lacks %q", view.ApplyService, want)
 		}
 	}
-	timer := string(units[applyTimer])
+	timer := string(units[view.ApplyTimer])
 	for _, want := range []string{"Persistent=true", "RandomizedDelaySec=", "WantedBy=timers.target"} {
 		if !strings.Contains(timer, want) {
-			t.Errorf("%s lacks %q", applyTimer, want)
+			t.Errorf("%s lacks %q", view.ApplyTimer, want)
 		}
 	}
-	if !strings.Contains(string(units[watchService]), "ExecStart="+stub+" watch -f ") {
-		t.Errorf("%s does not run drsync watch", watchService)
-	}
-}
-
-func TestSystemdWord(t *testing.T) {
-	for in, want := range map[string]string{
-		"/etc/drsync/drsync.cue": "/etc/drsync/drsync.cue",
-		"/etc/my drsync/a.cue":   `"/etc/my drsync/a.cue"`,
-		"/etc/100%/$x":           `"/etc/100%%/$$x"`,
-		`/a"b\c`:                 `"/a\"b\\c"`,
-		"/a\nb":                  `"/a\x0ab"`,
-	} {
-		if got := systemdWord(in); got != want {
-			t.Errorf("systemdWord(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := clock(12 * time.Hour); got != "12h" {
-		t.Errorf("clock = %q", got)
+	if !strings.Contains(string(units[view.WatchService]), "ExecStart="+stub+" watch -f ") {
+		t.Errorf("%s does not run drsync watch", view.WatchService)
 	}
 }
 
@@ -173,13 +157,13 @@ const oddPath = `/tmp/odd dir 'single' "double" 100% $HOME ${X} \back\ ;semi`
 // executable), and the argv systemd parsed, after its exec-time expansion
 // of $$, is exactly the argv drsync meant.
 func TestSystemdArgvRoundTrip(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	dir := t.TempDir()
 	odd := filepath.Join(dir, oddPath)
 	// systemd refuses quotes and backslashes in an executable's path and
 	// does not expand $ there (see TestSystemdRefusesBinary).
 	stub := filepath.Join(dir, "odd bin 100%", "drsync")
-	writeFile(t, stub, []byte("#!/bin/sh\nexit 0\n"))
+	fixture.WriteFile(t, stub, []byte("#!/bin/sh\nexit 0\n"))
 	if err := os.Chmod(stub, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +175,12 @@ func TestSystemdArgvRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		applyService: {stub, "apply", "--auto-approve", "-f", g.DesiredFile},
-		watchService: {stub, "watch", "-f", g.DesiredFile, "--work-dir", filepath.Join(in.Desired.StateDir, "watch")},
+		view.ApplyService: {stub, "apply", "--auto-approve", "-f", g.DesiredFile},
+		view.WatchService: {stub, "watch", "-f", g.DesiredFile, "--work-dir", filepath.Join(in.Desired.StateDir, "watch")},
 	}
 	for _, name := range slices.Sorted(maps.Keys(units)) {
 		p := filepath.Join(dir, name)
-		writeFile(t, p, units[name])
+		fixture.WriteFile(t, p, units[name])
 		systemdtest.Verify(t, p)
 		if want[name] == nil {
 			continue
@@ -214,7 +198,7 @@ func TestSystemdArgvRoundTrip(t *testing.T) {
 
 func TestSystemdRefusesBinary(t *testing.T) {
 	for _, bin := range []string{`/opt/a"b/drsync`, `/opt/a'b/drsync`, `/opt/a\\b/drsync`, "/opt/$HOME/drsync", "/opt/a\nb/drsync"} {
-		in := fixedInput(t)
+		in := fixture.Input(t)
 		in.Desired.Generate.Binary = bin
 		if _, err := SystemdUnits(in); err == nil || !strings.Contains(err.Error(), "generate.binary") {
 			t.Errorf("binary %q: got %v, want an error naming generate.binary", bin, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/internal/systemdtest"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 )
@@ -70,7 +71,7 @@ func TestUnitsExecStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	units, err := render.SystemdUnits(render.Input{Desired: d, Now: time.Now()})
+	units, err := render.SystemdUnits(view.Input{Desired: d, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

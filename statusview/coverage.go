@@ -1,7 +1,7 @@
 package statusview
 
 import (
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -23,7 +23,7 @@ type CoverageRow struct {
 
 // coverageRows turns the rendered coverage of a subvolume into status
 // rows, so status and the metrics share one derivation.
-func coverageRows(d *schema.Desired, name string, cov []render.CopyCoverage) []CoverageRow {
+func coverageRows(d *schema.Desired, name string, cov []view.CopyCoverage) []CoverageRow {
 	s := d.Subvolumes[name]
 	if s == nil || d.Tiers[s.Tier].RestoreTest.Coverage == nil {
 		return nil

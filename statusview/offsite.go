@@ -7,7 +7,7 @@ import (
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -27,7 +27,7 @@ type OffsiteRow struct {
 }
 
 // offsiteRows lists an owner's declared targets with their evidence.
-func offsiteRows(d *schema.Desired, name string, st render.SubvolumeStatus, h *model.History, age func(time.Time) *float64) []OffsiteRow {
+func offsiteRows(d *schema.Desired, name string, st view.SubvolumeStatus, h *model.History, age func(time.Time) *float64) []OffsiteRow {
 	var out []OffsiteRow
 	for _, t := range d.TargetNames() {
 		_, sub := d.Subvolumes[name]

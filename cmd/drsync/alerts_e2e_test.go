@@ -19,6 +19,7 @@ import (
 
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 )
 
 // received is one request a stand-in receiver got.
@@ -133,7 +134,7 @@ func TestRestoreTestFailedReachesPeople(t *testing.T) {
 	stack.AlertmanagerAddr = promtest.StartAlertmanager(t, amConfig)
 	d := *r.d
 	d.Generate.NodeExporter = stack.NodeAddr
-	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: time.Now()})
+	scrape, err := render.ScrapeConfig(view.Input{Desired: &d, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

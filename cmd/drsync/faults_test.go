@@ -17,6 +17,7 @@ import (
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 )
@@ -272,7 +273,7 @@ func TestFailedRestoreTestFiresAlert(t *testing.T) {
 	}
 	d := *r.d
 	d.Generate.NodeExporter = stack.NodeAddr
-	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: time.Now()})
+	scrape, err := render.ScrapeConfig(view.Input{Desired: &d, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/drsync/drsync/fleet"
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/alerts"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -31,10 +33,10 @@ func TestFleetStatusFromPrometheus(t *testing.T) {
 	}
 	now := time.Now()
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	passed := func(at time.Duration, ok bool) *render.TestEvidence {
-		return &render.TestEvidence{Time: ago(at), Passed: ok, Files: 50}
+	passed := func(at time.Duration, ok bool) *view.TestEvidence {
+		return &view.TestEvidence{Time: ago(at), Passed: ok, Files: 50}
 	}
-	evidence := map[string]map[string]render.SubvolumeStatus{
+	evidence := map[string]map[string]view.SubvolumeStatus{
 		"htpc": {"home": {NewestLocal: ago(time.Hour), NewestExternal: ago(2 * time.Hour), LastSuccess: ago(time.Hour),
 			Verified: ago(2 * time.Hour), Test: passed(time.Hour, true), TestsRun: 1, TestsPassed: 1}},
 		"nas": {
@@ -46,20 +48,20 @@ func TestFleetStatusFromPrometheus(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, h := range []string{"htpc", "nas"} {
-		m, err := render.Metrics(render.Input{Desired: hosts[h], Now: now, Subvolumes: evidence[h]})
+		m, err := render.Metrics(view.Input{Desired: hosts[h], Now: now, Subvolumes: evidence[h]})
 		if err != nil {
 			t.Fatal(err)
 		}
 		writeTestFile(t, filepath.Join(dir, "textfile", h+".prom"), m)
 	}
 	d := *hosts["htpc"]
-	rules, err := render.AlertRules(render.Input{Desired: &d, Now: now})
+	rules, err := alerts.Rules(view.Input{Desired: &d, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeTestFile(t, filepath.Join(dir, "rules.yml"), rules)
 	d.Generate.NodeExporter = stack.NodeAddr
-	scrape, err := render.ScrapeConfig(render.Input{Desired: &d, Now: now})
+	scrape, err := render.ScrapeConfig(view.Input{Desired: &d, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/drsync/drsync/internal/promtest"
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/alerts"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -156,7 +157,7 @@ func TestFleetTwoHostsFollowOneRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := render.AlertRules(render.Input{Desired: d, Now: time.Now()})
+	rules, err := alerts.Rules(view.Input{Desired: d, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/runbook"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -68,7 +69,7 @@ func TestRunbookRecoverCommandsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	books, err := render.Runbooks(render.Input{Desired: d, Now: time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)})
+	books, err := runbook.Render(view.Input{Desired: d, Now: time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestRunbookRecoverCommandsRun(t *testing.T) {
 		if !strings.HasPrefix(name, "DR-002") && !strings.HasPrefix(filepath.Base(name), "DR-002") {
 			continue
 		}
-		for _, cmd := range render.Commands(md) {
+		for _, cmd := range runbook.Commands(md) {
 			if len(cmd) > 1 && cmd[1] == "recover" {
 				recovers = append(recovers, cmd[1:])
 			}

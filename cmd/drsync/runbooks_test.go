@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/runbook"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -18,13 +19,13 @@ func TestRunbookCommandsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	books, err := render.Runbooks(render.Input{Desired: d, Now: time.Date(2026, 11, 22, 3, 30, 0, 0, time.UTC)})
+	books, err := runbook.Render(view.Input{Desired: d, Now: time.Date(2026, 11, 22, 3, 30, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := 0
 	for name, md := range books {
-		for _, cmd := range render.Commands(md) {
+		for _, cmd := range runbook.Commands(md) {
 			if cmd[0] != d.Generate.Binary && cmd[0] != "drsync" {
 				t.Errorf("%s: %q does not call %s", name, strings.Join(cmd, " "), d.Generate.Binary)
 				continue

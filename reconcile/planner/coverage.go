@@ -6,7 +6,7 @@ import (
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -14,14 +14,14 @@ import (
 // record verified within its tier's window: a slice verified against the
 // copy's newest snapshot counts whole, one verified against an older
 // snapshot counts for the files unchanged since.
-func CoverageEvidence(d *schema.Desired, name string, ss *model.SubvolumeState, h *model.History, now time.Time) []render.CopyCoverage {
+func CoverageEvidence(d *schema.Desired, name string, ss *model.SubvolumeState, h *model.History, now time.Time) []view.CopyCoverage {
 	s := d.Subvolumes[name]
 	rt := d.Tiers[s.Tier].RestoreTest
 	n := rt.Slices()
 	if n == 0 || ss == nil {
 		return nil
 	}
-	var out []render.CopyCoverage
+	var out []view.CopyCoverage
 	for _, c := range ss.Coverage {
 		if c.Error != "" || len(c.Slices) != n {
 			continue
@@ -30,7 +30,7 @@ func CoverageEvidence(d *schema.Desired, name string, ss *model.SubvolumeState, 
 		if h != nil {
 			proofs = h.Coverage[c.Location]
 		}
-		cc := render.CopyCoverage{Location: c.Location, External: c.External, Snapshot: c.Snapshot}
+		cc := view.CopyCoverage{Location: c.Location, External: c.External, Snapshot: c.Snapshot}
 		for k, sc := range c.Slices {
 			cc.Files += int64(sc.Files)
 			cc.Bytes += sc.Bytes

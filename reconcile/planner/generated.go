@@ -12,22 +12,23 @@ import (
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
 
 // RenderInput gathers what the generated files say about the machine:
 // counts, ages, the journal's backups, tests, drills and runs.
-func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Input {
-	in := render.Input{Desired: d, Now: now, Subvolumes: map[string]render.SubvolumeStatus{},
-		Reconcile:    render.ReconcileStatus{Runs: runsByStatus(o.Runs), LastRun: o.LastRun.Started, LastResult: string(o.LastRun.Result)},
+func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) view.Input {
+	in := view.Input{Desired: d, Now: now, Subvolumes: map[string]view.SubvolumeStatus{},
+		Reconcile:    view.ReconcileStatus{Runs: runsByStatus(o.Runs), LastRun: o.LastRun.Started, LastResult: string(o.LastRun.Result)},
 		ExternalSeen: o.DriveSeen, Rehearsals: rehearsalEvidence(o)}
 	if !o.LastRun.Ended.IsZero() {
 		in.Reconcile.LastDuration = o.LastRun.Ended.Sub(o.LastRun.Started)
 	}
 	for _, name := range d.SubvolumeNames() {
 		st, h := o.Subvolumes[name], o.History[name]
-		var s render.SubvolumeStatus
+		var s view.SubvolumeStatus
 		if st != nil {
 			replicas := model.Replicas(st.External)
 			s.LocalCount, s.ExternalCount = len(st.Local), len(replicas)
@@ -54,7 +55,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) render.Inp
 	}
 	// Services are tracked like subvolumes whose only copies are local.
 	for _, name := range d.ServiceNames() {
-		var s render.SubvolumeStatus
+		var s view.SubvolumeStatus
 		if st := o.Services[name]; st != nil {
 			s.LocalCount, s.NewestLocal = len(st.Archives), model.NewestTime(current(st.Archives, now))
 			s.ExternalCount, s.NewestExternal = len(st.External), model.NewestTime(current(st.External, now))
@@ -79,7 +80,7 @@ func runsByStatus(runs map[model.Status]int) map[string]int {
 }
 
 // fillEvidence copies the journal's backups, tests and drills into s.
-func fillEvidence(s *render.SubvolumeStatus, h *model.History) {
+func fillEvidence(s *view.SubvolumeStatus, h *model.History) {
 	if h == nil {
 		return
 	}
@@ -87,7 +88,7 @@ func fillEvidence(s *render.SubvolumeStatus, h *model.History) {
 		s.LastSuccess, s.LastDuration = b.Time, humane.Seconds(b.Seconds)
 	}
 	if t := h.LastTest; t != nil {
-		s.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+		s.Test = &view.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
 	}
 	s.TestsRun, s.TestsPassed = h.Tests, h.Passed
 	// The real RPO counts every verified copy, off-site ones too.
@@ -95,7 +96,7 @@ func fillEvidence(s *render.SubvolumeStatus, h *model.History) {
 		s.Verified = v.SnapshotTime
 	}
 	if dr := h.LastDrill; dr != nil {
-		s.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds),
+		s.Drill = &view.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds),
 			Restore: humane.Seconds(dr.RestoreSeconds), Verify: humane.Seconds(dr.VerifySeconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot}
 	}
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 )
@@ -15,10 +15,10 @@ import (
 // (a subvolume's or a service's) copies on each declared target: what the
 // observation counted there, and the journal's sends, tests and drills.
 // A target not observed this run is still dated by its last send.
-func offsiteEvidence(owner string, targets []string, h *model.History, o *model.Observed, now time.Time) map[string]render.OffsiteStatus {
-	out := map[string]render.OffsiteStatus{}
+func offsiteEvidence(owner string, targets []string, h *model.History, o *model.Observed, now time.Time) map[string]view.OffsiteStatus {
+	out := map[string]view.OffsiteStatus{}
 	for _, name := range targets {
-		var st render.OffsiteStatus
+		var st view.OffsiteStatus
 		if obs := o.Offsite[name]; obs != nil && obs.Error == "" && obs.Unreachable == "" {
 			oc := obs.Subvolumes[owner]
 			if oc == nil {
@@ -45,13 +45,13 @@ func offsiteEvidence(owner string, targets []string, h *model.History, o *model.
 			}
 		}
 		if t := th.LastTest; t != nil {
-			st.Test = &render.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
+			st.Test = &view.TestEvidence{Time: t.Started, Passed: t.Passed(), Duration: humane.Seconds(t.Seconds), Files: t.Files, Snapshot: t.Snapshot}
 		}
 		if th.Verified != nil {
 			st.Verified = th.Verified.SnapshotTime
 		}
 		if dr := th.LastDrill; dr != nil {
-			st.Drill = &render.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot,
+			st.Drill = &view.DrillEvidence{Time: dr.Started, Passed: dr.Passed(), Duration: humane.Seconds(dr.Seconds), Bytes: dr.Bytes, Snapshot: dr.Snapshot,
 				Restore: humane.Seconds(dr.RestoreSeconds), Verify: humane.Seconds(dr.VerifySeconds)}
 		}
 		if st.Observed || !st.LastSuccess.IsZero() || st.Test != nil || st.Drill != nil {

@@ -2,15 +2,15 @@ package planner
 
 import (
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/render"
+	"github.com/drsync/drsync/render/view"
 )
 
 // rehearsalEvidence is what the runbooks and metrics say of each
 // runbook's rehearsals (drsync rehearse).
-func rehearsalEvidence(o *model.Observed) map[string]render.RehearsalEvidence {
-	out := map[string]render.RehearsalEvidence{}
+func rehearsalEvidence(o *model.Observed) map[string]view.RehearsalEvidence {
+	out := map[string]view.RehearsalEvidence{}
 	for id, l := range o.Rehearsals {
-		e := render.RehearsalEvidence{Time: l.Last.Started, Passed: l.Last.Passed, Duration: l.Last.Duration(), Bytes: l.Last.Bytes}
+		e := view.RehearsalEvidence{Time: l.Last.Started, Passed: l.Last.Passed, Duration: l.Last.Duration(), Bytes: l.Last.Bytes}
 		if l.LastSuccess != nil {
 			e.LastSuccess = l.LastSuccess.Started
 		}

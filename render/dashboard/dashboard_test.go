@@ -1,4 +1,4 @@
-package render
+package dashboard
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/render/internal/fixture"
 )
 
 // dashboardShape is what the tests read back from the JSON.
@@ -27,7 +28,7 @@ type dashboardShape struct {
 
 func renderDashboard(t *testing.T) ([]byte, dashboardShape) {
 	t.Helper()
-	b, err := Dashboard(fixedInput(t))
+	b, err := Render(fixture.Input(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,8 @@ func TestDashboardLayout(t *testing.T) {
 // checks it as a recording rule) and uses only metrics drsync exports.
 func TestDashboardQueries(t *testing.T) {
 	_, d := renderDashboard(t)
-	metrics, err := Metrics(fixedInput(t))
+	// The golden textfile is what drsync exports for the same input.
+	metrics, err := os.ReadFile(filepath.Join(fixture.GoldenDir, "drsync.prom"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestDashboardQueries(t *testing.T) {
 	n := 0
 	for _, p := range d.Panels {
 		for _, q := range p.Targets {
-			names := metricNames(q.Expr)
+			names := fixture.MetricNames(q.Expr)
 			if len(names) == 0 {
 				t.Errorf("panel %q: no metric in %q", p.Title, q.Expr)
 			}
@@ -97,45 +99,8 @@ func TestDashboardQueries(t *testing.T) {
 	}
 	promtool := promtest.Tool(t, "promtool", "prometheus")
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "dashboard.rules.yml"), []byte(rules.String()))
-	run(t, dir, promtool, "check", "rules", "dashboard.rules.yml")
-}
-
-var (
-	promString   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	promMatchers = regexp.MustCompile(`\{[^}]*\}|\[[^\]]*\]`)
-	promGrouping = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	promIdent    = regexp.MustCompile(`[A-Za-z_:][A-Za-z0-9_:]*`)
-	promKeywords = map[string]bool{"and": true, "or": true, "unless": true, "bool": true, "offset": true,
-		"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true}
-)
-
-// metricNames returns the metric names a PromQL expression selects: the
-// identifiers left after strings, matchers, ranges and grouping labels are
-// removed that are neither keywords nor called as functions.
-func metricNames(expr string) []string {
-	s := promString.ReplaceAllString(expr, `""`)
-	s = promMatchers.ReplaceAllString(s, " ")
-	s = promGrouping.ReplaceAllString(s, " ")
-	var out []string
-	for _, loc := range promIdent.FindAllStringIndex(s, -1) {
-		id := s[loc[0]:loc[1]]
-		if loc[0] > 0 && (s[loc[0]-1] >= '0' && s[loc[0]-1] <= '9' || s[loc[0]-1] == '.') {
-			continue // exponent of a number
-		}
-		if promKeywords[id] || strings.HasPrefix(strings.TrimLeft(s[loc[1]:], " "), "(") {
-			continue
-		}
-		out = append(out, id)
-	}
-	return out
-}
-
-func TestMetricNames(t *testing.T) {
-	got := metricNames(`max by (subvolume) (time() - a_b{x="y(z)"}[5m]) > on (subvolume) group_left c_d * 1e3 or vector(0) unless ALERTS`)
-	if strings.Join(got, ",") != "a_b,c_d,ALERTS" {
-		t.Errorf("metricNames = %q", got)
-	}
+	fixture.WriteFile(t, filepath.Join(dir, "dashboard.rules.yml"), []byte(rules.String()))
+	fixture.Run(t, dir, promtool, "check", "rules", "dashboard.rules.yml")
 }
 
 // TestDashboardGrafanaSchema type-checks the dashboard against the
@@ -143,18 +108,15 @@ func TestMetricNames(t *testing.T) {
 func TestDashboardGrafanaSchema(t *testing.T) {
 	node := promtest.Tool(t, "node", "nodejs")
 	npm := promtest.Tool(t, "npm", "npm")
-	dir, err := filepath.Abs("../tools/grafana-schema")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := filepath.Join(fixture.Repo, "tools/grafana-schema")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "typescript")); err != nil {
-		if out, err := runErr(dir, npm, "ci", "--no-audit", "--no-fund"); err != nil {
+		if out, err := fixture.RunErr(dir, npm, "ci", "--no-audit", "--no-fund"); err != nil {
 			t.Skipf("npm ci in %s failed (offline?): %v\n%s", dir, err, out)
 		}
 	}
 	b, _ := renderDashboard(t)
 	f := filepath.Join(t.TempDir(), "dashboard.json")
-	writeFile(t, f, b)
+	fixture.WriteFile(t, f, b)
 	cmd := exec.Command(node, "check.mjs", f)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -198,4 +160,31 @@ func TestDashboardThresholdsFromTiers(t *testing.T) {
 		return
 	}
 	t.Errorf("%s has no override for htpc-home", p.Title)
+}
+
+// TestDashboardOnHost: every selector of every panel is restricted to the
+// $host variable, which lists the hosts drsync's metrics carry.
+func TestDashboardOnHost(t *testing.T) {
+	cases := map[string]string{
+		`backup_size_bytes`: `backup_size_bytes{host=~"$host"}`,
+		`time() - max by (subvolume) (backup_newest_snapshot_timestamp{location="external"})`:     `time() - max by (subvolume) (backup_newest_snapshot_timestamp{host=~"$host", location="external"})`,
+		`max by (alertname, host, location_name) (ALERTS_FOR_STATE{category=~"x"}) or 0 * ALERTS`: `max by (alertname, host, location_name) (ALERTS_FOR_STATE{host=~"$host", category=~"x"}) or 0 * ALERTS{host=~"$host"}`,
+		`backup_restore_tests_passed_total / backup_restore_tests_total`:                          `backup_restore_tests_passed_total{host=~"$host"} / backup_restore_tests_total{host=~"$host"}`,
+	}
+	for in, want := range cases {
+		if got := onHost(in); got != want {
+			t.Errorf("onHost(%s)\n got %s\nwant %s", in, got, want)
+		}
+	}
+	b, d := renderDashboard(t)
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			if n, h := len(fixture.MetricNames(q.Expr)), strings.Count(q.Expr, `host=~"$host"`); n != h {
+				t.Errorf("panel %q: %d selectors, %d on $host: %s", p.Title, n, h, q.Expr)
+			}
+		}
+	}
+	if !strings.Contains(string(b), `"query": "label_values(backup_rpo_target_seconds, host)"`) {
+		t.Errorf("no host variable")
+	}
 }

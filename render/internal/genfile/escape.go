@@ -1,4 +1,7 @@
-package render
+// Package genfile is the syntax the generated files share: quoting that
+// keeps a path in a header comment or a systemd setting from starting a
+// line of its own, and YAML encoded under a header comment.
+package genfile
 
 import (
 	"fmt"
@@ -15,22 +18,22 @@ func isPlain(s string) bool {
 	return s != "" && strings.Trim(s, plainChars) == ""
 }
 
-// commentText is s as it may appear in a one-line comment of a generated
+// CommentText is s as it may appear in a one-line comment of a generated
 // file: quoted in Go's syntax when it holds anything but plain characters,
 // so a newline in a path can never start a directive of its own.
-func commentText(s string) string {
+func CommentText(s string) string {
 	if isPlain(s) {
 		return s
 	}
 	return strconv.Quote(s)
 }
 
-// systemdWord quotes one word of an ExecStart= command line so that systemd
+// SystemdWord quotes one word of an ExecStart= command line so that systemd
 // passes it to the program unchanged: within double quotes systemd
 // C-unescapes (so \ and " are escaped and control characters are written
 // as \xNN), expands specifiers at load time (% doubles) and environment
 // variables at exec time ($ doubles).
-func systemdWord(s string) string {
+func SystemdWord(s string) string {
 	if isPlain(s) {
 		return s
 	}
@@ -55,11 +58,11 @@ func systemdWord(s string) string {
 	return b.String()
 }
 
-// systemdText is s in a free-text setting such as Description=: specifiers
+// SystemdText is s in a free-text setting such as Description=: specifiers
 // are expanded there (% doubles), a backslash at the end of a line would
 // continue it (\ doubles), and control characters are shown as \xNN
 // instead of ending the line.
-func systemdText(s string) string {
+func SystemdText(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -76,10 +79,10 @@ func systemdText(s string) string {
 	return b.String()
 }
 
-// systemdFileURL is a file:// URL for Documentation=: percent-encoded, so
+// SystemdFileURL is a file:// URL for Documentation=: percent-encoded, so
 // spaces and quotes cannot split it, with the % of the encoding doubled
 // because systemd expands specifiers in the setting.
-func systemdFileURL(path string) string {
+func SystemdFileURL(path string) string {
 	u := url.URL{Scheme: "file", Path: path}
 	return strings.ReplaceAll(u.String(), "%", "%%")
 }

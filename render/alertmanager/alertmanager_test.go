@@ -1,4 +1,4 @@
-package render
+package alertmanager
 
 import (
 	"path/filepath"
@@ -6,32 +6,24 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/internal/promtest"
-	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/render/internal/fixture"
+	"github.com/drsync/drsync/render/view"
 )
-
-func alertingDesired(t *testing.T) *schema.Desired {
-	t.Helper()
-	d, err := schema.Load("../testdata/desired/alerting.cue", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // TestAlertmanagerConfigAmtool has Alertmanager's own amtool check the
 // generated configuration and route label sets through it: each alert
 // must reach exactly the receivers the desired state's routes name.
 func TestAlertmanagerConfigAmtool(t *testing.T) {
 	amtool := promtest.Tool(t, "amtool", "prometheus-alertmanager")
-	d := alertingDesired(t)
-	cfg, err := Alertmanager(Input{Desired: d, Now: now})
+	d := fixture.Alerting(t)
+	cfg, err := Config(view.Input{Desired: d, Now: fixture.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "alertmanager.yml")
-	writeFile(t, path, cfg)
-	out := run(t, dir, amtool, "check-config", path)
+	fixture.WriteFile(t, path, cfg)
+	out := fixture.Run(t, dir, amtool, "check-config", path)
 	if !strings.Contains(out, "5 receivers") || !strings.Contains(out, "1 inhibit rules") {
 		t.Errorf("amtool check-config found other than 5 receivers and 1 inhibit rule:\n%s", out)
 	}
@@ -47,7 +39,7 @@ func TestAlertmanagerConfigAmtool(t *testing.T) {
 		{[]string{"alertname=SomethingElse"}, "team-chat"},
 	}
 	for _, r := range routes {
-		got := strings.TrimSpace(run(t, dir, amtool, append([]string{"config", "routes", "test", "--config.file=" + path}, r.labels...)...))
+		got := strings.TrimSpace(fixture.Run(t, dir, amtool, append([]string{"config", "routes", "test", "--config.file=" + path}, r.labels...)...))
 		if last := got[strings.LastIndex(got, "\n")+1:]; last != r.want {
 			t.Errorf("%v routed to %q, want %q", r.labels, got, r.want)
 		}
@@ -58,7 +50,7 @@ func TestAlertmanagerConfigAmtool(t *testing.T) {
 // a file Alertmanager reads, and that Discord goes through Slack's format
 // (Alertmanager 0.25's discord_configs cannot read a file).
 func TestAlertmanagerSecretsFromFiles(t *testing.T) {
-	cfg, err := Alertmanager(Input{Desired: alertingDesired(t), Now: now})
+	cfg, err := Config(view.Input{Desired: fixture.Alerting(t), Now: fixture.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,28 +68,6 @@ func TestAlertmanagerSecretsFromFiles(t *testing.T) {
 	for _, banned := range []string{"discord_configs", "api_url:", "auth_password:", "credentials:"} {
 		if strings.Contains(string(cfg), banned) {
 			t.Errorf("config has %q: secrets must come from files:\n%s", banned, cfg)
-		}
-	}
-}
-
-// TestAlertmanagerOnlyWhenDeclared: without alerting there is no file,
-// and Paths and Files agree either way.
-func TestAlertmanagerOnlyWhenDeclared(t *testing.T) {
-	for _, d := range []*schema.Desired{homelab(t), alertingDesired(t)} {
-		files, err := Files(Input{Desired: d, Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, written := files[d.Generate.Alertmanager]
-		if written != (d.Alerting != nil) {
-			t.Errorf("%s: alertmanager.yml written %v, alerting declared %v", d.Source, written, d.Alerting != nil)
-		}
-		listed := false
-		for _, p := range Paths(d) {
-			listed = listed || p == d.Generate.Alertmanager
-		}
-		if listed != written {
-			t.Errorf("%s: Paths lists alertmanager.yml %v, Files writes it %v", d.Source, listed, written)
 		}
 	}
 }

@@ -1,4 +1,9 @@
-package render
+// Package runbook renders the disaster-recovery runbooks, one per disaster
+// scenario of the design documents (DR-001 to DR-004), from the templates
+// of package runbooks filled with the desired state's paths and commands
+// and the evidence on record, and reads the drsync commands back out of a
+// rendered runbook.
+package runbook
 
 import (
 	"bytes"
@@ -10,10 +15,19 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/shellwords"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/runbooks"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
+)
+
+// Runbook file names, one per disaster scenario of the design documents.
+const (
+	System   = "DR-001-system-ssd-failure.md"
+	Pool     = "DR-002-btrfs-pool-corruption.md"
+	Deletion = "DR-003-accidental-deletion.md"
+	Total    = "DR-004-total-catastrophe.md"
 )
 
 // scenario is one disaster of the design documents and the subvolumes its
@@ -26,10 +40,10 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{runbookSystem, "DR-001", "Critical", func(d *schema.Desired, s *schema.Subvolume) bool { return runbookFor(d, s) == runbookSystem }},
-	{runbookPool, "DR-002", "Critical", func(d *schema.Desired, s *schema.Subvolume) bool { return runbookFor(d, s) == runbookPool }},
-	{runbookDeletion, "DR-003", "High", func(*schema.Desired, *schema.Subvolume) bool { return true }},
-	{runbookTotal, "DR-004", "Critical", func(*schema.Desired, *schema.Subvolume) bool { return true }},
+	{System, "DR-001", "Critical", func(d *schema.Desired, s *schema.Subvolume) bool { return For(d, s) == System }},
+	{Pool, "DR-002", "Critical", func(d *schema.Desired, s *schema.Subvolume) bool { return For(d, s) == Pool }},
+	{Deletion, "DR-003", "High", func(*schema.Desired, *schema.Subvolume) bool { return true }},
+	{Total, "DR-004", "Critical", func(*schema.Desired, *schema.Subvolume) bool { return true }},
 }
 
 // runbookData is what a runbook template sees.
@@ -101,11 +115,11 @@ type rbLocation struct {
 	Subvolumes []string
 }
 
-// Runbooks renders the disaster-recovery runbooks from the templates in
+// Render renders the disaster-recovery runbooks from the templates in
 // package runbooks, filled with the desired state's paths and commands and
 // the evidence on record.
-func Runbooks(in Input) (map[string][]byte, error) {
-	if err := check(in); err != nil {
+func Render(in view.Input) (map[string][]byte, error) {
+	if err := view.Check(in); err != nil {
 		return nil, err
 	}
 	tmpl, err := template.New("runbooks").Funcs(template.FuncMap{
@@ -126,7 +140,7 @@ func Runbooks(in Input) (map[string][]byte, error) {
 	return out, nil
 }
 
-func runbookView(in Input, sc scenario) runbookData {
+func runbookView(in view.Input, sc scenario) runbookData {
 	d := in.Desired
 	g := d.Generate
 	v := runbookData{
@@ -136,7 +150,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		Desired:      g.DesiredFile,
 		RunbookDir:   g.Runbooks,
 		Scratch:      d.Restore.Scratch,
-		ApplyService: applyService, ApplyTimer: applyTimer, WatchService: watchService,
+		ApplyService: view.ApplyService, ApplyTimer: view.ApplyTimer, WatchService: view.WatchService,
 		Reports:       filepath.Join(d.StateDir, reports.Dir),
 		LastRehearsed: lastRehearsed(in, sc.id),
 		Offsite:       offsiteView(d),
@@ -145,8 +159,8 @@ func runbookView(in Input, sc scenario) runbookData {
 	tiers := map[string]bool{}
 	var oldestTest time.Time
 	run, passed := 0, 0
-	subs := subvolumes(in)
-	slices.SortStableFunc(subs, func(a, b subvolume) int { return strings.Compare(a.Tier, b.Tier) })
+	subs := view.Subvolumes(in)
+	slices.SortStableFunc(subs, func(a, b view.Subvolume) int { return strings.Compare(a.Tier, b.Tier) })
 	for _, s := range subs {
 		if !sc.covers(d, s.Subvolume) {
 			continue
@@ -154,17 +168,17 @@ func runbookView(in Input, sc scenario) runbookData {
 		rs := rbView(in, s)
 		v.Subvolumes = append(v.Subvolumes, rs)
 		tiers[s.Tier] = true
-		sumRTO += s.rto
-		maxRPO = max(maxRPO, s.rpo)
-		run += s.status.TestsRun
-		passed += s.status.TestsPassed
-		switch t := s.status.Test; {
+		sumRTO += s.RTO
+		maxRPO = max(maxRPO, s.RPO)
+		run += s.Status.TestsRun
+		passed += s.Status.TestsPassed
+		switch t := s.Status.Test; {
 		case t == nil:
 			v.Unproven = append(v.Unproven, s.Name)
 		case !t.Passed:
 			v.Failing = append(v.Failing, s.Name)
 		}
-		if t := s.status.Test; t != nil && (oldestTest.IsZero() || t.Time.Before(oldestTest)) {
+		if t := s.Status.Test; t != nil && (oldestTest.IsZero() || t.Time.Before(oldestTest)) {
 			oldestTest = t.Time
 		}
 	}
@@ -197,7 +211,7 @@ func runbookView(in Input, sc scenario) runbookData {
 		v.SuccessRate = v.RTOTarget
 	}
 
-	names, by := externalLocations(in)
+	names, by := view.ExternalLocations(in)
 	for _, n := range names {
 		loc := d.Locations[n]
 		e := rbExternal{Name: n, Path: loc.Path, Mount: loc.Mount, UUID: loc.UUID, Label: loc.Label}
@@ -212,7 +226,7 @@ func runbookView(in Input, sc scenario) runbookData {
 	system := systemLocation(d)
 	locals := map[string]*rbLocation{}
 	var localNames []string
-	for _, s := range subvolumes(in) {
+	for _, s := range view.Subvolumes(in) {
 		n := s.Snapshots.Location
 		if locals[n] == nil {
 			locals[n] = &rbLocation{Name: n, Path: d.Locations[n].Path}
@@ -231,15 +245,15 @@ func runbookView(in Input, sc scenario) runbookData {
 	return v
 }
 
-func rbView(in Input, s subvolume) rbSubvolume {
+func rbView(in view.Input, s view.Subvolume) rbSubvolume {
 	d := in.Desired
-	st := s.status
+	st := s.Status
 	r := rbSubvolume{
-		Name: s.Name, Tier: s.Tier, TierDescription: s.tierDesc, Source: s.Source,
+		Name: s.Name, Tier: s.Tier, TierDescription: s.TierDescription, Source: s.Source,
 		SnapshotDir:   d.SnapshotDir(s.Snapshots.Location, s.Name),
 		LocalSchedule: s.Snapshots.Schedule.Text,
-		RPO:           schema.FormatDuration(s.rpo),
-		RTO:           schema.FormatDuration(s.rto),
+		RPO:           schema.FormatDuration(s.RPO),
+		RTO:           schema.FormatDuration(s.RTO),
 		SuccessRate:   successRate(st.TestsRun, st.TestsPassed),
 		Restore:       filepath.Join(d.Restore.Scratch, s.Name),
 		LastTested:    "**NEVER TESTED**",
@@ -263,7 +277,7 @@ func rbView(in Input, s subvolume) rbSubvolume {
 			r.TestResult = "**FAILED**"
 		}
 	}
-	if s.drillEvery == 0 {
+	if s.DrillEvery == 0 {
 		r.RTOStatus = "unmeasured: the tier asks for no drills"
 	}
 	if dr := st.Drill; dr != nil && dr.Passed {
@@ -273,7 +287,7 @@ func rbView(in Input, s subvolume) rbSubvolume {
 				schema.FormatDuration(dr.Verify.Round(time.Minute)), day(in, dr.Time))
 		}
 		r.RTOStatus = "within target"
-		if dr.RTO() > s.rto {
+		if dr.RTO() > s.RTO {
 			r.RTOStatus = "**ABOVE TARGET**"
 		}
 	} else if dr != nil {
@@ -301,7 +315,7 @@ func clock(d time.Duration) string {
 	return s
 }
 
-func day(in Input, t time.Time) string { return t.In(in.Now.Location()).Format("2006-01-02") }
+func day(in view.Input, t time.Time) string { return t.In(in.Now.Location()).Format("2006-01-02") }
 
 func successRate(run, passed int) string {
 	if run == 0 {
@@ -358,15 +372,15 @@ func unquote(line string) string {
 
 // generated dates a runbook by the run whose evidence it carries, so that
 // rendering it again without a new run gives the same file.
-func generated(in Input) string {
+func generated(in view.Input) string {
 	if in.Reconcile.LastRun.IsZero() {
 		return "no recorded run yet"
 	}
 	return "the run of " + in.Reconcile.LastRun.In(in.Now.Location()).Format("2006-01-02 15:04 MST")
 }
 
-// RunbookIDs are the runbooks' identifiers, DR-001 to DR-004.
-func RunbookIDs() []string {
+// IDs are the runbooks' identifiers, DR-001 to DR-004.
+func IDs() []string {
 	ids := make([]string, len(scenarios))
 	for i, sc := range scenarios {
 		ids[i] = sc.id
@@ -374,8 +388,8 @@ func RunbookIDs() []string {
 	return ids
 }
 
-// RunbookByID picks a runbook out of what Runbooks rendered.
-func RunbookByID(books map[string][]byte, id string) ([]byte, bool) {
+// ByID picks a runbook out of what Render rendered.
+func ByID(books map[string][]byte, id string) ([]byte, bool) {
 	for _, sc := range scenarios {
 		if sc.id == id {
 			md, ok := books[sc.file]
@@ -385,13 +399,13 @@ func RunbookByID(books map[string][]byte, id string) ([]byte, bool) {
 	return nil, false
 }
 
-// RunbookSubvolumes names the subvolumes a whole-subvolume runbook
+// Subvolumes names the subvolumes a whole-subvolume runbook
 // restores (DR-001: the system disk's, DR-002: the pools', DR-004: all);
 // none for DR-003, which restores paths.
-func RunbookSubvolumes(d *schema.Desired, id string) []string {
+func Subvolumes(d *schema.Desired, id string) []string {
 	var out []string
 	for _, sc := range scenarios {
-		if sc.id != id || sc.file == runbookDeletion {
+		if sc.id != id || sc.file == Deletion {
 			continue
 		}
 		for _, name := range d.SubvolumeNames() {
@@ -401,4 +415,36 @@ func RunbookSubvolumes(d *schema.Desired, id string) []string {
 		}
 	}
 	return out
+}
+
+// systemLocation is the local location holding the snapshots of the
+// subvolume mounted at "/": losing the system disk loses it and every
+// subvolume snapshotted there (DR-001). Empty when "/" is not backed up.
+func systemLocation(d *schema.Desired) string {
+	root := filepath.Join("/", d.Root)
+	for _, name := range d.SubvolumeNames() {
+		if s := d.Subvolumes[name]; s.Source == root {
+			return s.Snapshots.Location
+		}
+	}
+	return ""
+}
+
+// For is the scenario runbook that restores a subvolume: DR-001
+// when it lives on the system disk, DR-002 for a pool.
+func For(d *schema.Desired, s *schema.Subvolume) string {
+	if s.Snapshots.Location == systemLocation(d) {
+		return System
+	}
+	return Pool
+}
+
+// FileByID is the file name of a runbook.
+func FileByID(id string) string {
+	for _, sc := range scenarios {
+		if sc.id == id {
+			return sc.file
+		}
+	}
+	return ""
 }

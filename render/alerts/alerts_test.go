@@ -1,4 +1,4 @@
-package render
+package alerts
 
 import (
 	"path/filepath"
@@ -7,19 +7,22 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/internal/promtest"
+	"github.com/drsync/drsync/render/internal/fixture"
+	"github.com/drsync/drsync/render/runbook"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
 // promtoolRules writes the rule file and its tests side by side, as
 // Generate names them, checks the rules and runs the tests.
-func promtoolRules(t *testing.T, in Input, mutate func(rules string) string) (string, error) {
+func promtoolRules(t *testing.T, in view.Input, mutate func(rules string) string) (string, error) {
 	t.Helper()
 	promtool := promtest.Tool(t, "promtool", "prometheus")
-	rules, err := AlertRules(in)
+	rules, err := Rules(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests, err := AlertRuleTests(in)
+	tests, err := RuleTests(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,14 +32,14 @@ func promtoolRules(t *testing.T, in Input, mutate func(rules string) string) (st
 	if mutate != nil {
 		r = mutate(r)
 	}
-	writeFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), []byte(r))
-	writeFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
-	run(t, dir, promtool, "check", "rules", filepath.Base(g.AlertRules))
-	return runErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests))
+	fixture.WriteFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), []byte(r))
+	fixture.WriteFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
+	fixture.Run(t, dir, promtool, "check", "rules", filepath.Base(g.AlertRules))
+	return fixture.RunErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests))
 }
 
 func TestAlertRulesPromtool(t *testing.T) {
-	if out, err := promtoolRules(t, fixedInput(t), nil); err != nil {
+	if out, err := promtoolRules(t, fixture.Input(t), nil); err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 }
@@ -44,7 +47,7 @@ func TestAlertRulesPromtool(t *testing.T) {
 // TestAlertRulesOtherShapes renders the rules and tests for interval
 // schedules, no external drive and no drills, and runs them.
 func TestAlertRulesOtherShapes(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	d := in.Desired
 	for name, tier := range d.Tiers {
 		tier.Drill = nil
@@ -62,7 +65,7 @@ func TestAlertRulesOtherShapes(t *testing.T) {
 	if out, err := promtoolRules(t, in, nil); err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
-	rules, err := AlertRules(in)
+	rules, err := Rules(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +91,7 @@ func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
 		{"CoverageBelowTarget", "backup_coverage_verified_ratio < on", "backup_coverage_verified_ratio <= on"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
-			out, err := promtoolRules(t, fixedInput(t), func(r string) string {
+			out, err := promtoolRules(t, fixture.Input(t), func(r string) string {
 				if !strings.Contains(r, m.old) {
 					t.Fatalf("rules lack %q", m.old)
 				}
@@ -105,7 +108,7 @@ func TestAlertRuleTestsCatchShiftedThresholds(t *testing.T) {
 }
 
 func TestAlertAnnotations(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	for _, a := range alerts(in) {
 		if a.summary == "" || a.description == "" || a.runbook == "" {
 			t.Errorf("%s lacks summary, description or runbook", a.name)
@@ -122,14 +125,14 @@ func TestAlertAnnotations(t *testing.T) {
 		}
 	}
 	// A rehearsal alert links the runbook it is about.
-	for _, id := range RunbookIDs() {
+	for _, id := range runbook.IDs() {
 		got := expandRunbook(in, rehearsalRunbook(in), map[string]string{"runbook": id})
 		if !strings.HasPrefix(filepath.Base(got), id+"-") {
 			t.Errorf("runbook of a %s rehearsal = %s", id, got)
 		}
 	}
 	// htpc-home is on the system disk, subvol1-docs in the pool.
-	for sub, want := range map[string]string{"htpc-home": runbookSystem, "subvol1-docs": runbookPool} {
+	for sub, want := range map[string]string{"htpc-home": runbook.System, "subvol1-docs": runbook.Pool} {
 		got := expandRunbook(in, subvolumeRunbook(in), map[string]string{"subvolume": sub})
 		if filepath.Base(got) != want {
 			t.Errorf("runbook of %s = %s, want %s", sub, got, want)
@@ -165,32 +168,32 @@ func TestAlertRulesLintAnyShape(t *testing.T) {
 		"services only": func(d *schema.Desired) { d.Subvolumes = map[string]*schema.Subvolume{} },
 	} {
 		t.Run(name, func(t *testing.T) {
-			in := fixedInput(t)
+			in := fixture.Input(t)
 			shape(in.Desired)
 			promtool := promtest.Tool(t, "promtool", "prometheus")
-			rules, err := AlertRules(in)
+			rules, err := Rules(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tests, err := AlertRuleTests(in)
+			tests, err := RuleTests(in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
 			g := in.Desired.Generate
-			writeFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), rules)
-			writeFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
-			if out, err := runErr(dir, promtool, "check", "rules", "--lint=all", "--lint-fatal", filepath.Base(g.AlertRules)); err != nil {
+			fixture.WriteFile(t, filepath.Join(dir, filepath.Base(g.AlertRules)), rules)
+			fixture.WriteFile(t, filepath.Join(dir, filepath.Base(g.AlertTests)), tests)
+			if out, err := fixture.RunErr(dir, promtool, "check", "rules", "--lint=all", "--lint-fatal", filepath.Base(g.AlertRules)); err != nil {
 				t.Errorf("promtool check rules --lint-fatal: %v\n%s", err, out)
 			}
-			if out, err := runErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests)); err != nil {
+			if out, err := fixture.RunErr(dir, promtool, "test", "rules", filepath.Base(g.AlertTests)); err != nil {
 				t.Errorf("promtool test rules: %v\n%s", err, out)
 			}
 			if name != "two drives" {
 				return
 			}
 			// WD-4TB holds pool subvolumes only; WD-18TB the system disk's too.
-			want := map[string]string{"WD-4TB": runbookPool, "WD-18TB": runbookTotal}
+			want := map[string]string{"WD-4TB": runbook.Pool, "WD-18TB": runbook.Total}
 			for _, a := range alerts(in) {
 				if drive := a.labels["location_name"]; a.name == "ExternalDriveNotSeen" && filepath.Base(a.runbook) != want[drive] {
 					t.Errorf("ExternalDriveNotSeen for %s points at %s, want %s", drive, a.runbook, want[drive])

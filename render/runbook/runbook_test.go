@@ -1,4 +1,4 @@
-package render
+package runbook
 
 import (
 	"maps"
@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"github.com/drsync/drsync/internal/golden"
+	"github.com/drsync/drsync/render/internal/fixture"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
 func TestRunbooksContent(t *testing.T) {
-	in := fixedInput(t)
-	rbs, err := Runbooks(in)
+	in := fixture.Input(t)
+	rbs, err := Render(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestRunbooksContent(t *testing.T) {
 			t.Errorf("%s has no drsync command", sc.file)
 		}
 	}
-	dr001 := string(rbs[runbookSystem])
+	dr001 := string(rbs[System])
 	for _, want := range []string{
 		// htpc-root has nothing on record: said loudly, with the command to fix it.
 		"**NEVER TESTED: htpc-root**",
@@ -58,7 +60,7 @@ func TestRunbooksContent(t *testing.T) {
 			t.Errorf("DR-001 lacks %q", want)
 		}
 	}
-	dr002 := string(rbs[runbookPool])
+	dr002 := string(rbs[Pool])
 	for _, want := range []string{
 		"**NEVER TESTED: subvol7-containers, subvol2-pics**",
 		"RESTORE TEST FAILING: subvol3-opptak.**",
@@ -74,7 +76,7 @@ func TestRunbooksContent(t *testing.T) {
 	if strings.Contains(dr002, "htpc-home |") {
 		t.Error("DR-002 restores a subvolume of the system disk")
 	}
-	dr003 := string(rbs[runbookDeletion])
+	dr003 := string(rbs[Deletion])
 	for _, want := range []string{
 		`sudo /usr/local/bin/drsync find "$LOST" -f /home/patriark/containers/config/drsync/homelab.cue`,
 		`sudo /usr/local/bin/drsync restore "$LOST" --from "$SNAP" --to /var/lib/drsync/scratch -f /home/patriark/containers/config/drsync/homelab.cue`,
@@ -84,7 +86,7 @@ func TestRunbooksContent(t *testing.T) {
 			t.Errorf("DR-003 lacks %q", want)
 		}
 	}
-	dr004 := string(rbs[runbookTotal])
+	dr004 := string(rbs[Total])
 	for _, want := range []string{
 		"**Off-site copies exist on s3-secondary**",
 		"sudo /usr/local/bin/drsync recover htpc-home --from-target s3-secondary --allow-unverified -f /home/patriark/containers/config/drsync/homelab.cue",
@@ -101,15 +103,15 @@ func TestRunbooksContent(t *testing.T) {
 // Without an off-site target, DR-004 says plainly that a total loss is
 // not recoverable.
 func TestRunbookTotalLossWithoutOffsite(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	d := *in.Desired
 	d.Targets = nil
 	in.Desired = &d
-	rbs, err := Runbooks(in)
+	rbs, err := Render(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dr004 := string(rbs[runbookTotal])
+	dr004 := string(rbs[Total])
 	if !strings.Contains(dr004, "the RPO is unbounded") || strings.Contains(dr004, "--from-target") {
 		t.Error("DR-004 without an off-site target does not say the RPO is unbounded, or recovers from a target")
 	}
@@ -118,7 +120,7 @@ func TestRunbookTotalLossWithoutOffsite(t *testing.T) {
 // TestRunbookCommands lists the drsync subcommands the runbooks use: each
 // must be one the CLI has (the lead's CLI tests parse every one).
 func TestRunbookCommands(t *testing.T) {
-	rbs, err := Runbooks(fixedInput(t))
+	rbs, err := Render(fixture.Input(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,9 +200,9 @@ var runbookShapes = map[string]func(d *schema.Desired){
 func TestRunbookShapesGolden(t *testing.T) {
 	for shape, mutate := range runbookShapes {
 		t.Run(shape, func(t *testing.T) {
-			in := Input{Desired: homelab(t), Now: now}
+			in := view.Input{Desired: fixture.Homelab(t), Now: fixture.Now}
 			mutate(in.Desired)
-			rbs, err := Runbooks(in)
+			rbs, err := Render(in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +216,7 @@ func TestRunbookShapesGolden(t *testing.T) {
 						t.Errorf("%s reads %q", name, b)
 					}
 				}
-				golden.Check(t, filepath.Join(goldenDir, "shapes", shape, name), got)
+				golden.Check(t, filepath.Join(fixture.GoldenDir, "shapes", shape, name), got)
 			}
 		})
 	}
@@ -224,12 +226,12 @@ func TestRunbookShapesGolden(t *testing.T) {
 // split or expand, and reads every drsync command back as a shell would:
 // each must call the declared binary with the declared desired state.
 func TestRunbookCommandsQuoted(t *testing.T) {
-	in := fixedInput(t)
+	in := fixture.Input(t)
 	d := in.Desired
 	d.Generate.Binary = "/opt/dr sync/bin/drsync"
 	d.Generate.DesiredFile = `/etc/my conf/it's $HOME (1).cue`
 	d.Restore.Scratch = "/var/tmp/my scratch"
-	rbs, err := Runbooks(in)
+	rbs, err := Render(in)
 	if err != nil {
 		t.Fatal(err)
 	}

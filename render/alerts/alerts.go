@@ -1,7 +1,9 @@
-package render
+// Package alerts renders the Prometheus alert rules drsync generates and
+// the promtool unit tests that prove each rule fires just past its
+// threshold and stays quiet just before it.
+package alerts
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -11,9 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/drsync/drsync/internal/shellwords"
+	"github.com/drsync/drsync/render/internal/genfile"
+	"github.com/drsync/drsync/render/runbook"
+	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -64,12 +67,12 @@ type alert struct {
 // Slack on the cadences: a restore test or drill runs at the first apply
 // after it is due, and a removable drive is plugged in by hand.
 const (
-	cadenceSlack = 1.2
-	driveSlack   = 24 * time.Hour
+	CadenceSlack = 1.2
+	DriveSlack   = 24 * time.Hour
 )
 
 // alerts returns the rules for in, in file order.
-func alerts(in Input) []alert {
+func alerts(in view.Input) []alert {
 	d := in.Desired
 	// Commands in descriptions are pasted into a shell: quoted.
 	f := shellwords.Quote(d.Generate.DesiredFile)
@@ -93,7 +96,7 @@ or
 (min by (host, subvolume, tier) (backup_schedule_interval_seconds) unless on (host, subvolume, tier) backup_last_success_timestamp)`,
 			forDur: time.Hour, severity: "critical", category: "backup",
 			summary:     "Backup failed for {{ $labels.subvolume }}",
-			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", applyService, bin, f),
+			description: fmt.Sprintf("drsync has not snapshotted or sent {{ $labels.subvolume }} (tier {{ $labels.tier }}) without error for more than twice its schedule interval, or never has. Check `journalctl -u %s` and `%s plan -f %s`.", view.ApplyService, bin, f),
 			runbook:     rb,
 		},
 		testFailed,
@@ -129,10 +132,10 @@ or
 			runbook:     rb,
 		},
 	}
-	if anyCoverage(in) {
+	if view.AnyCoverage(in) {
 		out = append(out, coverageAlert(bin, f, rb))
 	}
-	names, by := externalLocations(in)
+	names, by := view.ExternalLocations(in)
 	for _, name := range names {
 		loc := d.Locations[name]
 		var subs []string
@@ -148,10 +151,10 @@ or
 			name: "ExternalDriveNotSeen",
 			expr: fmt.Sprintf(`(time() - backup_external_drive_last_seen_timestamp%s > backup_external_drive_interval_seconds + %d)
 or
-(backup_external_drive_interval_seconds%s unless backup_external_drive_last_seen_timestamp)`, sel, int(driveSlack.Seconds()), sel),
+(backup_external_drive_interval_seconds%s unless backup_external_drive_last_seen_timestamp)`, sel, int(DriveSlack.Seconds()), sel),
 			forDur: time.Hour, severity: "warning", category: "backup",
 			summary:     fmt.Sprintf("External drive %s not seen", name),
-			description: fmt.Sprintf("External drive %s has not been present for longer than its schedule allows (every %s, plus %s), or never was: replicas of %s are going stale. Unlock it (%smount it at %s) and run `%s apply -f %s`.", name, schema.FormatDuration(driveInterval(by[name])), schema.FormatDuration(driveSlack), strings.Join(subs, ", "), unlock, loc.Mount, bin, f),
+			description: fmt.Sprintf("External drive %s has not been present for longer than its schedule allows (every %s, plus %s), or never was: replicas of %s are going stale. Unlock it (%smount it at %s) and run `%s apply -f %s`.", name, schema.FormatDuration(view.DriveInterval(by[name])), schema.FormatDuration(DriveSlack), strings.Join(subs, ", "), unlock, loc.Mount, bin, f),
 			runbook:     runbookPath(in, driveRunbook(in.Desired, by[name])),
 			labels:      map[string]string{"location_name": name},
 		})
@@ -173,7 +176,7 @@ type proof struct {
 
 // proofAlerts returns p's Failed and Overdue alerts: tests and drills are
 // judged the same way, only their words and metrics differ.
-func proofAlerts(p proof, bin, desiredFile, runbook string) (failed, overdue alert) {
+func proofAlerts(p proof, bin, desiredFile, rb string) (failed, overdue alert) {
 	run := fmt.Sprintf("`%s %s --subvolume {{ $labels.subvolume }} -f %s`", bin, p.command, desiredFile)
 	failed = alert{
 		name:   p.alert + "Failed",
@@ -181,23 +184,23 @@ func proofAlerts(p proof, bin, desiredFile, runbook string) (failed, overdue ale
 		forDur: 5 * time.Minute, severity: "critical", category: "disaster-recovery",
 		summary:     p.title + " failed for {{ $labels.subvolume }}",
 		description: fmt.Sprintf("The newest %s of {{ $labels.subvolume }} (tier {{ $labels.tier }}) failed: %s: %s.", p.noun, p.failedMeans, run),
-		runbook:     runbook,
+		runbook:     rb,
 	}
 	overdue = alert{
 		name: p.alert + "Overdue",
 		expr: fmt.Sprintf(`(time() - %[1]s_last_run_timestamp > %[2]g * %[1]s_interval_seconds)
 or
-(%[1]s_interval_seconds unless %[1]s_last_run_timestamp)`, p.metric, cadenceSlack),
+(%[1]s_interval_seconds unless %[1]s_last_run_timestamp)`, p.metric, CadenceSlack),
 		forDur: time.Hour, severity: "warning", category: "disaster-recovery",
 		summary:     p.title + " overdue for {{ $labels.subvolume }}",
-		description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no %s for %g times its tier's interval, or never had one: %s. Run %s.", p.noun, cadenceSlack, p.overdueMeans, run),
-		runbook:     runbook,
+		description: fmt.Sprintf("{{ $labels.subvolume }} (tier {{ $labels.tier }}) has had no %s for %g times its tier's interval, or never had one: %s. Run %s.", p.noun, CadenceSlack, p.overdueMeans, run),
+		runbook:     rb,
 	}
 	return failed, overdue
 }
 
 // runbookPath is where a rendered runbook lands; empty when runbooks are off.
-func runbookPath(in Input, file string) string {
+func runbookPath(in view.Input, file string) string {
 	g := in.Desired.Generate
 	if !g.Enabled.Runbooks {
 		return ""
@@ -208,12 +211,12 @@ func runbookPath(in Input, file string) string {
 // driveRunbook is the runbook that recovers from what a drive holds: the
 // scenario runbook of its subvolumes when they share one, else DR-004,
 // which restores everything from the drive.
-func driveRunbook(d *schema.Desired, subs []subvolume) string {
-	file := runbookTotal
+func driveRunbook(d *schema.Desired, subs []view.Subvolume) string {
+	file := runbook.Total
 	for i, s := range subs {
-		rb := runbookFor(d, s.Subvolume)
+		rb := runbook.For(d, s.Subvolume)
 		if i > 0 && rb != file {
-			return runbookTotal
+			return runbook.Total
 		}
 		file = rb
 	}
@@ -222,15 +225,15 @@ func driveRunbook(d *schema.Desired, subs []subvolume) string {
 
 // subvolumeRunbook is a template choosing, by the alert's subvolume label,
 // the runbook that restores that subvolume.
-func subvolumeRunbook(in Input) string {
-	system, pool := runbookPath(in, runbookSystem), runbookPath(in, runbookPool)
+func subvolumeRunbook(in view.Input) string {
+	system, pool := runbookPath(in, runbook.System), runbookPath(in, runbook.Pool)
 	if system == "" {
 		return ""
 	}
 	var onSystem []string
 	var onPool bool
-	for _, s := range subvolumes(in) {
-		if runbookFor(in.Desired, s.Subvolume) == runbookSystem {
+	for _, s := range view.Subvolumes(in) {
+		if runbook.For(in.Desired, s.Subvolume) == runbook.System {
 			onSystem = append(onSystem, strconv.Quote(s.Name))
 		} else {
 			onPool = true
@@ -247,9 +250,9 @@ func subvolumeRunbook(in Input) string {
 
 func promDuration(d time.Duration) string { return schema.FormatDuration(d) }
 
-// AlertRules renders the Prometheus rule file.
-func AlertRules(in Input) ([]byte, error) {
-	if err := check(in); err != nil {
+// Rules renders the Prometheus rule file.
+func Rules(in view.Input) ([]byte, error) {
+	if err := view.Check(in); err != nil {
 		return nil, err
 	}
 	g := ruleGroup{Name: "drsync"}
@@ -266,22 +269,8 @@ func AlertRules(in Input) ([]byte, error) {
 			Annotations: ann,
 		})
 	}
-	header := fmt.Sprintf("# Generated by drsync from %s; edit the desired state, not this file.\n", commentText(in.Desired.Generate.DesiredFile))
-	return marshalYAML(header, ruleFile{Groups: []ruleGroup{g}})
-}
-
-func marshalYAML(header string, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encoding YAML: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encoding YAML: %w", err)
-	}
-	return buf.Bytes(), nil
+	header := fmt.Sprintf("# Generated by drsync from %s; edit the desired state, not this file.\n", genfile.CommentText(in.Desired.Generate.DesiredFile))
+	return genfile.YAML(header, ruleFile{Groups: []ruleGroup{g}})
 }
 
 // The promtool unit test file.
@@ -317,17 +306,17 @@ type expAlert struct {
 // step is the evaluation and sample interval of the unit tests.
 const step = time.Minute
 
-// AlertRuleTests renders promtool unit tests proving that each alert fires
+// RuleTests renders promtool unit tests proving that each alert fires
 // just past its threshold and stays quiet just before it, with the
 // thresholds of the desired state. The rule file is named by its basename:
 // promtool resolves it next to the test file.
-func AlertRuleTests(in Input) ([]byte, error) {
-	if err := check(in); err != nil {
+func RuleTests(in view.Input) ([]byte, error) {
+	if err := view.Check(in); err != nil {
 		return nil, err
 	}
 	// Services count as subvolumes here, as in the metrics: a state of
 	// services alone still has every backup alert to test.
-	subs := tracked(in)
+	subs := view.Tracked(in)
 	if len(subs) == 0 {
 		return nil, fmt.Errorf("alert rule tests: no subvolumes or services declared")
 	}
@@ -355,10 +344,10 @@ func AlertRuleTests(in Input) ([]byte, error) {
 	sl := host(map[string]string{"subvolume": s.Name, "tier": s.Tier})
 	local := with(sl, "location", "local", "location_name", s.Snapshots.Location)
 	minInterval := s.Snapshots.Schedule.Period()
-	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(seconds(minInterval))}}
+	schedules := []seriesSpec{{"backup_schedule_interval_seconds", local, flat(minInterval.Seconds())}}
 	if s.External != nil {
 		ext := with(sl, "location", "external", "location_name", s.External.Location)
-		schedules = append(schedules, seriesSpec{"backup_schedule_interval_seconds", ext, flat(seconds(s.External.Schedule.Period()))})
+		schedules = append(schedules, seriesSpec{"backup_schedule_interval_seconds", ext, flat(s.External.Schedule.Period().Seconds())})
 		minInterval = min(minInterval, s.External.Schedule.Period())
 	}
 	var groups []testGroup
@@ -367,7 +356,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 	}
 	a := byName["BackupFailed"]
 	add("BackupFailed: last success just inside and past twice the schedule interval", a, sl,
-		append([]seriesSpec{{"backup_last_success_timestamp", sl, crossing(2 * seconds(minInterval))}}, schedules...), crossingTiming)
+		append([]seriesSpec{{"backup_last_success_timestamp", sl, crossing(2 * minInterval.Seconds())}}, schedules...), crossingTiming)
 	add("BackupFailed: never succeeded", a, sl, schedules, fromStartTiming)
 
 	a = byName["RestoreTestFailed"]
@@ -375,42 +364,42 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		[]seriesSpec{{"backup_restore_test_success", sl, step2(1, 0)}}, stepTiming)
 
 	a = byName["RestoreTestOverdue"]
-	interval := seriesSpec{"backup_restore_test_interval_seconds", sl, flat(seconds(s.restoreEvery))}
+	interval := seriesSpec{"backup_restore_test_interval_seconds", sl, flat(s.RestoreEvery.Seconds())}
 	add("RestoreTestOverdue: last test just inside and past the interval with slack", a, sl,
-		[]seriesSpec{{"backup_restore_test_last_run_timestamp", sl, crossing(cadenceSlack * seconds(s.restoreEvery))}, interval}, crossingTiming)
+		[]seriesSpec{{"backup_restore_test_last_run_timestamp", sl, crossing(CadenceSlack * s.RestoreEvery.Seconds())}, interval}, crossingTiming)
 	add("RestoreTestOverdue: never tested", a, sl, []seriesSpec{interval}, fromStartTiming)
 
 	if s.External != nil {
 		a = byName["BackupTooOld"]
 		ext := with(sl, "location", "external", "location_name", s.External.Location)
-		rpo := seriesSpec{"backup_rpo_target_seconds", sl, flat(seconds(s.rpo))}
+		rpo := seriesSpec{"backup_rpo_target_seconds", sl, flat(s.RPO.Seconds())}
 		add("BackupTooOld: newest replica just inside and past the RPO", a, ext,
-			append([]seriesSpec{{"backup_newest_snapshot_timestamp", ext, crossing(seconds(s.rpo))}, rpo}, schedules...), crossingTiming)
+			append([]seriesSpec{{"backup_newest_snapshot_timestamp", ext, crossing(s.RPO.Seconds())}, rpo}, schedules...), crossingTiming)
 		add("BackupTooOld: no replica yet", a, ext, append([]seriesSpec{rpo}, schedules...), fromStartTiming)
 	}
 
 	if s.External != nil {
-		failing := func(n int) string { return fmt.Sprintf("_x6 %sx%d", num(seconds(crossingAt)), n-6) }
+		failing := func(n int) string { return fmt.Sprintf("_x6 %sx%d", num(crossingAt.Seconds()), n-6) }
 		add("BackupSendFailing: quiet while sends succeed, fires at the first failed one", byName["BackupSendFailing"], sl,
 			[]seriesSpec{{"backup_send_failing_since_timestamp", sl, failing}}, stepTiming)
 	}
 
 	a = byName["RTOAboveTarget"]
-	rto := seconds(s.rto)
+	rto := s.RTO.Seconds()
 	add("RTOAboveTarget: drill at the target quiet, a second over fires", a, sl,
 		[]seriesSpec{{"backup_rto_measured_seconds", sl, step2(rto, rto+1)}, {"backup_rto_target_seconds", sl, flat(rto)}}, stepTiming)
 
 	// Drills are optional per tier: test with a subvolume whose tier asks for them.
 	for _, ds := range subs {
-		if ds.drillEvery == 0 {
+		if ds.DrillEvery == 0 {
 			continue
 		}
 		dl := host(map[string]string{"subvolume": ds.Name, "tier": ds.Tier})
 		add("DrillFailed: passing drill quiet, failed drill fires", byName["DrillFailed"], dl,
 			[]seriesSpec{{"backup_drill_success", dl, step2(1, 0)}}, stepTiming)
-		interval := seriesSpec{"backup_drill_interval_seconds", dl, flat(seconds(ds.drillEvery))}
+		interval := seriesSpec{"backup_drill_interval_seconds", dl, flat(ds.DrillEvery.Seconds())}
 		add("DrillOverdue: last drill just inside and past the interval with slack", byName["DrillOverdue"], dl,
-			[]seriesSpec{{"backup_drill_last_run_timestamp", dl, crossing(cadenceSlack * seconds(ds.drillEvery))}, interval}, crossingTiming)
+			[]seriesSpec{{"backup_drill_last_run_timestamp", dl, crossing(CadenceSlack * ds.DrillEvery.Seconds())}, interval}, crossingTiming)
 		add("DrillOverdue: never drilled", byName["DrillOverdue"], dl, []seriesSpec{interval}, fromStartTiming)
 		break
 	}
@@ -420,7 +409,7 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		groups = append(groups, coverageAlertTests(in, a, host)...)
 	}
 
-	names, by := externalLocations(in)
+	names, by := view.ExternalLocations(in)
 	for _, name := range names {
 		var a alert
 		for _, c := range all {
@@ -429,10 +418,10 @@ func AlertRuleTests(in Input) ([]byte, error) {
 			}
 		}
 		dl := host(map[string]string{"location_name": name})
-		iv := seconds(driveInterval(by[name]))
+		iv := view.DriveInterval(by[name]).Seconds()
 		ivs := seriesSpec{"backup_external_drive_interval_seconds", dl, flat(iv)}
 		add("ExternalDriveNotSeen "+name+": last seen just inside and past its schedule", a, dl,
-			[]seriesSpec{{"backup_external_drive_last_seen_timestamp", dl, crossing(iv + seconds(driveSlack))}, ivs}, crossingTiming)
+			[]seriesSpec{{"backup_external_drive_last_seen_timestamp", dl, crossing(iv + DriveSlack.Seconds())}, ivs}, crossingTiming)
 		add("ExternalDriveNotSeen "+name+": never seen", a, dl, []seriesSpec{ivs}, fromStartTiming)
 	}
 
@@ -443,8 +432,8 @@ func AlertRuleTests(in Input) ([]byte, error) {
 		EvaluationInterval: promDuration(step),
 		Tests:              groups,
 	}
-	header := fmt.Sprintf("# Generated by drsync from %s. Run: promtool test rules %s\n", commentText(in.Desired.Generate.DesiredFile), shellwords.Quote(filepath.Base(in.Desired.Generate.AlertTests)))
-	return marshalYAML(header, tf)
+	header := fmt.Sprintf("# Generated by drsync from %s. Run: promtool test rules %s\n", genfile.CommentText(in.Desired.Generate.DesiredFile), shellwords.Quote(filepath.Base(in.Desired.Generate.AlertTests)))
+	return genfile.YAML(header, tf)
 }
 
 // seriesSpec is one input series of a unit test; values is a function of
@@ -476,7 +465,7 @@ const crossingAt = 10*time.Minute + 30*time.Second
 // crossing is a constant timestamp that makes time() - ts pass threshold
 // seconds at crossingAt.
 func crossing(threshold float64) func(int) string {
-	return flat(seconds(crossingAt) - threshold)
+	return flat(crossingAt.Seconds() - threshold)
 }
 
 func flat(v float64) func(int) string {
@@ -492,7 +481,7 @@ func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // edgeTests builds a test group checking that a stays quiet one step before
 // it should fire and fires at that step.
-func edgeTests(in Input, name string, a alert, labels map[string]string, input []seriesSpec, t timing) testGroup {
+func edgeTests(in view.Input, name string, a alert, labels map[string]string, input []seriesSpec, t timing) testGroup {
 	fire := time.Duration(t) + a.forDur
 	n := int((fire+5*step)/step) + 1
 	g := testGroup{Name: name, Interval: promDuration(step)}
@@ -542,12 +531,12 @@ func expand(tmpl string, labels map[string]string) string {
 }
 
 // expandRunbook resolves the runbook annotation for an alert's labels.
-func expandRunbook(in Input, tmpl string, labels map[string]string) string {
+func expandRunbook(in view.Input, tmpl string, labels map[string]string) string {
 	if !strings.Contains(tmpl, "{{") {
 		return tmpl
 	}
 	if id, ok := labels["runbook"]; ok {
-		return runbookPath(in, runbookFileByID(id))
+		return runbookPath(in, runbook.FileByID(id))
 	}
-	return runbookPath(in, runbookFor(in.Desired, in.Desired.Subvolumes[labels["subvolume"]]))
+	return runbookPath(in, runbook.For(in.Desired, in.Desired.Subvolumes[labels["subvolume"]]))
 }

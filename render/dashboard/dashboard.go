@@ -1,4 +1,5 @@
-package render
+// Package dashboard renders the Grafana backup-health dashboard.
+package dashboard
 
 import (
 	"encoding/json"
@@ -6,6 +7,9 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+
+	"github.com/drsync/drsync/render/alerts"
+	"github.com/drsync/drsync/render/view"
 )
 
 // The dashboard is built from typed structs mirroring @grafana/schema's
@@ -216,16 +220,16 @@ const gridWidth = 24
 
 var datasource = dataSourceRef{Type: "prometheus", UID: "${datasource}"}
 
-// Dashboard renders the backup-health dashboard of the design documents:
+// Render renders the backup-health dashboard of the design documents:
 // status per subvolume coloured by thresholds derived from its tier,
 // restore-test results, size and snapshot trends, durations, RTO/RPO and
 // the active alerts.
-func Dashboard(in Input) ([]byte, error) {
-	if err := check(in); err != nil {
+func Render(in view.Input) ([]byte, error) {
+	if err := view.Check(in); err != nil {
 		return nil, err
 	}
-	subs := tracked(in)
-	perSub := func(f func(subvolume) (warn, crit float64)) []override {
+	subs := view.Tracked(in)
+	perSub := func(f func(view.Subvolume) (warn, crit float64)) []override {
 		var out []override
 		for _, s := range subs {
 			w, c := f(s)
@@ -233,11 +237,11 @@ func Dashboard(in Input) ([]byte, error) {
 		}
 		return out
 	}
-	names, by := externalLocations(in)
+	names, by := view.ExternalLocations(in)
 	var driveOverrides []override
 	for _, n := range names {
-		iv := driveInterval(by[n])
-		driveOverrides = append(driveOverrides, thresholdOverride(n, seconds(iv), seconds(iv+driveSlack)))
+		iv := view.DriveInterval(by[n])
+		driveOverrides = append(driveOverrides, thresholdOverride(n, iv.Seconds(), (iv+alerts.DriveSlack).Seconds()))
 	}
 
 	// The last apply's result is shown by name, coloured by which it is.
@@ -249,7 +253,7 @@ func Dashboard(in Input) ([]byte, error) {
 	panels := []panel{
 		stat("Newest backup age vs RPO", 16, 6,
 			"Age of each subvolume's newest external replica (local snapshot where none is declared): yellow at 75% of the tier RPO, red past it.",
-			"s", perSub(func(s subvolume) (float64, float64) { return 0.75 * seconds(s.rpo), seconds(s.rpo) }),
+			"s", perSub(func(s view.Subvolume) (float64, float64) { return 0.75 * s.RPO.Seconds(), s.RPO.Seconds() }),
 			query(`(time() - max by (subvolume) (backup_newest_snapshot_timestamp{location="external"})) or (time() - max by (subvolume) (backup_newest_snapshot_timestamp{location="local"}))`, "{{subvolume}}")),
 		withMappings(stat("Never restore-tested", 8, 6,
 			"Subvolumes without a single restore test: their backups are unproven.",
@@ -270,23 +274,23 @@ func Dashboard(in Input) ([]byte, error) {
 			query(`max by (subvolume, tier) (backup_restore_test_files_validated)`, ""),
 			query(`max by (subvolume, tier) (backup_restore_tests_passed_total / backup_restore_tests_total)`, ""))),
 		stat("Time since last restore test", 12, 6,
-			fmt.Sprintf("Yellow once the tier's restore-test interval has passed, red at %g times it (RestoreTestOverdue).", cadenceSlack),
-			"s", perSub(func(s subvolume) (float64, float64) {
-				return seconds(s.restoreEvery), cadenceSlack * seconds(s.restoreEvery)
+			fmt.Sprintf("Yellow once the tier's restore-test interval has passed, red at %g times it (RestoreTestOverdue).", alerts.CadenceSlack),
+			"s", perSub(func(s view.Subvolume) (float64, float64) {
+				return s.RestoreEvery.Seconds(), alerts.CadenceSlack * s.RestoreEvery.Seconds()
 			}),
 			query(`time() - max by (subvolume) (backup_restore_test_last_run_timestamp)`, "{{subvolume}}")),
 		stat("Real RPO: age of newest verified snapshot", 12, 6,
 			"Age of the newest snapshot a passing restore test verified, the data a proven recovery would lose: yellow at 75% of the tier RPO, red past it.",
-			"s", perSub(func(s subvolume) (float64, float64) { return 0.75 * seconds(s.rpo), seconds(s.rpo) }),
+			"s", perSub(func(s view.Subvolume) (float64, float64) { return 0.75 * s.RPO.Seconds(), s.RPO.Seconds() }),
 			query(`time() - max by (subvolume) (backup_verified_snapshot_timestamp)`, "{{subvolume}}")),
 		stat("Time since last backup", 12, 6,
 			"Since the last apply that snapshotted or sent the subvolume without error: yellow past its schedule interval, red past twice it (BackupFailed).",
-			"s", perSub(func(s subvolume) (float64, float64) {
+			"s", perSub(func(s view.Subvolume) (float64, float64) {
 				iv := s.Snapshots.Schedule.Period()
 				if s.External != nil {
 					iv = min(iv, s.External.Schedule.Period())
 				}
-				return seconds(iv), 2 * seconds(iv)
+				return iv.Seconds(), 2 * iv.Seconds()
 			}),
 			query(`time() - max by (subvolume) (backup_last_success_timestamp)`, "{{subvolume}}")),
 		table("RTO: measured by drills vs target", 12, 6,
@@ -314,7 +318,7 @@ func Dashboard(in Input) ([]byte, error) {
 		recentAlerts(),
 	}
 	panels = append(panels, offsitePanels(in)...)
-	if anyCoverage(in) {
+	if view.AnyCoverage(in) {
 		panels = append(panels, coveragePanel(in))
 	}
 	y, x, rowH := 0, 0, 0
