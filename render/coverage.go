@@ -11,8 +11,9 @@ import (
 )
 
 // CopyCoverage is how much of one copy of a subvolume (its local
-// snapshots, or its replicas on a drive) restore tests verified within the
-// tier's coverage window: the files and bytes of its newest snapshot, and
+// snapshots, or its replicas on a drive) or of a service (its archives'
+// copies on the drive, else its local archives) restore tests verified
+// within the tier's coverage window: the files and bytes of its newest snapshot, and
 // how many of them a slice verified, against that snapshot or an older one
 // they are unchanged since.
 type CopyCoverage struct {
@@ -80,7 +81,7 @@ func coverageOf(d *schema.Desired, s subvolume) (window time.Duration, target fl
 // collectCoverage emits a subvolume's coverage series.
 func collectCoverage(in Input, s subvolume, gauge func(d *prometheus.Desc, v float64, labels ...string)) {
 	window, target := coverageOf(in.Desired, s)
-	if window == 0 || in.Desired.Subvolumes[s.Name] == nil { // services: each test verifies a whole archive
+	if window == 0 {
 		return
 	}
 	l := []string{s.Name, s.Tier}
@@ -97,10 +98,11 @@ func collectCoverage(in Input, s subvolume, gauge func(d *prometheus.Desc, v flo
 	}
 }
 
-// anyCoverage reports whether some tier used by a subvolume declares a
-// coverage window: the alert, its tests and the panel exist only then.
+// anyCoverage reports whether some tier used by a subvolume or service
+// declares a coverage window: the alert, its tests and the panel exist
+// only then.
 func anyCoverage(in Input) bool {
-	for _, s := range subvolumes(in) {
+	for _, s := range tracked(in) {
 		if w, _ := coverageOf(in.Desired, s); w > 0 {
 			return true
 		}

@@ -17,14 +17,29 @@ import (
 // copy's newest snapshot counts whole, one verified against an older
 // snapshot counts for the files unchanged since.
 func CoverageEvidence(d *schema.Desired, name string, ss *model.SubvolumeState, h *model.History, now time.Time) []render.CopyCoverage {
-	s := d.Subvolumes[name]
-	rt := d.Tiers[s.Tier].RestoreTest
+	rt := d.Tiers[d.Subvolumes[name].Tier].RestoreTest
 	n := rt.Slices()
 	if n == 0 || ss == nil {
 		return nil
 	}
+	return copyCoverage(ss.Coverage, n, h, rt.Coverage.Duration, now)
+}
+
+// ArchiveCoverageEvidence is the same for the archive copy a service's
+// restore tests read: its newest archive, one slice of one file, counts
+// when a test verified that very archive within the window.
+func ArchiveCoverageEvidence(d *schema.Desired, name string, ss *model.ServiceState, h *model.History, now time.Time) []render.CopyCoverage {
+	rt := d.Tiers[d.Services[name].Tier].RestoreTest
+	if rt.Coverage == nil || ss == nil {
+		return nil
+	}
+	return copyCoverage(ss.Coverage, 1, h, rt.Coverage.Duration, now)
+}
+
+// copyCoverage is the evidence of copies cut into n slices each.
+func copyCoverage(copies []model.CopySlices, n int, h *model.History, window time.Duration, now time.Time) []render.CopyCoverage {
 	var out []render.CopyCoverage
-	for _, c := range ss.Coverage {
+	for _, c := range copies {
 		if c.Error != "" || len(c.Slices) != n {
 			continue
 		}
@@ -36,7 +51,7 @@ func CoverageEvidence(d *schema.Desired, name string, ss *model.SubvolumeState, 
 		for k, sc := range c.Slices {
 			cc.Files += int64(sc.Files)
 			cc.Bytes += sc.Bytes
-			p := model.LiveProof(proofs, k, n, rt.Coverage.Duration, now)
+			p := model.LiveProof(proofs, k, n, window, now)
 			switch {
 			case p == nil:
 			case p.Snapshot == c.Snapshot:
