@@ -100,3 +100,47 @@ func TestPlanSaysWhenASliceDoesNotFit(t *testing.T) {
 		t.Errorf("a slice within the budget: %v", a)
 	}
 }
+
+// TestArchiveCoverageEvidence: the copy of a service's archives its tests
+// read counts whole when a passing test within the window verified its
+// newest archive, and not at all for an older archive, a failed test or
+// one from before the window.
+func TestArchiveCoverageEvidence(t *testing.T) {
+	d := fixture.LoadHomelab(t)
+	const name = "grafana-db"
+	svc := d.Services[name]
+	tier := d.Tiers[svc.Tier]
+	tier.RestoreTest.Coverage = &schema.Duration{Duration: 90 * 24 * time.Hour}
+	d.Tiers[svc.Tier] = tier
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	ext := svc.External.Location
+	const newest, older = name + ".20261122T0100.tar.gz", name + ".20261121T0100.tar.gz"
+	st := &model.ServiceState{Coverage: []model.CopySlices{{Location: ext, External: true, Snapshot: newest,
+		Slices: []coverage.SliceCount{{Files: 1, Bytes: 4096}}}}}
+	proof := func(archive string, verified time.Time, passed bool) *model.History {
+		return &model.History{Coverage: map[string][]*model.SliceProof{ext: {{Location: ext, Snapshot: archive, Slices: 1,
+			Verified: verified, Passed: passed}}}}
+	}
+	tests := []struct {
+		name     string
+		h        *model.History
+		verified bool
+	}{
+		{"its newest archive verified", proof(newest, now.Add(-time.Hour), true), true},
+		{"nothing on record", nil, false},
+		{"an older archive verified", proof(older, now.Add(-time.Hour), true), false},
+		{"the newest archive failed", proof(newest, now.Add(-time.Hour), false), false},
+		{"verified before the window", proof(newest, now.AddDate(0, 0, -91), true), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ArchiveCoverageEvidence(d, name, st, tc.h, now)
+			if len(got) != 1 || got[0].Location != ext || !got[0].External || got[0].Files != 1 || got[0].Bytes != 4096 {
+				t.Fatalf("evidence %+v, want the one copy on %s of 1 file, 4096 bytes", got, ext)
+			}
+			if verified := got[0].VerifiedFiles == 1 && got[0].VerifiedBytes == 4096; verified != tc.verified {
+				t.Errorf("verified %+v, want %v", got[0], tc.verified)
+			}
+		})
+	}
+}
