@@ -170,8 +170,13 @@ func sliceBudgetNote(rt schema.RestoreTest, slice, whole int64, proofs []*model.
 	}
 	note := fmt.Sprintf("; about %s at the %s/s past slices were verified at, over the tier's sliceBudget of %s: ",
 		strings.TrimSuffix(fit.Takes.Round(time.Minute).String(), "0s"), humane.Bytes(int64(rate)), schema.FormatDuration(rt.SliceBudget.Duration))
-	if fit.Every == 0 {
+	switch {
+	case fit.Every == 0:
 		return note + "no cadence of an hour or more fits; raise sliceBudget or the coverage window"
+	case fit.Every >= rt.Every.Duration:
+		// The copy's bytes would fit at this cadence if spread evenly:
+		// this slice holds far more than its share (a few huge files).
+		return note + "it holds far more than its share of the copy's bytes, so no shorter cadence helps; raise sliceBudget"
 	}
 	return note + fmt.Sprintf("restoreTest.every %s fits (%d slices of about %s)",
 		schema.FormatDuration(fit.Every), fit.Slices, humane.Bytes(whole/int64(fit.Slices)))

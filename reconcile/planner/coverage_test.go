@@ -94,6 +94,20 @@ func TestPlanSaysWhenASliceDoesNotFit(t *testing.T) {
 		t.Errorf("reason %q\nwant it to contain %q", a.Reason, want)
 	}
 
+	// One slice holding nearly all of the copy: a shorter cadence would
+	// not make it smaller.
+	for k := range cs.Slices {
+		if k != 1 {
+			cs.Slices[k].Bytes = gib
+		}
+	}
+	ss.Coverage = []model.CopySlices{cs}
+	a = fixture.Find(Compute(d, o, now), name, model.KindTest)
+	want = "over the tier's sliceBudget of 2h: it holds far more than its share of the copy's bytes, so no shorter cadence helps; raise sliceBudget"
+	if a == nil || !strings.Contains(a.Reason, want) {
+		t.Errorf("an uneven slice: %v\nwant a reason containing %q", a, want)
+	}
+
 	tier.RestoreTest.SliceBudget = schema.Duration{Duration: 3 * time.Hour}
 	d.Tiers[s.Tier] = tier
 	if a := fixture.Find(Compute(d, o, now), name, model.KindTest); a == nil || strings.Contains(a.Reason, "sliceBudget") {
