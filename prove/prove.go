@@ -75,6 +75,7 @@ func (p *Prover) testArchive(ctx context.Context, req model.TestRequest) (model.
 	r.Failures, r.Checked = archiveReport(req.Service, req.Copy, rep)
 	if len(r.Failures) > 0 {
 		r.Result, r.Scratch = model.ResultFail, scratch.Path
+		recordArchiveCoverage(&r, req)
 		return r, nil
 	}
 	if r.Files == 0 {
@@ -82,7 +83,20 @@ func (p *Prover) testArchive(ctx context.Context, req model.TestRequest) (model.
 	} else {
 		r.Result = model.ResultPass
 	}
+	recordArchiveCoverage(&r, req)
 	return r, removeBelow(rootFd, scratch.Name)
+}
+
+// recordArchiveCoverage adds to a whole-archive test's report, when its
+// tier declares coverage (req.Slices), that it verified the one slice of
+// the copy it read (issue 15): the archive, whole. A skipped test proves
+// nothing either way.
+func recordArchiveCoverage(r *model.TestReport, req model.TestRequest) {
+	if req.Slices == 0 || r.Result == model.ResultSkip {
+		return
+	}
+	r.Coverage = append(r.Coverage, model.SliceProof{Location: req.Location, Snapshot: req.Snapshot, Slices: 1,
+		Verified: r.Started, Files: r.Files, Bytes: r.Bytes, Seconds: r.Seconds, Passed: r.Result == model.ResultPass})
 }
 
 // archiveWhy says why a whole-archive test or drill read the copy it did.

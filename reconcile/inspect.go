@@ -31,7 +31,7 @@ func inspectSource(st model.Storage, source, localDir, extDir string, ss *model.
 		if err != nil {
 			h.Error = err.Error()
 		}
-		h.PreviousEntries = prev.Entries
+		h.PreviousEntries, h.PreviousBytes = prev.Entries, prev.Bytes
 	}
 	return &h
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func loadTier(t *testing.T, tier string) (*Desired, error) {
@@ -31,7 +32,7 @@ func TestCoverageAndShrinkDecode(t *testing.T) {
 	if n := tier.RestoreTest.Slices(); n != 4 {
 		t.Errorf("100d at every 30d: %d slices, want 4", n)
 	}
-	if tier.RestoreTest.CoverageAlertBelow != 0.95 || tier.Shrink.WarnBelow != 0.5 || tier.Shrink.HoldBelow == nil || *tier.Shrink.HoldBelow != 0.25 {
+	if tier.RestoreTest.CoverageAlertBelow != 0.95 || tier.RestoreTest.SliceBudget.Duration != 6*time.Hour || tier.Shrink.WarnBelow != 0.5 || tier.Shrink.HoldBelow == nil || *tier.Shrink.HoldBelow != 0.25 {
 		t.Errorf("defaults: %+v %+v", tier.RestoreTest, tier.Shrink)
 	}
 	d, err = loadTier(t, `restoreTest: every: "30d"`)

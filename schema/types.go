@@ -64,6 +64,10 @@ type RestoreTest struct {
 	// files and bytes under which the alert fires.
 	Coverage           *Duration `json:"coverage,omitempty"`
 	CoverageAlertBelow float64   `json:"coverageAlertBelow"`
+	// SliceBudget is the time a test's slice may take to verify (0: no
+	// limit); the plan proposes a cadence whose slices fit when the
+	// rate past slices were verified at says the slice due does not.
+	SliceBudget Duration `json:"sliceBudget"`
 }
 
 // Slices is how many slices a copy is cut into so that one restore test

@@ -21,14 +21,13 @@ type CoverageRow struct {
 	Line string `json:"line"`
 }
 
-// coverageRows turns the rendered coverage of a subvolume into status
-// rows, so status and the metrics share one derivation.
-func coverageRows(d *schema.Desired, name string, cov []view.CopyCoverage) []CoverageRow {
-	s := d.Subvolumes[name]
-	if s == nil || d.Tiers[s.Tier].RestoreTest.Coverage == nil {
+// coverageRows turns the rendered coverage of a subvolume or service of
+// tier into status rows, so status and the metrics share one derivation.
+func coverageRows(d *schema.Desired, tier string, cov []view.CopyCoverage) []CoverageRow {
+	if d.Tiers[tier].RestoreTest.Coverage == nil {
 		return nil
 	}
-	window := d.Tiers[s.Tier].RestoreTest.Coverage.Duration
+	window := d.Tiers[tier].RestoreTest.Coverage.Duration
 	var out []CoverageRow
 	for _, c := range cov {
 		out = append(out, CoverageRow{Location: c.Location, Snapshot: c.Snapshot, WindowSeconds: window.Seconds(),

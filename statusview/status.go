@@ -69,7 +69,7 @@ func Rows(d *schema.Desired, obs *model.Observed, now time.Time) []Row {
 		}
 		r.SendFailing = obs.SendFailing[name]
 		r.Offsite = offsiteRows(d, name, st, obs.History[name], age)
-		r.Coverage = coverageRows(d, name, st.Coverage)
+		r.Coverage = coverageRows(d, tier, st.Coverage)
 		return r
 	}
 	var rows []Row

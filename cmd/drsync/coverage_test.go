@@ -406,7 +406,8 @@ func writeYAML(t *testing.T, path string, v any) {
 // the source is emptied (as a pool that was not mounted looks), apply
 // snapshots it, and from then on the source and its newest snapshot are
 // equally empty; the plan compares that snapshot with the one before it,
-// says so with the counts and, with the tier's holdBelow, holds prunes.
+// says so with the counts of entries and bytes and, with the tier's
+// holdBelow, holds prunes.
 func TestSnapshotOfEmptyMountPointFlagged(t *testing.T) {
 	r := newCoverageRig(t)
 	r.apply(0)
@@ -424,9 +425,48 @@ func TestSnapshotOfEmptyMountPointFlagged(t *testing.T) {
 		t.Fatalf("apply of an emptied source (exit %d) does not warn:\n%s", code, out)
 	}
 	_, out := r.run("plan", "--now", r.month(2).Format(time.RFC3339))
-	if !strings.Contains(out, "snapshot looks wrong: newest snapshot docs.") || !strings.Contains(out, "holds 0 entries, 0% of the") ||
-		!strings.Contains(out, "Every prune of docs (local and drive) waits") {
+	flagged := regexp.MustCompile(`snapshot looks wrong: newest snapshot docs\.\S+ holds 0 entries, 0% of the \d+ and 0 B, 0% of the [\d.]+ [KMG]iB in docs\.`)
+	if !flagged.MatchString(out) || !strings.Contains(out, "Every prune of docs (local and drive) waits") {
 		t.Fatalf("plan after a snapshot of the empty source does not flag it and hold prunes:\n%s", out)
+	}
+	if regexp.MustCompile(`(?m)^\s+-\s+prune\s`).MatchString(out) {
+		t.Errorf("plan still prunes:\n%s", out)
+	}
+}
+
+// TestSnapshotWithContentGoneFlagged is issue 15 item 3's bytes on real
+// btrfs: every file of the source is still there, emptied, so no entry is
+// missing and the source does not look destroyed. The plan compares the
+// source's bytes with its newest snapshot's and, once that snapshot is
+// taken, the newest snapshot's with the one before it; each is flagged
+// with the counts and, with the tier's holdBelow, holds prunes.
+func TestSnapshotWithContentGoneFlagged(t *testing.T) {
+	r := newCoverageRig(t)
+	r.apply(0)
+	src := r.d.Subvolumes["docs"].Source
+	err := filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		return os.Truncate(path, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := "Every prune of docs (local and drive) waits"
+	_, out := r.run("plan", "--now", r.month(1).Format(time.RFC3339))
+	if !regexp.MustCompile(`snapshot looks wrong: the source holds 0 B, 0% of the [\d.]+ [KMG]iB in docs\.`).MatchString(out) || !strings.Contains(out, held) {
+		t.Fatalf("plan of a source whose files lost their content does not flag it and hold prunes:\n%s", out)
+	}
+	if strings.Contains(out, "source looks destroyed") {
+		t.Errorf("a source with every entry still there looks destroyed:\n%s", out)
+	}
+	if code, out := r.run("apply", "--auto-approve", "--now", r.month(1).Format(time.RFC3339)); code != 0 {
+		t.Fatalf("apply (exit %d):\n%s", code, out)
+	}
+	_, out = r.run("plan", "--now", r.month(2).Format(time.RFC3339))
+	if !regexp.MustCompile(`snapshot looks wrong: newest snapshot docs\.\S+ holds 0 B, 0% of the [\d.]+ [KMG]iB in docs\.`).MatchString(out) || !strings.Contains(out, held) {
+		t.Fatalf("plan after a snapshot of the emptied files does not flag it and hold prunes:\n%s", out)
 	}
 	if regexp.MustCompile(`(?m)^\s+-\s+prune\s`).MatchString(out) {
 		t.Errorf("plan still prunes:\n%s", out)

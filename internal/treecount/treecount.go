@@ -12,29 +12,39 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Entries counts the entries below root (files, directories, links),
-// depth first in name order, stopping at limit: two trees counted this way
-// are compared over the same part when both are larger. It walks by
-// directory fd, never follows a symlink and stays on root's device, so
-// nested subvolumes and mounts are not counted, as a snapshot holds none.
-func Entries(root string, limit int) (int, error) {
+// Tally is what Count found below a root: its entries, and the bytes of
+// the regular files among them (their sizes as lstat tells them; no
+// content is read).
+type Tally struct {
+	Entries int
+	Bytes   int64
+}
+
+// Count counts the entries below root (files, directories, links) and
+// their regular files' bytes, depth first in name order, stopping at
+// limit entries: two trees counted this way are compared over the same
+// part when both are larger. It walks by directory fd, never follows a
+// symlink and stays on root's device, so nested subvolumes and mounts are
+// not counted, as a snapshot holds none.
+func Count(root string, limit int) (Tally, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("count %s: %w", root, err)
+		return Tally{}, fmt.Errorf("count %s: %w", root, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return 0, fmt.Errorf("count %s: %w", root, err)
+		return Tally{}, fmt.Errorf("count %s: %w", root, err)
 	}
 	c := counter{dev: st.Dev, limit: limit}
 	err = c.dir(fd, root)
-	return c.n, err
+	return c.Tally, err
 }
 
 type counter struct {
-	dev      uint64
-	limit, n int
+	dev   uint64
+	limit int
+	Tally
 }
 
 // dir counts dir's entries and closes dir.
@@ -47,10 +57,17 @@ func (c *counter) dir(dir int, path string) error {
 	}
 	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, e := range entries {
-		if c.n >= c.limit {
+		if c.Entries >= c.limit {
 			return nil
 		}
-		c.n++
+		c.Entries++
+		if e.Type().IsRegular() {
+			var st unix.Stat_t
+			if err := unix.Fstatat(dir, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+				c.Bytes += st.Size
+			} // else replaced or removed while counting: an entry without bytes
+			continue
+		}
 		if !e.IsDir() {
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+
+	"github.com/drsync/drsync/internal/treecount"
 )
 
 // MissingSourceError is a provider's CheckSource verdict on a source that
@@ -26,17 +28,21 @@ type SourceHealth struct {
 	UUID       string `json:"uuid,omitempty"`
 	ParentUUID string `json:"parentUUID,omitempty"`
 	// Entries are the files, directories and links in the source, counted
-	// depth first in name order up to HealthLimit; Reference and
-	// ReferenceEntries are the same for its newest snapshot (the local
-	// one, else the replica on the drive).
+	// depth first in name order up to HealthLimit, and Bytes the sizes of
+	// the regular files among them; Reference, ReferenceEntries and
+	// ReferenceBytes are the same for its newest snapshot (the local one,
+	// else the replica on the drive).
 	Entries          int    `json:"entries"`
+	Bytes            int64  `json:"bytes,omitempty"`
 	Reference        string `json:"reference,omitempty"`
 	ReferenceEntries int    `json:"referenceEntries"`
-	// Previous and PreviousEntries are the local snapshot before the
-	// newest one and its entries, counted the same way (issue 15: a
-	// snapshot of an unmounted pool is an empty one).
+	ReferenceBytes   int64  `json:"referenceBytes,omitempty"`
+	// Previous, PreviousEntries and PreviousBytes are the local snapshot
+	// before the newest one, counted the same way (issue 15: a snapshot of
+	// an unmounted pool is an empty one).
 	Previous        string `json:"previous,omitempty"`
 	PreviousEntries int    `json:"previousEntries,omitempty"`
+	PreviousBytes   int64  `json:"previousBytes,omitempty"`
 	Error           string `json:"error,omitempty"`
 }
 
@@ -51,6 +57,19 @@ type SourceInspector interface {
 	// InspectSource fills SourceHealth for source against reference ("":
 	// none).
 	InspectSource(source, reference string) (SourceHealth, error)
+}
+
+// CountHealth counts the entries and bytes of source and, unless it is
+// "", of reference into h, each up to HealthLimit entries.
+func CountHealth(h *SourceHealth, source, reference string) error {
+	src, err := treecount.Count(source, HealthLimit)
+	h.Entries, h.Bytes = src.Entries, src.Bytes
+	if err != nil || reference == "" {
+		return err
+	}
+	ref, err := treecount.Count(reference, HealthLimit)
+	h.ReferenceEntries, h.ReferenceBytes = ref.Entries, ref.Bytes
+	return err
 }
 
 // Disaster says why a present source looks destroyed or replaced rather

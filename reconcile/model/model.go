@@ -40,7 +40,20 @@ type SubvolumePlan struct {
 	Warnings  []string        `json:"warnings,omitempty"`
 	Retention []RetentionNote `json:"retention,omitempty"`
 	Foreign   []string        `json:"foreign,omitempty"`
+	// Shrink is what comparing the newest snapshot with the one before it
+	// and with the source made of them (issue 15): a saved plan is refused
+	// when it changed.
+	Shrink ShrinkVerdict `json:"shrink,omitempty"`
 }
+
+// ShrinkVerdict is the outcome of the shrink comparison: none (""), a
+// warning, or a hold on every prune of the subvolume.
+type ShrinkVerdict string
+
+const (
+	ShrinkWarn ShrinkVerdict = "warn"
+	ShrinkHold ShrinkVerdict = "hold"
+)
 
 // RetentionNote says why a snapshot in a location is kept or pruned.
 type RetentionNote struct {

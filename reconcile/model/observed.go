@@ -111,6 +111,10 @@ type ServiceState struct {
 	External  []Snapshot `json:"external,omitempty"`
 	Unchecked []string   `json:"unchecked,omitempty"`
 	Foreign   []string   `json:"foreign,omitempty"`
+	// Coverage is the newest archive of the copy restore tests read (the
+	// drive's when a drive copy is declared), as one slice of one file,
+	// when the tier declares coverage.
+	Coverage []CopySlices `json:"coverage,omitempty"`
 }
 
 // ArchiveEntry is a file of a service's archive directory.

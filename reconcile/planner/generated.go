@@ -62,6 +62,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) view.Input
 		}
 		fillEvidence(&s, o.History[name])
 		s.Offsite = offsiteEvidence(name, serviceTargets(d, name), o.History[name], o, now)
+		s.Coverage = ArchiveCoverageEvidence(d, name, o.Services[name], o.History[name], now)
 		in.Subvolumes[name] = s
 	}
 	return in

@@ -71,9 +71,14 @@ func planService(d *schema.Desired, svc *schema.Service, st *model.ServiceState,
 	return sp
 }
 
-// archiveProof is the payload of a restore test of a service's archive.
+// archiveProof is the payload of a restore test of a service's archive;
+// with coverage declared, the whole archive is its copy's one slice.
 func archiveProof(d *schema.Desired, svc *schema.Service, archive model.Snapshot) *model.ProofSpec {
-	return &model.ProofSpec{SnapshotTime: archive.Time, Scratch: d.Restore.Scratch, Service: svc}
+	ps := &model.ProofSpec{SnapshotTime: archive.Time, Scratch: d.Restore.Scratch, Service: svc}
+	if d.Tiers[svc.Tier].RestoreTest.Coverage != nil {
+		ps.Slices = 1
+	}
+	return ps
 }
 
 // archiveTest is the restore test of a service's newest archive: of its

@@ -14,7 +14,9 @@ import (
 // newest snapshot equally empty, which the destroyed-source guard cannot
 // see; the newest snapshot against the one before it can. It is a warning
 // with the counts, and with the tier's holdBelow it holds every prune,
-// through the same mechanism as a destroyed source.
+// through the same mechanism as a destroyed source. Bytes count too: files
+// that are all there with their content gone, in the newest snapshot or in
+// the source since it was taken.
 func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 	d := fixture.LoadHomelab(t)
 	loc := fixture.Oslo(t)
@@ -31,26 +33,43 @@ func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 	}
 	dir := d.SnapshotDir("home", name) + "/"
 	newest, previous := local[len(local)-1], local[len(local)-2]
-	health := func(source, newestEntries, previousEntries int) *model.SourceHealth {
-		return &model.SourceHealth{UUID: "source-uuid", Entries: source, Reference: dir + newest.Name, ReferenceEntries: newestEntries,
-			Previous: dir + previous.Name, PreviousEntries: previousEntries}
+	// tally is one tree's entries and bytes.
+	type tally struct {
+		entries int
+		bytes   int64
 	}
+	health := func(source, newestSnap, previousSnap tally) *model.SourceHealth {
+		return &model.SourceHealth{UUID: "source-uuid", Entries: source.entries, Bytes: source.bytes,
+			Reference: dir + newest.Name, ReferenceEntries: newestSnap.entries, ReferenceBytes: newestSnap.bytes,
+			Previous: dir + previous.Name, PreviousEntries: previousSnap.entries, PreviousBytes: previousSnap.bytes}
+	}
+	const mib = 1 << 20
+	full := tally{1000, 40 * mib}
 	half := 0.5
 	tests := []struct {
 		name      string
 		health    *model.SourceHealth
 		holdBelow *float64
 		accepted  string
-		held      bool
+		verdict   model.ShrinkVerdict
 		warning   string
 	}{
-		{name: "steady", health: health(1000, 1000, 1000)},
-		{name: "a smaller snapshot, within the tolerance", health: health(600, 600, 1000)},
-		{name: "empty mount point: warned", health: health(0, 0, 1000),
+		{name: "steady", health: health(full, full, full)},
+		{name: "a smaller snapshot, within the tolerance", health: health(tally{600, 21 * mib}, tally{600, 21 * mib}, full)},
+		{name: "empty mount point: warned", health: health(tally{}, tally{}, tally{1000, 0}), verdict: model.ShrinkWarn,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 0 entries, 0% of the 1000 in " + previous.Name + "; is the source mounted?"},
-		{name: "empty mount point with a threshold: held", health: health(0, 0, 1000), holdBelow: &half, held: true,
+		{name: "empty mount point with a threshold: held", health: health(tally{}, tally{}, tally{1000, 0}), holdBelow: &half, verdict: model.ShrinkHold,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 0 entries, 0% of the 1000 in " + previous.Name + ". Every prune of htpc-home (local and drive) waits"},
-		{name: "a person accepted it", health: health(0, 0, 1000), holdBelow: &half, accepted: dir + newest.Name},
+		{name: "empty mount point: entries and bytes", health: health(tally{}, tally{}, full), verdict: model.ShrinkWarn,
+			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 0 entries, 0% of the 1000 and 0 B, 0% of the 40.0 MiB in " + previous.Name + "; is the source mounted?"},
+		{name: "the files are there, their bytes gone: warned", health: health(tally{1000, mib}, tally{1000, mib}, full), verdict: model.ShrinkWarn,
+			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 1.0 MiB, 2% of the 40.0 MiB in " + previous.Name + "; is the source mounted?"},
+		{name: "the source lost its bytes since the newest snapshot, with a threshold: held", health: health(tally{1000, 0}, full, full), holdBelow: &half, verdict: model.ShrinkHold,
+			warning: "snapshot looks wrong: the source holds 0 B, 0% of the 40.0 MiB in " + newest.Name + ". Every prune of htpc-home (local and drive) waits"},
+		{name: "both at once, one warning", health: health(tally{1000, 0}, tally{1000, mib}, full), verdict: model.ShrinkWarn,
+			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 1.0 MiB, 2% of the 40.0 MiB in " + previous.Name + "; the source holds 0 B, 0% of the 1.0 MiB in " + newest.Name + "; is the source mounted?"},
+		{name: "bytes of a tree under ShrinkMinBytes are not compared", health: health(tally{1000, 1 << 10}, tally{1000, 1 << 10}, tally{1000, model.ShrinkMinBytes - 1})},
+		{name: "a person accepted it", health: health(tally{}, tally{}, full), holdBelow: &half, accepted: dir + newest.Name},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,10 +82,11 @@ func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 			p := Compute(d, o, now)
 			actions, warnings := fixture.Subvolume(p, name)
 			prunes := fixture.PrunesByDrive(actions)
-			if tc.held && len(prunes) > 0 {
+			held := tc.verdict == model.ShrinkHold
+			if held && len(prunes) > 0 {
 				t.Errorf("prunes planned although held back: %v", prunes)
 			}
-			if !tc.held && (prunes[false] == 0 || prunes[true] == 0) {
+			if !held && (prunes[false] == 0 || prunes[true] == 0) {
 				t.Errorf("prunes should go on, local and drive: %v", prunes)
 			}
 			if tc.warning == "" && strings.Contains(warnings, "looks wrong") {
@@ -75,6 +95,18 @@ func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 			if !strings.Contains(warnings, tc.warning) {
 				t.Errorf("warnings %q, want %q", warnings, tc.warning)
 			}
+			if got := shrinkVerdict(p, name); got != tc.verdict {
+				t.Errorf("verdict %q, want %q", got, tc.verdict)
+			}
 		})
 	}
+}
+
+func shrinkVerdict(p *model.Plan, name string) model.ShrinkVerdict {
+	for _, sp := range p.Subvolumes {
+		if sp.Name == name {
+			return sp.Shrink
+		}
+	}
+	return ""
 }

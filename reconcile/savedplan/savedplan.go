@@ -152,12 +152,49 @@ func (s *Plan) Planner(path string) reconcile.Planner {
 		// At the time it was made, in this run's zone (JSON kept only the
 		// offset, and schedules need the zone's DST rules).
 		p := planner.Compute(d, o, s.Plan.Now.In(now.Location()))
+		// A source's live counts are no part of the fingerprint (they
+		// change all the time), so what the shrink comparison made of them
+		// is compared here: a warning that came or went changes the plan
+		// a person approved as surely as a hold does.
+		if changed := shrinkChanges(s.Plan.Subvolumes, p.Subvolumes); len(changed) > 0 {
+			return nil, fmt.Errorf("the snapshots' shrink verdict changed since %s was made (%s): run drsync plan again",
+				path, strings.Join(changed, "; "))
+		}
 		if diff := actionDiff(s.Plan.Actions(), p.Actions()); len(diff) > 0 {
 			return nil, fmt.Errorf("%s does not hold the plan its desired state and machine give (%s): it was edited; run drsync plan again",
 				path, strings.Join(diff, "; "))
 		}
 		return p, nil
 	}
+}
+
+// shrinkChanges names the subvolumes whose shrink verdict differs.
+func shrinkChanges(saved, now []model.SubvolumePlan) []string {
+	verdicts := func(sps []model.SubvolumePlan) map[string]string {
+		m := map[string]string{}
+		for _, sp := range sps {
+			m[sp.Name] = string(sp.Shrink)
+		}
+		return m
+	}
+	was, is := verdicts(saved), verdicts(now)
+	var out []string
+	for _, name := range slices.Sorted(keysOf(was, is)) {
+		if was[name] != is[name] {
+			out = append(out, fmt.Sprintf("%s: %s then, %s now", name, verdictName(was[name]), verdictName(is[name])))
+		}
+	}
+	return out
+}
+
+func verdictName(v string) string {
+	switch model.ShrinkVerdict(v) {
+	case model.ShrinkWarn:
+		return "a warning"
+	case model.ShrinkHold:
+		return "prunes held"
+	}
+	return "nothing"
 }
 
 // changedInputs names the files added, removed or changed.

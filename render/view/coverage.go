@@ -9,8 +9,9 @@ import (
 )
 
 // CopyCoverage is how much of one copy of a subvolume (its local
-// snapshots, or its replicas on a drive) restore tests verified within the
-// tier's coverage window: the files and bytes of its newest snapshot, and
+// snapshots, or its replicas on a drive) or of a service (its archives'
+// copies on the drive, else its local archives) restore tests verified
+// within the tier's coverage window: the files and bytes of its newest snapshot, and
 // how many of them a slice verified, against that snapshot or an older one
 // they are unchanged since.
 type CopyCoverage struct {
@@ -67,10 +68,11 @@ func CoverageOf(d *schema.Desired, s Subvolume) (window time.Duration, target fl
 	return rt.Coverage.Duration, rt.CoverageAlertBelow
 }
 
-// AnyCoverage reports whether some tier used by a subvolume declares a
-// coverage window: the alert, its tests and the panel exist only then.
+// AnyCoverage reports whether some tier used by a subvolume or service
+// declares a coverage window: the alert, its tests and the panel exist
+// only then.
 func AnyCoverage(in Input) bool {
-	for _, s := range Subvolumes(in) {
+	for _, s := range Tracked(in) {
 		if w, _ := CoverageOf(in.Desired, s); w > 0 {
 			return true
 		}
