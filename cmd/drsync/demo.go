@@ -25,7 +25,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 		Short: "Rehearse the embedded homelab example in a throwaway sandbox",
 		Long: "Builds a loop-mounted btrfs sandbox for the embedded homelab example (or, where loop mounts are " +
 			"impossible, plain directories, and says so), then runs plan, apply (snapshots, sends, restore tests, drills, generated " +
-			"files), plan again, list and status, recovers a subvolume beside its source, and tears it down.",
+			"files), plan again, list and status, recovers a subvolume beside its source and the Prometheus service in place, and tears it down.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g, o)
@@ -147,6 +147,11 @@ func runDemo(ctx context.Context, g *globalOptions, o demoOptions) error {
 		return err
 	}
 	if err := demo.step(append([]string{"recover", "subvol1-docs", "--to", recovered, "--auto-approve"}, common...)...); err != nil {
+		return err
+	}
+	// And a service, in place: Prometheus stopped, its TSDB replaced by the
+	// newest verified archive, started again and queried.
+	if err := demo.step(append([]string{"recover", "prometheus-tsdb", "--auto-approve"}, common...)...); err != nil {
 		return err
 	}
 	if o.keep {
