@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -189,6 +190,35 @@ func AgeRecipient(path string) (string, error) {
 		return "", fmt.Errorf("age identity %s: not an X25519 identity", path)
 	}
 	return x.Recipient().String(), nil
+}
+
+// AgeTag is the tag that makes file's encrypted S3 targets, served by the
+// sandbox at dir, encrypt to the identity the sandbox made
+// ("age_recipient=…", which the example reads), loaded with tags; "" when
+// every target already does. When file does not take the tag, note says
+// that restores from the target will fail.
+func AgeTag(file string, d *schema.Desired, dir string, tags []string) (tag, note string, err error) {
+	for _, name := range ServedTargets(d, dir) {
+		t := d.Targets[name]
+		if t.Kind != schema.TargetS3 || t.Encryption == nil {
+			continue
+		}
+		r, err := AgeRecipient(t.Encryption.IdentityFile)
+		if err != nil {
+			return "", "", err
+		}
+		if slices.Contains(t.Encryption.Recipients, r) {
+			continue
+		}
+		tag := "age_recipient=" + r
+		dl, err := schema.Load(file, append(slices.Clone(tags), tag))
+		if err == nil && slices.Contains(dl.Targets[name].Encryption.Recipients, r) {
+			return tag, "", nil
+		}
+		return "", fmt.Sprintf("target %s encrypts to recipients that do not include the sandbox's identity %s (%s): "+
+			"restores from it will fail; declare that recipient (the example takes -t age_recipient=…)", name, t.Encryption.IdentityFile, r), nil
+	}
+	return "", "", nil
 }
 
 func startSSH(ctx context.Context, dir, name string, t schema.Target) error {
