@@ -55,7 +55,8 @@ faster() { [[ -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<b)}'; }
 for run in $(seq "$RUNS"); do
 	lose
 	t0=$(date +%s.%N)
-	"$drsync" recover data --auto-approve --json -f "$desired" -t root="$sb" >"$work/recover.json"
+	"$drsync" recover data --auto-approve --json -f "$desired" -t root="$sb" >"$work/recover.json" ||
+		die "drsync recover failed: $(jq -r '.error // empty' "$work/recover.json")"
 	t1=$(date +%s.%N)
 	total=$(secs "$t0" "$t1")
 	v=$(jq -s '[.[] | select(.action.kind == "recover" and .phase == "done" and (.action.reason | startswith("verify:")))] | last | .seconds' "$sb/state/journal.jsonl" | xargs printf "%.2f")
