@@ -2,7 +2,8 @@
 // throwaway sandbox of the user's own desired state: sandbox up, apply,
 // the runbook's disaster staged, the drsync commands of the runbook's
 // recovery procedure run in order, the recovered data compared with the
-// copy it came from, sandbox down. The outcome is journaled in the user's
+// copy it came from, the services the disaster takes brought up from their
+// archives in staging, sandbox down. The outcome is journaled in the user's
 // state directory (package evidence), from where the runbooks, metrics
 // and alerts report it.
 package rehearse
