@@ -2,7 +2,8 @@
 // throwaway sandbox of the user's own desired state: sandbox up, apply,
 // the runbook's disaster staged, the drsync commands of the runbook's
 // recovery procedure run in order, the recovered data compared with the
-// copy it came from, sandbox down. The outcome is journaled in the user's
+// copy it came from, the services the disaster takes brought up from their
+// archives in staging, sandbox down. The outcome is journaled in the user's
 // state directory (package evidence), from where the runbooks, metrics
 // and alerts report it.
 package rehearse
@@ -26,7 +27,9 @@ import (
 	"github.com/drsync/drsync/render/runbook"
 	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/sandbox/machine"
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/session"
 )
 
 // Options say what to rehearse and where.
@@ -70,11 +73,14 @@ func Run(ctx context.Context, o Options, env Env) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := &run{o: o, env: env, file: file, started: time.Now()}
+	// DR-004 recovers from off-site copies alone where the desired state
+	// sends to targets: they are btrfs send streams, so on btrfs only.
+	total := o.Runbook == "DR-004" && o.Storage == "btrfs" && len(user.Targets) > 0
+	r := &run{o: o, env: env, file: file, started: time.Now(), totalLoss: total}
 	compared, detail, runErr := r.rehearse(ctx)
 	res := Result{
 		Runbook: o.Runbook, Started: r.started, Seconds: time.Since(r.started).Seconds(), Bytes: compared,
-		Passed: runErr == nil, Detail: detail, Storage: o.Storage, Desired: file,
+		Passed: runErr == nil, Detail: detail, Storage: o.Storage, Desired: file, Services: r.services,
 	}
 	if runErr != nil {
 		res.Detail = runErr.Error()
@@ -98,7 +104,11 @@ type run struct {
 	env     Env
 	file    string
 	started time.Time
-	flags   []string // the sandbox's file, tags and storage, added to every command
+	// totalLoss rehearses DR-004 from the off-site copies alone.
+	totalLoss bool
+	flags     []string // the sandbox's file, tags and storage, added to every command
+	// services are the services the disaster took, checked from archives.
+	services []evidence.ServiceCheck
 }
 
 // step prints a command as a user would type it, then runs it.
@@ -153,9 +163,31 @@ func (r *run) rehearse(ctx context.Context) (int64, string, error) {
 	if dl, err := schema.Load(r.file, append(tags, sandbox.LUKSOffTag)); err == nil {
 		tags, d = append(tags, sandbox.LUKSOffTag), dl
 	}
+	// The sandbox's off-site target encrypts to the identity it made.
+	age, err := machine.AgeTag(session.Options{File: r.file}, d, root, tags, r.env.Stdout)
+	if err != nil {
+		return 0, "", err
+	}
+	if age != "" {
+		tags = append(tags, age)
+		if d, err = schema.Load(r.file, tags); err != nil {
+			return 0, "", err
+		}
+	}
 	r.flags = append([]string{"-f", r.file, "--storage", r.o.Storage}, tagFlags(tags)...)
-	if err := r.step(append([]string{"apply", "--auto-approve"}, r.flags...)...); err != nil {
+	apply := append([]string{"apply", "--auto-approve"}, r.flags...)
+	var before time.Time
+	if r.totalLoss {
+		// At the latest time every off-site send was due (a weekly send
+		// waits for its day), so every subvolume has an off-site copy.
+		before = OffsiteDueTime(d, time.Now(), -time.Hour)
+		apply = append(apply, "--now", before.Format(time.RFC3339))
+	}
+	if err := r.step(apply...); err != nil {
 		return 0, "", fmt.Errorf("the apply before the disaster failed: %w", err)
+	}
+	if r.totalLoss {
+		return r.offsiteLoss(ctx, d, root, before)
 	}
 	books, err := runbook.Render(view.Input{Desired: d, Now: time.Now()})
 	if err != nil {
@@ -256,7 +288,8 @@ func expand(args []string, vars map[string]string) ([]string, error) {
 // sandboxTags are the user's tags for a sandbox: the user's root is
 // replaced by the sandbox's (added later), and where the desired state
 // reads them, the drive gets its own UUID (the real drive may be attached)
-// and Prometheus a free port (a real one may run), instead of the user's.
+// and Prometheus and the S3 server free ports (real ones may run), instead
+// of the user's.
 func sandboxTags(file string, user []string) ([]string, error) {
 	src, err := os.ReadFile(file)
 	if err != nil {
@@ -268,13 +301,16 @@ func sandboxTags(file string, user []string) ([]string, error) {
 		own = append(own, "drive_uuid")
 		tags = append(tags, "drive_uuid="+sandbox.NewUUID())
 	}
-	if bytes.Contains(src, []byte("@tag(prometheus_url)")) {
+	for _, server := range []string{"prometheus_url", "s3_endpoint"} {
+		if !bytes.Contains(src, []byte("@tag("+server+")")) {
+			continue
+		}
 		url, err := sandbox.FreeLoopbackURL()
 		if err != nil {
 			return nil, err
 		}
-		own = append(own, "prometheus_url")
-		tags = append(tags, "prometheus_url="+url)
+		own = append(own, server)
+		tags = append(tags, server+"="+url)
 	}
 	for _, t := range user {
 		if key, _, _ := strings.Cut(t, "="); !slices.Contains(own, key) {

@@ -31,8 +31,9 @@ func Record(out io.Writer, d *schema.Desired, res Result) error {
 	return nil
 }
 
-// Report is a rehearsal as a report: one item, the runbook, with what was
-// checked or why it failed.
+// Report is a rehearsal as a report: the runbook, with what was checked or
+// why it failed, then each service restored into staging and checked, as
+// RUNBOOK/SERVICE.
 func Report(host string, res Result) reports.Report {
 	it := reports.Item{Name: res.Runbook, Location: res.Storage, Result: model.ResultPass, Why: res.Detail,
 		Seconds: res.Seconds, Bytes: res.Bytes}
@@ -40,5 +41,18 @@ func Report(host string, res Result) reports.Report {
 		it.Result, it.Why = model.ResultFail, ""
 		it.Failures = []reports.Failure{{Path: ".", Check: "rehearse", Detail: res.Detail}}
 	}
-	return reports.Report{Kind: reports.Rehearse, Host: host, Started: res.Started, Items: []reports.Item{it}}
+	items := []reports.Item{it}
+	for _, s := range res.Services {
+		// Named under the runbook: the check ran on a sandbox's copy, so it
+		// must not stand as the real service's newest report.
+		si := reports.Item{Name: res.Runbook + "/" + s.Service, Copy: s.Archive, Location: s.Location, Result: model.ResultPass, Why: s.Detail,
+			Seconds: s.RestoreSeconds + s.ServiceSeconds, RestoreSeconds: s.RestoreSeconds, VerifySeconds: s.ServiceSeconds,
+			Files: s.Files, Bytes: s.Bytes}
+		if !s.Passed {
+			si.Result, si.Why = model.ResultFail, ""
+			si.Failures = []reports.Failure{{Path: ".", Check: "ready", Detail: s.Detail}}
+		}
+		items = append(items, si)
+	}
+	return reports.Report{Kind: reports.Rehearse, Host: host, Started: res.Started, Items: items}
 }

@@ -126,6 +126,13 @@ func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) 
 	if err := r.checkIncremental(inPlace); err != nil {
 		return compared, "", err
 	}
+	picks, err := verifiedArchives(d, servicesIn(d, lost), lost)
+	if err != nil {
+		return compared, "", err
+	}
+	if r.services, err = r.checkServices(ctx, d, picks); err != nil {
+		return compared, "", err
+	}
 	detail := fmt.Sprintf("%s (%s) recovered, %s equal to their newest replicas", humane.Count(len(lost), "subvolume"),
 		strings.Join(lost, ", "), humane.Bytes(compared))
 	if len(inPlace) > 0 {
@@ -134,7 +141,7 @@ func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) 
 	if len(moved) > 0 {
 		detail += "; " + strings.Join(moved, ", ") + " recovered --to a new root, which a sandbox cannot boot: its next send is not checked"
 	}
-	return compared, detail + spared + servicesNote(d), nil
+	return compared, detail + servicesSummary(r.services) + spared, nil
 }
 
 // checkIncremental asks the recovery checklist whether each subvolume's
@@ -351,12 +358,4 @@ func (r *run) destroy(ctx context.Context, d *schema.Desired, names []string, re
 		}
 	}
 	return spared, nil
-}
-
-// servicesNote says what a rehearsal does not cover yet.
-func servicesNote(d *schema.Desired) string {
-	if len(d.Services) == 0 {
-		return ""
-	}
-	return "; services not staged or checked: drsync recover restores subvolumes only so far"
 }

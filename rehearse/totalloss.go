@@ -1,6 +1,7 @@
 package rehearse
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,16 +15,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/render/runbook"
 	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
 )
 
-// The parts of the DR-004 (total loss) rehearsal that need no CLI: when
-// the off-site sends are due, the runbook's recover commands, staging the
+// DR-004 (total loss) rehearsed from the off-site copies alone: when the
+// off-site sends are due, the runbook's recover commands, staging the
 // loss, and checking that the sends after the recovery are incremental.
-// cmd/drsync (rehearse_dr004.go) runs the steps.
 
 // OffsiteDueTime is the first time from from on (or, with step negative,
 // back from it) when every subvolume's off-site schedule has a slot open
@@ -187,4 +188,89 @@ func CheckIncremental(w io.Writer, planJSON []byte, at time.Time, recovered []st
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// offsiteLoss rehearses DR-004 (fire or theft: the machine and the drive
+// are gone) from the off-site copies alone, on a sandbox applied at
+// before: the total loss staged (every source but the sandbox's root, every
+// local snapshot, the state directory with its journal, the service
+// archives; the drive unmounted), the runbook's recover commands run, the
+// services' fetched archives restored into staging and checked ready, and
+// a plan a day later whose off-site sends must all continue the chains
+// incrementally, then its apply. The off-site servers' filesystems
+// survive, as another machine would; the desired state, the S3
+// credentials and the age identity are what a person keeps off the
+// machine and brings back, so they stay in place.
+func (r *run) offsiteLoss(ctx context.Context, d *schema.Desired, root string, before time.Time) (int64, string, error) {
+	commands, err := TotalLossCommands(d, root)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Fprintf(r.env.Stdout, "\n== %s: the disaster: every source but /, every local snapshot, the journal, the service archives and the drive are gone; "+
+		"the off-site servers' data, the desired state, the credentials and the age identity survive\n", r.o.Runbook)
+	if err := StageTotalLoss(ctx, r.env.Storage, d, root); err != nil {
+		return 0, "", fmt.Errorf("staging the disaster: %w", err)
+	}
+	fmt.Fprintf(r.env.Stdout, "\n== %s: the runbook's drsync commands, with the sandbox's flags and --auto-approve\n", r.o.Runbook)
+	var recovered []string
+	var picks []archivePick
+	for _, c := range commands {
+		if err := r.step(append(append(slices.Clone(c), r.flags...), "--auto-approve")...); err != nil {
+			return 0, "", err
+		}
+		switch name := c[1]; {
+		case d.Subvolumes[name] != nil && !slices.Contains(c, "--to"):
+			recovered = append(recovered, name)
+		case d.Services[name] != nil:
+			pick, err := fetchedArchive(d, d.Services[name], c)
+			if err != nil {
+				return 0, "", err
+			}
+			picks = append(picks, pick)
+		}
+	}
+	if r.services, err = r.checkServices(ctx, d, picks); err != nil {
+		return 0, "", err
+	}
+	after := OffsiteDueTime(d, before.Add(24*time.Hour), time.Hour)
+	fmt.Fprintf(r.env.Stdout, "\n== %s: the next off-site sends (at %s) continue the chains\n", r.o.Runbook, after.Format(time.RFC3339))
+	var plan bytes.Buffer
+	// plan exits non-zero when it has changes; its JSON is what counts.
+	planErr := r.env.Drsync(&plan, append([]string{"plan", "--json", "--now", after.Format(time.RFC3339)}, r.flags...)...)
+	if err := CheckIncremental(r.env.Stdout, plan.Bytes(), after, recovered); err != nil {
+		if planErr != nil {
+			err = fmt.Errorf("%w (plan: %v)", err, planErr)
+		}
+		return 0, "", err
+	}
+	if err := r.step(append([]string{"apply", "--auto-approve", "--now", after.Format(time.RFC3339)}, r.flags...)...); err != nil {
+		return 0, "", fmt.Errorf("the apply after the recovery: %w", err)
+	}
+	var checked int64
+	for _, c := range r.services {
+		checked += c.Bytes
+	}
+	detail := fmt.Sprintf("%s from off-site copies alone, verified; next off-site sends incremental for %s",
+		humane.Count(len(commands), "recovery"), strings.Join(recovered, ", "))
+	return checked, detail + servicesSummary(r.services), nil
+}
+
+// fetchedArchive is the archive a runbook command fetched from its
+// off-site target into the service's (emptied) archive directory: the
+// newest there.
+func fetchedArchive(d *schema.Desired, svc *schema.Service, command []string) (archivePick, error) {
+	target := ""
+	if i := slices.Index(command, "--from-target"); i >= 0 && i+1 < len(command) {
+		target = command[i+1]
+	}
+	pick := archivePick{service: svc, location: target, why: "the runbook fetched no archive of it from " + target}
+	archives, err := archivesIn(svc, d.ArchiveDir(svc))
+	if err != nil {
+		return pick, err
+	}
+	if len(archives) > 0 {
+		newest := slices.MaxFunc(archives, func(a, b model.Snapshot) int { return a.Time.Compare(b.Time) })
+		pick.path, pick.why = filepath.Join(d.ArchiveDir(svc), newest.Name), ""
+	}
+	return pick, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -489,5 +490,80 @@ func TestDownSparesForeignPids(t *testing.T) {
 	}
 	if err := sleep.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("Down killed a process it did not start: %v", err)
+	}
+}
+
+// The service script the sandbox installs stops its Prometheus for real
+// (the port closes, the TSDB is free to replace) and starts it again on the
+// same data; Down stops the restarted one; other services are no-ops and a
+// wrong call is refused.
+func TestServiceScriptStopsAndStartsPrometheus(t *testing.T) {
+	dir := t.TempDir()
+	url, err := sandbox.FreeLoopbackURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &schema.Desired{Services: map[string]*schema.Service{
+		"tsdb": {Name: "tsdb", Kind: schema.ServicePrometheus, URL: url, DataDir: filepath.Join(dir, "data", "prometheus")},
+		"db":   {Name: "db", Kind: schema.ServiceSQLite, Database: filepath.Join(dir, "data", "app.db")},
+	}}
+	if err := sandbox.StartServices(t.Context(), dir, d); err != nil {
+		t.Fatal(err)
+	}
+	defer sandbox.Down(context.WithoutCancel(t.Context()), dir)
+	script := filepath.Join(dir, sandbox.ServiceScript)
+	ctl := func(args ...string) error {
+		out, err := exec.Command(script, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	answers := func() bool {
+		resp, err := http.Get(url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if !answers() {
+		t.Fatal("the sandbox's Prometheus does not answer after StartServices")
+	}
+	if err := ctl("stop", "tsdb"); err != nil {
+		t.Fatal(err)
+	}
+	if answers() {
+		t.Error("Prometheus still answers after the script stopped it")
+	}
+	if err := ctl("stop", "tsdb"); err != nil {
+		t.Errorf("stopping a stopped service: %v", err)
+	}
+	if err := ctl("start", "tsdb"); err != nil {
+		t.Fatal(err)
+	}
+	up := false
+	for range 150 { // Prometheus replays its WAL first
+		if up = answers(); up {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !up {
+		t.Fatal("Prometheus does not answer after the script started it")
+	}
+	for _, args := range [][]string{{"stop", "db"}, {"start", "db"}} {
+		if err := ctl(args...); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	if err := ctl("restart", "tsdb"); err == nil {
+		t.Error("restart, which the script does not know, succeeded")
+	}
+	if err := sandbox.Down(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if answers() {
+		t.Error("the restarted Prometheus still answers after Down")
 	}
 }

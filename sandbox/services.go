@@ -37,6 +37,9 @@ var (
 // listening where the desired state says, which must be a free loopback
 // port. Down stops what it started.
 func StartServices(ctx context.Context, dir string, d *schema.Desired) error {
+	if err := writeServiceScript(dir, d); err != nil {
+		return fmt.Errorf("sandbox services: %w", err)
+	}
 	for _, name := range d.ServiceNames() {
 		svc := d.Services[name]
 		// Sample data goes only where the sandbox owns the paths: a
@@ -104,8 +107,25 @@ func createDatabase(ctx context.Context, db string) error {
 	return nil
 }
 
+// prometheusCommand is how the sandbox runs the Prometheus of svc: its
+// storage in the service's dataDir, the admin API on, listening at its URL.
+func prometheusCommand(svc *schema.Service) ([]string, error) {
+	u, err := url.Parse(svc.URL)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"prometheus", "--config.file=" + prometheusConfig(svc), "--storage.tsdb.path=" + svc.DataDir,
+		"--web.listen-address=" + u.Host, "--web.enable-admin-api"}, nil
+}
+
+// prometheusConfig is the sandbox Prometheus's configuration file.
+func prometheusConfig(svc *schema.Service) string {
+	return filepath.Join(filepath.Dir(svc.DataDir), "prometheus-sandbox.yml")
+}
+
 // startPrometheus runs Prometheus on the port of svc.URL, scraping itself,
-// and waits until it answers.
+// through the sandbox's service script (as a recovery restarts it), and
+// waits until it answers.
 func startPrometheus(ctx context.Context, dir string, svc *schema.Service) error {
 	u, err := url.Parse(svc.URL)
 	if err != nil {
@@ -123,27 +143,14 @@ func startPrometheus(ctx context.Context, dir string, svc *schema.Service) error
 	if err := os.MkdirAll(svc.DataDir, 0o755); err != nil {
 		return err
 	}
-	cfg := filepath.Join(filepath.Dir(svc.DataDir), "prometheus-sandbox.yml")
 	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: [%q]\n", host)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile(prometheusConfig(svc), []byte(conf), 0o644); err != nil {
 		return err
 	}
-	cmd := exec.Command("prometheus", "--config.file="+cfg, "--storage.tsdb.path="+svc.DataDir,
-		"--web.listen-address="+host, "--web.enable-admin-api")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives `sandbox up`
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting prometheus: %w", err)
+	start := exec.CommandContext(ctx, filepath.Join(dir, ServiceScript), "start", svc.Name)
+	if out, err := start.CombinedOutput(); err != nil {
+		return fmt.Errorf("starting prometheus: %v: %s", err, out)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, pidFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		cmd.Process.Kill()
-		return err
-	}
-	fmt.Fprintln(f, cmd.Process.Pid)
-	f.Close()
-	startedMu.Lock()
-	started[cmd.Process.Pid] = cmd
-	startedMu.Unlock()
 	client := http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -194,7 +201,10 @@ func stopServices(dir string) error {
 			if cmd != nil {
 				cmd.Wait()
 			} else {
-				for syscall.Kill(pid, 0) == nil {
+				// Started by the service script, so not our child: it is
+				// gone once ourServer no longer sees it (a zombie's command
+				// line is empty).
+				for ourServer(pid, dir) {
 					time.Sleep(50 * time.Millisecond)
 				}
 			}

@@ -20,7 +20,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 		Short: "Rehearse the embedded homelab example in a throwaway sandbox",
 		Long: "Builds a loop-mounted btrfs sandbox for the embedded homelab example (or, where loop mounts are " +
 			"impossible, plain directories, and says so), then runs plan, apply (snapshots, sends, restore tests, drills, generated " +
-			"files), plan again, list and status, recovers a subvolume beside its source, and tears it down.",
+			"files), plan again, list and status, recovers a subvolume beside its source and the Prometheus service in place, and tears it down.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := parseNow(now)

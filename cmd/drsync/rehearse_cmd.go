@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drsync/drsync/rehearse"
-	"github.com/drsync/drsync/schema"
 )
 
 func newRehearseCommand(g *globalOptions) *cobra.Command {
@@ -20,8 +18,9 @@ func newRehearseCommand(g *globalOptions) *cobra.Command {
 		Short: "Run a runbook for real on a throwaway sandbox of the desired state",
 		Long: "Builds a sandbox of the desired state (-f; its paths must follow a root tag, as sandbox up needs), applies it, " +
 			"stages the runbook's disaster (DR-001: the system disk's sources and local snapshots; DR-002: a pool's; " +
-			"DR-003: a file; DR-004: everything, the drive's replicas too), runs the drsync commands of the runbook's " +
-			"recovery procedure in order, compares what came back with the copy it came from, and tears the sandbox down. " +
+			"DR-003: a file; DR-004: everything, the drive's replicas too, recovered from off-site copies alone where targets are declared), " +
+			"runs the drsync commands of the runbook's recovery procedure in order, compares what came back with the copy it came from, " +
+			"restores each service the disaster takes from its newest verified archive into staging and checks it ready, and tears the sandbox down. " +
 			"The outcome (duration, bytes, result) is journaled in the state directory of the desired state as given " +
 			"(rehearsals.jsonl), from where the runbooks, metrics and alerts report it. Exit 1 when the rehearsal fails.",
 		Args: cobra.ExactArgs(1),
@@ -36,11 +35,6 @@ func newRehearseCommand(g *globalOptions) *cobra.Command {
 }
 
 func runRehearse(ctx context.Context, g *globalOptions, o rehearse.Options) error {
-	if o.Runbook == "DR-004" && o.Storage == "btrfs" {
-		if d, err := schema.Load(o.File, o.Tags); err == nil && len(d.Targets) > 0 {
-			return rehearseTotalLoss(ctx, g, o, d)
-		}
-	}
 	st, err := newStorage(g)
 	if err != nil {
 		return err
@@ -59,19 +53,10 @@ func runRehearse(ctx context.Context, g *globalOptions, o rehearse.Options) erro
 	return nil
 }
 
-// rehearseTotalLoss rehearses DR-004 from the off-site copies alone (see
-// rehearse_dr004.go) and journals the outcome in the user's state
-// directory and as a report, as rehearse.Run does for the other runbooks.
-func rehearseTotalLoss(ctx context.Context, g *globalOptions, o rehearse.Options, d *schema.Desired) error {
-	started := time.Now()
-	err := runRehearseTotalLoss(ctx, g, o)
-	res := rehearse.Result{Runbook: o.Runbook, Started: started, Seconds: time.Since(started).Seconds(),
-		Passed: err == nil, Storage: o.Storage, Desired: o.File, Detail: "recovered from off-site copies alone"}
-	if err != nil {
-		res.Detail = err.Error()
+func tagFlags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		out = append(out, "-t", t)
 	}
-	if jerr := rehearse.Record(g.stdout, d, res); jerr != nil {
-		return errors.Join(err, jerr)
-	}
-	return err
+	return out
 }

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/drsync/drsync/providers/s3"
+	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/reports"
 	"github.com/drsync/drsync/sandbox"
@@ -37,10 +39,13 @@ func TestRehearseHomelab(t *testing.T) {
 	}{
 		{"DR-001", true, []string{"✓ recovered htpc-home from ", "✓ recovered htpc-root from ", "htpc-home  PASS",
 			"2 subvolumes (htpc-home, htpc-root) recovered", "next sends incremental for htpc-home",
-			"htpc-root recovered --to a new root"}},
+			"htpc-root recovered --to a new root",
+			// The services live in /home: their archives on the drive are
+			// restored into staging and brought up.
+			"✓ prometheus-tsdb: prometheus-tsdb.", "serve: prometheus ready after", "tables: memories (2000 rows)",
+			"6 services (app-chroma, app-config, app-db, grafana-db, monitoring-config, prometheus-tsdb) restored from their archives into staging and ready"}},
 		{"DR-002", true, []string{"✓ recovered subvol1-docs from ", "subvol7-containers  PASS",
-			"4 subvolumes (subvol1-docs, subvol2-pics, subvol3-opptak, subvol7-containers) recovered",
-			"services not staged or checked"}},
+			"4 subvolumes (subvol1-docs, subvol2-pics, subvol3-opptak, subvol7-containers) recovered"}},
 		{"DR-003", true, []string{"is deleted", "$ drsync find ", "restored ", "its content equal to the deleted file's"}},
 	}
 	for _, c := range cases {
@@ -67,8 +72,29 @@ func TestRehearseHomelab(t *testing.T) {
 			t.Errorf("%s journaled as %+v", c.runbook, r)
 		}
 		rep, _, ok, err := reports.Latest(filepath.Join(user, "var", "lib", "drsync"), c.runbook)
-		if err != nil || !ok || rep.Kind != reports.Rehearse || (rep.Summary.Passed == 1) != c.pass {
+		if err != nil || !ok || rep.Kind != reports.Rehearse || (rep.Items[0].Result == model.ResultPass) != c.pass {
 			t.Errorf("%s: report %+v (found %v, %v)", c.runbook, rep, ok, err)
+		}
+	}
+	// DR-001 takes the services: each is journaled and reported under it.
+	if n := len(got["DR-001"].Last.Services); n != 6 {
+		t.Errorf("DR-001 journaled %d service checks, want 6: %+v", n, got["DR-001"].Last.Services)
+	}
+	checkServiceItems(t, user, "DR-001")
+}
+
+// checkServiceItems finds each of the example's services passed in the
+// runbook's newest report, named under the runbook.
+func checkServiceItems(t *testing.T, user, runbook string) {
+	t.Helper()
+	rep, _, ok, err := reports.Latest(filepath.Join(user, "var", "lib", "drsync"), runbook)
+	if err != nil || !ok {
+		t.Fatalf("%s: no report (%v)", runbook, err)
+	}
+	for _, name := range []string{"app-chroma", "app-config", "app-db", "grafana-db", "monitoring-config", "prometheus-tsdb"} {
+		i := slices.IndexFunc(rep.Items, func(it reports.Item) bool { return it.Name == runbook+"/"+name })
+		if i < 0 || rep.Items[i].Result != model.ResultPass || rep.Items[i].Copy == "" {
+			t.Errorf("%s: the report's item for %s: %+v", runbook, name, rep.Items)
 		}
 	}
 }
@@ -170,6 +196,9 @@ func TestRehearseDR004(t *testing.T) {
 	if !strings.Contains(out, "Rehearsal DR-004: PASS") {
 		t.Errorf("rehearsal:\n%s", out)
 	}
+	if !regexp.MustCompile(`✓ prometheus-tsdb: prometheus-tsdb\.\S+ from s3-secondary: .*serve: prometheus ready`).MatchString(out) {
+		t.Errorf("prometheus-tsdb's fetched archive was not brought up in staging:\n%s", out)
+	}
 	got, _, err := evidence.Load(filepath.Join(user, "var", "lib", "drsync"))
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +207,8 @@ func TestRehearseDR004(t *testing.T) {
 		t.Errorf("DR-004 journaled as %+v", r)
 	}
 	rep, _, ok, err := reports.Latest(filepath.Join(user, "var", "lib", "drsync"), "DR-004")
-	if err != nil || !ok || rep.Kind != reports.Rehearse || rep.Summary.Passed != 1 {
+	if err != nil || !ok || rep.Kind != reports.Rehearse || rep.Items[0].Result != model.ResultPass {
 		t.Errorf("DR-004: report %+v (found %v, %v)", rep, ok, err)
 	}
+	checkServiceItems(t, user, "DR-004")
 }

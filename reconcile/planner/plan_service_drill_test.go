@@ -7,7 +7,6 @@ import (
 
 	"github.com/drsync/drsync/reconcile/internal/fixture"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/schema"
 )
 
 // A service is drilled when its tier declares drills, at the tier's
@@ -45,9 +44,10 @@ func TestPlanServiceDrill(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := fixture.LoadHomelab(t)
-			if !tc.noDrills {
+			// The example's service tiers drill every 90 days.
+			if tc.noDrills {
 				tier := d.Tiers["svc-daily"]
-				tier.Drill = &schema.Drill{Every: schema.Duration{Duration: 90 * 24 * time.Hour}}
+				tier.Drill = nil
 				d.Tiers["svc-daily"] = tier
 			}
 			o := fixture.Steady(d, now.Add(-time.Hour))

@@ -38,6 +38,28 @@ type Rehearsal struct {
 	// directories, and which desired-state file.
 	Storage string `json:"storage"`
 	Desired string `json:"desired"`
+	// Services are the services the disaster takes, each restored from
+	// its newest verified archive into staging and checked ready.
+	Services []ServiceCheck `json:"services,omitempty"`
+}
+
+// ServiceCheck is one service a rehearsal restored into staging from an
+// archive and checked the way the service reads its data.
+type ServiceCheck struct {
+	Service string `json:"service"`
+	Archive string `json:"archive"`
+	// Location is where the archive was read: its backups location, the
+	// drive, or the off-site target it was fetched from.
+	Location string `json:"location"`
+	Passed   bool   `json:"passed"`
+	// Detail lists the checks that passed, or says what failed.
+	Detail string `json:"detail"`
+	Files  int    `json:"files"`
+	Bytes  int64  `json:"bytes"`
+	// RestoreSeconds is extracting and checksumming the archive,
+	// ServiceSeconds bringing the service up on it and checking.
+	RestoreSeconds float64 `json:"restoreSeconds"`
+	ServiceSeconds float64 `json:"serviceSeconds"`
 }
 
 // Duration is how long the rehearsal took.

@@ -139,6 +139,11 @@ func Run(o Options, step Step, out io.Writer) error {
 	if err := step(append([]string{"recover", "subvol1-docs", "--to", recovered, "--auto-approve"}, common...)...); err != nil {
 		return err
 	}
+	// And a service, in place: Prometheus stopped, its TSDB replaced by the
+	// newest verified archive, started again and queried.
+	if err := step(append([]string{"recover", "prometheus-tsdb", "--auto-approve"}, common...)...); err != nil {
+		return err
+	}
 	if o.Keep {
 		fmt.Fprintf(out, "\nThe sandbox stays at %s; remove it with: drsync sandbox down --dir %s\n", root, shellwords.Quote(root))
 	}
