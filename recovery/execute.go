@@ -10,6 +10,7 @@ import (
 
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/verify"
 )
 
@@ -31,7 +32,7 @@ type Env struct {
 	Journal *journal.Journal
 	// Offsite are the off-site targets by name, for recoveries that fetch
 	// their copy from one.
-	Offsite map[string]OffsiteSource
+	Offsite map[string]offsite.Source
 }
 
 // Step is one step of a recovery, in the order they run.

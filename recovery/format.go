@@ -66,6 +66,9 @@ func (r ServiceRecovery) writeText(w io.Writer) {
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  ! %s\n", warn)
 	}
+	if r.Offsite != "" {
+		fmt.Fprintf(w, "  +   fetch      %s:%s → %s  (%s)\n", r.Offsite, r.Archive, filepath.Dir(r.Copy), offsiteArchiveWhy)
+	}
 	fmt.Fprintf(w, "  +   restore    %s → beside %s  (its checksum and every member's verified, then read as %s reads it)\n",
 		r.Copy, targetList(r), r.Kind)
 	if len(r.Stop) > 0 {
@@ -115,6 +118,10 @@ func placeWhy(t Target) string {
 // offsiteWhy says what fetching an off-site copy checks and gains.
 const offsiteWhy = "received read-only; from S3 each stream is checked against its SHA-256 and age's authentication first; " +
 	"the target holds the same snapshot, so the next off-site send can be incremental from it"
+
+// offsiteArchiveWhy says what fetching an off-site archive checks.
+const offsiteArchiveWhy = "the stored object checked against its SHA-256 and age's authentication, the archive against its own; " +
+	"kept there as a local archive"
 
 // span writes a distance in time as days, hours and minutes: "2d 30m".
 func span(d time.Duration) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -24,7 +25,7 @@ func TestComputeOffsite(t *testing.T) {
 	// docs still has one local snapshot, the 20th.
 	partial := &model.Observed{Subvolumes: map[string]*model.SubvolumeState{
 		"docs": {Local: []model.Snapshot{snap("docs.20261120T0200", day(20))}}, "home": {}, "root": {}}}
-	offsite := OffsiteCopies{
+	offsite := offsite.Copies{
 		"docs": {{Target: "host", Name: "docs.20261119T0200", Time: day(19)}, {Target: "host", Name: "docs.20261121T0200", Time: day(21)},
 			{Target: "s3", Name: "docs.20261120T0200", Time: day(20)}, {Target: "s3", Name: "docs.20261121T0200", Time: day(21)}},
 		"home": {{Target: "s3", Name: "home.20261121T0200", Time: day(21)}},
@@ -132,5 +133,72 @@ func TestNeedsOffsite(t *testing.T) {
 		if got := NeedsOffsite(d, obs, tc.name, tc.req); got != tc.want {
 			t.Errorf("NeedsOffsite(%s, %+v) = %v, want %v", tc.name, tc.req, got, tc.want)
 		}
+	}
+}
+
+// A service's archive on an S3 target: fetched into the archive directory
+// first, then restored like a local archive.
+func TestComputeServiceOffsite(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 1, 0, 0, 0, time.UTC) }
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	d := pitDesired()
+	db := d.Services["grafana-db"]
+	db.Offsite = map[string]schema.OffsiteCopies{"s3": {}}
+	archive := func(n int) string { return "grafana-db." + day(n).Format("20060102T1504") + ".tar.gz" }
+	lost := &model.Observed{Services: map[string]*model.ServiceState{"grafana-db": {}}}
+	partial := &model.Observed{Services: map[string]*model.ServiceState{"grafana-db": {
+		Archives: []model.Snapshot{{Name: archive(21), Time: day(21), HasTime: true}}}}}
+	remote := offsite.Copies{"grafana-db": {{Target: "s3", Name: archive(20), Time: day(20)}, {Target: "s3", Name: archive(21), Time: day(21)}}}
+	targets := map[string]Target{"/srv/grafana/grafana.db": {Path: "/srv/grafana/grafana.db", State: TargetData}}
+	fetched := func(n int) ServiceRecovery {
+		return ServiceRecovery{Service: "grafana-db", Kind: "sqlite", Archive: archive(n), ArchiveTime: day(n), Location: "s3", Offsite: "s3",
+			Copy: "/var/backups/grafana-db/" + archive(n), Stop: db.Stop, Start: db.Start, Declared: db,
+			Targets: []ServiceTarget{{Path: "/srv/grafana/grafana.db", State: TargetData, KeepAside: "/srv/grafana/grafana.db.pre-recover-20261122T090000"}}}
+	}
+	unverified := fetched(21)
+	unverified.Choice = Choice{Rule: RuleNewestComplete}
+	unverified.Warnings = []string{archive(21) + " on s3 is not known verified (no test of it is in the journal): " +
+		"the stored object's SHA-256, age's authentication and the archive's own checksums are checked as it is fetched and restored"}
+	verified := fetched(20)
+	verified.Choice = Choice{Rule: RuleNewestVerified, Verified: day(20).Add(time.Hour)}
+	for _, tc := range []struct {
+		name     string
+		obs      *model.Observed
+		req      Request
+		verified Verified
+		want     ServiceRecovery
+		wantErr  string
+	}{
+		{name: "total loss: the newest complete archive with --allow-unverified", obs: lost,
+			req: Request{Names: []string{"grafana-db"}, FromTarget: "s3", AllowUnverified: true}, want: unverified},
+		{name: "the newest verified archive on the target", obs: lost, req: Request{Names: []string{"grafana-db"}},
+			verified: Verified{"grafana-db": {archive(20): day(20).Add(time.Hour)}}, want: verified},
+		{name: "--from-target when the archive is here already", obs: partial,
+			req:     Request{Names: []string{"grafana-db"}, FromTarget: "s3", AllowUnverified: true},
+			wantErr: "--from-target s3: " + archive(21) + " is here already (/var/backups/grafana-db/" + archive(21) + "): recover it without --from-target"},
+		{name: "--from-target a target the service does not upload to", obs: lost, req: Request{Names: []string{"grafana-db"}, FromTarget: "host"},
+			wantErr: "--from-target host: grafana-db is not sent to that target (its targets: [s3])"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Now = now
+			p, err := Compute(Input{Desired: d, Observed: tc.obs, Verified: tc.verified, Offsite: remote, Targets: targets}, tc.req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]ServiceRecovery{tc.want}, p.Services); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			var text strings.Builder
+			p.WriteText(&text)
+			if want := "+   fetch      s3:" + tc.want.Archive + " → /var/backups/grafana-db"; !strings.Contains(text.String(), want) {
+				t.Errorf("the plan does not show the fetch %q:\n%s", want, text.String())
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -161,9 +162,9 @@ type Input struct {
 	Desired  *schema.Desired
 	Observed *model.Observed
 	Verified Verified
-	// Offsite lists each subvolume's restorable off-site copies, when the
-	// caller observed its targets (see NeedsOffsite).
-	Offsite OffsiteCopies
+	// Offsite lists each subvolume's and service's restorable off-site
+	// copies, when the caller observed its targets (see NeedsOffsite).
+	Offsite offsite.Copies
 	// Targets are the observed targets by path (see TargetPath).
 	Targets map[string]Target
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/drsync/drsync/schema"
 )
 
-// The steps of a service's recovery, beside StepKeepAside and StepPlace.
+// The steps of a service's recovery, beside StepFetch, StepKeepAside and
+// StepPlace.
 const (
 	StepRestore  Step = "restore"  // the archive verified and restored beside the live data
 	StepStop     Step = "stop"     // the service stopped
@@ -31,6 +32,8 @@ const FailedRecoverInfix = ".failed-recover-"
 type ServiceResult struct {
 	Service string `json:"service"`
 	Archive string `json:"archive"`
+	// FetchedFrom names the off-site target the archive was downloaded from.
+	FetchedFrom string `json:"fetchedFrom,omitempty"`
 	// Before says how the current data looked: for SQLite, its
 	// integrity check before anything was changed.
 	Before    string   `json:"before,omitempty"`
@@ -89,6 +92,15 @@ func (x *executor) recoverService(r ServiceRecovery) (res ServiceResult, err err
 			s.Close()
 		}
 	}()
+	if r.Offsite != "" {
+		err := x.stepOf(c, StepFetch, r.Offsite+":"+r.Archive, r.Copy, "download "+r.Archive+" from "+r.Offsite+" to "+r.Copy, func() error {
+			return x.fetchArchive(r)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.FetchedFrom = r.Offsite
+	}
 	var restored svcrestore.Restored
 	err = x.stepOf(c, StepRestore, r.Copy, r.Targets[0].Path, "verify "+r.Copy+" and restore it beside "+targetList(r), func() error {
 		for i, t := range r.Targets {

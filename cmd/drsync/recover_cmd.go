@@ -13,7 +13,7 @@ import (
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/recovery/svcrestore"
+	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -89,16 +89,6 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	if o.acceptSource {
 		return runAcceptSource(g, d, names, now)
 	}
-	// Services named with --from-target have their archive fetched; the
-	// rest go on to be recovered.
-	rest, err := fetchServiceArchives(ctx, g, d, names, o.offsite)
-	if err != nil {
-		return err
-	}
-	if len(names) > 0 && len(rest) == 0 {
-		return nil // only services, and their archives are fetched
-	}
-	names = rest
 	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
 		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}
 	if o.at != "" {
@@ -182,7 +172,11 @@ func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
 			}
 			continue
 		}
-		fmt.Fprintf(g.stdout, "✓ recovered %s from %s: %s, %s verified; %s (%s)\n", r.Service, r.Archive,
+		from := r.Archive
+		if r.FetchedFrom != "" {
+			from += " (fetched from " + r.FetchedFrom + ")"
+		}
+		fmt.Fprintf(g.stdout, "✓ recovered %s from %s: %s, %s verified; %s (%s)\n", r.Service, from,
 			humane.Count(r.Files, "file"), humane.Bytes(r.Bytes), r.Ready, humane.Rounded(humane.Seconds(r.Seconds)))
 		for _, k := range r.KeptAside {
 			fmt.Fprintf(g.stdout, "  the previous data is kept as %s (delete it by hand when done)\n", k)
@@ -190,9 +184,9 @@ func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
 	}
 }
 
-// planRecovery observes what a recovery reads and writes and plans it.
+// planRecovery observes and plans a recovery (recovery.Prepare).
 func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request,
-	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]recovery.OffsiteSource, error) {
+	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]offsite.Source, error) {
 	obs, err := observe(g, d, req.Now)
 	if err != nil {
 		return nil, nil, nil, err
@@ -205,34 +199,9 @@ func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st r
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	in := recovery.Input{Desired: d, Observed: obs, Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
-	names := req.Names
-	if len(names) == 0 {
-		names = append(d.SubvolumeNames(), d.ServiceNames()...)
-	}
-	for _, name := range names {
-		if svc := d.Services[name]; svc != nil {
-			for _, path := range svcrestore.LivePaths(svc) {
-				if in.Targets[path], err = recovery.ObserveServiceTarget(path); err != nil {
-					return nil, nil, nil, err
-				}
-			}
-			continue
-		}
-		if d.Subvolumes[name] == nil {
-			continue // Compute names it
-		}
-		path := recovery.TargetPath(d, name, req.To)
-		if in.Targets[path], err = recovery.ObserveTarget(st, path); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	offsite, err := observeOffsite(ctx, g, d, obs, req, oo, &in)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, err := recovery.Compute(in, req)
-	return p, j, offsite, err
+	p, sources, err := recovery.Prepare(ctx, recovery.Setting{Desired: d, Observed: obs, Entries: entries, Storage: st,
+		OpenTarget: openTarget, Identity: oo.identity, Warn: func(w string) { fmt.Fprintf(g.stderr, "warning: %s\n", w) }}, req)
+	return p, j, sources, err
 }
 
 func printRecoverEvent(g *globalOptions, e recovery.Event) {
