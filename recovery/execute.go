@@ -10,7 +10,6 @@ import (
 
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/verify"
 )
 
@@ -32,7 +31,7 @@ type Env struct {
 	Journal *journal.Journal
 	// Offsite are the off-site targets by name, for recoveries that fetch
 	// their copy from one.
-	Offsite map[string]offsite.Source
+	Offsite map[string]OffsiteSource
 }
 
 // Step is one step of a recovery, in the order they run.

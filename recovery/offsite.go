@@ -1,16 +1,44 @@
 package recovery
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/schema"
 )
+
+// OffsiteCopy is one restorable copy on an off-site target: a snapshot of
+// a subvolume, or an archive of a service (runbook DR-004: the machine and
+// the drive are gone, only the off-site copies are left).
+type OffsiteCopy struct {
+	Target string
+	Name   string
+	Time   time.Time
+}
+
+// OffsiteCopies maps a subvolume or service to its restorable off-site
+// copies.
+type OffsiteCopies map[string][]OffsiteCopy
+
+// OffsiteSource is what a recovery needs of an off-site target: fetch one
+// snapshot into a directory on btrfs (target.Target's Open: for S3 the
+// chain is downloaded, each stream's SHA-256 checked, decrypted and
+// received; over ssh the replica is sent back).
+type OffsiteSource interface {
+	Open(ctx context.Context, subvolume, name, scratch string) (path string, cleanup func() error, err error)
+}
+
+// ArchiveSource is an OffsiteSource that also holds service archives
+// (S3): one is downloaded into a directory with its .sha256, both checked.
+type ArchiveSource interface {
+	OpenArchive(ctx context.Context, service, archive, dir string) (string, error)
+}
 
 // StepFetch downloads a service's archive from an off-site target into
 // its archive directory, checked, before it is restored like a local one.
@@ -36,7 +64,7 @@ func NeedsOffsite(d *schema.Desired, o *model.Observed, name string, req Request
 // read or fetched to) to its local ones, oldest first: only those of
 // snapshots or archives nothing local holds; with FromTarget, only that
 // target's copies. targets are the ones the component declares.
-func withOffsite(local []copyRef, remote []offsite.Copy, req Request, name string, targets []string, at func(offsite.Copy) string) ([]copyRef, error) {
+func withOffsite(local []copyRef, remote []OffsiteCopy, req Request, name string, targets []string, at func(OffsiteCopy) string) ([]copyRef, error) {
 	if req.FromTarget != "" && !slices.Contains(targets, req.FromTarget) {
 		return nil, fmt.Errorf("--from-target %s: %s is not sent to that target (its targets: %v)", req.FromTarget, name, targets)
 	}
@@ -65,7 +93,7 @@ func withOffsite(local []copyRef, remote []offsite.Copy, req Request, name strin
 // candidates lists the snapshots a subvolume's recovery may read.
 func candidates(in Input, req Request, s *schema.Subvolume) ([]copyRef, error) {
 	return withOffsite(copies(in.Desired, in.Observed, s), in.Offsite[s.Name], req, s.Name, slices.Sorted(maps.Keys(s.Offsite)),
-		func(o offsite.Copy) string { return o.Target + ":" + s.Name + "/" + o.Name })
+		func(o OffsiteCopy) string { return o.Target + ":" + s.Name + "/" + o.Name })
 }
 
 // archiveCandidates lists the archives a service's recovery may read; an
@@ -73,7 +101,7 @@ func candidates(in Input, req Request, s *schema.Subvolume) ([]copyRef, error) {
 func archiveCandidates(in Input, req Request, svc *schema.Service) ([]copyRef, error) {
 	local := archiveCopies(in.Desired, in.Observed, svc)
 	all, err := withOffsite(local, in.Offsite[svc.Name], req, svc.Name, slices.Sorted(maps.Keys(svc.Offsite)),
-		func(o offsite.Copy) string { return filepath.Join(in.Desired.ArchiveDir(svc), o.Name) })
+		func(o OffsiteCopy) string { return filepath.Join(in.Desired.ArchiveDir(svc), o.Name) })
 	if err != nil || req.FromTarget == "" {
 		return all, err
 	}
@@ -110,7 +138,7 @@ func (x *executor) fetch(r Recovery) error {
 // own checked; nothing is left on a mismatch). It stays there as a local
 // archive once fetched.
 func (x *executor) fetchArchive(r ServiceRecovery) error {
-	src, ok := x.env.Offsite[r.Offsite].(offsite.ArchiveSource)
+	src, ok := x.env.Offsite[r.Offsite].(ArchiveSource)
 	if !ok {
 		return fmt.Errorf("off-site target %s was not opened or holds no service archives", r.Offsite)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/recovery/offsite"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -164,7 +163,7 @@ type Input struct {
 	Verified Verified
 	// Offsite lists each subvolume's and service's restorable off-site
 	// copies, when the caller observed its targets (see NeedsOffsite).
-	Offsite offsite.Copies
+	Offsite OffsiteCopies
 	// Targets are the observed targets by path (see TargetPath).
 	Targets map[string]Target
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
@@ -166,9 +167,28 @@ func align(d *schema.Desired, p *Plan, at time.Time) []Aligned {
 		a.BehindSeconds, a.RPOSeconds = a.Behind.Seconds(), a.RPO.Seconds()
 		if a.RPO > 0 && a.Behind > a.RPO {
 			a.Warning = fmt.Sprintf("%s is %s before %s, more than its tier's RPO of %s",
-				a.Copy, span(a.Behind), at.Format("2006-01-02 15:04"), span(a.RPO))
+				a.Copy, Span(a.Behind), at.Format("2006-01-02 15:04"), Span(a.RPO))
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// Span writes a distance in time as days, hours and minutes: "2d 30m".
+func Span(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d <= 0 {
+		return "0m"
+	}
+	var parts []string
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if n := d / u.unit; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d%s", n, u.name))
+			d -= n * u.unit
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/recovery/offsite"
+	"github.com/drsync/drsync/recovery/checklist"
+	"github.com/drsync/drsync/recovery/prepare"
+	"github.com/drsync/drsync/recovery/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -114,7 +116,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 		return err
 	}
 	if !g.json {
-		p.WriteText(g.stdout)
+		view.WritePlan(g.stdout, p)
 	}
 	if !o.autoApprove {
 		if g.json {
@@ -184,9 +186,9 @@ func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
 	}
 }
 
-// planRecovery observes and plans a recovery (recovery.Prepare).
+// planRecovery observes and plans a recovery (prepare.Plan).
 func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request,
-	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]offsite.Source, error) {
+	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]recovery.OffsiteSource, error) {
 	obs, err := observe(g, d, req.Now)
 	if err != nil {
 		return nil, nil, nil, err
@@ -199,7 +201,7 @@ func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st r
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, sources, err := recovery.Prepare(ctx, recovery.Setting{Desired: d, Observed: obs, Entries: entries, Storage: st,
+	p, sources, err := prepare.Plan(ctx, prepare.Setting{Desired: d, Observed: obs, Entries: entries, Storage: st,
 		OpenTarget: openTarget, Identity: oo.identity, Warn: func(w string) { fmt.Fprintf(g.stderr, "warning: %s\n", w) }}, req)
 	return p, j, sources, err
 }
@@ -225,21 +227,6 @@ func parseTimeFlag(flag, s string) (time.Time, error) {
 // runVerifyRecovery is recover --verify-only: the checklist of each named
 // subvolume and service (default: all); exit 1 when any check fails.
 func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
-	if len(names) == 0 {
-		names = append(d.SubvolumeNames(), d.ServiceNames()...)
-	}
-	var subvolumes, services []string
-	for _, n := range names {
-		switch {
-		case d.Subvolumes[n] != nil:
-			subvolumes = append(subvolumes, n)
-		case d.Services[n] != nil:
-			services = append(services, n)
-		default:
-			return fmt.Errorf("%s: not a declared subvolume or service (declared: %s)", n,
-				strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
-		}
-	}
 	obs, err := observe(g, d, time.Now())
 	if err != nil {
 		return err
@@ -252,7 +239,10 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	if err != nil {
 		return err
 	}
-	lists := append(recovery.VerifyState(ctx, d, obs, entries, subvolumes), recovery.VerifyServices(ctx, d, entries, services)...)
+	lists, err := checklist.Run(ctx, d, obs, entries, names)
+	if err != nil {
+		return err
+	}
 	failed := false
 	for _, c := range lists {
 		failed = failed || c.Result == model.ResultFail

@@ -1,11 +1,16 @@
-package recovery
+// Package prepare observes what a recovery reads and writes (the target
+// paths on this machine, and the copies on off-site targets when the
+// recovery needs them) and plans it with recovery.Compute, so drsync
+// recover and its tests plan the same way. recovery stays pure: it plans
+// from plain values and executes.
+package prepare
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/recovery/offsite"
+	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
 )
@@ -20,19 +25,20 @@ type Setting struct {
 	Storage  model.Storage
 	// OpenTarget opens an off-site target; Identity decrypts S3 copies
 	// instead of the target's identityFile ("": the target's).
-	OpenTarget offsite.Opener
+	OpenTarget Opener
 	Identity   string
 	// Warn is told of an off-site target that cannot be read and is
 	// skipped (one that --from-target names is an error instead).
 	Warn func(string)
 }
 
-// Prepare observes what a recovery reads and writes (its targets, and the
-// off-site copies of the components that need them: see NeedsOffsite) and
-// plans it. It returns the off-site targets it opened, for Env.Offsite.
-func Prepare(ctx context.Context, s Setting, req Request) (*Plan, map[string]offsite.Source, error) {
+// Plan observes what a recovery reads and writes (its targets, and the
+// off-site copies of the components that need them: see recovery.NeedsOffsite) and
+// plans it. It returns the off-site targets it opened, for
+// recovery.Env.Offsite.
+func Plan(ctx context.Context, s Setting, req recovery.Request) (*recovery.Plan, map[string]recovery.OffsiteSource, error) {
 	d := s.Desired
-	in := Input{Desired: d, Observed: s.Observed, Verified: VerifiedFrom(s.Entries), Targets: map[string]Target{}}
+	in := recovery.Input{Desired: d, Observed: s.Observed, Verified: recovery.VerifiedFrom(s.Entries), Targets: map[string]recovery.Target{}}
 	names := req.Names
 	if len(names) == 0 {
 		names = append(d.SubvolumeNames(), d.ServiceNames()...)
@@ -50,39 +56,39 @@ func Prepare(ctx context.Context, s Setting, req Request) (*Plan, map[string]off
 		if d.Subvolumes[name] == nil {
 			continue // Compute names it
 		}
-		path := TargetPath(d, name, req.To)
+		path := recovery.TargetPath(d, name, req.To)
 		if in.Targets[path], err = ObserveTarget(s.Storage, path); err != nil {
 			return nil, nil, err
 		}
 	}
-	targets := offsite.NewTargets(d, s.OpenTarget, s.Identity)
+	targets := newOffsiteTargets(d, s.OpenTarget, s.Identity)
 	if in.Offsite, err = observeOffsite(ctx, s, targets, names, req); err != nil {
 		return nil, nil, err
 	}
-	p, err := Compute(in, req)
-	return p, targets.Sources(), err
+	p, err := recovery.Compute(in, req)
+	return p, targets.sources(), err
 }
 
 // observeOffsite lists the restorable off-site copies of the components
 // whose recovery needs them. A target that cannot be read is a warning,
 // unless --from-target named it.
-func observeOffsite(ctx context.Context, s Setting, targets *offsite.Targets, names []string, req Request) (offsite.Copies, error) {
+func observeOffsite(ctx context.Context, s Setting, targets *offsiteTargets, names []string, req recovery.Request) (recovery.OffsiteCopies, error) {
 	d := s.Desired
 	if req.FromTarget != "" {
 		if _, ok := d.Targets[req.FromTarget]; !ok {
 			return nil, fmt.Errorf("--from-target %s: no such target is declared (declared: %v)", req.FromTarget, d.TargetNames())
 		}
 	}
-	out := offsite.Copies{}
+	out := recovery.OffsiteCopies{}
 	failed := map[string]bool{}
 	for _, name := range names {
-		if !NeedsOffsite(d, s.Observed, name, req) {
+		if !recovery.NeedsOffsite(d, s.Observed, name, req) {
 			continue
 		}
-		list := targets.Snapshots
+		list := targets.snapshots
 		declared := func(t string) bool { _, ok := d.Subvolumes[name].Offsite[t]; return ok }
 		if svc := d.Services[name]; svc != nil {
-			list = targets.Archives
+			list = targets.archives
 			declared = func(t string) bool { _, ok := svc.Offsite[t]; return ok }
 		}
 		for _, tname := range d.TargetNames() {
