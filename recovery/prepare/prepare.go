@@ -1,8 +1,7 @@
 // Package prepare observes what a recovery reads and writes (the target
 // paths on this machine, and the copies on off-site targets when the
-// recovery needs them) and plans it with recovery.Compute, so drsync
-// recover and its tests plan the same way. recovery stays pure: it plans
-// from plain values and executes.
+// recovery needs them) and plans it with recovery.Compute, whose planner
+// stays pure: it reads only the plain values gathered here.
 package prepare
 
 import (
@@ -33,9 +32,9 @@ type Setting struct {
 }
 
 // Plan observes what a recovery reads and writes (its targets, and the
-// off-site copies of the components that need them: see recovery.NeedsOffsite) and
-// plans it. It returns the off-site targets it opened, for
-// recovery.Env.Offsite.
+// off-site copies of the components that need them: see
+// recovery.NeedsOffsite) and plans it. It returns the off-site targets it
+// opened, for recovery.Env.Offsite.
 func Plan(ctx context.Context, s Setting, req recovery.Request) (*recovery.Plan, map[string]recovery.OffsiteSource, error) {
 	d := s.Desired
 	in := recovery.Input{Desired: d, Observed: s.Observed, Verified: recovery.VerifiedFrom(s.Entries), Targets: map[string]recovery.Target{}}
