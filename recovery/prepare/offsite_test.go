@@ -37,7 +37,9 @@ func (f fakeTarget) List(_ context.Context, subvolume string) ([]target.Copy, er
 func (f fakeTarget) Receive(context.Context, target.Snapshot, string, target.Progress) (int64, error) {
 	return 0, errors.New("not in this test")
 }
-func (f fakeTarget) Delete(context.Context, string, string) error { return errors.New("not in this test") }
+func (f fakeTarget) Delete(context.Context, string, string) error {
+	return errors.New("not in this test")
+}
 func (f fakeTarget) Open(context.Context, string, string, string) (string, func() error, error) {
 	return "", nil, errors.New("not in this test")
 }
