@@ -282,33 +282,12 @@ func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now ti
 	if err != nil {
 		return err
 	}
-	run := fmt.Sprintf("%s-accept", time.Now().UTC().Format("20060102T150405.000"))
-	var accept []model.Action
-	for _, n := range names {
-		st := obs.Subvolumes[n]
-		switch {
-		case st == nil:
-			return fmt.Errorf("%s: not a declared subvolume", n)
-		case st.SourceMissing:
-			return fmt.Errorf("%s: the source is missing, so there is nothing to accept: recover it with drsync recover %s", n, n)
-		case st.Disaster() == "":
-			fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
-			continue
-		}
-		accept = append(accept, model.Action{Kind: model.KindAcceptSource, Subvolume: n, Path: st.Health.Reference,
-			Reason: "accepted as it is: " + st.Disaster()})
+	accepted, unchanged, err := recovery.AcceptSources(j, obs, names)
+	for _, n := range unchanged {
+		fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
 	}
-	if len(accept) == 0 {
-		return nil
+	for _, a := range accepted {
+		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, a.Why)
 	}
-	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunStart, Command: "recover"}); err != nil {
-		return err
-	}
-	for _, a := range accept {
-		if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseDone, Action: &a}); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, strings.TrimPrefix(a.Reason, "accepted as it is: "))
-	}
-	return j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: model.StatusApplied, Command: "recover"})
+	return err
 }
