@@ -134,3 +134,66 @@ func TestNeedsOffsite(t *testing.T) {
 		}
 	}
 }
+
+// A service's archive on an S3 target: fetched into the archive directory
+// first, then restored like a local archive (the plan's text is checked
+// end to end in cmd/drsync's TestRecoverServiceFromTarget).
+func TestComputeServiceOffsite(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 1, 0, 0, 0, time.UTC) }
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	d := pitDesired()
+	db := d.Services["grafana-db"]
+	db.Offsite = map[string]schema.OffsiteCopies{"s3": {}}
+	archive := func(n int) string { return "grafana-db." + day(n).Format("20060102T1504") + ".tar.gz" }
+	lost := &model.Observed{Services: map[string]*model.ServiceState{"grafana-db": {}}}
+	partial := &model.Observed{Services: map[string]*model.ServiceState{"grafana-db": {
+		Archives: []model.Snapshot{{Name: archive(21), Time: day(21), HasTime: true}}}}}
+	remote := OffsiteCopies{"grafana-db": {{Target: "s3", Name: archive(20), Time: day(20)}, {Target: "s3", Name: archive(21), Time: day(21)}}}
+	targets := map[string]Target{"/srv/grafana/grafana.db": {Path: "/srv/grafana/grafana.db", State: TargetData}}
+	fetched := func(n int) ServiceRecovery {
+		return ServiceRecovery{Service: "grafana-db", Kind: "sqlite", Archive: archive(n), ArchiveTime: day(n), Location: "s3", Offsite: "s3",
+			Copy: "/var/backups/grafana-db/" + archive(n), Stop: db.Stop, Start: db.Start, Declared: db,
+			Targets: []ServiceTarget{{Path: "/srv/grafana/grafana.db", State: TargetData, KeepAside: "/srv/grafana/grafana.db.pre-recover-20261122T090000"}}}
+	}
+	unverified := fetched(21)
+	unverified.Choice = Choice{Rule: RuleNewestComplete}
+	unverified.Warnings = []string{archive(21) + " on s3 is not known verified (no test of it is in the journal): " +
+		"the stored object's SHA-256, age's authentication and the archive's own checksums are checked as it is fetched and restored"}
+	verified := fetched(20)
+	verified.Choice = Choice{Rule: RuleNewestVerified, Verified: day(20).Add(time.Hour)}
+	for _, tc := range []struct {
+		name     string
+		obs      *model.Observed
+		req      Request
+		verified Verified
+		want     ServiceRecovery
+		wantErr  string
+	}{
+		{name: "total loss: the newest complete archive with --allow-unverified", obs: lost,
+			req: Request{Names: []string{"grafana-db"}, FromTarget: "s3", AllowUnverified: true}, want: unverified},
+		{name: "the newest verified archive on the target", obs: lost, req: Request{Names: []string{"grafana-db"}},
+			verified: Verified{"grafana-db": {archive(20): day(20).Add(time.Hour)}}, want: verified},
+		{name: "--from-target when the archive is here already", obs: partial,
+			req:     Request{Names: []string{"grafana-db"}, FromTarget: "s3", AllowUnverified: true},
+			wantErr: "--from-target s3: " + archive(21) + " is here already (/var/backups/grafana-db/" + archive(21) + "): recover it without --from-target"},
+		{name: "--from-target a target the service does not upload to", obs: lost, req: Request{Names: []string{"grafana-db"}, FromTarget: "host"},
+			wantErr: "--from-target host: grafana-db is not sent to that target (its targets: [s3])"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Now = now
+			p, err := Compute(Input{Desired: d, Observed: tc.obs, Verified: tc.verified, Offsite: remote, Targets: targets}, tc.req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]ServiceRecovery{tc.want}, p.Services); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

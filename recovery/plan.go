@@ -161,8 +161,8 @@ type Input struct {
 	Desired  *schema.Desired
 	Observed *model.Observed
 	Verified Verified
-	// Offsite lists each subvolume's restorable off-site copies, when the
-	// caller observed its targets (see NeedsOffsite).
+	// Offsite lists each subvolume's and service's restorable off-site
+	// copies, when the caller observed its targets (see NeedsOffsite).
 	Offsite OffsiteCopies
 	// Targets are the observed targets by path (see TargetPath).
 	Targets map[string]Target

@@ -17,6 +17,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/recovery"
+	"github.com/drsync/drsync/recovery/prepare"
 	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/schema"
 )
@@ -112,7 +113,7 @@ func (r *rig) recoverPlan(req recovery.Request) (*recovery.Plan, error) {
 	in := recovery.Input{Desired: r.d, Observed: r.observe(), Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
 	for _, name := range req.Names {
 		path := recovery.TargetPath(r.d, name, req.To)
-		tg, err := recovery.ObserveTarget(r.st, path)
+		tg, err := prepare.ObserveTarget(r.st, path)
 		if err != nil {
 			r.t.Fatal(err)
 		}

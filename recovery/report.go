@@ -37,6 +37,9 @@ func Report(host string, started time.Time, results []Result, services []Service
 			it.Result = model.ResultFail
 			it.Failures = append(it.Failures, reports.Failure{Path: ".", Check: "recover", Detail: res.Error})
 		}
+		if res.FetchedFrom != "" {
+			it.Why = "fetched from " + res.FetchedFrom + "; " + it.Why
+		}
 		if res.RolledBack {
 			it.Why += "; rolled back to the data kept aside"
 		}

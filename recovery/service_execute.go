@@ -13,7 +13,8 @@ import (
 	"github.com/drsync/drsync/schema"
 )
 
-// The steps of a service's recovery, beside StepKeepAside and StepPlace.
+// The steps of a service's recovery, beside StepFetch, StepKeepAside and
+// StepPlace.
 const (
 	StepRestore  Step = "restore"  // the archive verified and restored beside the live data
 	StepStop     Step = "stop"     // the service stopped
@@ -31,6 +32,8 @@ const FailedRecoverInfix = ".failed-recover-"
 type ServiceResult struct {
 	Service string `json:"service"`
 	Archive string `json:"archive"`
+	// FetchedFrom names the off-site target the archive was downloaded from.
+	FetchedFrom string `json:"fetchedFrom,omitempty"`
 	// Before says how the current data looked: for SQLite, its
 	// integrity check before anything was changed.
 	Before    string   `json:"before,omitempty"`
@@ -89,8 +92,17 @@ func (x *executor) recoverService(r ServiceRecovery) (res ServiceResult, err err
 			s.Close()
 		}
 	}()
+	if r.Offsite != "" {
+		err := x.stepOf(c, StepFetch, r.Offsite+":"+r.Archive, r.Copy, "download "+r.Archive+" from "+r.Offsite+" to "+r.Copy, func() error {
+			return x.fetchArchive(r)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.FetchedFrom = r.Offsite
+	}
 	var restored svcrestore.Restored
-	err = x.stepOf(c, StepRestore, r.Copy, r.Targets[0].Path, "verify "+r.Copy+" and restore it beside "+targetList(r), func() error {
+	err = x.stepOf(c, StepRestore, r.Copy, r.Targets[0].Path, "verify "+r.Copy+" and restore it beside "+r.Paths(), func() error {
 		for i, t := range r.Targets {
 			s, err := svcrestore.OpenSwap(t.Path)
 			if err != nil {
@@ -140,7 +152,7 @@ func (x *executor) recoverService(r ServiceRecovery) (res ServiceResult, err err
 // starts the service and waits until it answers from the restored data.
 func (x *executor) swapIn(c component, r ServiceRecovery, swaps []*svcrestore.Swap, restored svcrestore.Restored, res *ServiceResult) error {
 	aside := PreRecoverInfix + x.stamp
-	err := x.stepOf(c, StepKeepAside, "", r.Targets[0].Path, "keep "+targetList(r)+" aside as <path>"+aside, func() error {
+	err := x.stepOf(c, StepKeepAside, "", r.Targets[0].Path, "keep "+r.Paths()+" aside as <path>"+aside, func() error {
 		for _, s := range swaps {
 			kept, err := s.KeepAside(r.Kind, aside)
 			if err != nil {
@@ -155,7 +167,7 @@ func (x *executor) swapIn(c component, r ServiceRecovery, swaps []*svcrestore.Sw
 	if err != nil {
 		return err
 	}
-	err = x.stepOf(c, StepPlace, r.Copy, r.Targets[0].Path, "move the restored "+r.Kind+" data to "+targetList(r), func() error {
+	err = x.stepOf(c, StepPlace, r.Copy, r.Targets[0].Path, "move the restored "+r.Kind+" data to "+r.Paths(), func() error {
 		for _, s := range swaps {
 			if err := s.Place(x.ctx, r.Kind, r.Owner); err != nil {
 				return err
@@ -178,7 +190,8 @@ func (x *executor) swapIn(c component, r ServiceRecovery, swaps []*svcrestore.Sw
 	})
 }
 
-func targetList(r ServiceRecovery) string {
+// Paths lists the paths the service's data is restored to.
+func (r ServiceRecovery) Paths() string {
 	var paths []string
 	for _, t := range r.Targets {
 		paths = append(paths, t.Path)

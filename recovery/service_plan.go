@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
@@ -32,10 +33,13 @@ type ServiceRecovery struct {
 	Choice      Choice    `json:"choice"`
 	// Location is where the archive is read, Copy its path; External says
 	// it is the copy on the drive.
-	Location string          `json:"location"`
-	External bool            `json:"external,omitempty"`
-	Copy     string          `json:"copy"`
-	Targets  []ServiceTarget `json:"targets"`
+	Location string `json:"location"`
+	External bool   `json:"external,omitempty"`
+	// Offsite names the off-site target the archive is fetched from first,
+	// to Copy ("" for a local archive or the drive's copy).
+	Offsite string          `json:"offsite,omitempty"`
+	Copy    string          `json:"copy"`
+	Targets []ServiceTarget `json:"targets"`
 	// Stop and Start are the commands run around the swap (argv; a unit
 	// becomes systemctl stop/start UNIT); none for a files service that
 	// declares neither.
@@ -72,12 +76,16 @@ func planService1(in Input, req Request, svc *schema.Service) (ServiceRecovery, 
 	if req.To != "" {
 		return ServiceRecovery{}, fmt.Errorf("--to recovers subvolumes; a service's data goes back to its declared paths")
 	}
-	c, choice, err := pick(archiveCopies(in.Desired, in.Observed, svc), in.Verified[svc.Name], req, "archive")
+	all, err := archiveCandidates(in, req, svc)
+	if err != nil {
+		return ServiceRecovery{}, err
+	}
+	c, choice, err := pick(all, in.Verified[svc.Name], req, "archive")
 	if err != nil {
 		return ServiceRecovery{}, err
 	}
 	r := ServiceRecovery{Service: svc.Name, Kind: svc.Kind, Archive: c.Name, ArchiveTime: c.Time, Choice: choice,
-		Location: c.Location, External: c.External, Copy: c.Path, Owner: svc.Owner, After: svc.After, Declared: svc}
+		Location: c.Location, External: c.External, Offsite: c.Target, Copy: c.Path, Owner: svc.Owner, After: svc.After, Declared: svc}
 	switch {
 	case svc.Unit != "":
 		r.Stop, r.Start = []string{"systemctl", "stop", svc.Unit}, []string{"systemctl", "start", svc.Unit}
@@ -104,7 +112,10 @@ func planService1(in Input, req Request, svc *schema.Service) (ServiceRecovery, 
 		}
 		r.Targets = append(r.Targets, st)
 	}
-	if choice.Verified.IsZero() {
+	if choice.Rule == RuleNewestComplete {
+		r.Warnings = append(r.Warnings, c.Name+" on "+c.Target+" is not known verified (no test of it is in the journal): "+
+			"the stored object's SHA-256, age's authentication and the archive's own checksums are checked as it is fetched and restored")
+	} else if choice.Verified.IsZero() {
 		r.Warnings = append(r.Warnings, c.Name+" was never verified by a restore test (or its newest one failed)")
 	}
 	if c.Time.After(req.Now) {
@@ -156,9 +167,28 @@ func align(d *schema.Desired, p *Plan, at time.Time) []Aligned {
 		a.BehindSeconds, a.RPOSeconds = a.Behind.Seconds(), a.RPO.Seconds()
 		if a.RPO > 0 && a.Behind > a.RPO {
 			a.Warning = fmt.Sprintf("%s is %s before %s, more than its tier's RPO of %s",
-				a.Copy, span(a.Behind), at.Format("2006-01-02 15:04"), span(a.RPO))
+				a.Copy, Span(a.Behind), at.Format("2006-01-02 15:04"), Span(a.RPO))
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// Span writes a distance in time as days, hours and minutes: "2d 30m".
+func Span(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d <= 0 {
+		return "0m"
+	}
+	var parts []string
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if n := d / u.unit; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d%s", n, u.name))
+			d -= n * u.unit
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -109,7 +109,7 @@ func TestComputeServicesAndPointInTime(t *testing.T) {
 		type row struct{ Name, Copy, Behind, Warning string }
 		var got []row
 		for _, a := range p.Aligned {
-			got = append(got, row{a.Name, a.Copy, span(a.Behind), a.Warning})
+			got = append(got, row{a.Name, a.Copy, Span(a.Behind), a.Warning})
 		}
 		wantRows := []row{
 			{"docs", "docs.20261120T0200", "23h 30m", ""},

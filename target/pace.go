@@ -8,7 +8,8 @@ import (
 // Pacer keeps a transfer's average rate under a declared bandwidth limit
 // (bytes per second) by sleeping once the bytes moved so far are ahead of
 // what the limit allows since the start. Both off-site transports use it:
-// ssh paces the pipe into ssh, S3 paces the stream into its parts.
+// ssh paces the pipe into ssh, S3 paces the stream into its parts
+// (PacedWriter).
 type Pacer struct {
 	limit int64
 	start time.Time
@@ -33,23 +34,23 @@ func (p *Pacer) Wait(total int64) {
 	}
 }
 
-// PacedReader reads r no faster on average than limit bytes per second
-// (r itself when limit is 0).
-func PacedReader(r io.Reader, limit int64) io.Reader {
+// PacedWriter writes to w no faster on average than limit bytes per
+// second (w itself when limit is 0).
+func PacedWriter(w io.Writer, limit int64) io.Writer {
 	if limit <= 0 {
-		return r
+		return w
 	}
-	return &pacedReader{r: r, pacer: NewPacer(limit)}
+	return &pacedWriter{w: w, pacer: NewPacer(limit)}
 }
 
-type pacedReader struct {
-	r     io.Reader
+type pacedWriter struct {
+	w     io.Writer
 	n     int64
 	pacer *Pacer
 }
 
-func (p *pacedReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
+func (p *pacedWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
 	p.n += int64(n)
 	p.pacer.Wait(p.n)
 	return n, err

@@ -49,14 +49,14 @@ func TestPacerKeepsTheAverageUnderTheLimit(t *testing.T) {
 	}
 }
 
-func TestPacedReaderUnlimitedIsTheReader(t *testing.T) {
-	r := bytes.NewReader([]byte("x"))
-	if PacedReader(r, 0) != io.Reader(r) {
-		t.Error("an unlimited reader is wrapped")
+func TestPacedWriterUnlimitedIsTheWriter(t *testing.T) {
+	var w bytes.Buffer
+	if PacedWriter(&w, 0) != io.Writer(&w) {
+		t.Error("an unlimited writer is wrapped")
 	}
 	c := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	pr := &pacedReader{r: bytes.NewReader(make([]byte, 3<<20)), pacer: pacedWith(1<<20, c)}
-	n, err := io.Copy(io.Discard, pr)
+	pw := &pacedWriter{w: io.Discard, pacer: pacedWith(1<<20, c)}
+	n, err := io.Copy(pw, bytes.NewReader(make([]byte, 3<<20)))
 	if err != nil || n != 3<<20 {
 		t.Fatalf("copied %d, %v", n, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,8 @@ import (
 
 func main() {
 	sizeMiB := flag.Int("size", 256, "MiB of random data in the subvolume")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of drsync's S3 upload to this file")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the S3 rounds to this file")
+	flag.IntVar(&rounds, "rounds", 3, "rounds of each comparison (raw, then drsync) whose medians are compared")
 	flag.Parse()
 	if err := run(*sizeMiB); err != nil {
 		fmt.Fprintln(os.Stderr, "offsitebench:", err)
@@ -41,8 +43,11 @@ func main() {
 	}
 }
 
-// cpuProfile is where the S3 upload's CPU profile goes ("": none).
+// cpuProfile is where the S3 rounds' CPU profile goes ("": none).
 var cpuProfile string
+
+// rounds is how many times each raw and each drsync transfer runs.
+var rounds int
 
 func run(sizeMiB int) error {
 	ctx := context.Background()
@@ -53,7 +58,7 @@ func run(sizeMiB int) error {
 	defer os.RemoveAll(dir)
 	fsSize := 2*sizeMiB + 256
 	local, remote := filepath.Join(dir, "local"), filepath.Join(dir, "remote")
-	if err := sandbox.Up(ctx, dir, sandbox.Layout{Filesystems: []sandbox.Filesystem{{MountPoint: local, SizeMiB: fsSize}, {MountPoint: remote, SizeMiB: 2 * fsSize}}}); err != nil {
+	if err := sandbox.Up(ctx, dir, sandbox.Layout{Filesystems: []sandbox.Filesystem{{MountPoint: local, SizeMiB: fsSize}, {MountPoint: remote, SizeMiB: 2*rounds*sizeMiB + 512}}}); err != nil {
 		return err
 	}
 	defer sandbox.Down(context.Background(), dir)
@@ -95,9 +100,6 @@ func benchS3(ctx context.Context, dir string, snap target.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if err := mc.MakeBucket(ctx, "bench", minio.MakeBucketOptions{}); err != nil {
-		return err
-	}
 	// Raw: the same send stream, from a file, with PutObject.
 	stream := filepath.Join(dir, "stream")
 	out, err := os.Create(stream)
@@ -110,19 +112,8 @@ func benchS3(ctx context.Context, dir string, snap target.Snapshot) error {
 		return err
 	}
 	out.Close()
-	st, _ := os.Stat(stream)
-	in, _ := os.Open(stream)
-	start := time.Now()
-	if _, err := mc.PutObject(ctx, "bench", "raw", in, st.Size(), minio.PutObjectOptions{PartSize: 16 << 20}); err != nil {
-		return err
-	}
-	raw := time.Since(start)
-	in.Close()
-	os.Remove(stream)
-
-	id, _ := age.GenerateX25519Identity()
-	tgt, err := s3.New("bench", schema.Target{Kind: schema.TargetS3, Endpoint: srv.Endpoint, Bucket: "bench", CredentialsFile: srv.Credentials,
-		PartSizeMiB: 16, FullEvery: 8, Encryption: &schema.Encryption{Recipients: []string{id.Recipient().String()}}})
+	defer os.Remove(stream)
+	st, err := os.Stat(stream)
 	if err != nil {
 		return err
 	}
@@ -136,16 +127,44 @@ func benchS3(ctx context.Context, dir string, snap target.Snapshot) error {
 			return err
 		}
 	}
-	start = time.Now()
-	n, err := tgt.Receive(ctx, snap, "", nil)
-	if err != nil {
-		return err
+	// The machine is shared: raw and drsync uploads alternate, each into
+	// a bucket of its own, and the medians are compared.
+	id, _ := age.GenerateX25519Identity()
+	var raws, ours []time.Duration
+	var n int64
+	for round := range rounds {
+		bucket := fmt.Sprintf("bench-%d", round)
+		if err := mc.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+			return err
+		}
+		in, err := os.Open(stream)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		_, err = mc.PutObject(ctx, bucket, "raw", in, st.Size(), minio.PutObjectOptions{PartSize: 16 << 20})
+		in.Close()
+		if err != nil {
+			return err
+		}
+		raws = append(raws, time.Since(start))
+		tgt, err := s3.New("bench", schema.Target{Kind: schema.TargetS3, Endpoint: srv.Endpoint, Bucket: bucket, CredentialsFile: srv.Credentials,
+			PartSizeMiB: 16, FullEvery: 8, Encryption: &schema.Encryption{Recipients: []string{id.Recipient().String()}}})
+		if err != nil {
+			return err
+		}
+		start = time.Now()
+		if n, err = tgt.Receive(ctx, snap, "", nil); err != nil {
+			return err
+		}
+		ours = append(ours, time.Since(start))
+		fmt.Printf("s3 round %d: raw PutObject %.2fs, drsync %.2fs\n", round+1, raws[round].Seconds(), ours[round].Seconds())
 	}
-	ours := time.Since(start)
 	pprof.StopCPUProfile()
-	rawRate, ourRate := float64(st.Size())/raw.Seconds(), float64(n)/ours.Seconds()
-	fmt.Printf("s3: raw PutObject %d MiB in %.2fs (%.0f MiB/s); drsync encrypted upload with ETag checks %d MiB in %.2fs (%.0f MiB/s)\n",
-		st.Size()>>20, raw.Seconds(), rawRate/(1<<20), n>>20, ours.Seconds(), ourRate/(1<<20))
+	raw, our := median(raws), median(ours)
+	rawRate, ourRate := float64(st.Size())/raw.Seconds(), float64(n)/our.Seconds()
+	fmt.Printf("s3 (median of %d): raw PutObject %d MiB in %.2fs (%.0f MiB/s); drsync encrypted upload with ETag checks %d MiB in %.2fs (%.0f MiB/s)\n",
+		rounds, st.Size()>>20, raw.Seconds(), rawRate/(1<<20), n>>20, our.Seconds(), ourRate/(1<<20))
 	report("s3-upload-throughput", ourRate/rawRate, ">= 0.80 of raw PutObject", ourRate/rawRate >= 0.8, "%.2f×")
 	hwm := peakRSS()
 	report("s3-upload-memory-MiB", float64(hwm)/(1<<20), "< 256 MiB at 16 MiB parts", hwm < 256<<20, "%.0f")
@@ -166,26 +185,37 @@ func benchSSH(ctx context.Context, dir, remote string, snap target.Snapshot) err
 	}
 	defer srv.Stop()
 	c := srv.Target
-	// Raw: what a person types, through the same forced command.
-	rawCmd := fmt.Sprintf("btrfs send -q %s | ssh -F none -i %s -p %d -l %s -o BatchMode=yes -o UserKnownHostsFile=%s -T %s 'drsync receive raw %s'",
-		snap.Path, c.IdentityFile, c.Port, c.User, c.KnownHosts, c.Host, snap.Name)
+	// Raw: what a person types, through the same forced command. Raw and
+	// drsync sends alternate, each round into subvolume names of its own,
+	// and the medians are compared.
+	var raws, ours []time.Duration
+	for round := range rounds {
+		rawCmd := fmt.Sprintf("btrfs send -q %s | ssh -F none -i %s -p %d -l %s -o BatchMode=yes -o UserKnownHostsFile=%s -T %s 'drsync receive raw-%d %s'",
+			snap.Path, c.IdentityFile, c.Port, c.User, c.KnownHosts, c.Host, round, snap.Name)
+		start := time.Now()
+		if out, err := exec.Command("sh", "-c", rawCmd).CombinedOutput(); err != nil {
+			return fmt.Errorf("raw ssh send: %v: %s", err, out)
+		}
+		raws = append(raws, time.Since(start))
+		// The same snapshot under another subvolume name: a full send
+		// into a directory of its own on the host.
+		named := snap
+		named.Subvolume = fmt.Sprintf("%s-%d", snap.Subvolume, round)
+		start = time.Now()
+		if _, err := ssh.New("bench", c).Receive(ctx, named, "", nil); err != nil {
+			return err
+		}
+		ours = append(ours, time.Since(start))
+		fmt.Printf("ssh round %d: raw btrfs send | ssh %.2fs, drsync %.2fs\n", round+1, raws[round].Seconds(), ours[round].Seconds())
+	}
 	start := time.Now()
-	if out, err := exec.Command("sh", "-c", rawCmd).CombinedOutput(); err != nil {
-		return fmt.Errorf("raw ssh send: %v: %s", err, out)
-	}
-	raw := time.Since(start)
-	start = time.Now()
-	if _, err := ssh.New("bench", c).Receive(ctx, snap, "", nil); err != nil {
-		return err
-	}
-	ours := time.Since(start)
-	start = time.Now()
 	if err := ssh.New("bench", c).Probe(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("ssh: raw btrfs send | ssh %.2fs; drsync send (with its commit) %.2fs; one connection (probe) %.2fs\n",
-		raw.Seconds(), ours.Seconds(), time.Since(start).Seconds())
-	report("ssh-send-time", ours.Seconds()/raw.Seconds(), "<= 1.10 of raw btrfs send | ssh", ours.Seconds() <= 1.10*raw.Seconds(), "%.2f×")
+	raw, our := median(raws), median(ours)
+	fmt.Printf("ssh (median of %d): raw btrfs send | ssh %.2fs; drsync send (with its commit) %.2fs; one connection (probe) %.2fs\n",
+		rounds, raw.Seconds(), our.Seconds(), time.Since(start).Seconds())
+	report("ssh-send-time", our.Seconds()/raw.Seconds(), "<= 1.10 of raw btrfs send | ssh", our.Seconds() <= 1.10*raw.Seconds(), "%.2f×")
 	return nil
 }
 
@@ -210,6 +240,13 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// median is the middle duration (the upper one of an even count).
+func median(ds []time.Duration) time.Duration {
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
 }
 
 func freeAddr() string {

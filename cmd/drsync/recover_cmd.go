@@ -13,7 +13,9 @@ import (
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/recovery/svcrestore"
+	"github.com/drsync/drsync/recovery/checklist"
+	"github.com/drsync/drsync/recovery/prepare"
+	"github.com/drsync/drsync/recovery/view"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -89,16 +91,6 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 	if o.acceptSource {
 		return runAcceptSource(g, d, names, now)
 	}
-	// Services named with --from-target have their archive fetched; the
-	// rest go on to be recovered.
-	rest, err := fetchServiceArchives(ctx, g, d, names, o.offsite)
-	if err != nil {
-		return err
-	}
-	if len(names) > 0 && len(rest) == 0 {
-		return nil // only services, and their archives are fetched
-	}
-	names = rest
 	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
 		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}
 	if o.at != "" {
@@ -124,7 +116,7 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 		return err
 	}
 	if !g.json {
-		p.WriteText(g.stdout)
+		view.WritePlan(g.stdout, p)
 	}
 	if !o.autoApprove {
 		if g.json {
@@ -182,7 +174,11 @@ func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
 			}
 			continue
 		}
-		fmt.Fprintf(g.stdout, "✓ recovered %s from %s: %s, %s verified; %s (%s)\n", r.Service, r.Archive,
+		from := r.Archive
+		if r.FetchedFrom != "" {
+			from += " (fetched from " + r.FetchedFrom + ")"
+		}
+		fmt.Fprintf(g.stdout, "✓ recovered %s from %s: %s, %s verified; %s (%s)\n", r.Service, from,
 			humane.Count(r.Files, "file"), humane.Bytes(r.Bytes), r.Ready, humane.Rounded(humane.Seconds(r.Seconds)))
 		for _, k := range r.KeptAside {
 			fmt.Fprintf(g.stdout, "  the previous data is kept as %s (delete it by hand when done)\n", k)
@@ -190,7 +186,7 @@ func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
 	}
 }
 
-// planRecovery observes what a recovery reads and writes and plans it.
+// planRecovery observes and plans a recovery (prepare.Plan).
 func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request,
 	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]recovery.OffsiteSource, error) {
 	obs, err := observe(g, d, req.Now)
@@ -205,34 +201,9 @@ func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st r
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	in := recovery.Input{Desired: d, Observed: obs, Verified: recovery.VerifiedFrom(entries), Targets: map[string]recovery.Target{}}
-	names := req.Names
-	if len(names) == 0 {
-		names = append(d.SubvolumeNames(), d.ServiceNames()...)
-	}
-	for _, name := range names {
-		if svc := d.Services[name]; svc != nil {
-			for _, path := range svcrestore.LivePaths(svc) {
-				if in.Targets[path], err = recovery.ObserveServiceTarget(path); err != nil {
-					return nil, nil, nil, err
-				}
-			}
-			continue
-		}
-		if d.Subvolumes[name] == nil {
-			continue // Compute names it
-		}
-		path := recovery.TargetPath(d, name, req.To)
-		if in.Targets[path], err = recovery.ObserveTarget(st, path); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	offsite, err := observeOffsite(ctx, g, d, obs, req, oo, &in)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, err := recovery.Compute(in, req)
-	return p, j, offsite, err
+	p, sources, err := prepare.Plan(ctx, prepare.Setting{Desired: d, Observed: obs, Entries: entries, Storage: st,
+		OpenTarget: openTarget, Identity: oo.identity, Warn: func(w string) { fmt.Fprintf(g.stderr, "warning: %s\n", w) }}, req)
+	return p, j, sources, err
 }
 
 func printRecoverEvent(g *globalOptions, e recovery.Event) {
@@ -256,21 +227,6 @@ func parseTimeFlag(flag, s string) (time.Time, error) {
 // runVerifyRecovery is recover --verify-only: the checklist of each named
 // subvolume and service (default: all); exit 1 when any check fails.
 func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
-	if len(names) == 0 {
-		names = append(d.SubvolumeNames(), d.ServiceNames()...)
-	}
-	var subvolumes, services []string
-	for _, n := range names {
-		switch {
-		case d.Subvolumes[n] != nil:
-			subvolumes = append(subvolumes, n)
-		case d.Services[n] != nil:
-			services = append(services, n)
-		default:
-			return fmt.Errorf("%s: not a declared subvolume or service (declared: %s)", n,
-				strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
-		}
-	}
 	obs, err := observe(g, d, time.Now())
 	if err != nil {
 		return err
@@ -283,7 +239,10 @@ func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired,
 	if err != nil {
 		return err
 	}
-	lists := append(recovery.VerifyState(ctx, d, obs, entries, subvolumes), recovery.VerifyServices(ctx, d, entries, services)...)
+	lists, err := checklist.Run(ctx, d, obs, entries, names)
+	if err != nil {
+		return err
+	}
 	failed := false
 	for _, c := range lists {
 		failed = failed || c.Result == model.ResultFail
@@ -323,33 +282,12 @@ func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now ti
 	if err != nil {
 		return err
 	}
-	run := fmt.Sprintf("%s-accept", time.Now().UTC().Format("20060102T150405.000"))
-	var accept []model.Action
-	for _, n := range names {
-		st := obs.Subvolumes[n]
-		switch {
-		case st == nil:
-			return fmt.Errorf("%s: not a declared subvolume", n)
-		case st.SourceMissing:
-			return fmt.Errorf("%s: the source is missing, so there is nothing to accept: recover it with drsync recover %s", n, n)
-		case st.Disaster() == "":
-			fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
-			continue
-		}
-		accept = append(accept, model.Action{Kind: model.KindAcceptSource, Subvolume: n, Path: st.Health.Reference,
-			Reason: "accepted as it is: " + st.Disaster()})
+	accepted, unchanged, err := recovery.AcceptSources(j, obs, names)
+	for _, n := range unchanged {
+		fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
 	}
-	if len(accept) == 0 {
-		return nil
+	for _, a := range accepted {
+		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, a.Why)
 	}
-	if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunStart, Command: "recover"}); err != nil {
-		return err
-	}
-	for _, a := range accept {
-		if err := j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseDone, Action: &a}); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, strings.TrimPrefix(a.Reason, "accepted as it is: "))
-	}
-	return j.Append(model.JournalEntry{Time: time.Now(), Run: run, Phase: model.PhaseRunEnd, Result: model.StatusApplied, Command: "recover"})
+	return err
 }

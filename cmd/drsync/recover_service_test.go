@@ -230,7 +230,7 @@ func TestRecoverServices(t *testing.T) {
 	if leftovers, _ := filepath.Glob(filepath.Join(root, "*", "*", ".drsync-restore-*")); len(leftovers) > 0 {
 		t.Errorf("staging directories left behind: %v", leftovers)
 	}
-	assertJournaled(t, file, root, addr, "conf", []string{"restore", "stop", "keep-aside", "place", "start", "rollback"})
+	assertJournaled(t, file, []string{"root=" + root, "addr=" + addr}, "conf", []string{"restore", "stop", "keep-aside", "place", "start", "rollback"})
 }
 
 // corruptPage overwrites the middle of a table page a quarter into db.
@@ -250,9 +250,9 @@ func corruptPage(t *testing.T, db string, sqlite func(string) string) {
 
 // assertJournaled checks the service's recovery steps were journaled in
 // order, each finished (done or failed).
-func assertJournaled(t *testing.T, file, root, addr, service string, want []string) {
+func assertJournaled(t *testing.T, file string, tags []string, service string, want []string) {
 	t.Helper()
-	d, err := schema.Load(file, []string{"root=" + root, "addr=" + addr})
+	d, err := schema.Load(file, tags)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,31 +67,26 @@ func (t *Target) UploadArchive(ctx context.Context, service, path string, progre
 		return 0, err
 	}
 	defer f.Close()
-	plain := sha256.New()
-	pr, pw := io.Pipe()
-	go func() {
-		enc, err := t.encrypting(pw)
-		if err == nil {
-			_, err = io.Copy(enc, io.TeeReader(f, plain))
-		}
-		if err == nil {
-			if got := hex.EncodeToString(plain.Sum(nil)); got != want {
-				err = fmt.Errorf("%s has SHA-256 %s, its .sha256 says %s: not uploading a damaged archive", path, got, want)
-			}
-		}
-		if err == nil {
-			err = enc.Close()
-		}
-		pw.CloseWithError(err)
-	}()
 	st, _ := f.Stat()
 	key := t.archiveKey(service, name)
 	var expected int64
 	if st != nil {
 		expected = st.Size()
 	}
-	size, sum, err := t.upload(ctx, key, target.PacedReader(pr, t.cfg.BandwidthBytes()), target.PartSize(t.PartSize, expected, t.MaxParts), progress)
-	pr.CloseWithError(err)
+	size, sum, err := t.upload(ctx, key, target.PartSize(t.PartSize, expected, t.MaxParts), progress, func(w io.Writer) error {
+		enc, err := t.encrypting(w)
+		if err != nil {
+			return err
+		}
+		plain := sha256.New()
+		if err := copyStream(enc, io.TeeReader(f, plain)); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(plain.Sum(nil)); got != want {
+			return fmt.Errorf("%s has SHA-256 %s, its .sha256 says %s: not uploading a damaged archive", path, got, want)
+		}
+		return enc.Close()
+	})
 	if err != nil {
 		return 0, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
@@ -169,7 +170,7 @@ func expectedSize(path string) int64 {
 
 // uploadCommand uploads the stdout of cmd, encrypted, to key. The upload
 // completes only when cmd exited 0 and the encryption was finished; a
-// failing cmd fails the reader, which aborts the upload.
+// failing cmd, or a failed upload, kills cmd and aborts the upload.
 func (t *Target) uploadCommand(ctx context.Context, cmd *exec.Cmd, key string, partSize int64, progress func(int64)) (int64, string, error) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -177,33 +178,51 @@ func (t *Target) uploadCommand(ctx context.Context, cmd *exec.Cmd, key string, p
 	if err != nil {
 		return 0, "", err
 	}
+	widenPipe(stream)
 	if err := cmd.Start(); err != nil {
 		return 0, "", fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		enc, err := t.encrypting(pw)
+	return t.upload(ctx, key, partSize, progress, func(w io.Writer) error {
+		enc, err := t.encrypting(w)
 		if err == nil {
-			_, err = io.Copy(enc, stream)
+			err = copyStream(enc, stream)
+		}
+		if err != nil {
+			_ = cmd.Process.Kill() // it may be blocked writing to the pipe
 		}
 		if werr := cmd.Wait(); werr != nil {
 			err = errors.Join(err, fmt.Errorf("btrfs send: %w: %s", werr, strings.TrimSpace(stderr.String())))
 		}
-		if err == nil {
-			err = enc.Close()
-		}
 		if err != nil {
-			pw.CloseWithError(err)
-			return
+			return err
 		}
-		pw.Close()
-	}()
-	size, sum, err := t.upload(ctx, key, target.PacedReader(pr, t.cfg.BandwidthBytes()), partSize, progress)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		pr.CloseWithError(err)
+		return enc.Close()
+	})
+}
+
+// streamBuffer is how much of a stream is read at once: large reads mean
+// fewer system calls and wake-ups per MiB on a busy machine.
+const streamBuffer = 1 << 20
+
+// copyStream copies r to w through one streamBuffer (not the 32 KiB io.Copy
+// would pick, or a WriteTo of r's own).
+func copyStream(w io.Writer, r io.Reader) error {
+	_, err := io.CopyBuffer(w, struct{ io.Reader }{r}, make([]byte, streamBuffer))
+	return err
+}
+
+// widenPipe grows a pipe's kernel buffer to streamBuffer (Linux's default
+// maximum for an unprivileged pipe), so btrfs send writes and drsync reads
+// in large steps instead of 64 KiB ones. A pipe that cannot grow is used
+// as it is.
+func widenPipe(pipe io.Reader) {
+	sc, ok := pipe.(syscall.Conn)
+	if !ok {
+		return
 	}
-	return size, sum, err
+	if raw, err := sc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, streamBuffer) })
+	}
 }
 
 // Delete removes a whole chain, named after its full snapshot: streams

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 
 	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
+
+	"github.com/drsync/drsync/target"
 )
 
 // ErrTooManyParts is returned when a stream outgrows MaxParts parts: the
@@ -37,17 +38,20 @@ func concurrency(partSize int64) int {
 	return max(1, min(maxConcurrentParts, int(uploadMemory/max(partSize, 1))))
 }
 
-// upload stores r at key in parts of partSize and returns the stored size
-// and SHA-256. Memory is concurrency(partSize) parts. Each part is sent with
-// its MD5 (Content-MD5: the server refuses bytes that arrived damaged) and
-// the ETag the server answers must be that MD5; the completed object's
-// ETag must be S3's MD5 of the parts' MD5s and its size the bytes sent
-// (checked with one HEAD). So the object is checked as the server stored
-// it without reading it back; only a server whose ETags are no MD5s (SSE-KMS,
-// SSE-C) makes the upload read the object back instead. Any failure aborts
-// the multipart upload (a process that dies instead leaves it for Cleanup);
-// nothing is completed unless r ended with io.EOF.
-func (t *Target) upload(ctx context.Context, key string, r io.Reader, partSize int64, progress func(int64)) (int64, string, error) {
+// upload stores at key what write writes (called once, in this
+// goroutine), cut into parts of partSize as it is written, with no pipe or
+// copy between the writer and the part buffers, and returns the stored
+// size and SHA-256. Memory is concurrency(partSize) parts. Each part's MD5
+// is taken from the bytes as they are sent, and the ETag the server answers
+// must be that MD5 (bytes damaged on the way, or stored as others, fail
+// the upload; hashing before sending would delay every part); the completed
+// object's ETag must be S3's MD5 of the parts' MD5s and its size the bytes
+// sent (checked with one HEAD). So the object is checked as the server
+// stored it without reading it back; only a server whose ETags are no MD5s
+// (SSE-KMS, SSE-C) makes the upload read the object back instead. Any
+// failure aborts the multipart upload (a process that dies instead leaves
+// it for Cleanup); nothing is completed unless write returned nil.
+func (t *Target) upload(ctx context.Context, key string, partSize int64, progress func(int64), write func(io.Writer) error) (int64, string, error) {
 	id, err := t.core.NewMultipartUpload(ctx, t.cfg.Bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		return 0, "", t.wrap("upload "+key, err)
@@ -66,43 +70,28 @@ func (t *Target) upload(ctx context.Context, key string, r io.Reader, partSize i
 	for range cap(up.free) {
 		up.free <- make([]byte, partSize)
 	}
-	var total int64
-	var readErr error
-	for n := 1; ; n++ {
-		var buf []byte
-		select {
-		case buf = <-up.free:
-		case <-up.ctx.Done():
-		}
-		if buf == nil {
-			break // a part failed
-		}
-		k, rerr := io.ReadFull(r, buf)
-		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			readErr = fmt.Errorf("upload %s: reading the stream: %w", key, rerr)
-			break
-		}
-		if k == 0 && n > 1 {
-			break
-		}
-		if n > t.MaxParts {
-			readErr = fmt.Errorf("upload %s: %w: more than %d parts of %d MiB", key, ErrTooManyParts, t.MaxParts, partSize>>20)
-			break
-		}
-		up.start(n, buf, k)
-		total += int64(k)
-		if progress != nil {
-			progress(total)
-		}
-		if rerr != nil {
-			break // the stream ended inside this part
-		}
+	parts := &partWriter{up: up, maxParts: t.MaxParts, partSize: partSize, progress: progress}
+	werr := write(target.PacedWriter(parts, t.cfg.BandwidthBytes()))
+	if werr == nil {
+		werr = parts.finish()
 	}
-	parts, md5s, opaque, err := up.wait()
-	if err = errors.Join(readErr, err); err != nil {
-		return fail(err)
+	// A failed part cancels the others and so the writer: its error is
+	// the part's, not the writer's.
+	partFailed := up.ctx.Err() != nil
+	if werr != nil {
+		up.cancel()
 	}
-	info, err := t.core.CompleteMultipartUpload(ctx, t.cfg.Bucket, key, id, parts, minio.PutObjectOptions{})
+	done, md5s, opaque, uerr := up.wait()
+	switch {
+	case werr != nil && !partFailed:
+		return fail(fmt.Errorf("upload %s: %w", key, werr))
+	case uerr != nil:
+		return fail(uerr)
+	case werr != nil:
+		return fail(werr)
+	}
+	total := parts.total
+	info, err := t.core.CompleteMultipartUpload(ctx, t.cfg.Bucket, key, id, done, minio.PutObjectOptions{})
 	if err != nil {
 		return fail(t.wrap("complete "+key, err))
 	}
@@ -122,6 +111,73 @@ func (t *Target) upload(ctx context.Context, key string, r io.Reader, partSize i
 		return 0, "", fmt.Errorf("target %s: %s is stored as %d bytes with ETag %s, %d bytes with ETag %s were sent", t.name, key, st.Size, got, total, want)
 	}
 	return total, sum, nil
+}
+
+// partWriter cuts what is written into the uploader's part buffers and
+// starts each part as it fills; finish starts the last one.
+type partWriter struct {
+	up       *partUploader
+	maxParts int
+	partSize int64
+	progress func(int64)
+	buf      []byte // the part being filled (nil: none taken yet)
+	filled   int
+	parts    int
+	total    int64
+}
+
+func (w *partWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if w.buf == nil {
+			select {
+			case w.buf = <-w.up.free:
+			case <-w.up.ctx.Done():
+				return written, w.up.ctx.Err()
+			}
+		}
+		n := copy(w.buf[w.filled:], p)
+		w.filled += n
+		written += n
+		p = p[n:]
+		if w.filled == len(w.buf) {
+			if err := w.flush(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// flush starts the part being filled, refusing one past the part limit.
+func (w *partWriter) flush() error {
+	if w.parts == w.maxParts {
+		return fmt.Errorf("%w: more than %d parts of %d MiB", ErrTooManyParts, w.maxParts, w.partSize>>20)
+	}
+	w.parts++
+	w.up.start(w.parts, w.buf, w.filled)
+	w.total += int64(w.filled)
+	w.buf, w.filled = nil, 0
+	if w.progress != nil {
+		w.progress(w.total)
+	}
+	return nil
+}
+
+// finish starts the last part: what is left, or one empty part for an
+// empty stream (a multipart upload needs one).
+func (w *partWriter) finish() error {
+	if w.filled == 0 && w.parts > 0 {
+		return nil
+	}
+	if w.buf == nil {
+		select {
+		case w.buf = <-w.up.free:
+		case <-w.up.ctx.Done():
+			return w.up.ctx.Err()
+		}
+	}
+	return w.flush()
 }
 
 // partUploader puts parts concurrently, each from its own buffer, which
@@ -150,20 +206,28 @@ func closed() <-chan struct{} {
 	return c
 }
 
+// start uploads part n from buf[:k]. Its MD5 is taken from the bytes as
+// they are sent, and the stream's SHA-256 (in part order) alongside, so
+// neither hash delays the part; buf goes back to free once both are done.
 func (u *partUploader) start(n int, buf []byte, k int) {
 	u.wg.Add(1)
-	prev, done := u.hashed, make(chan struct{})
-	u.hashed = done
+	prev, hashed := u.hashed, make(chan struct{})
+	u.hashed = hashed
 	go func() {
-		defer u.wg.Done()
 		<-prev
 		u.sha.Write(buf[:k])
-		close(done)
-		sum := md5.Sum(buf[:k])
-		part, err := u.t.core.PutObjectPart(u.ctx, u.t.cfg.Bucket, u.key, u.id, n, bytes.NewReader(buf[:k]), int64(k),
-			// Content-MD5 protects the part; signing its SHA-256 too (on
-			// plain http) would hash every byte once more for nothing.
-			minio.PutObjectPartOptions{Md5Base64: base64.StdEncoding.EncodeToString(sum[:]), DisableContentSha256: true})
+		close(hashed)
+	}()
+	go func() {
+		defer u.wg.Done()
+		body := &md5Reader{r: bytes.NewReader(buf[:k]), h: md5.New()}
+		// The part's ETag is checked against the MD5 of what was sent;
+		// signing its SHA-256 too (on plain http) would hash every byte
+		// once more for nothing.
+		part, err := u.t.core.PutObjectPart(u.ctx, u.t.cfg.Bucket, u.key, u.id, n, body, int64(k),
+			minio.PutObjectPartOptions{DisableContentSha256: true})
+		sum := body.sum(buf[:k])
+		<-hashed
 		u.free <- buf
 		u.mu.Lock()
 		defer u.mu.Unlock()
@@ -173,7 +237,7 @@ func (u *partUploader) start(n int, buf []byte, k int) {
 			err = u.t.wrap(fmt.Sprintf("upload %s part %d", u.key, n), err)
 		case !isMD5(etag):
 			u.opaque = true // not an MD5: the object is read back instead
-		case etag != hex.EncodeToString(sum[:]):
+		case etag != hex.EncodeToString(sum):
 			err = fmt.Errorf("target %s: %s part %d: the server stored ETag %s for a part whose MD5 is %x", u.t.name, u.key, n, etag, sum)
 		}
 		if err != nil {
@@ -184,8 +248,50 @@ func (u *partUploader) start(n int, buf []byte, k int) {
 			return
 		}
 		u.parts = append(u.parts, minio.CompletePart{PartNumber: n, ETag: part.ETag})
-		u.md5s = append(u.md5s, append([]byte{byte(n >> 8), byte(n)}, sum[:]...))
+		u.md5s = append(u.md5s, append([]byte{byte(n >> 8), byte(n)}, sum...))
 	}()
+}
+
+// md5Reader hashes a part as the client reads it to send it. It stays
+// seekable, so the client can retry the part; a retry rewinds to the start
+// and starts the hash again.
+type md5Reader struct {
+	r *bytes.Reader
+	h hash.Hash
+	// read counts the bytes hashed since the start; skipped says a seek
+	// went elsewhere than the start, so the hash no longer covers the part.
+	read    int64
+	skipped bool
+}
+
+func (m *md5Reader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.h.Write(p[:n])
+	m.read += int64(n)
+	return n, err
+}
+
+func (m *md5Reader) Seek(offset int64, whence int) (int64, error) {
+	pos, err := m.r.Seek(offset, whence)
+	switch {
+	case err != nil:
+	case pos == 0:
+		m.h.Reset()
+		m.read, m.skipped = 0, false
+	case pos != m.read:
+		m.skipped = true
+	}
+	return pos, err
+}
+
+// sum is the MD5 of part: the one taken while sending when it covers the
+// whole part exactly once, else computed again.
+func (m *md5Reader) sum(part []byte) []byte {
+	if !m.skipped && m.read == int64(len(part)) {
+		return m.h.Sum(nil)
+	}
+	sum := md5.Sum(part)
+	return sum[:]
 }
 
 // wait returns the parts in order, their MD5s, whether any ETag was

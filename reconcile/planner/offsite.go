@@ -42,6 +42,9 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 				}
 			}
 		}
+		if obs == nil || obs.Error != "" || obs.Unreachable != "" {
+			keepUnlistedParent(sp, s.Snapshots.Location, o.History[s.Name].TargetHistory(name), name, obs != nil && obs.Error != "")
+		}
 		switch {
 		case obs == nil:
 			in.Unreachable = "not observed"
@@ -63,7 +66,7 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 		}
 		res := target.Plan(in)
 		sp.Warnings = append(sp.Warnings, res.Warnings...)
-		keepOffsiteParent(sp, s.Snapshots.Location, res.KeepLocal, name)
+		keepOffsiteParent(sp, s.Snapshots.Location, res.KeepLocal, "parent of the next incremental send to "+name)
 		for _, a := range res.Actions {
 			sp.Actions = append(sp.Actions, offsiteAction(d, s, a))
 		}

@@ -91,7 +91,7 @@ func TestRunbooksContent(t *testing.T) {
 		"**Off-site copies exist on s3-secondary**",
 		"sudo /usr/local/bin/drsync recover htpc-home --from-target s3-secondary --allow-unverified -f /home/patriark/containers/config/drsync/homelab.cue",
 		"sudo /usr/local/bin/drsync recover htpc-root --from-target s3-secondary --allow-unverified --to /mnt/newroot -f",
-		"sudo /usr/local/bin/drsync recover grafana-db --from-target s3-secondary -f",
+		"sudo /usr/local/bin/drsync recover grafana-db --from-target s3-secondary --allow-unverified -f",
 		"`/etc/drsync/offsite.agekey`",
 	} {
 		if !strings.Contains(dr004, want) {

@@ -1,16 +1,19 @@
-package recovery
+// Package view writes recovery plans for people: per component, the copy
+// and why it was chosen, then each step and what it touches.
+package view
 
 import (
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/drsync/drsync/recovery"
 )
 
-// WriteText prints the plan for a person to review: per subvolume, the
+// WritePlan prints the plan for a person to review: per subvolume, the
 // copy and why it was chosen, then each step and what it touches.
-func (p *Plan) WriteText(w io.Writer) {
+func WritePlan(w io.Writer, p *recovery.Plan) {
 	for _, r := range p.Recoveries {
 		fmt.Fprintf(w, "%s  from %s on %s (%s)\n", r.Subvolume, r.Snapshot, r.Location, r.Choice)
 		for _, warn := range r.Warnings {
@@ -27,13 +30,13 @@ func (p *Plan) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  -/+ place      %s  (%s)\n", r.Target.Path, placeWhy(r.Target))
 	}
-	for _, r := range p.servicesInOrder() {
-		r.writeText(w)
+	for _, r := range servicesInOrder(p) {
+		writeService(w, r)
 	}
 	if len(p.Aligned) > 0 {
 		fmt.Fprintf(w, "\nThe aligned set at %s:\n", p.At.Format("2006-01-02 15:04 MST"))
 		for _, a := range p.Aligned {
-			fmt.Fprintf(w, "  %-24s %-9s %-44s %s before\n", a.Name, a.Kind, a.Copy, span(a.Behind))
+			fmt.Fprintf(w, "  %-24s %-9s %-44s %s before\n", a.Name, a.Kind, a.Copy, recovery.Span(a.Behind))
 			if a.Warning != "" {
 				fmt.Fprintf(w, "    ! %s\n", a.Warning)
 			}
@@ -49,8 +52,8 @@ func (p *Plan) WriteText(w io.Writer) {
 }
 
 // servicesInOrder lists the service recoveries in the order they run.
-func (p *Plan) servicesInOrder() []ServiceRecovery {
-	var out []ServiceRecovery
+func servicesInOrder(p *recovery.Plan) []recovery.ServiceRecovery {
+	var out []recovery.ServiceRecovery
 	for _, n := range p.Order {
 		for _, r := range p.Services {
 			if r.Service == n {
@@ -61,13 +64,16 @@ func (p *Plan) servicesInOrder() []ServiceRecovery {
 	return out
 }
 
-func (r ServiceRecovery) writeText(w io.Writer) {
+func writeService(w io.Writer, r recovery.ServiceRecovery) {
 	fmt.Fprintf(w, "%s  (%s) from %s on %s (%s)\n", r.Service, r.Kind, r.Archive, r.Location, r.Choice)
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "  ! %s\n", warn)
 	}
+	if r.Offsite != "" {
+		fmt.Fprintf(w, "  +   fetch      %s:%s → %s  (%s)\n", r.Offsite, r.Archive, filepath.Dir(r.Copy), offsiteArchiveWhy)
+	}
 	fmt.Fprintf(w, "  +   restore    %s → beside %s  (its checksum and every member's verified, then read as %s reads it)\n",
-		r.Copy, targetList(r), r.Kind)
+		r.Copy, r.Paths(), r.Kind)
 	if len(r.Stop) > 0 {
 		fmt.Fprintf(w, "  ~   stop       %s\n", strings.Join(r.Stop, " "))
 	}
@@ -78,7 +84,7 @@ func (r ServiceRecovery) writeText(w io.Writer) {
 	}
 	for _, t := range r.Targets {
 		why := "replaced"
-		if t.State == TargetMissing {
+		if t.State == recovery.TargetMissing {
 			why = "missing: recreated"
 		}
 		if r.Owner != "" {
@@ -102,11 +108,11 @@ func readyWhat(kind string) string {
 	return "every restored file matches the archive's checksum"
 }
 
-func placeWhy(t Target) string {
+func placeWhy(t recovery.Target) string {
 	switch t.State {
-	case TargetMissing:
+	case recovery.TargetMissing:
 		return "missing: recreated"
-	case TargetEmpty:
+	case recovery.TargetEmpty:
 		return "empty: replaced"
 	}
 	return "replaced in one atomic exchange"
@@ -116,21 +122,6 @@ func placeWhy(t Target) string {
 const offsiteWhy = "received read-only; from S3 each stream is checked against its SHA-256 and age's authentication first; " +
 	"the target holds the same snapshot, so the next off-site send can be incremental from it"
 
-// span writes a distance in time as days, hours and minutes: "2d 30m".
-func span(d time.Duration) string {
-	d = d.Truncate(time.Minute)
-	if d <= 0 {
-		return "0m"
-	}
-	var parts []string
-	for _, u := range []struct {
-		unit time.Duration
-		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
-		if n := d / u.unit; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d%s", n, u.name))
-			d -= n * u.unit
-		}
-	}
-	return strings.Join(parts, " ")
-}
+// offsiteArchiveWhy says what fetching an off-site archive checks.
+const offsiteArchiveWhy = "the stored object checked against its SHA-256 and age's authentication, the archive against its own; " +
+	"kept there as a local archive"
