@@ -190,8 +190,8 @@ func TestRehearseDR004(t *testing.T) {
 			t.Errorf("the next off-site send of %s is not incremental:\n%s", name, out)
 		}
 	}
-	if !strings.Contains(out, "✓ fetched grafana-db's newest archive from s3-secondary") {
-		t.Errorf("grafana-db's archive was not fetched:\n%s", out)
+	if !strings.Contains(out, "✓ recovered grafana-db from ") || !strings.Contains(out, "(fetched from s3-secondary)") {
+		t.Errorf("grafana-db was not recovered from its fetched archive:\n%s", out)
 	}
 	if !strings.Contains(out, "Rehearsal DR-004: PASS") {
 		t.Errorf("rehearsal:\n%s", out)
