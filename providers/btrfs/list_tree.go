@@ -46,7 +46,7 @@ var errNoTreeList = errors.New("root tree not readable")
 // with the directory's inode, and its ROOT_ITEM holds what GET_SUBVOL_INFO
 // reports. A name with no such ref is left out; it may still have become
 // a subvolume since, so the caller asks those one by one.
-func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []string) ([]Subvolume, error) {
+func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []string) (map[string]*Subvolume, error) {
 	ids := map[string]uint64{}
 	err := treesearch.Search(dirfd, rootTreeID,
 		treesearch.Key{ObjectID: parentID, Type: rootRefKey},
@@ -68,10 +68,12 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 		return nil, err
 	}
 	byID := make(map[uint64]*Subvolume, len(ids))
+	byName := make(map[string]*Subvolume, len(ids))
 	var wanted []uint64
 	for _, name := range names {
 		if id, ok := ids[name]; ok {
-			byID[id] = &Subvolume{Path: filepath.Join(abs, name), Name: name}
+			sv := &Subvolume{Path: filepath.Join(abs, name), Name: name}
+			byID[id], byName[name] = sv, sv
 			wanted = append(wanted, id)
 		}
 	}
@@ -105,11 +107,7 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 	if found != len(wanted) {
 		return nil, errNoTreeList // one was deleted meanwhile: ask the slow way
 	}
-	subvols := make([]Subvolume, 0, len(byID))
-	for _, sv := range byID {
-		subvols = append(subvols, *sv)
-	}
-	return subvols, nil
+	return byName, nil
 }
 
 // fillFromRootItem sets what GET_SUBVOL_INFO would report from the root
@@ -131,29 +129,22 @@ func fillFromRootItem(sv *Subvolume, item []byte) {
 
 // listKnown returns the subvolumes among entries that the root tree lists,
 // by name; nil (and no error) when the root tree cannot be read.
-func listKnown(dirfd int, abs string, parentID uint64, entries []os.DirEntry) (map[string]Subvolume, error) {
+func listKnown(dirfd int, abs string, parentID uint64, entries []os.DirEntry) (map[string]*Subvolume, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(dirfd, &st); err != nil {
 		return nil, fmt.Errorf("stat: %w", err)
 	}
-	var names []string
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.IsDir() {
 			names = append(names, e.Name())
 		}
 	}
-	subvols, err := listFromRootTree(dirfd, abs, st.Ino, parentID, names)
+	known, err := listFromRootTree(dirfd, abs, st.Ino, parentID, names)
 	if treeListUnavailable(err) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	known := make(map[string]Subvolume, len(subvols))
-	for _, sv := range subvols {
-		known[sv.Name] = sv
-	}
-	return known, nil
+	return known, err
 }
 
 // treeListUnavailable reports whether err means "use the per-entry ioctls".
