@@ -5,8 +5,9 @@
 # subvolume snapshot -r` and `btrfs send [-p parent] | btrfs receive`. Page
 # caches are dropped before each. drsync's time includes everything an
 # apply does (loading the desired state, observing, journaling). Reports
-# bytes per second and TARGET lines: within 5% of the raw pipe, full and
-# incremental. A report: it exits 0 even when a target is missed.
+# bytes per second, CPU time (user+sys, children included, of the best run)
+# and TARGET lines: within 5% of the raw pipe, full and incremental. A
+# report: it exits 0 even when a target is missed.
 #
 # Env: SIZE_MIB (2048) and FILES (8000) size the subvolume, INC_MIB (256)
 # the increment; RUNS (3), best kept; DRSYNC a prebuilt binary.
@@ -46,35 +47,43 @@ reset() { # no snapshots, no replicas, no journal, no increment
 }
 add_increment() { cp -a "$work/inc" "$src/inc"; sync; }
 now() { date +%s.%N; }
+# cpu CMD...: runs CMD and adds its user+sys CPU time (children included) to $cpu_used.
+# It returns CMD's exit status.
+cpu() {
+	local rc=0
+	/usr/bin/time -o "$work/cpu" -f '%U %S' "$@" || rc=$?
+	cpu_used=$(awk -v c="$cpu_used" 'END {printf "%.2f", c + $1 + $2}' "$work/cpu")
+	return "$rc"
+}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
 better() { [[ -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN{exit !(a<b)}'; }
-apply() { "$drsync" apply --auto-approve --now "$1" -f "$desired" -t root="$sb" >"$work/apply.out" || die "apply failed: $(cat "$work/apply.out")"; }
+apply() { cpu "$drsync" apply --auto-approve --now "$1" -f "$desired" -t root="$sb" >"$work/apply.out" || die "apply failed: $(cat "$work/apply.out")"; }
 
 d_full="" d_inc="" r_full="" r_inc=""
 for run in $(seq "$RUNS"); do
 	reset; drop_caches
-	t0=$(now); apply 2030-01-01T04:00; t1=$(now)
+	cpu_used=0; t0=$(now); apply 2030-01-01T04:00; t1=$(now); full_cpu=$cpu_used
 	[[ $(ls "$replicas" | wc -l) == 1 ]] || die "no replica after the first apply"
 	add_increment; drop_caches
-	t2=$(now); apply 2030-01-02T04:00; t3=$(now)
+	cpu_used=0; t2=$(now); apply 2030-01-02T04:00; t3=$(now); inc_cpu=$cpu_used
 	[[ $(ls "$replicas" | wc -l) == 2 ]] || die "no second replica after the second apply"
-	say "drsync apply run $run: full $(secs "$t0" "$t1")s, incremental $(secs "$t2" "$t3")s"
-	better "$(secs "$t0" "$t1")" "$d_full" && d_full=$(secs "$t0" "$t1")
-	better "$(secs "$t2" "$t3")" "$d_inc" && d_inc=$(secs "$t2" "$t3")
+	say "drsync apply run $run: full $(secs "$t0" "$t1")s (CPU ${full_cpu}s), incremental $(secs "$t2" "$t3")s (CPU ${inc_cpu}s)"
+	better "$(secs "$t0" "$t1")" "$d_full" && d_full=$(secs "$t0" "$t1") d_full_cpu=$full_cpu
+	better "$(secs "$t2" "$t3")" "$d_inc" && d_inc=$(secs "$t2" "$t3") d_inc_cpu=$inc_cpu
 
 	reset; drop_caches
-	t0=$(now)
-	btrfs subvolume snapshot -r "$src" "$snaps/raw.1" >/dev/null
-	btrfs send -q "$snaps/raw.1" | btrfs receive "$replicas" >/dev/null 2>&1
-	t1=$(now)
+	cpu_used=0; t0=$(now)
+	cpu btrfs subvolume snapshot -r "$src" "$snaps/raw.1" >/dev/null
+	cpu sh -c 'btrfs send -q "$1" | btrfs receive "$2" >/dev/null 2>&1' sh "$snaps/raw.1" "$replicas"
+	t1=$(now); full_cpu=$cpu_used
 	add_increment; drop_caches
-	t2=$(now)
-	btrfs subvolume snapshot -r "$src" "$snaps/raw.2" >/dev/null
-	btrfs send -q -p "$snaps/raw.1" "$snaps/raw.2" | btrfs receive "$replicas" >/dev/null 2>&1
-	t3=$(now)
-	say "raw snapshot + send|receive run $run: full $(secs "$t0" "$t1")s, incremental $(secs "$t2" "$t3")s"
-	better "$(secs "$t0" "$t1")" "$r_full" && r_full=$(secs "$t0" "$t1")
-	better "$(secs "$t2" "$t3")" "$r_inc" && r_inc=$(secs "$t2" "$t3")
+	cpu_used=0; t2=$(now)
+	cpu btrfs subvolume snapshot -r "$src" "$snaps/raw.2" >/dev/null
+	cpu sh -c 'btrfs send -q -p "$1" "$2" | btrfs receive "$3" >/dev/null 2>&1' sh "$snaps/raw.1" "$snaps/raw.2" "$replicas"
+	t3=$(now); inc_cpu=$cpu_used
+	say "raw snapshot + send|receive run $run: full $(secs "$t0" "$t1")s (CPU ${full_cpu}s), incremental $(secs "$t2" "$t3")s (CPU ${inc_cpu}s)"
+	better "$(secs "$t0" "$t1")" "$r_full" && r_full=$(secs "$t0" "$t1") r_full_cpu=$full_cpu
+	better "$(secs "$t2" "$t3")" "$r_inc" && r_inc=$(secs "$t2" "$t3") r_inc_cpu=$inc_cpu
 done
 full_bytes=$(du -sb --exclude=inc "$src" | cut -f1)
 inc_bytes=$(du -sb "$src/inc" | cut -f1)
@@ -84,6 +93,7 @@ verdict() { awk -v o="$1" 'BEGIN{print (o <= 5) ? "PASS" : "FAIL"}'; }
 say
 say "== full $((full_bytes / 1048576)) MiB, increment $((inc_bytes / 1048576)) MiB, best of $RUNS, caches dropped before each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
 say "full: drsync $(mibs "$full_bytes" "$d_full") MiB/s, raw $(mibs "$full_bytes" "$r_full") MiB/s; incremental: drsync $(mibs "$inc_bytes" "$d_inc") MiB/s, raw $(mibs "$inc_bytes" "$r_inc") MiB/s"
+say "CPU (user+sys, children included): full drsync ${d_full_cpu}s, raw ${r_full_cpu}s; incremental drsync ${d_inc_cpu}s, raw ${r_inc_cpu}s"
 o=$(over "$d_full" "$r_full")
 say "TARGET send-full-vs-raw: drsync ${d_full}s vs raw ${r_full}s (${o}% over) (target within +5%) $(verdict "$o")"
 o=$(over "$d_inc" "$r_inc")

@@ -99,7 +99,7 @@ func readSnapshots(d *schema.Desired, st model.Storage, dir, subvol string, loc 
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", dir, err)
 	}
-	var snaps []model.Snapshot
+	snaps := make([]model.Snapshot, 0, len(entries))
 	for _, e := range entries {
 		stamp, ok := snapname.Parse(subvol, e.Name, loc)
 		if !ok && ofAnother(d, subvol, e.Name, loc) {

@@ -131,6 +131,25 @@ func lstatInfo(p, rel string) (FileInfo, *unix.Stat_t, error) {
 	if err := unix.Lstat(p, &st); err != nil {
 		return FileInfo{}, nil, &fs.PathError{Op: "lstat", Path: rel, Err: err}
 	}
+	fi := infoOf(&st, rel)
+	if fi.Type == typeSymlink {
+		link, err := readlink(p)
+		if err != nil {
+			return FileInfo{}, nil, &fs.PathError{Op: "readlink", Path: rel, Err: err}
+		}
+		fi.Link = link
+	}
+	x, err := readXattrs(xattrsByPath(p))
+	if err != nil {
+		return FileInfo{}, nil, &fs.PathError{Op: "listxattr", Path: rel, Err: err}
+	}
+	fi.Xattrs = x
+	return fi, &st, nil
+}
+
+// infoOf is the FileInfo that st alone gives: no symlink target, xattrs
+// or hash.
+func infoOf(st *unix.Stat_t, rel string) FileInfo {
 	fi := FileInfo{
 		Rel:     rel,
 		Size:    st.Size,
@@ -147,20 +166,10 @@ func lstatInfo(p, rel string) (FileInfo, *unix.Stat_t, error) {
 		fi.Type = typeDir
 	case unix.S_IFLNK:
 		fi.Type = typeSymlink
-		link, err := readlink(p)
-		if err != nil {
-			return FileInfo{}, nil, &fs.PathError{Op: "readlink", Path: rel, Err: err}
-		}
-		fi.Link = link
 	default:
 		fi.Type = typeOther
 	}
-	x, err := readXattrs(p)
-	if err != nil {
-		return FileInfo{}, nil, &fs.PathError{Op: "listxattr", Path: rel, Err: err}
-	}
-	fi.Xattrs = x
-	return fi, &st, nil
+	return fi
 }
 
 func readlink(p string) (string, error) {
@@ -176,16 +185,38 @@ func readlink(p string) (string, error) {
 	}
 }
 
-// readXattrs returns all extended attributes of p itself; nil when there
+// xattrSource lists and reads the extended attributes of one entry: by
+// path, never following a final symlink (l*xattr), or through a file
+// already open (f*xattr), which spares a path lookup.
+type xattrSource struct {
+	list func(dest []byte) (int, error)
+	get  func(name string, dest []byte) (int, error)
+}
+
+func xattrsByPath(p string) xattrSource {
+	return xattrSource{
+		list: func(dest []byte) (int, error) { return unix.Llistxattr(p, dest) },
+		get:  func(name string, dest []byte) (int, error) { return unix.Lgetxattr(p, name, dest) },
+	}
+}
+
+func xattrsByFd(fd int) xattrSource {
+	return xattrSource{
+		list: func(dest []byte) (int, error) { return unix.Flistxattr(fd, dest) },
+		get:  func(name string, dest []byte) (int, error) { return unix.Fgetxattr(fd, name, dest) },
+	}
+}
+
+// readXattrs returns all extended attributes of the entry; nil when there
 // are none or the filesystem has no xattr support.
-func readXattrs(p string) (map[string]string, error) {
+func readXattrs(src xattrSource) (map[string]string, error) {
 	var stack [512]byte
 	names := stack[:]
-	n, err := unix.Llistxattr(p, names)
+	n, err := src.list(names)
 	for errors.Is(err, unix.ERANGE) {
-		if n, err = unix.Llistxattr(p, nil); err == nil {
+		if n, err = src.list(nil); err == nil {
 			names = make([]byte, n+64)
-			n, err = unix.Llistxattr(p, names)
+			n, err = src.list(names)
 		}
 	}
 	if errors.Is(err, unix.ENOTSUP) || n == 0 && err == nil {
@@ -196,7 +227,7 @@ func readXattrs(p string) (map[string]string, error) {
 	}
 	x := map[string]string{}
 	for _, name := range strings.Split(strings.TrimRight(string(names[:n]), "\x00"), "\x00") {
-		v, err := getXattr(p, name)
+		v, err := getXattr(src, name)
 		if errors.Is(err, unix.ENODATA) {
 			continue // removed between list and get
 		}
@@ -208,12 +239,12 @@ func readXattrs(p string) (map[string]string, error) {
 	return x, nil
 }
 
-func getXattr(p, name string) (string, error) {
+func getXattr(src xattrSource, name string) (string, error) {
 	buf := make([]byte, 256)
 	for {
-		n, err := unix.Lgetxattr(p, name, buf)
+		n, err := src.get(name, buf)
 		if errors.Is(err, unix.ERANGE) {
-			if n, err = unix.Lgetxattr(p, name, nil); err != nil {
+			if n, err = src.get(name, nil); err != nil {
 				return "", err
 			}
 			buf = make([]byte, n+64)

@@ -263,11 +263,22 @@ func (t *treeCmp) sides(j job) [2]string {
 // entry compares one path present in both trees.
 func (t *treeCmp) entry(j job, bufs [2][]byte) {
 	rel := j.rel
-	p := t.sides(j)
-	wi, _, werr := lstatInfo(p[0], rel)
-	gi, _, gerr := lstatInfo(p[1], rel)
-	if werr != nil || gerr != nil {
-		t.add(readMismatch(rel, werr, gerr))
+	var infos [2]FileInfo
+	var errs [2]error
+	fds := [2]int{-1, -1}
+	for i, root := range [2]string{t.want, t.got} {
+		if j.dir == nil {
+			infos[i], _, errs[i] = lstatInfo(root, rel)
+			continue
+		}
+		infos[i], fds[i], errs[i] = statAt(j.dir.fds[i], j.name, rel)
+		if fds[i] >= 0 {
+			defer unix.Close(fds[i])
+		}
+	}
+	wi, gi := infos[0], infos[1]
+	if errs[0] != nil || errs[1] != nil {
+		t.add(readMismatch(rel, errs[0], errs[1]))
 		return
 	}
 	ms := Compare(wi, gi)
@@ -280,12 +291,12 @@ func (t *treeCmp) entry(j job, bufs [2][]byte) {
 		same := false
 		var werr, gerr error
 		if wi.Size == gi.Size {
-			same, n, werr, gerr = t.sameContent(p, bufs)
+			same, n, werr, gerr = t.sameContent(fds, wi.Size, bufs)
 		}
 		if werr != nil || gerr != nil {
 			ms = append(ms, readMismatch(rel, werr, gerr))
 		} else if !same && t.ctx.Err() == nil {
-			ms = append(ms, contentMismatch(rel, p))
+			ms = append(ms, contentMismatch(rel, t.sides(j)))
 		}
 	}
 	t.mu.Lock()
@@ -298,26 +309,47 @@ func (t *treeCmp) entry(j job, bufs [2][]byte) {
 	t.mu.Unlock()
 }
 
-// sameContent reads both files in lockstep and compares the bytes; it
+// statAt is lstatInfo for the entry name of the directory open as dirfd,
+// with as few path lookups as it can: the stat is relative to dirfd, and a
+// regular file is opened (its fd returned for the content comparison, -1
+// for anything else) and its xattrs read through the fd. The rest, rarer,
+// goes through lstatInfo's /proc path.
+func statAt(dirfd int, name, rel string) (FileInfo, int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return FileInfo{}, -1, &fs.PathError{Op: "lstat", Path: rel, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		fi, _, err := lstatInfo(procPath(dirfd, name), rel)
+		return fi, -1, err
+	}
+	fi := infoOf(&st, rel)
+	fd, err := openFileAt(dirfd, name, &st)
+	if err != nil {
+		return FileInfo{}, -1, err
+	}
+	if fi.Xattrs, err = readXattrs(xattrsByFd(fd)); err != nil {
+		unix.Close(fd)
+		return FileInfo{}, -1, &fs.PathError{Op: "listxattr", Path: rel, Err: err}
+	}
+	return fi, fd, nil
+}
+
+// readaheadWindow is the kernel's default readahead: for files no larger,
+// asking for sequential readahead cannot change anything and costs a call.
+const readaheadWindow = 128 << 10
+
+// sameContent reads both open files in lockstep and compares the bytes; it
 // returns the bytes read from both sides and each side's read error.
 // Comparing is exact and cheaper than hashing both. (An mmap variant was
 // tried: on a warm cache it saved little, and a page that fails its
 // checksum under a mapping turns into a fault instead of an EIO.)
-func (t *treeCmp) sameContent(p [2]string, bufs [2][]byte) (same bool, total int64, werr, gerr error) {
-	var fds [2]int
-	var errs [2]error
-	for i := range p {
-		fds[i], errs[i] = unix.Open(p[i], unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-		if errs[i] != nil {
-			errs[i] = fmt.Errorf("open: %w", errs[i])
-			continue
+func (t *treeCmp) sameContent(fds [2]int, size int64, bufs [2][]byte) (same bool, total int64, werr, gerr error) {
+	if size > readaheadWindow {
+		for _, fd := range fds {
+			// Doubles readahead on a cold cache; free on a warm one.
+			_ = unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
 		}
-		defer unix.Close(fds[i])
-		// Doubles readahead on a cold cache; free on a warm one.
-		_ = unix.Fadvise(fds[i], 0, 0, unix.FADV_SEQUENTIAL)
-	}
-	if errs[0] != nil || errs[1] != nil {
-		return false, 0, errs[0], errs[1]
 	}
 	for t.ctx.Err() == nil {
 		a, aerr := readFull(fds[0], bufs[0])

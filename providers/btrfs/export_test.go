@@ -21,7 +21,15 @@ func ListFromRootTree(dir string) (map[string]Subvolume, error) {
 	if err := ioctl(int(f.Fd()), iocGetSubvolInfo, unsafe.Pointer(&parent)); err != nil {
 		return nil, err
 	}
-	return listKnown(int(f.Fd()), dir, parent.TreeID, entries)
+	known, err := listKnown(int(f.Fd()), dir, parent.TreeID, entries)
+	if known == nil {
+		return nil, err
+	}
+	byName := make(map[string]Subvolume, len(known))
+	for name, sv := range known {
+		byName[name] = *sv
+	}
+	return byName, err
 }
 
 const DenseGap = denseGap

@@ -14,13 +14,20 @@ import (
 	"github.com/drsync/drsync/providers/btrfs/treesearch"
 )
 
-// Keys and layouts of the root tree (btrfs_tree.h).
+// Keys and layouts of the root tree and of directory items (btrfs_tree.h).
 const (
-	rootTreeID  = 1   // BTRFS_ROOT_TREE_OBJECTID
-	rootItemKey = 132 // BTRFS_ROOT_ITEM_KEY: a subvolume's root item, keyed by its id
-	rootRefKey  = 156 // BTRFS_ROOT_REF_KEY: (parent id, ROOT_REF, child id) -> dirid, name
+	rootTreeID     = 1   // BTRFS_ROOT_TREE_OBJECTID
+	rootItemKey    = 132 // BTRFS_ROOT_ITEM_KEY: a subvolume's root item, keyed by its id
+	rootBackrefKey = 144 // BTRFS_ROOT_BACKREF_KEY: (child id, ROOT_BACKREF, parent id) -> dirid, name
+	dirIndexKey    = 96  // BTRFS_DIR_INDEX_KEY: (directory inode, DIR_INDEX, sequence) -> a dir item
 
-	rootRefHeader = 18 // struct btrfs_root_ref: dirid, sequence, name_len
+	rootRefHeader = 18 // struct btrfs_root_ref (and backref): dirid, sequence, name_len
+
+	// struct btrfs_dir_item (packed): location key (objectid, type,
+	// offset), transid, data_len, name_len, type, then the name.
+	dirItemLocationType = 8
+	dirItemNameLen      = 27
+	dirItemHeader       = 30
 
 	// Offsets in struct btrfs_root_item (packed).
 	rootItemGeneration   = 160
@@ -40,43 +47,52 @@ const (
 var errNoTreeList = errors.New("root tree not readable")
 
 // listFromRootTree classifies the entries of the directory open as dirfd
-// (inode dirIno, in the subvolume parentID) with a few tree searches of
-// the root tree instead of an openat and GET_SUBVOL_INFO per entry: a
-// subvolume directly inside the directory has a ROOT_REF from parentID
-// with the directory's inode, and its ROOT_ITEM holds what GET_SUBVOL_INFO
-// reports. A name with no such ref is left out; it may still have become
-// a subvolume since, so the caller asks those one by one.
-func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []string) ([]Subvolume, error) {
-	ids := map[string]uint64{}
-	err := treesearch.Search(dirfd, rootTreeID,
-		treesearch.Key{ObjectID: parentID, Type: rootRefKey},
-		treesearch.Key{ObjectID: parentID, Type: rootRefKey, Offset: ^uint64(0)},
-		func(k treesearch.Key, item []byte) error {
-			if len(item) < rootRefHeader {
+// (inode dirIno, in the subvolume parentID) with a few tree searches
+// instead of an openat and GET_SUBVOL_INFO per entry. The directory's own
+// DIR_INDEX items name the subvolume each entry links to. They are only a
+// hint, since btrfs may hold recent directory changes in memory (delayed
+// items) before they reach the btree; the root tree is the proof: a
+// subvolume directly inside the directory has a ROOT_BACKREF to parentID
+// with the directory's inode and the entry's name, and its ROOT_ITEM holds
+// what GET_SUBVOL_INFO reports. So a listing costs one item per entry of
+// this directory; reading every ROOT_REF of parentID instead cost one per
+// subvolume anywhere in it, which grows with the number of snapshot
+// directories as well as their size. A name with no proven subvolume is
+// left out; the caller asks those one by one.
+func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []string) (map[string]*Subvolume, error) {
+	hinted := make(map[string]uint64, len(names))
+	err := treesearch.Search(dirfd, 0,
+		treesearch.Key{ObjectID: dirIno, Type: dirIndexKey},
+		treesearch.Key{ObjectID: dirIno, Type: dirIndexKey, Offset: ^uint64(0)},
+		func(_ treesearch.Key, item []byte) error {
+			if len(item) < dirItemHeader {
 				return errNoTreeList
 			}
-			l := int(binary.LittleEndian.Uint16(item[16:]))
-			if len(item) < rootRefHeader+l {
+			l := int(binary.LittleEndian.Uint16(item[dirItemNameLen:]))
+			if len(item) < dirItemHeader+l {
 				return errNoTreeList
 			}
-			if binary.LittleEndian.Uint64(item) == dirIno {
-				ids[string(item[rootRefHeader:rootRefHeader+l])] = k.Offset
+			if item[dirItemLocationType] == rootItemKey {
+				hinted[string(item[dirItemHeader:dirItemHeader+l])] = binary.LittleEndian.Uint64(item)
 			}
 			return nil
 		})
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[uint64]*Subvolume, len(ids))
-	var wanted []uint64
+	byID := make(map[uint64]*Subvolume, len(hinted))
+	wanted := make([]uint64, 0, len(hinted))
 	for _, name := range names {
-		if id, ok := ids[name]; ok {
+		if id, ok := hinted[name]; ok {
 			byID[id] = &Subvolume{Path: filepath.Join(abs, name), Name: name}
 			wanted = append(wanted, id)
 		}
 	}
 	slices.Sort(wanted)
-	found := 0
+	// A subvolume counts once both its root item and a back reference
+	// from this directory under its name have been read.
+	const haveItem, haveRef = 1, 2
+	seen := make(map[uint64]int, len(wanted))
 	for i := 0; i < len(wanted); {
 		j := i
 		for j+1 < len(wanted) && wanted[j+1]-wanted[j] <= denseGap {
@@ -84,17 +100,27 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 		}
 		err := treesearch.Search(dirfd, rootTreeID,
 			treesearch.Key{ObjectID: wanted[i], Type: rootItemKey},
-			treesearch.Key{ObjectID: wanted[j], Type: rootItemKey, Offset: ^uint64(0)},
+			treesearch.Key{ObjectID: wanted[j], Type: rootBackrefKey, Offset: ^uint64(0)},
 			func(k treesearch.Key, item []byte) error {
 				sv := byID[k.ObjectID]
-				if k.Type != rootItemKey || sv == nil {
-					return nil
+				switch {
+				case sv == nil:
+				case k.Type == rootItemKey:
+					if len(item) < rootItemMinSize {
+						return errNoTreeList
+					}
+					fillFromRootItem(sv, item)
+					seen[k.ObjectID] |= haveItem
+				case k.Type == rootBackrefKey && k.Offset == parentID:
+					if len(item) < rootRefHeader {
+						return errNoTreeList
+					}
+					l := int(binary.LittleEndian.Uint16(item[16:]))
+					if len(item) >= rootRefHeader+l && binary.LittleEndian.Uint64(item) == dirIno &&
+						string(item[rootRefHeader:rootRefHeader+l]) == sv.Name {
+						seen[k.ObjectID] |= haveRef
+					}
 				}
-				if len(item) < rootItemMinSize {
-					return errNoTreeList
-				}
-				fillFromRootItem(sv, item)
-				found++
 				return nil
 			})
 		if err != nil {
@@ -102,14 +128,13 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 		}
 		i = j + 1
 	}
-	if found != len(wanted) {
-		return nil, errNoTreeList // one was deleted meanwhile: ask the slow way
+	proven := make(map[string]*Subvolume, len(wanted))
+	for id, sv := range byID {
+		if seen[id] == haveItem|haveRef {
+			proven[sv.Name] = sv
+		}
 	}
-	subvols := make([]Subvolume, 0, len(byID))
-	for _, sv := range byID {
-		subvols = append(subvols, *sv)
-	}
-	return subvols, nil
+	return proven, nil
 }
 
 // fillFromRootItem sets what GET_SUBVOL_INFO would report from the root
@@ -131,29 +156,22 @@ func fillFromRootItem(sv *Subvolume, item []byte) {
 
 // listKnown returns the subvolumes among entries that the root tree lists,
 // by name; nil (and no error) when the root tree cannot be read.
-func listKnown(dirfd int, abs string, parentID uint64, entries []os.DirEntry) (map[string]Subvolume, error) {
+func listKnown(dirfd int, abs string, parentID uint64, entries []os.DirEntry) (map[string]*Subvolume, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(dirfd, &st); err != nil {
 		return nil, fmt.Errorf("stat: %w", err)
 	}
-	var names []string
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.IsDir() {
 			names = append(names, e.Name())
 		}
 	}
-	subvols, err := listFromRootTree(dirfd, abs, st.Ino, parentID, names)
+	known, err := listFromRootTree(dirfd, abs, st.Ino, parentID, names)
 	if treeListUnavailable(err) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	known := make(map[string]Subvolume, len(subvols))
-	for _, sv := range subvols {
-		known[sv.Name] = sv
-	}
-	return known, nil
+	return known, err
 }
 
 // treeListUnavailable reports whether err means "use the per-entry ioctls".

@@ -25,33 +25,74 @@ type SendResult struct {
 
 const progressInterval = 200 * time.Millisecond
 
-// countingWriter counts the stream, reports progress, and stops the copy as
-// soon as ctx is cancelled rather than when the kill lands.
-type countingWriter struct {
+// streamChunk is the most one splice moves, and the capacity asked of the
+// pipes: fewer wake-ups of send, receive and this process than the
+// default 64 KiB pipe of a shell.
+const streamChunk = 1 << 20
+
+// countingPipe moves the stream from send's pipe into receive's with
+// splice(2), so the bytes stay in the kernel as in `btrfs send | btrfs
+// receive` and are only counted here. It reports progress and stops at the
+// next chunk once ctx is cancelled rather than when the kill lands.
+type countingPipe struct {
 	ctx      context.Context
-	w        io.Writer
+	w        *os.File
 	n        int64
 	progress func(int64)
 	last     time.Time
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
+// copyFrom moves everything src holds until EOF; where splice is refused
+// (src not a pipe), it copies through this process instead.
+func (c *countingPipe) copyFrom(src *os.File) error {
+	// Fd puts both ends in blocking mode: this goroutine waits in splice.
+	rfd, wfd := int(src.Fd()), int(c.w.Fd())
+	for {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		n, err := unix.Splice(rfd, nil, wfd, nil, streamChunk, unix.SPLICE_F_MOVE|unix.SPLICE_F_MORE)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EINVAL) && c.n == 0:
+			_, err := io.Copy(c, src)
+			return err
+		case err != nil:
+			return err
+		case n == 0:
+			return nil
+		}
+		c.count(n)
+	}
+}
+
+func (c *countingPipe) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
 	n, err := c.w.Write(p)
-	c.n += int64(n)
+	c.count(int64(n))
+	return n, err
+}
+
+func (c *countingPipe) count(n int64) {
+	c.n += n
 	if c.progress != nil && time.Since(c.last) >= progressInterval {
 		c.last = time.Now()
 		c.progress(c.n)
 	}
-	return n, err
+}
+
+// growPipe asks for a larger pipe buffer; the default is only slower.
+func growPipe(f *os.File) {
+	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, streamChunk)
 }
 
 // Send replicates snapshot into destDir with `btrfs send [-p parent] | btrfs
-// receive`, piping the stream through this process to count it. On failure
-// it removes the half-received subvolume so a later run cannot mistake it
-// for a replica. progress runs on the calling goroutine.
+// receive`, splicing the stream from one pipe to the other here to count
+// it. On failure it removes the half-received subvolume so a later run
+// cannot mistake it for a replica. progress runs on the calling goroutine.
 //
 // destDir is opened once with no symlink on the way, and a full stream's
 // btrfs receive (which looks its destination up by path for every file it
@@ -100,45 +141,57 @@ func Send(ctx context.Context, snapshot, parent, destDir string, progress func(i
 	var sendErr, recvErr bytes.Buffer
 	send.Stderr = &sendErr
 	recv.Stderr = &recvErr
-	stream, err := send.StdoutPipe()
+	// Two pipes of this process's own (exec's StdinPipe hides the file
+	// that splice needs): send -> stream, recvIn -> receive.
+	stream, sendOut, err := os.Pipe()
 	if err != nil {
 		return fail(err)
 	}
-	recvIn, err := recv.StdinPipe()
+	defer stream.Close()
+	recvOut, recvIn, err := os.Pipe()
 	if err != nil {
+		sendOut.Close()
 		return fail(err)
 	}
-	if err := recv.Start(); err != nil {
-		stream.Close()
+	defer recvIn.Close()
+	growPipe(stream)
+	growPipe(recvIn)
+	send.Stdout, recv.Stdin = sendOut, recvOut
+	err = recv.Start()
+	recvOut.Close() // receive holds its own copy now
+	if err != nil {
+		sendOut.Close()
 		return fail(fmt.Errorf("start btrfs receive: %w", err))
 	}
-	if err := send.Start(); err != nil {
+	err = send.Start()
+	sendOut.Close() // send holds its own copy now: EOF comes when it exits
+	if err != nil {
 		_ = recv.Process.Kill()
 		recvIn.Close()
 		_ = recv.Wait()
 		return fail(fmt.Errorf("start btrfs send: %w", err))
 	}
 
-	cw := &countingWriter{ctx: ctx, w: recvIn, progress: progress}
-	if err := pump(ctx, cw, stream, send, recv, recvIn, &sendErr, &recvErr); err != nil {
+	cp := &countingPipe{ctx: ctx, w: recvIn, progress: progress}
+	if err := pump(ctx, cp, stream, send, recv, recvIn, &sendErr, &recvErr); err != nil {
 		if cleanErr := removeHalfReceived(dir, name); cleanErr != nil {
 			err = errors.Join(err, cleanErr)
 		}
 		return fail(err)
 	}
-	return SendResult{Bytes: cw.n, Duration: time.Since(start)}, nil
+	return SendResult{Bytes: cp.n, Duration: time.Since(start)}, nil
 }
 
 // pump copies the stream and waits for both processes, blaming the side that
 // failed first (or ctx).
-func pump(ctx context.Context, cw *countingWriter, stream io.Reader, send, recv *exec.Cmd, recvIn io.Closer, sendErr, recvErr *bytes.Buffer) error {
+func pump(ctx context.Context, cp *countingPipe, stream *os.File, send, recv *exec.Cmd, recvIn io.Closer, sendErr, recvErr *bytes.Buffer) error {
 	blame := func(err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return err
 	}
-	if _, copyErr := io.Copy(cw, stream); copyErr != nil {
+	if copyErr := cp.copyFrom(stream); copyErr != nil {
 		// receive died (EPIPE) or ctx was cancelled: stop both.
 		_ = send.Process.Kill()
 		_ = recv.Process.Kill()

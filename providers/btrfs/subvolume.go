@@ -121,6 +121,7 @@ func List(dir string) (subvols []Subvolume, others []string, err error) {
 		return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	subvols = make([]Subvolume, 0, len(entries))
 	dirfd := int(f.Fd())
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(dirfd, &sfs); err != nil {
@@ -133,7 +134,7 @@ func List(dir string) (subvols []Subvolume, others []string, err error) {
 			return nil, nil, fmt.Errorf("btrfs list %s: GET_SUBVOL_INFO: %w", abs, err)
 		}
 	}
-	var known map[string]Subvolume // from the root tree, when it can be read
+	var known map[string]*Subvolume // from the root tree, when it can be read
 	if onBtrfs {
 		if known, err = listKnown(dirfd, abs, parent.TreeID, entries); err != nil {
 			return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
@@ -145,7 +146,7 @@ func List(dir string) (subvols []Subvolume, others []string, err error) {
 			continue
 		}
 		if sv, ok := known[e.Name()]; ok {
-			subvols = append(subvols, sv)
+			subvols = append(subvols, *sv)
 			continue
 		}
 		fd, err := unix.Openat(dirfd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -8,6 +8,7 @@ package model
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"maps"
@@ -172,7 +173,9 @@ type Storage interface {
 //
 // It hashes one subvolume's JSON at a time, in name order: the encoder
 // buffers whatever it encodes, and the whole observation of 100,000
-// snapshots is tens of MiB.
+// snapshots is tens of MiB. The snapshot lists, nearly all of that, are
+// hashed field by field (appendSnapshots): through reflection they cost
+// more than the rest of the plan's bookkeeping.
 func (o *Observed) Fingerprint() string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
@@ -182,15 +185,49 @@ func (o *Observed) Fingerprint() string {
 	if err := enc.Encode(&rest); err != nil {
 		panic(err) // plain data: cannot fail
 	}
+	var buf []byte
 	for _, name := range slices.Sorted(maps.Keys(subvolumes)) {
+		st := subvolumes[name]
 		if err := enc.Encode(name); err != nil {
 			panic(err)
 		}
-		if err := enc.Encode(subvolumes[name]); err != nil {
+		if st == nil {
+			continue
+		}
+		others := *st
+		others.Local, others.External = nil, nil
+		if err := enc.Encode(&others); err != nil {
 			panic(err)
 		}
+		buf = appendSnapshots(buf[:0], st.Local)
+		buf = appendSnapshots(buf, st.External)
+		h.Write(buf)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// appendSnapshots appends every field of every snapshot to b, each
+// length-prefixed so no two lists encode alike.
+func appendSnapshots(b []byte, snaps []Snapshot) []byte {
+	str := func(b []byte, s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	flag := func(b []byte, v bool) []byte {
+		if v {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(snaps)))
+	for _, s := range snaps {
+		b = str(b, s.Name)
+		b = s.Time.AppendFormat(b, time.RFC3339Nano)
+		b = flag(b, s.HasTime)
+		b = binary.AppendVarint(b, int64(s.Seq))
+		b = str(b, s.UUID)
+		b = str(b, s.ParentUUID)
+		b = str(b, s.ReceivedUUID)
+		b = flag(b, s.ReadOnly)
+	}
+	return b
 }
 
 // withoutCounts is o with each source's health reduced to its verdict: a

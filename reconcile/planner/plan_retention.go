@@ -24,6 +24,10 @@ func prune(sp *model.SubvolumePlan, d *schema.Desired, loc, dir string, snaps []
 	// growing the slice one append at a time copied them over and over.
 	sp.Retention = slices.Grow(sp.Retention, len(decisions))
 	sp.Actions = slices.Grow(sp.Actions, len(decisions))
+	// Copy names are single path elements: joined to the directory cleaned
+	// once, they need no filepath.Join (and its Clean) per prune.
+	withSlash := filepath.Join(dir, "x")
+	withSlash = withSlash[:len(withSlash)-1]
 	for _, dec := range decisions {
 		keep, reason := dec.Keep, dec.Reason
 		if why, ok := protect[dec.Name]; ok && !keep {
@@ -34,7 +38,7 @@ func prune(sp *model.SubvolumePlan, d *schema.Desired, loc, dir string, snaps []
 			continue
 		}
 		a := model.Action{Kind: model.KindPrune, Subvolume: sp.Name, Location: loc, Snapshot: dec.Name,
-			Path: filepath.Join(dir, dec.Name), Remove: &model.RemoveCopy{}}
+			Path: withSlash + dec.Name, Remove: &model.RemoveCopy{}}
 		a.Because(model.Reason{Code: model.BecauseRetention, Retention: &model.RetentionWhy{Rule: dec.Rule, Verdict: reason}})
 		sp.Actions = append(sp.Actions, a)
 	}
