@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/sandbox"
@@ -199,4 +200,63 @@ func TestCompareTreesLeavesNestedSubvolumesOut(t *testing.T) {
 	if r, err = CompareTrees(ctx, src, snap, nil); err != nil || len(r.Mismatches) > 0 {
 		t.Errorf("source against its snapshot: %v %+v", err, r.Mismatches)
 	}
+}
+
+// TestCompareTreesIncrementalReceive: an incremental stream that adds files
+// below an unchanged top directory leaves the received top directory's
+// mtime at the time of the receive (the new inodes pass through it under
+// temporary names); the replica still matches its snapshot, while any
+// other directory's mtime is compared.
+func TestCompareTreesIncrementalReceive(t *testing.T) {
+	mnt := sandbox.TestFS(t, 256)
+	ctx := context.Background()
+	src, snaps, replicas := filepath.Join(mnt, "data"), filepath.Join(mnt, "snaps"), filepath.Join(mnt, "replicas")
+	for _, d := range []string{snaps, replicas} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := btrfs.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sandbox.FillSampleData(src, 5); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	setMtime(t, src, old)
+	first, second := filepath.Join(snaps, "s1"), filepath.Join(snaps, "s2")
+	if err := btrfs.Snapshot(ctx, src, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := btrfs.Send(ctx, first, "", replicas, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(src, "documents", "new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "documents", "new", "f"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := btrfs.Snapshot(ctx, src, second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := btrfs.Send(ctx, second, first, replicas, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := CompareTrees(ctx, second, filepath.Join(replicas, "s2"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Mismatches) > 0 {
+		t.Errorf("incrementally received replica differs: %+v", r.Mismatches)
+	}
+
+	want, got := copiedTrees(t)
+	setMtime(t, got, old)
+	setMtime(t, filepath.Join(got, "documents"), old)
+	r, err = CompareTrees(ctx, want, got, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertChecks(t, r.Mismatches, [][2]string{{"documents", "mtime"}})
 }
