@@ -82,8 +82,8 @@ func (t *Target) cleanup(ctx context.Context, prefix string, leftovers func() ([
 		if u.Err != nil {
 			return removed, t.wrap("list uploads", u.Err)
 		}
-		if err := t.core.AbortMultipartUpload(ctx, t.cfg.Bucket, u.Key, u.UploadID); err != nil {
-			return removed, t.wrap("abort "+u.Key, err)
+		if err := t.abort(ctx, u.Key, u.UploadID); err != nil {
+			return removed, err
 		}
 		removed = append(removed, u.Key+" (upload "+u.UploadID+")")
 	}

@@ -59,8 +59,8 @@ func (t *Target) upload(ctx context.Context, key string, partSize int64, progres
 	fail := func(err error) (int64, string, error) {
 		abortCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if aerr := t.core.AbortMultipartUpload(abortCtx, t.cfg.Bucket, key, id); aerr != nil {
-			err = errors.Join(err, t.wrap("abort "+key, aerr))
+		if aerr := t.abort(abortCtx, key, id); aerr != nil {
+			err = errors.Join(err, aerr)
 		}
 		return 0, "", err
 	}
@@ -76,11 +76,10 @@ func (t *Target) upload(ctx context.Context, key string, partSize int64, progres
 		werr = parts.finish()
 	}
 	// A failed part cancels the others and so the writer: its error is
-	// the part's, not the writer's.
+	// the part's, not the writer's. A writer that failed on its own lets
+	// the parts in flight finish: a part cancelled mid-request can still be
+	// stored by the server after the abort, which revives the upload.
 	partFailed := up.ctx.Err() != nil
-	if werr != nil {
-		up.cancel()
-	}
 	done, md5s, opaque, uerr := up.wait()
 	switch {
 	case werr != nil && !partFailed:
@@ -111,6 +110,40 @@ func (t *Target) upload(ctx context.Context, key string, partSize int64, progres
 		return 0, "", fmt.Errorf("target %s: %s is stored as %d bytes with ETag %s, %d bytes with ETag %s were sent", t.name, key, st.Size, got, total, want)
 	}
 	return total, sum, nil
+}
+
+// abort aborts the multipart upload id and checks that the server no
+// longer lists it, aborting again while it does: a part request the server
+// was still handling can bring an aborted upload back.
+func (t *Target) abort(ctx context.Context, key, id string) error {
+	for attempt := range 5 {
+		if err := t.core.AbortMultipartUpload(ctx, t.cfg.Bucket, key, id); err != nil {
+			return t.wrap("abort "+key, err)
+		}
+		listed, err := t.uploadListed(ctx, key, id)
+		if err != nil || !listed {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		case <-ctx.Done():
+			return t.wrap("abort "+key, ctx.Err())
+		}
+	}
+	return fmt.Errorf("target %s: the upload of %s (%s) is still listed after aborting it 5 times", t.name, key, id)
+}
+
+// uploadListed says whether the server lists the multipart upload id of key.
+func (t *Target) uploadListed(ctx context.Context, key, id string) (bool, error) {
+	for u := range t.core.Client.ListIncompleteUploads(ctx, t.cfg.Bucket, key, false) {
+		if u.Err != nil {
+			return false, t.wrap("list uploads of "+key, u.Err)
+		}
+		if u.Key == key && u.UploadID == id {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // partWriter cuts what is written into the uploader's part buffers and
