@@ -6,10 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/drsync/drsync/sandbox"
 	"github.com/drsync/drsync/sandbox/demo"
-	"github.com/drsync/drsync/sandbox/machine"
-	"github.com/drsync/drsync/schema"
 )
 
 func newDemoCommand(g *globalOptions) *cobra.Command {
@@ -28,7 +25,7 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			o.Now, o.NowGiven = t, now != ""
-			return demo.Run(o, demoRunner{g: g}.step, g.stdout)
+			return demo.Run(o, demoStep(g), g.stdout)
 		},
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "where to build the sandbox (default: a new temporary directory)")
@@ -38,30 +35,14 @@ func newDemoCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// demoRunner runs the demo's and rehearsals' drsync commands in-process.
-// file and root name the sandbox the rehearsals run in.
-type demoRunner struct {
-	g          *globalOptions
-	file, root string
-}
-
-// step prints a command as a user would type it, then runs it in-process.
-func (r demoRunner) step(args ...string) error {
-	fmt.Fprintf(r.g.stdout, "\n$ drsync %s\n", strings.Join(args, " "))
-	if code := run(args, r.g.stdin, r.g.stdout, r.g.stdout); code != exitOK {
-		return fmt.Errorf("drsync %s exited %d", args[0], code)
+// demoStep returns the demo's runner of drsync commands: it prints each
+// as a user would type it, then runs it in-process.
+func demoStep(g *globalOptions) func(args ...string) error {
+	return func(args ...string) error {
+		fmt.Fprintf(g.stdout, "\n$ drsync %s\n", strings.Join(args, " "))
+		if code := run(args, g.stdin, g.stdout, g.stdout); code != exitOK {
+			return fmt.Errorf("drsync %s exited %d", args[0], code)
+		}
+		return nil
 	}
-	return nil
-}
-
-// luksOffTag turns a drive's LUKS check off in a sandbox, whose drive is a
-// loop device, where the desired state declares the tag (never a default).
-const luksOffTag = sandbox.LUKSOffTag
-
-// The rehearsals' sandbox tags.
-
-func freePrometheusTag() (string, error)      { return machine.FreePrometheusTag() }
-func freeS3Tag(file string) ([]string, error) { return machine.FreeS3Tag(file) }
-func sandboxAgeTag(g *globalOptions, d *schema.Desired, dir string, tags []string) (string, error) {
-	return machine.AgeTag(g.session(), d, dir, tags, g.stdout)
 }
