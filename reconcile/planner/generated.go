@@ -11,6 +11,7 @@ import (
 
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/offsite"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/render/view"
 	"github.com/drsync/drsync/schema"
@@ -35,7 +36,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) view.Input
 			s.NewestLocal, s.NewestExternal = model.NewestTime(current(st.Local, now)), model.NewestTime(current(replicas, now))
 		}
 		fillEvidence(&s, h)
-		s.Offsite = offsiteEvidence(name, subvolumeTargets(d, name), h, o, now)
+		s.Offsite = offsite.Evidence(name, offsite.SubvolumeTargets(d, name), h, o, now)
 		s.Coverage = CoverageEvidence(d, name, st, h, now)
 		if f := o.SendFailing[name]; f != nil {
 			s.SendFailingSince = f.Since
@@ -61,7 +62,7 @@ func RenderInput(d *schema.Desired, o *model.Observed, now time.Time) view.Input
 			s.ExternalCount, s.NewestExternal = len(st.External), model.NewestTime(current(st.External, now))
 		}
 		fillEvidence(&s, o.History[name])
-		s.Offsite = offsiteEvidence(name, serviceTargets(d, name), o.History[name], o, now)
+		s.Offsite = offsite.Evidence(name, offsite.ServiceTargets(d, name), o.History[name], o, now)
 		s.Coverage = ArchiveCoverageEvidence(d, name, o.Services[name], o.History[name], now)
 		in.Subvolumes[name] = s
 	}

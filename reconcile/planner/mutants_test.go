@@ -7,6 +7,7 @@ import (
 
 	"github.com/drsync/drsync/reconcile/internal/fixture"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -241,7 +242,7 @@ func TestMutantProofDueBoundaries(t *testing.T) {
 		{"skipped before a newer failure", report(every, model.ResultPass), report(24*time.Hour, model.ResultFail), report(48*time.Hour, model.ResultSkip), every, true},
 		{"never tested", nil, nil, nil, every, true},
 	} {
-		if why, got := proofDue("restore test", c.lastPassed, c.last, c.skip, c.every, now); got != c.want {
+		if why, got := rules.ProofDue("restore test", c.lastPassed, c.last, c.skip, c.every, now); got != c.want {
 			t.Errorf("%s: due %v (%+v), want %v", c.name, got, why, c.want)
 		}
 	}
@@ -254,7 +255,7 @@ func TestMutantWeekStartReachesRetention(t *testing.T) {
 	for wd := time.Sunday; wd <= time.Saturday; wd++ {
 		for _, name := range []string{wd.String(), wd.String()[:3]} {
 			d.Calendar.WeekStart = lower(name)
-			if got := Policy(d, schema.Retention{}).WeekStart; got != wd {
+			if got := rules.Policy(d, schema.Retention{}).WeekStart; got != wd {
 				t.Errorf("weekStart %q: policy week starts %v", d.Calendar.WeekStart, got)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/offsite"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -37,16 +38,16 @@ func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 		planDisasters(&sp, st, o.History[name])
 		planShrink(&sp, st, o.History[name], d.Tiers[d.Subvolumes[name].Tier].Shrink)
 		markExternal(&sp, d, o)
-		planOffsite(&sp, d, d.Subvolumes[name], st, o, now)
-		planOffsiteProofs(&sp, d, d.Subvolumes[name], st, o, now)
+		offsite.Plan(&sp, d, d.Subvolumes[name], st, o, now)
+		offsite.PlanProofs(&sp, d, d.Subvolumes[name], st, o, now)
 		p.Subvolumes = append(p.Subvolumes, sp)
 	}
-	p.Warnings = append(p.Warnings, offsiteWarnings(d, o)...)
+	p.Warnings = append(p.Warnings, offsite.Warnings(d, o)...)
 	for _, name := range d.ServiceNames() {
 		if st := o.Services[name]; st != nil {
 			sp := planService(d, d.Services[name], st, o, now)
-			planServiceOffsite(&sp, d, d.Services[name], st, o, now)
-			planServiceOffsiteProofs(&sp, d, d.Services[name], o, now)
+			offsite.PlanService(&sp, d, d.Services[name], st, o, now)
+			offsite.PlanServiceProofs(&sp, d, d.Services[name], o, now)
 			p.Services = append(p.Services, sp)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -34,7 +35,7 @@ func planProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume,
 			sent[a.Snapshot] = true
 		}
 	}
-	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
+	if why, due := rules.ProofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due {
 		if a, fallback, ok := proofAction(d, s, st, o, local, sent, model.KindTest); ok {
 			why.LocalFallback = fallback
 			why.Slice = planSlice(d, s, st, h, &a)
@@ -49,7 +50,7 @@ func planProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume,
 	if tier.Drill == nil {
 		return
 	}
-	if why, due := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
+	if why, due := rules.ProofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
 		if a, _, ok := proofAction(d, s, st, o, local, sent, model.KindDrill); ok {
 			a.Because(model.Reason{Code: model.BecauseProofDue, Tier: s.Tier, Proof: why})
 			sp.Actions = append(sp.Actions, a)
@@ -137,34 +138,9 @@ func proofAction(d *schema.Desired, s *schema.Subvolume, st *model.SubvolumeStat
 	return a, localFallback, true
 }
 
-// proofDue says whether a test or drill is due: the last pass is older
-// than the tier's cadence. A failing one is retried at most daily, so an
-// unattended watch does not hammer a broken drive.
-func proofDue(what string, lastPassed, last, skipped *model.TestReport, every time.Duration, now time.Time) (*model.ProofWhy, bool) {
-	why := &model.ProofWhy{What: what, Every: schema.Duration{Duration: every}}
-	if skipped != nil && now.Sub(skipped.Started) < every && (last == nil || skipped.Started.After(last.Started)) {
-		return nil, false // nothing to prove last time: wait for the next cadence
-	}
-	if last != nil && !last.Passed() {
-		if now.Sub(last.Started) < min(every, 24*time.Hour) {
-			return nil, false
-		}
-		why.Last, why.Age, why.Snapshot = model.ResultFail, schema.Duration{Duration: now.Sub(last.Started)}, last.Snapshot
-		return why, true
-	}
-	if lastPassed == nil {
-		return why, true
-	}
-	if age := now.Sub(lastPassed.Started); age >= every {
-		why.Last, why.Age = model.ResultPass, schema.Duration{Duration: age}
-		return why, true
-	}
-	return nil, false
-}
-
 // failedTestWarning keeps a failed restore test in view until its retest
 // runs: what failed, what retention keeps meanwhile, and when it is tried
-// again (at most daily, see proofDue).
+// again (at most daily, see rules.ProofDue).
 func failedTestWarning(last *model.TestReport, verified string, every time.Duration, now time.Time) string {
 	retest := last.Started.Add(min(every, 24*time.Hour))
 	held := "nothing verified to fall back on: every snapshot is unproven"

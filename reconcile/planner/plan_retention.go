@@ -1,12 +1,12 @@
 package planner
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/retention"
 	"github.com/drsync/drsync/schema"
 )
@@ -19,7 +19,7 @@ func prune(sp *model.SubvolumePlan, d *schema.Desired, loc, dir string, snaps []
 	for i, s := range snaps {
 		items[i] = retention.Item{Name: s.Name, Time: s.Time, HasTime: s.HasTime, Seq: s.Seq}
 	}
-	decisions := retention.Evaluate(items, Policy(d, r), now, now.Location())
+	decisions := retention.Evaluate(items, rules.Policy(d, r), now, now.Location())
 	// Room for every note and prune up front: actions are large, and
 	// growing the slice one append at a time copied them over and over.
 	sp.Retention = slices.Grow(sp.Retention, len(decisions))
@@ -61,49 +61,4 @@ func protections(snaps []model.Snapshot, newest, parent, verified string) map[st
 		protect[verified] = verifiedWhy
 	}
 	return protect
-}
-
-// Policy translates a declared retention into the retention package's terms.
-func Policy(d *schema.Desired, r schema.Retention) retention.Policy {
-	p := retention.Policy{
-		Hourly: count(r.Hourly), Daily: count(r.Daily), Weekly: count(r.Weekly),
-		Monthly: count(r.Monthly), Yearly: count(r.Yearly),
-		WeekStart: weekday(d.Calendar.WeekStart), DayStartHour: d.Calendar.DayStartHour,
-	}
-	switch r.Min {
-	case "all":
-		p.MinAll = true
-	case "latest", "":
-		p.MinLatest = true
-	default:
-		fmt.Sscanf(r.Min, "%d%c", &p.MinN, &p.MinUnit)
-	}
-	return p
-}
-
-func count(c *schema.Count) int {
-	switch {
-	case c == nil:
-		return retention.Unset
-	case c.All:
-		return retention.All
-	default:
-		return c.N
-	}
-}
-
-func weekday(name string) time.Weekday {
-	for wd := time.Sunday; wd <= time.Saturday; wd++ {
-		if len(name) >= 3 && wd.String()[:3] == capitalize(name[:3]) {
-			return wd
-		}
-	}
-	return time.Sunday
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return string(s[0]-'a'+'A') + s[1:]
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/schedule"
 	"github.com/drsync/drsync/schema"
 )
@@ -55,7 +56,7 @@ func planService(d *schema.Desired, svc *schema.Service, st *model.ServiceState,
 		copies = planArchiveCopies(&sp, d, svc, st, o, archives, dir, now)
 	}
 	tier := d.Tiers[svc.Tier]
-	if why, due := proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
+	if why, due := rules.ProofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, tier.RestoreTest.Every.Duration, now); due && len(archives) > 0 {
 		test := archiveTest(d, svc, archives[len(archives)-1], copies)
 		test.Because(model.Reason{Code: model.BecauseProofDue, Tier: svc.Tier, Proof: why})
 		sp.Actions = append(sp.Actions, test)

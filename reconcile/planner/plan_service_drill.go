@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -16,7 +17,7 @@ func planServiceDrill(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.Se
 	if tier.Drill == nil || len(archives) == 0 {
 		return
 	}
-	if why, due := proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
+	if why, due := rules.ProofDue("drill", h.LastPassedDrill, h.LastDrill, nil, tier.Drill.Every.Duration, now); due {
 		drill := archiveDrill(d, svc, archives[len(archives)-1], copies)
 		drill.Because(model.Reason{Code: model.BecauseProofDue, Tier: svc.Tier, Proof: why})
 		sp.Actions = append(sp.Actions, drill)

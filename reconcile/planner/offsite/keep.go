@@ -1,4 +1,4 @@
-package planner
+package offsite
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 // keepOffsiteParent withdraws the local prune of the snapshot the next
 // send to an off-site target is incremental from: pruning it would turn
 // that send into a full one (for a weekly S3 chain, the whole subvolume
-// again). The drive's parent is protected the same way (protections). It
-// reports whether retention alone would have pruned it.
+// again). The drive's parent is protected the same way (the planner's
+// protections). It reports whether retention alone would have pruned it.
 func keepOffsiteParent(sp *model.SubvolumePlan, loc, name, why string) bool {
 	if name == "" {
 		return false

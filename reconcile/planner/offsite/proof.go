@@ -1,4 +1,4 @@
-package planner
+package offsite
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 	"github.com/drsync/drsync/target"
@@ -30,16 +31,16 @@ type offsiteProof struct {
 // due says whether the proof is due by the target's history.
 func (p offsiteProof) due(h *model.History, now time.Time) (*model.ProofWhy, bool) {
 	if p.kind == model.KindOffsiteDrill {
-		return proofDue("drill", h.LastPassedDrill, h.LastDrill, nil, p.every, now)
+		return rules.ProofDue("drill", h.LastPassedDrill, h.LastDrill, nil, p.every, now)
 	}
-	return proofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, p.every, now)
+	return rules.ProofDue("restore test", h.LastPassed, h.LastTest, h.LastSkipped, p.every, now)
 }
 
-// planOffsiteProofs adds the due tests and drills of a subvolume's copies
+// PlanProofs adds the due tests and drills of a subvolume's copies
 // on each target: of the copy this plan sends there, else of the newest
 // restorable copy it holds. A target that cannot be reached defers them
 // with a warning; one not observed at all plans none.
-func planOffsiteProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume, st *model.SubvolumeState, o *model.Observed, now time.Time) {
+func PlanProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume, st *model.SubvolumeState, o *model.Observed, now time.Time) {
 	if o.Offsite == nil {
 		return
 	}
@@ -63,7 +64,7 @@ func planOffsiteProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Sub
 			}
 			var copies []target.Copy
 			if obs := o.Offsite[name]; obs == nil || obs.Error != "" {
-				continue // not observed, or its one warning is in offsiteWarnings
+				continue // not observed, or its one warning is in Warnings
 			} else if obs.Unreachable != "" {
 				sp.Warnings = append(sp.Warnings, fmt.Sprintf("off-site %s of %s on %s due but deferred: the target is unreachable", why.What, s.Name, name))
 				continue
@@ -99,10 +100,10 @@ func planOffsiteProofs(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Sub
 	}
 }
 
-// planServiceOffsiteProofs adds the due restore tests of a service's
+// PlanServiceProofs adds the due restore tests of a service's
 // newest archive on each target (the one this plan uploads, else the
 // newest there).
-func planServiceOffsiteProofs(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.Service, o *model.Observed, now time.Time) {
+func PlanServiceProofs(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.Service, o *model.Observed, now time.Time) {
 	if o.Offsite == nil {
 		return
 	}

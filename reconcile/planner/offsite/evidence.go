@@ -1,4 +1,4 @@
-package planner
+package offsite
 
 import (
 	"strings"
@@ -11,11 +11,11 @@ import (
 	"github.com/drsync/drsync/snapname"
 )
 
-// offsiteEvidence is what the generated files say about an owner's
+// Evidence is what the generated files say about an owner's
 // (a subvolume's or a service's) copies on each declared target: what the
 // observation counted there, and the journal's sends, tests and drills.
 // A target not observed this run is still dated by its last send.
-func offsiteEvidence(owner string, targets []string, h *model.History, o *model.Observed, now time.Time) map[string]view.OffsiteStatus {
+func Evidence(owner string, targets []string, h *model.History, o *model.Observed, now time.Time) map[string]view.OffsiteStatus {
 	out := map[string]view.OffsiteStatus{}
 	for _, name := range targets {
 		var st view.OffsiteStatus
@@ -74,9 +74,9 @@ func copyTime(owner, name string, loc *time.Location) time.Time {
 	return stamp.Time
 }
 
-// subvolumeTargets and serviceTargets are the targets an owner declares,
+// SubvolumeTargets and ServiceTargets are the targets an owner declares,
 // sorted.
-func subvolumeTargets(d *schema.Desired, name string) []string {
+func SubvolumeTargets(d *schema.Desired, name string) []string {
 	var out []string
 	for _, t := range d.TargetNames() {
 		if _, ok := d.Subvolumes[name].Offsite[t]; ok {
@@ -86,7 +86,7 @@ func subvolumeTargets(d *schema.Desired, name string) []string {
 	return out
 }
 
-func serviceTargets(d *schema.Desired, name string) []string {
+func ServiceTargets(d *schema.Desired, name string) []string {
 	var out []string
 	for _, t := range d.TargetNames() {
 		if _, ok := d.Services[name].Offsite[t]; ok {

@@ -1,4 +1,8 @@
-package planner
+// Package offsite plans a subvolume's and a service's work on the off-site
+// targets (sends, uploads, prunes, cleanups, restore tests and drills of
+// the copies there) into the plan planner.Compute builds, and derives the
+// off-site evidence the generated files show.
+package offsite
 
 import (
 	"fmt"
@@ -7,16 +11,17 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/planner/rules"
 	"github.com/drsync/drsync/retention"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
 	"github.com/drsync/drsync/target"
 )
 
-// planOffsite adds a subvolume's off-site actions, one target at a time.
+// Plan adds a subvolume's off-site actions, one target at a time.
 // An observation made without targets (Env.Targets unset, or saved by an
 // older drsync) plans nothing off-site.
-func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume, st *model.SubvolumeState, o *model.Observed, now time.Time) {
+func Plan(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume, st *model.SubvolumeState, o *model.Observed, now time.Time) {
 	if o.Offsite == nil {
 		return
 	}
@@ -28,7 +33,7 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 		obs := o.Offsite[name]
 		tgt := d.Targets[name]
 		in := target.PlanInput{Target: name, Subvolume: s.Name, Sends: sends, SnapshotSchedule: s.Snapshots.Schedule,
-			Policy: Policy(d, sends.Retention), ObjectStorage: tgt.Kind == schema.TargetS3, FullEvery: tgt.FullEvery,
+			Policy: rules.Policy(d, sends.Retention), ObjectStorage: tgt.Kind == schema.TargetS3, FullEvery: tgt.FullEvery,
 			Now: now, Loc: now.Location()}
 		for _, l := range st.Local {
 			in.Local = append(in.Local, target.Local{Name: l.Name, Time: l.Time})
@@ -49,7 +54,7 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 		case obs == nil:
 			in.Unreachable = "not observed"
 		case obs.Error != "":
-			continue // one warning for the target: offsiteWarnings
+			continue // one warning for the target: Warnings
 		case obs.Unreachable != "":
 			in.Unreachable = obs.Unreachable
 		case obs.Subvolumes[s.Name] != nil:
@@ -73,8 +78,8 @@ func planOffsite(sp *model.SubvolumePlan, d *schema.Desired, s *schema.Subvolume
 	}
 }
 
-// offsiteWarnings says, once per target, why its work waits.
-func offsiteWarnings(d *schema.Desired, o *model.Observed) []string {
+// Warnings says, once per target, why its work waits.
+func Warnings(d *schema.Desired, o *model.Observed) []string {
 	var out []string
 	for _, name := range d.TargetNames() {
 		switch st := o.Offsite[name]; {
@@ -103,10 +108,10 @@ func offsiteAction(d *schema.Desired, s *schema.Subvolume, a target.Action) mode
 	return out
 }
 
-// planServiceOffsite uploads a service's newest archive to each target
+// PlanService uploads a service's newest archive to each target
 // that lacks it (the one this plan takes included), cleans up interrupted
 // uploads, and prunes by the target's retention, never the newest copy.
-func planServiceOffsite(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.Service, st *model.ServiceState, o *model.Observed, now time.Time) {
+func PlanService(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.Service, st *model.ServiceState, o *model.Observed, now time.Time) {
 	if o.Offsite == nil {
 		return
 	}
@@ -123,7 +128,7 @@ func planServiceOffsite(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.
 		copiesSpec, ok := svc.Offsite[name]
 		obs := o.Offsite[name]
 		if !ok || obs == nil || obs.Error != "" || obs.Unreachable != "" || obs.Services[svc.Name] == nil {
-			continue // not declared, or its one warning is in offsiteWarnings
+			continue // not declared, or its one warning is in Warnings
 		}
 		oc := obs.Services[svc.Name]
 		spec := func(kind model.Kind, archive, reason string) model.Action {
@@ -163,7 +168,7 @@ func planServiceOffsite(sp *model.SubvolumePlan, d *schema.Desired, svc *schema.
 			items[i] = retention.Item{Name: c.Name, Time: c.Time, HasTime: c.HasTime, Seq: c.Seq}
 		}
 		newest := copies[len(copies)-1].Name
-		for _, v := range retention.Evaluate(items, Policy(d, copiesSpec.Retention), now, now.Location()) {
+		for _, v := range retention.Evaluate(items, rules.Policy(d, copiesSpec.Retention), now, now.Location()) {
 			if !v.Keep && v.Name != newest {
 				sp.Actions = append(sp.Actions, spec(model.KindOffsitePrune, v.Name, v.Reason))
 			}
