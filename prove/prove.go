@@ -17,6 +17,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/verify"
+	"github.com/drsync/drsync/verify/sample"
 )
 
 // Prover runs tests through Storage (drills receive a whole replica with
@@ -169,7 +170,7 @@ func (p *Prover) test(ctx context.Context, req model.TestRequest) (model.TestRep
 	if r.Reference != "" {
 		truth = r.Reference
 	}
-	rels, err := verify.Sample(truth, req.SampleSize, req.Seed)
+	rels, err := sample.Paths(truth, req.SampleSize, req.Seed)
 	if err != nil {
 		return r, fmt.Errorf("sampling %s: %w", truth, err)
 	}

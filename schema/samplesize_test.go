@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drsync/drsync/verify"
+	"github.com/drsync/drsync/verify/sample"
 )
 
 // TestSampleSizeBounded is issue 14 item 1: sampleSize 2000000000000
 // validated, then every apply died out of memory at its first test. The
-// schema's bound is verify.MaxSampleSize.
+// schema's bound is sample.MaxSize.
 func TestSampleSizeBounded(t *testing.T) {
-	maxSize := strconv.Itoa(verify.MaxSampleSize)
-	tooMany := strconv.Itoa(verify.MaxSampleSize + 1)
+	maxSize := strconv.Itoa(sample.MaxSize)
+	tooMany := strconv.Itoa(sample.MaxSize + 1)
 	for size, ok := range map[string]bool{maxSize: true, tooMany: false, "2000000000000": false} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "d.cue")

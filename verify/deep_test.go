@@ -14,6 +14,8 @@ import (
 
 	"github.com/drsync/drsync/providers/btrfs"
 	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/verify/internal/testtree"
+	"github.com/drsync/drsync/verify/sample"
 )
 
 // TestPathsBeyondPathMaxOnBtrfs is issue 14 item 4: a file whose path is
@@ -28,7 +30,7 @@ func TestPathsBeyondPathMaxOnBtrfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(src, "top.txt"), []byte("top"), 0o644)
-	deep := makeDeepTree(t, src, "deep", 2*unix.PathMax)
+	deep := testtree.MakeDeepTree(t, src, "deep", 2*unix.PathMax, mtime)
 	if err := btrfs.Snapshot(ctx, src, snap); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestPathsBeyondPathMaxOnBtrfs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rels, err := Sample(snap, 10, 1)
+	rels, err := sample.Paths(snap, 10, 1)
 	if err != nil || !slices.Equal(rels, []string{deep, "top.txt"}) {
 		t.Fatalf("sample of %d rels (%v): the deep file is not in it", len(rels), err)
 	}
@@ -123,7 +125,7 @@ func TestCompareTreesSymlinkAgainstDirectory(t *testing.T) {
 // side cannot read is a "read" failure with the error on that side. The
 // comparison runs as nobody, so root's closed directories really refuse.
 func TestCompareTreesReadErrorOnOneSide(t *testing.T) {
-	dir := openTempDir(t)
+	dir := testtree.OpenTempDir(t)
 	want, got := filepath.Join(dir, "want"), filepath.Join(dir, "got")
 	for _, root := range []string{want, got} {
 		writeFile(t, filepath.Join(root, "closed", "f"), []byte("f"), 0o644)
@@ -141,7 +143,7 @@ func TestCompareTreesReadErrorOnOneSide(t *testing.T) {
 	}
 	var r TreeReport
 	var err error
-	asNobody(t, func() { r, err = CompareTrees(context.Background(), want, got, nil) })
+	testtree.AsNobody(t, func() { r, err = CompareTrees(context.Background(), want, got, nil) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +164,7 @@ func TestCompareTreesReadErrorOnOneSide(t *testing.T) {
 // limit (Go raises the soft limit to the hard one at start), not PATH_MAX.
 func TestDeepChain(t *testing.T) {
 	const levels = 3000
-	dir := fastTempDir(t) // removing 6000 directories from a disk takes seconds
+	dir := testtree.FastTempDir(t) // removing 6000 directories from a disk takes seconds
 	// rm walks a deep tree in linear time; os.RemoveAll rescans each level.
 	t.Cleanup(func() { _ = exec.Command("rm", "-rf", filepath.Join(dir, "want"), filepath.Join(dir, "got")).Run() })
 	for _, side := range []string{"want", "got"} {
@@ -193,7 +195,7 @@ func TestDeepChain(t *testing.T) {
 		unix.Close(f)
 	}
 	rel := strings.Repeat("d/", levels) + "bottom.txt"
-	s, err := Sample(filepath.Join(dir, "want"), 5, 1)
+	s, err := sample.Paths(filepath.Join(dir, "want"), 5, 1)
 	if err != nil || !slices.Equal(s, []string{rel}) {
 		t.Fatalf("sample: %d rels, %.200v", len(s), err)
 	}

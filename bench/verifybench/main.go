@@ -1,5 +1,5 @@
 // Command verifybench is the Go side of bench/verify-vs-diff.sh: it builds
-// the benchmark trees quickly and times verify.CompareTrees and verify.Sample.
+// the benchmark trees quickly and times verify.CompareTrees and sample.Paths.
 //
 //	verifybench mktree DIR FILES TOTAL_MIB   mixed-size random files
 //	verifybench mkfiles DIR FILES            empty files, 1000 per directory
@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/verify"
+	"github.com/drsync/drsync/verify/sample"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(args []string) error {
 		fmt.Printf("%d %.3f %d\n", r.Bytes, time.Since(start).Seconds(), len(r.Mismatches))
 	case "sample":
 		start := time.Now()
-		rels, err := verify.Sample(args[1], atoi(args[2]), 1)
+		rels, err := sample.Paths(args[1], atoi(args[2]), 1)
 		if err != nil {
 			return err
 		}

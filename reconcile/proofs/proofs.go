@@ -20,7 +20,7 @@ import (
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/schema"
-	"github.com/drsync/drsync/verify"
+	"github.com/drsync/drsync/verify/sample"
 )
 
 // Options say which proofs a run makes.
@@ -54,8 +54,8 @@ type Outcome struct {
 // Run tests or drills what o names. Its error means the proofs never ran
 // (a lock held, an unreadable machine) or a dry run could not sample.
 func Run(ctx context.Context, env reconcile.Env, o Options) (Outcome, error) {
-	if o.SampleSize < 0 || o.SampleSize > verify.MaxSampleSize {
-		return Outcome{}, fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.SampleSize, verify.MaxSampleSize)
+	if o.SampleSize < 0 || o.SampleSize > sample.MaxSize {
+		return Outcome{}, fmt.Errorf("--sample-size %d: must be 1 to %d (a sample is held in memory and restored file by file; a drill proves every file)", o.SampleSize, sample.MaxSize)
 	}
 	d := env.Desired
 	names, err := targets(d, o.File, o.Names, o.Kind)
@@ -205,7 +205,7 @@ func dryRun(p *model.Plan, out proofview.Proofs) (*DryRun, error) {
 		files := []string{"(the whole archive, every member against its checksum)"}
 		if a.Proof.Service == nil {
 			var err error
-			if files, err = verify.Sample(a.Path, a.Proof.SampleSize, a.Proof.Seed); err != nil {
+			if files, err = sample.Paths(a.Path, a.Proof.SampleSize, a.Proof.Seed); err != nil {
 				return nil, err
 			}
 		}

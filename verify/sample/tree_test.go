@@ -1,4 +1,4 @@
-package verify
+package sample
 
 import (
 	"fmt"
@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/verify/internal/testtree"
 )
 
 // hostileTree fills a new subvolume on real btrfs with what a btree scan
@@ -52,7 +54,7 @@ func hostileTree(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	makeDeepTree(t, src, "deep", 5000)
+	testtree.MakeDeepTree(t, src, "deep", 5000, time.Time{})
 	for _, name := range []string{"new\nline", " spaced ", `back\slash`, "\xff\xfe-not-utf8", strings.Repeat("L", 255)} {
 		writeFile(t, filepath.Join(src, "odd", name), []byte(name), 0o644)
 	}
@@ -102,7 +104,7 @@ func TestSampleTreeMatchesWalk(t *testing.T) {
 	if err := s.scanTree(int(f.Fd())); err != nil {
 		t.Fatalf("btree scan of a snapshot: %v", err)
 	}
-	all, err := sample(snap, MaxSampleSize, 1, false)
+	all, err := sample(snap, MaxSize, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func TestSampleTreeMatchesWalk(t *testing.T) {
 			t.Errorf("the walk sampled %q", absent)
 		}
 	}
-	for _, n := range []int{1, 5, 50, 400, MaxSampleSize} {
+	for _, n := range []int{1, 5, 50, 400, MaxSize} {
 		for _, seed := range []int64{1, 7} {
 			walked, err := sample(snap, n, seed, false)
 			if err != nil {
@@ -159,7 +161,7 @@ func TestSampleTreeFallsBack(t *testing.T) {
 			t.Errorf("%s: btree scan = %v, want the fallback", root, err)
 		}
 	}
-	got, err := Sample(filepath.Join(mnt, "plain"), 5, 1)
+	got, err := Paths(filepath.Join(mnt, "plain"), 5, 1)
 	if err != nil || len(got) != 5 {
 		t.Errorf("fallback sample = %q, %v; want 5 files", got, err)
 	}

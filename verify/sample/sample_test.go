@@ -1,4 +1,4 @@
-package verify
+package sample
 
 import (
 	"errors"
@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drsync/drsync/sandbox"
+	"github.com/drsync/drsync/verify/internal/testtree"
 )
 
 // mknodFiles creates count empty regular files under dir, spread over
@@ -37,37 +38,24 @@ func mknodFiles(t testing.TB, dir string, count int) {
 	}
 }
 
-// fastTempDir prefers tmpfs: the memory test creates 220,000 files.
-func fastTempDir(t *testing.T) string {
-	t.Helper()
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		dir, err := os.MkdirTemp("/dev/shm", "verify-test-")
-		if err == nil {
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return t.TempDir()
-}
-
 func TestSampleDeterministicAndCount(t *testing.T) {
 	root := t.TempDir()
 	count, err := sandbox.FillSampleData(root, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Sample(root, 8, 42)
+	a, err := Paths(root, 8, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Sample(root, 8, 42)
+	b, _ := Paths(root, 8, 42)
 	if !slices.Equal(a, b) {
 		t.Errorf("same seed, different samples:\n%v\n%v", a, b)
 	}
 	if len(a) != 8 || !slices.IsSorted(a) {
 		t.Errorf("sample %v: want 8 sorted rels", a)
 	}
-	all, err := Sample(root, 10_000, 1)
+	all, err := Paths(root, 10_000, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,25 +63,29 @@ func TestSampleDeterministicAndCount(t *testing.T) {
 		t.Errorf("n > files: got %d rels, tree has %d files and symlinks", len(all), count)
 	}
 	for _, rel := range all {
-		if fi := mustStat(t, root, rel); fi.Type != typeFile && fi.Type != typeSymlink {
-			t.Errorf("sampled %s, a %s", rel, fi.Type)
+		fi, err := os.Lstat(filepath.Join(root, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind := fi.Mode().Type(); kind != 0 && kind != fs.ModeSymlink {
+			t.Errorf("sampled %s, a %s", rel, kind)
 		}
 	}
 	differ := false
 	for seed := range int64(10) {
-		s, _ := Sample(root, 8, seed)
+		s, _ := Paths(root, 8, seed)
 		differ = differ || !slices.Equal(s, a)
 	}
 	if !differ {
 		t.Error("ten seeds all gave the same sample")
 	}
-	if s, err := Sample(root, 0, 1); s != nil || err != nil {
+	if s, err := Paths(root, 0, 1); s != nil || err != nil {
 		t.Errorf("n=0: %v, %v", s, err)
 	}
 }
 
 func TestSampleSpreadAndLargest(t *testing.T) {
-	root := fastTempDir(t)
+	root := testtree.FastTempDir(t)
 	sizes := map[string]int{"tiny": 1, "small": 10, "mid": 300, "huge": 10_000, "few": 3}
 	for dir, n := range sizes {
 		mknodFiles(t, filepath.Join(root, dir), n)
@@ -107,7 +99,7 @@ func TestSampleSpreadAndLargest(t *testing.T) {
 	}
 	for seed := range int64(20) {
 		for _, n := range []int{6, 20} {
-			s, err := Sample(root, n, seed)
+			s, err := Paths(root, n, seed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +129,7 @@ func TestSampleNeverFollowsSymlinks(t *testing.T) {
 	symlink(t, outside, filepath.Join(root, "real/out"))
 	symlink(t, "..", filepath.Join(root, "real/loop"))
 	symlink(t, outside, filepath.Join(root, "top-link"))
-	s, err := Sample(root, 1000, 3)
+	s, err := Paths(root, 1000, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +140,11 @@ func TestSampleNeverFollowsSymlinks(t *testing.T) {
 	}
 }
 
-// TestSampleReportsUnreadableDirs runs Sample without root's privileges
+// TestSampleReportsUnreadableDirs runs Paths without root's privileges
 // over a tree where one directory is root's own and closed (mode 0700):
 // the directory is reported by name and the rest still sampled.
 func TestSampleReportsUnreadableDirs(t *testing.T) {
-	root := openTempDir(t)
+	root := testtree.OpenTempDir(t)
 	mknodFiles(t, filepath.Join(root, "ok"), 3)
 	if err := os.Mkdir(filepath.Join(root, "closed"), 0o700); err != nil {
 		t.Fatal(err)
@@ -160,7 +152,7 @@ func TestSampleReportsUnreadableDirs(t *testing.T) {
 	mknodFiles(t, filepath.Join(root, "closed"), 2)
 	var s []string
 	var err error
-	asNobody(t, func() { s, err = Sample(root, 10, 1) })
+	testtree.AsNobody(t, func() { s, err = Paths(root, 10, 1) })
 	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "open closed:") {
 		t.Fatalf("unlistable directory not reported: %v", err)
 	}
@@ -174,8 +166,8 @@ func TestSampleReportsUnreadableDirs(t *testing.T) {
 func TestSampleBeyondPathMax(t *testing.T) {
 	root := t.TempDir()
 	mknodFiles(t, filepath.Join(root, "ok"), 3)
-	deepRel := makeDeepTree(t, root, "deep", unix.PathMax+300)
-	s, err := Sample(root, 10, 1)
+	deepRel := testtree.MakeDeepTree(t, root, "deep", unix.PathMax+300, time.Time{})
+	s, err := Paths(root, 10, 1)
 	if err != nil {
 		t.Fatalf("sample: %.300v", err)
 	}
@@ -223,7 +215,7 @@ func TestSampleMemoryIndependentOfTreeSize(t *testing.T) {
 	}
 	peaks := map[int]uint64{}
 	for _, files := range []int{small, large} {
-		root := fastTempDir(t)
+		root := testtree.FastTempDir(t)
 		for i := range 5 { // five strata of equal size
 			mknodFiles(t, filepath.Join(root, fmt.Sprintf("top%d", i)), files/5)
 		}
@@ -233,7 +225,7 @@ func TestSampleMemoryIndependentOfTreeSize(t *testing.T) {
 		for range 3 {
 			var s []string
 			var err error
-			peaks[files] = min(peaks[files], peakLiveHeap(func() { s, err = Sample(root, 50, 1) }))
+			peaks[files] = min(peaks[files], peakLiveHeap(func() { s, err = Paths(root, 50, 1) }))
 			if err != nil || len(s) != 50 {
 				t.Fatalf("%d files: %d rels, %v", files, len(s), err)
 			}
@@ -257,7 +249,7 @@ func TestSampleHugeSizeAllocatesByTree(t *testing.T) {
 	mknodFiles(t, filepath.Join(root, "b"), 200)
 	var s []string
 	var err error
-	peak := peakLiveHeap(func() { s, err = Sample(root, 2_000_000_000_000, 1) })
+	peak := peakLiveHeap(func() { s, err = Paths(root, 2_000_000_000_000, 1) })
 	if err != nil {
 		t.Fatal(err)
 	}

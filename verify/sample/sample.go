@@ -1,4 +1,7 @@
-package verify
+// Package sample picks the files a restore test proves: a stratified,
+// seeded random sample of a tree's regular files and symlinks, read from a
+// btrfs subvolume's own btree where it can be, walked otherwise.
+package sample
 
 import (
 	"container/heap"
@@ -17,14 +20,14 @@ import (
 // a directory of a million files costs no more memory than one of a hundred.
 const dirChunk = 256
 
-// MaxSampleSize bounds a restore test's sample (the schema's sampleSize and
+// MaxSize bounds a restore test's sample (the schema's sampleSize and
 // `drsync test --sample-size` enforce it). Every sampled path is held in
 // memory, restored into scratch and journaled, so a sample of a million
 // files would cost hundreds of MiB and hours; a proof of every file is what
 // a drill is for.
-const MaxSampleSize = 100_000
+const MaxSize = 100_000
 
-// Sample picks min(n, candidates) paths under root in one walk, holding
+// Paths picks min(n, candidates) paths under root in one walk, holding
 // O(min(n, candidates)) of them however large the tree or n. Candidates are regular files and
 // symlinks (a symlink is verified by its target text, and it is restored as
 // a symlink); directories, devices, fifos and sockets are not, and symlinks
@@ -47,11 +50,11 @@ const MaxSampleSize = 100_000
 // regular file.
 // Unreadable directories do not stop the walk: the sample of the rest is
 // returned together with an error naming each of them. Rels are sorted.
-func Sample(root string, n int, seed int64) ([]string, error) {
+func Paths(root string, n int, seed int64) ([]string, error) {
 	return sample(root, n, seed, true)
 }
 
-// sample is Sample; with readTree false it always walks the directories,
+// sample is Paths; with readTree false it always walks the directories,
 // which tests compare the btree scan with.
 func sample(root string, n int, seed int64, readTree bool) ([]string, error) {
 	if n <= 0 {
