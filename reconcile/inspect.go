@@ -4,13 +4,14 @@ import (
 	"path/filepath"
 
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/model/health"
 	"github.com/drsync/drsync/schema"
 )
 
 // inspectSource observes the health of a present source against its
 // newest snapshot, locally or on the drive.
-func inspectSource(st model.Storage, source, localDir, extDir string, ss *model.SubvolumeState) *model.SourceHealth {
-	in, ok := st.(model.SourceInspector)
+func inspectSource(st model.Storage, source, localDir, extDir string, ss *model.SubvolumeState) *health.Source {
+	in, ok := st.(health.Inspector)
 	if !ok || ss.SourceError != "" {
 		return nil
 	}

@@ -1,18 +1,18 @@
 package btrfs
 
-import "github.com/drsync/drsync/reconcile/model"
+import "github.com/drsync/drsync/reconcile/model/health"
 
-var _ model.SourceInspector = Storage{}
+var _ health.Inspector = Storage{}
 
 // InspectSource reads the source subvolume's identity and counts its
-// entries and bytes and reference's (up to model.HealthLimit).
-func (Storage) InspectSource(source, reference string) (model.SourceHealth, error) {
-	var h model.SourceHealth
+// entries and bytes and reference's (up to health.Limit).
+func (Storage) InspectSource(source, reference string) (health.Source, error) {
+	var h health.Source
 	sv, err := Info(source)
 	if err != nil {
 		return h, err
 	}
 	h.UUID, h.ParentUUID = sv.UUID, sv.ParentUUID
-	err = model.CountHealth(&h, source, reference)
+	err = health.Count(&h, source, reference)
 	return h, err
 }

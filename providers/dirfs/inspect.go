@@ -1,13 +1,13 @@
 package dirfs
 
-import "github.com/drsync/drsync/reconcile/model"
+import "github.com/drsync/drsync/reconcile/model/health"
 
-var _ model.SourceInspector = Storage{}
+var _ health.Inspector = Storage{}
 
 // InspectSource counts the source's entries and bytes and reference's (up
-// to model.HealthLimit); plain directories have no identity to compare.
-func (Storage) InspectSource(source, reference string) (model.SourceHealth, error) {
-	var h model.SourceHealth
-	err := model.CountHealth(&h, source, reference)
+// to health.Limit); plain directories have no identity to compare.
+func (Storage) InspectSource(source, reference string) (health.Source, error) {
+	var h health.Source
+	err := health.Count(&h, source, reference)
 	return h, err
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/drsync/drsync/reconcile/model/health"
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/schema"
 )
@@ -72,7 +73,7 @@ type SubvolumeState struct {
 	SourceMissing bool   `json:"sourceMissing,omitempty"`
 	// Health compares a present source with its newest snapshot (nil:
 	// not inspected).
-	Health *SourceHealth `json:"health,omitempty"`
+	Health *health.Source `json:"health,omitempty"`
 	// Local are the snapshots in the local snapshot directory that carry
 	// drsync's (btrbk's) naming for this subvolume, oldest first.
 	Local []Snapshot `json:"local"`
@@ -242,7 +243,7 @@ func (o *Observed) withoutCounts() *Observed {
 			continue
 		}
 		s := *st
-		s.Health = &SourceHealth{Error: s.Disaster()}
+		s.Health = &health.Source{Error: s.Disaster()}
 		c.Subvolumes[name] = &s
 	}
 	return &c

@@ -7,6 +7,7 @@ import (
 
 	"github.com/drsync/drsync/reconcile/internal/fixture"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/model/health"
 )
 
 // TestDisastersHoldBackPrunes: a missing source says how to recover it; a
@@ -28,7 +29,7 @@ func TestDisastersHoldBackPrunes(t *testing.T) {
 	}
 	newest := local[len(local)-1]
 	ref := d.SnapshotDir("home", name) + "/" + newest.Name
-	healthy := model.SourceHealth{UUID: "source-uuid", Entries: 900, Reference: ref, ReferenceEntries: 1000}
+	healthy := health.Source{UUID: "source-uuid", Entries: 900, Reference: ref, ReferenceEntries: 1000}
 	tests := []struct {
 		name     string
 		state    model.SubvolumeState
@@ -39,26 +40,26 @@ func TestDisastersHoldBackPrunes(t *testing.T) {
 		{name: "healthy", state: model.SubvolumeState{Local: local, External: ext, Health: &healthy}},
 		{name: "missing", state: model.SubvolumeState{Local: local, External: ext, SourceMissing: true, SourceError: "source /home does not exist"},
 			held: true, warning: "source missing: recover with drsync recover htpc-home (newest verified: " + newest.Name + ", verified 2026-11-21 02:00)"},
-		{name: "wiped", state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{UUID: "source-uuid", Reference: ref, ReferenceEntries: 1000}},
+		{name: "wiped", state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{UUID: "source-uuid", Reference: ref, ReferenceEntries: 1000}},
 			held: true, warning: "source looks destroyed: it is empty, while " + newest.Name + " holds 1000 entries. Every prune of htpc-home (local and drive) waits"},
-		{name: "gutted", state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{UUID: "source-uuid", Entries: 499, Reference: ref, ReferenceEntries: 1000}},
+		{name: "gutted", state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{UUID: "source-uuid", Entries: 499, Reference: ref, ReferenceEntries: 1000}},
 			held: true, warning: "it lost most of its data: 499 entries, against 1000 in " + newest.Name},
-		{name: "half is not most", state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{UUID: "source-uuid", Entries: 500, Reference: ref, ReferenceEntries: 1000}}},
-		{name: "a new subvolume", state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{UUID: "new-uuid", Entries: 1000, Reference: ref, ReferenceEntries: 1000}},
+		{name: "half is not most", state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{UUID: "source-uuid", Entries: 500, Reference: ref, ReferenceEntries: 1000}}},
+		{name: "a new subvolume", state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{UUID: "new-uuid", Entries: 1000, Reference: ref, ReferenceEntries: 1000}},
 			held: true, warning: "it is a new subvolume with no ancestry to its snapshots"},
 		{name: "recovered: a writable snapshot of a snapshot", state: model.SubvolumeState{Local: local, External: ext,
-			Health: &model.SourceHealth{UUID: "new-uuid", ParentUUID: newest.UUID, Entries: 1000, Reference: ref, ReferenceEntries: 1000}}},
+			Health: &health.Source{UUID: "new-uuid", ParentUUID: newest.UUID, Entries: 1000, Reference: ref, ReferenceEntries: 1000}}},
 		{name: "recovered: a sibling of a snapshot moved into place", state: model.SubvolumeState{Local: append(local[:len(local)-1:len(local)-1],
 			model.Snapshot{Name: newest.Name, Time: newest.Time, HasTime: true, UUID: "moved", ParentUUID: "received", ReadOnly: true}), External: ext,
-			Health: &model.SourceHealth{UUID: "new-uuid", ParentUUID: "received", Entries: 1000, Reference: ref, ReferenceEntries: 1000}}},
-		{name: "no local snapshot while the drive holds replicas", state: model.SubvolumeState{External: ext, Health: &model.SourceHealth{UUID: "new-uuid"}},
+			Health: &health.Source{UUID: "new-uuid", ParentUUID: "received", Entries: 1000, Reference: ref, ReferenceEntries: 1000}}},
+		{name: "no local snapshot while the drive holds replicas", state: model.SubvolumeState{External: ext, Health: &health.Source{UUID: "new-uuid"}},
 			held: true, warning: "it has no local snapshot while the drive holds replicas"},
 		{name: "accepted against the newest snapshot", accepted: ref,
-			state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{UUID: "source-uuid", Reference: ref, ReferenceEntries: 1000}}},
+			state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{UUID: "source-uuid", Reference: ref, ReferenceEntries: 1000}}},
 		{name: "an acceptance does not outlive its snapshot", accepted: ref + "-older",
-			state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{UUID: "source-uuid", Reference: ref, ReferenceEntries: 1000}},
+			state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{UUID: "source-uuid", Reference: ref, ReferenceEntries: 1000}},
 			held:  true, warning: "it is empty"},
-		{name: "unreadable source", state: model.SubvolumeState{Local: local, External: ext, Health: &model.SourceHealth{Error: "permission denied"}},
+		{name: "unreadable source", state: model.SubvolumeState{Local: local, External: ext, Health: &health.Source{Error: "permission denied"}},
 			held: true, warning: "its health could not be checked: permission denied"},
 	}
 	for _, tc := range tests {
@@ -92,7 +93,7 @@ func TestFingerprintIgnoresLiveCounts(t *testing.T) {
 	o := func(entries int) *model.Observed {
 		return &model.Observed{Subvolumes: map[string]*model.SubvolumeState{"docs": {
 			Local:  []model.Snapshot{{Name: "docs.20261122T0200", ParentUUID: "src"}},
-			Health: &model.SourceHealth{UUID: "src", Entries: entries, Reference: "/p/docs.20261122T0200", ReferenceEntries: 100}}}}
+			Health: &health.Source{UUID: "src", Entries: entries, Reference: "/p/docs.20261122T0200", ReferenceEntries: 100}}}}
 	}
 	if o(100).Fingerprint() != o(120).Fingerprint() {
 		t.Error("a changed entry count changed the fingerprint")

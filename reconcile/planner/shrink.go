@@ -9,7 +9,7 @@ import (
 
 // planShrink warns when a subvolume's newest snapshot holds much less
 // than the one before it, or the source many fewer bytes than its newest
-// snapshot (the tier's shrink.warnBelow; see model.Shrunk), and below
+// snapshot (the tier's shrink.warnBelow; see health.Source.Shrunk), and below
 // shrink.holdBelow holds every prune as a destroyed source does, until a
 // person accepts the source (drsync recover --accept-source) or a newer
 // snapshot no longer looks wrong. A source that already looks destroyed
@@ -22,7 +22,7 @@ func planShrink(sp *model.SubvolumePlan, st *model.SubvolumeState, h *model.Hist
 		return
 	}
 	if sh.HoldBelow != nil {
-		if why := st.Shrunk(*sh.HoldBelow); why != "" {
+		if why := st.Health.Shrunk(*sh.HoldBelow); why != "" {
 			held := holdPrunes(sp)
 			sp.Shrink = model.ShrinkHold
 			sp.Warnings = append(sp.Warnings, fmt.Sprintf("snapshot looks wrong: %s. Every prune of %s (local and drive) waits (%d held back): check the source, then accept it with drsync recover %s --accept-source",
@@ -30,7 +30,7 @@ func planShrink(sp *model.SubvolumePlan, st *model.SubvolumeState, h *model.Hist
 			return
 		}
 	}
-	if why := st.Shrunk(sh.WarnBelow); why != "" {
+	if why := st.Health.Shrunk(sh.WarnBelow); why != "" {
 		sp.Shrink = model.ShrinkWarn
 		sp.Warnings = append(sp.Warnings, "snapshot looks wrong: "+why+"; is the source mounted?")
 	}

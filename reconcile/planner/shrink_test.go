@@ -7,6 +7,7 @@ import (
 
 	"github.com/drsync/drsync/reconcile/internal/fixture"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/model/health"
 )
 
 // TestShrunkSnapshotWarnsAndHolds is issue 15 item 3: a snapshot of an
@@ -38,8 +39,8 @@ func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 		entries int
 		bytes   int64
 	}
-	health := func(source, newestSnap, previousSnap tally) *model.SourceHealth {
-		return &model.SourceHealth{UUID: "source-uuid", Entries: source.entries, Bytes: source.bytes,
+	counts := func(source, newestSnap, previousSnap tally) *health.Source {
+		return &health.Source{UUID: "source-uuid", Entries: source.entries, Bytes: source.bytes,
 			Reference: dir + newest.Name, ReferenceEntries: newestSnap.entries, ReferenceBytes: newestSnap.bytes,
 			Previous: dir + previous.Name, PreviousEntries: previousSnap.entries, PreviousBytes: previousSnap.bytes}
 	}
@@ -48,28 +49,28 @@ func TestShrunkSnapshotWarnsAndHolds(t *testing.T) {
 	half := 0.5
 	tests := []struct {
 		name      string
-		health    *model.SourceHealth
+		health    *health.Source
 		holdBelow *float64
 		accepted  string
 		verdict   model.ShrinkVerdict
 		warning   string
 	}{
-		{name: "steady", health: health(full, full, full)},
-		{name: "a smaller snapshot, within the tolerance", health: health(tally{600, 21 * mib}, tally{600, 21 * mib}, full)},
-		{name: "empty mount point: warned", health: health(tally{}, tally{}, tally{1000, 0}), verdict: model.ShrinkWarn,
+		{name: "steady", health: counts(full, full, full)},
+		{name: "a smaller snapshot, within the tolerance", health: counts(tally{600, 21 * mib}, tally{600, 21 * mib}, full)},
+		{name: "empty mount point: warned", health: counts(tally{}, tally{}, tally{1000, 0}), verdict: model.ShrinkWarn,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 0 entries, 0% of the 1000 in " + previous.Name + "; is the source mounted?"},
-		{name: "empty mount point with a threshold: held", health: health(tally{}, tally{}, tally{1000, 0}), holdBelow: &half, verdict: model.ShrinkHold,
+		{name: "empty mount point with a threshold: held", health: counts(tally{}, tally{}, tally{1000, 0}), holdBelow: &half, verdict: model.ShrinkHold,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 0 entries, 0% of the 1000 in " + previous.Name + ". Every prune of htpc-home (local and drive) waits"},
-		{name: "empty mount point: entries and bytes", health: health(tally{}, tally{}, full), verdict: model.ShrinkWarn,
+		{name: "empty mount point: entries and bytes", health: counts(tally{}, tally{}, full), verdict: model.ShrinkWarn,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 0 entries, 0% of the 1000 and 0 B, 0% of the 40.0 MiB in " + previous.Name + "; is the source mounted?"},
-		{name: "the files are there, their bytes gone: warned", health: health(tally{1000, mib}, tally{1000, mib}, full), verdict: model.ShrinkWarn,
+		{name: "the files are there, their bytes gone: warned", health: counts(tally{1000, mib}, tally{1000, mib}, full), verdict: model.ShrinkWarn,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 1.0 MiB, 2% of the 40.0 MiB in " + previous.Name + "; is the source mounted?"},
-		{name: "the source lost its bytes since the newest snapshot, with a threshold: held", health: health(tally{1000, 0}, full, full), holdBelow: &half, verdict: model.ShrinkHold,
+		{name: "the source lost its bytes since the newest snapshot, with a threshold: held", health: counts(tally{1000, 0}, full, full), holdBelow: &half, verdict: model.ShrinkHold,
 			warning: "snapshot looks wrong: the source holds 0 B, 0% of the 40.0 MiB in " + newest.Name + ". Every prune of htpc-home (local and drive) waits"},
-		{name: "both at once, one warning", health: health(tally{1000, 0}, tally{1000, mib}, full), verdict: model.ShrinkWarn,
+		{name: "both at once, one warning", health: counts(tally{1000, 0}, tally{1000, mib}, full), verdict: model.ShrinkWarn,
 			warning: "snapshot looks wrong: newest snapshot " + newest.Name + " holds 1.0 MiB, 2% of the 40.0 MiB in " + previous.Name + "; the source holds 0 B, 0% of the 1.0 MiB in " + newest.Name + "; is the source mounted?"},
-		{name: "bytes of a tree under ShrinkMinBytes are not compared", health: health(tally{1000, 1 << 10}, tally{1000, 1 << 10}, tally{1000, model.ShrinkMinBytes - 1})},
-		{name: "a person accepted it", health: health(tally{}, tally{}, full), holdBelow: &half, accepted: dir + newest.Name},
+		{name: "bytes of a tree under ShrinkMinBytes are not compared", health: counts(tally{1000, 1 << 10}, tally{1000, 1 << 10}, tally{1000, health.ShrinkMinBytes - 1})},
+		{name: "a person accepted it", health: counts(tally{}, tally{}, full), holdBelow: &half, accepted: dir + newest.Name},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/drsync/drsync/providers/prometheus"
 	"github.com/drsync/drsync/reconcile/model"
+	"github.com/drsync/drsync/reconcile/model/health"
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/recovery"
 	"github.com/drsync/drsync/recovery/svcrestore"
@@ -105,7 +106,7 @@ func checkData(st *model.SubvolumeState, h *model.History) recovery.Check {
 }
 
 func atLeast(n int) string {
-	if n >= model.HealthLimit {
+	if n >= health.Limit {
 		return fmt.Sprintf("%d or more", n)
 	}
 	return fmt.Sprint(n)

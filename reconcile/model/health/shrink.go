@@ -1,4 +1,4 @@
-package model
+package health
 
 import (
 	"fmt"
@@ -19,10 +19,10 @@ const ShrinkMinBytes = 64 << 10
 // that was not mounted is snapshotted as an empty directory), or the
 // source less than below of its newest snapshot's bytes (files still
 // there, their content gone), is said with the counts; else "". The
-// source's entries are Disaster's to judge. Counts stop at HealthLimit
-// entries per tree, as Disaster's do.
-func (st *SubvolumeState) Shrunk(below float64) string {
-	h := st.Health
+// source's entries are model.SubvolumeState.Disaster's to judge. Counts
+// stop at Limit entries per tree, as Disaster's do. A nil h (a source not
+// inspected) says nothing.
+func (h *Source) Shrunk(below float64) string {
 	if h == nil || h.Error != "" || below <= 0 {
 		return ""
 	}
