@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
-	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,9 +10,7 @@ import (
 	"github.com/drsync/drsync/internal/humane"
 	"github.com/drsync/drsync/internal/shellwords"
 	"github.com/drsync/drsync/internal/termtext"
-	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery/pathrestore"
-	"github.com/drsync/drsync/schema"
 )
 
 func newFindCommand(g *globalOptions) *cobra.Command {
@@ -52,35 +46,6 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func resolvePath(g *globalOptions, path string) (*schema.Desired, *model.Observed, map[string]string, error) {
-	d, obs, _, err := loadObserved(g)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	sources := map[string]string{}
-	for name, s := range d.Subvolumes {
-		sources[name] = s.Source
-	}
-	targets, err := pathrestore.Resolve(sources, path)
-	return d, obs, targets, err
-}
-
-func snapshotsOf(d *schema.Desired, obs *model.Observed, name string) []pathrestore.Snapshot {
-	s, st := d.Subvolumes[name], obs.Subvolumes[name]
-	var out []pathrestore.Snapshot
-	for _, l := range st.Local {
-		out = append(out, pathrestore.Snapshot{Name: l.Name, Location: s.Snapshots.Location, Time: l.Time,
-			Path: filepath.Join(d.SnapshotDir(s.Snapshots.Location, name), l.Name)})
-	}
-	if s.External != nil {
-		for _, r := range model.Replicas(st.External) {
-			out = append(out, pathrestore.Snapshot{Name: r.Name, Location: s.External.Location, Time: r.Time,
-				Path: filepath.Join(d.SnapshotDir(s.External.Location, name), r.Name)})
-		}
-	}
-	return out
-}
-
 // commonFlags repeats -f and -t for a command a user will copy, quoted.
 func commonFlags(g *globalOptions) string {
 	out := " -f " + shellwords.Quote(g.file)
@@ -95,24 +60,13 @@ func commonFlags(g *globalOptions) string {
 
 // runFind lists every snapshot that holds path.
 func runFind(g *globalOptions, path string) error {
-	d, obs, targets, err := resolvePath(g, path)
+	d, obs, _, err := loadObserved(g)
 	if err != nil {
 		return err
 	}
-	type found struct {
-		Subvolume string             `json:"subvolume"`
-		Path      string             `json:"path"`
-		Copies    []pathrestore.Copy `json:"copies"`
-	}
-	var all []found
-	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		copies, err := pathrestore.Find(snapshotsOf(d, obs, name), targets[name])
-		if err != nil {
-			return err
-		}
-		if len(copies) > 0 {
-			all = append(all, found{name, targets[name], copies})
-		}
+	all, err := pathrestore.FindAll(d, obs, path)
+	if err != nil {
+		return err
 	}
 	if g.json {
 		if err := writeJSON(g.stdout, all); err != nil {
@@ -143,30 +97,16 @@ type restoreOptions struct {
 
 // runRestore restores a file or directory from a snapshot, verified.
 func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
-	d, obs, targets, err := resolvePath(g, o.path)
+	d, obs, _, err := loadObserved(g)
 	if err != nil {
 		return err
 	}
-	subvol := o.from[:max(strings.LastIndex(o.from, "."), 0)]
-	rel, ok := targets[subvol]
-	if !ok || d.Subvolumes[subvol] == nil {
-		return fmt.Errorf("--from %s: not a snapshot of a subvolume holding %s", o.from, o.path)
+	c, err := pathrestore.Choose(d, obs, o.path, o.from, o.to, time.Now())
+	if err != nil {
+		return err
 	}
-	var snap *pathrestore.Snapshot
-	for _, s := range snapshotsOf(d, obs, subvol) {
-		if s.Name == o.from && (snap == nil || !d.Locations[s.Location].External) {
-			s := s
-			snap = &s
-		}
-	}
-	if snap == nil {
-		return fmt.Errorf("--from %s: no such snapshot (see drsync find %s)", o.from, shellwords.Quote(o.path))
-	}
-	dest := filepath.Join(d.Subvolumes[subvol].Source, filepath.FromSlash(rel)) + ".restored-" + time.Now().Format("20060102T150405")
-	if o.to != "" {
-		dest = filepath.Join(o.to, filepath.Base(rel))
-	}
-	rep, err := pathrestore.Restore(ctx, snap.Path, rel, dest, o.force)
+	snap := c.Snapshot
+	rep, err := pathrestore.Restore(ctx, snap.Path, c.Rel, c.Dest, o.force)
 	if err != nil {
 		return err
 	}
@@ -177,9 +117,9 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 			To       string `json:"to"`
 			Entries  int    `json:"entries"`
 			Bytes    int64  `json:"bytes"`
-		}{snap.Name, snap.Location, dest, rep.Entries, rep.Bytes})
+		}{snap.Name, snap.Location, c.Dest, rep.Entries, rep.Bytes})
 	}
 	fmt.Fprintf(g.stdout, "restored %s from %s (%s) to %s: %s, %s, verified\n",
-		termtext.Escape(rel), snap.Name, snap.Location, termtext.Escape(dest), humane.Count(rep.Entries, "entry"), humane.Bytes(rep.Bytes))
+		termtext.Escape(c.Rel), snap.Name, snap.Location, termtext.Escape(c.Dest), humane.Count(rep.Entries, "entry"), humane.Bytes(rep.Bytes))
 	return nil
 }

@@ -8,13 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/drsync/drsync/internal/humane"
-	"github.com/drsync/drsync/reconcile"
-	"github.com/drsync/drsync/reconcile/journal"
-	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/recovery/checklist"
-	"github.com/drsync/drsync/recovery/prepare"
+	"github.com/drsync/drsync/recovery/runner"
 	"github.com/drsync/drsync/recovery/view"
 	"github.com/drsync/drsync/schema"
 )
@@ -89,52 +84,46 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 			strings.Join(append(d.SubvolumeNames(), d.ServiceNames()...), ", "))
 	}
 	if o.acceptSource {
-		return runAcceptSource(g, d, names, now)
+		accepted, unchanged, err := runner.Accept(g.session(), d, names, now)
+		for _, n := range unchanged {
+			fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
+		}
+		for _, a := range accepted {
+			fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, a.Why)
+		}
+		return err
 	}
-	req := recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
-		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}
+	ro := runner.Options{Request: recovery.Request{Names: names, From: o.from, To: o.to, Now: now,
+		FromTarget: o.offsite.fromTarget, AllowUnverified: o.offsite.allowUnverified}, Identity: o.offsite.identity}
 	if o.at != "" {
-		if req.At, err = parseTimeFlag("--at", o.at); err != nil {
+		if ro.Request.At, err = parseTimeFlag("--at", o.at); err != nil {
 			return err
 		}
 	}
-	base, err := newStorage(g)
-	if err != nil {
-		return err
-	}
-	st, ok := base.(recovery.Storage)
-	if !ok {
-		return fmt.Errorf("--storage %s cannot make writable snapshots", g.storage)
-	}
-	lock, err := reconcile.AcquireLock(d.StateDir, "drsync recover")
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	p, j, offsite, err := planRecovery(ctx, g, d, st, req, o.offsite)
-	if err != nil {
-		return err
-	}
-	if !g.json {
-		view.WritePlan(g.stdout, p)
-	}
-	if !o.autoApprove {
+	ro.Warn = func(w string) { fmt.Fprintf(g.stderr, "warning: %s\n", w) }
+	ro.Review = func(p *recovery.Plan) error {
+		if !g.json {
+			view.WritePlan(g.stdout, p)
+		}
+		if o.autoApprove {
+			return nil
+		}
 		if g.json {
 			return fmt.Errorf("--json needs --auto-approve: a confirmation prompt would corrupt the JSON")
 		}
-		if err := confirm(g); err != nil {
-			return err
+		return confirm(g)
+	}
+	ro.Event = func(e recovery.Event) {
+		if !g.json {
+			view.WriteEvent(g.stdout, e)
 		}
 	}
-	started := time.Now()
-	out, err := recovery.Run(ctx, p, recovery.Env{Storage: st, Journal: j, Offsite: offsite}, func(e recovery.Event) {
-		if !g.json {
-			printRecoverEvent(g, e)
-		}
-	})
-	defer writeRecoverReport(g, d, started, out.Subvolumes, out.Services)
+	out, err := runner.Recover(ctx, g.session(), d, ro)
+	if !out.Ran {
+		return err // nothing was planned, or nothing approved: the error says why
+	}
 	if g.json {
-		rep := recoverReport{Plan: p, Results: out.Subvolumes, Services: out.Services}
+		rep := recoverReport{Plan: out.Plan, Results: out.Subvolumes, Services: out.Services}
 		if err != nil {
 			rep.Error = err.Error()
 		}
@@ -147,72 +136,11 @@ func runRecover(ctx context.Context, g *globalOptions, o recoverOptions, names [
 		return nil
 	}
 	fmt.Fprintln(g.stdout)
-	for _, r := range out.Subvolumes {
-		if r.Error != "" {
-			fmt.Fprintf(g.stdout, "✗ %s: %s\n", r.Subvolume, r.Error)
-			continue
-		}
-		fmt.Fprintf(g.stdout, "✓ recovered %s from %s to %s: %s, %s compared and equal (%s)\n", r.Subvolume, r.Snapshot, r.Target,
-			humane.Count(r.Verified.Files, "file"), humane.Bytes(r.Verified.Bytes/2), humane.Rounded(humane.Seconds(r.Seconds)))
-		if r.KeptAside != "" {
-			fmt.Fprintf(g.stdout, "  the previous source is kept as %s (read-only; delete it by hand when done)\n", r.KeptAside)
-		}
+	view.WriteOutcome(g.stdout, out.Outcome)
+	if out.Report != "" {
+		fmt.Fprintf(g.stdout, "report: %s\n", out.Report)
 	}
-	printServiceResults(g, out.Services)
 	return err
-}
-
-func printServiceResults(g *globalOptions, results []recovery.ServiceResult) {
-	for _, r := range results {
-		if r.Before != "" {
-			fmt.Fprintf(g.stdout, "  %s before: %s\n", r.Service, r.Before)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(g.stdout, "✗ %s: %s\n", r.Service, r.Error)
-			for _, c := range r.FailedCopies {
-				fmt.Fprintf(g.stdout, "  the restored copy that failed is kept as %s for inspection\n", c)
-			}
-			continue
-		}
-		from := r.Archive
-		if r.FetchedFrom != "" {
-			from += " (fetched from " + r.FetchedFrom + ")"
-		}
-		fmt.Fprintf(g.stdout, "✓ recovered %s from %s: %s, %s verified; %s (%s)\n", r.Service, from,
-			humane.Count(r.Files, "file"), humane.Bytes(r.Bytes), r.Ready, humane.Rounded(humane.Seconds(r.Seconds)))
-		for _, k := range r.KeptAside {
-			fmt.Fprintf(g.stdout, "  the previous data is kept as %s (delete it by hand when done)\n", k)
-		}
-	}
-}
-
-// planRecovery observes and plans a recovery (prepare.Plan).
-func planRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, st recovery.Storage, req recovery.Request,
-	oo recoverOffsiteOptions) (*recovery.Plan, *journal.Journal, map[string]recovery.OffsiteSource, error) {
-	obs, err := observe(g, d, req.Now)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	j, err := journal.OpenJournal(d.StateDir)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	entries, err := j.Entries()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, sources, err := prepare.Plan(ctx, prepare.Setting{Desired: d, Observed: obs, Entries: entries, Storage: st,
-		OpenTarget: openTarget, Identity: oo.identity, Warn: func(w string) { fmt.Fprintf(g.stderr, "warning: %s\n", w) }}, req)
-	return p, j, sources, err
-}
-
-func printRecoverEvent(g *globalOptions, e recovery.Event) {
-	switch e.Phase {
-	case model.PhaseDone:
-		fmt.Fprintf(g.stdout, "  ✓ %-10s %s: %s (%s)\n", e.Step, e.Subvolume, e.Detail, humane.Rounded(humane.Seconds(e.Seconds)))
-	case model.PhaseFailed:
-		fmt.Fprintf(g.stdout, "  ✗ %-10s %s: %v\n", e.Step, e.Subvolume, e.Err)
-	}
 }
 
 // parseTimeFlag reads a time flag: RFC 3339 or local wall clock.
@@ -224,70 +152,21 @@ func parseTimeFlag(flag, s string) (time.Time, error) {
 	return t, nil
 }
 
-// runVerifyRecovery is recover --verify-only: the checklist of each named
-// subvolume and service (default: all); exit 1 when any check fails.
+// runVerifyRecovery is recover --verify-only: exit 1 when any check fails.
 func runVerifyRecovery(ctx context.Context, g *globalOptions, d *schema.Desired, names []string) error {
-	obs, err := observe(g, d, time.Now())
+	lists, failed, err := runner.Verify(ctx, g.session(), d, names)
 	if err != nil {
 		return err
-	}
-	j, err := journal.OpenJournal(d.StateDir)
-	if err != nil {
-		return err
-	}
-	entries, err := j.Entries()
-	if err != nil {
-		return err
-	}
-	lists, err := checklist.Run(ctx, d, obs, entries, names)
-	if err != nil {
-		return err
-	}
-	failed := false
-	for _, c := range lists {
-		failed = failed || c.Result == model.ResultFail
 	}
 	if g.json {
 		if err := writeJSON(g.stdout, lists); err != nil {
 			return err
 		}
 	} else {
-		marks := map[model.Result]string{model.ResultPass: "✓", model.ResultFail: "✗", model.ResultSkip: "-"}
-		for _, c := range lists {
-			fmt.Fprintf(g.stdout, "%s  %s\n", c.Name(), strings.ToUpper(string(c.Result)))
-			for _, k := range c.Checks {
-				fmt.Fprintf(g.stdout, "  %s %-12s %s\n", marks[k.Result], k.Name, k.Detail)
-			}
-		}
+		view.WriteChecklists(g.stdout, lists)
 	}
 	if failed {
 		return exitCodeError{exitError}
 	}
 	return nil
-}
-
-// runAcceptSource journals that a person accepts each named source as it
-// is, though it looks wiped or replaced: its prunes resume.
-func runAcceptSource(g *globalOptions, d *schema.Desired, names []string, now time.Time) error {
-	lock, err := reconcile.AcquireLock(d.StateDir, "drsync recover --accept-source")
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	obs, err := observe(g, d, now)
-	if err != nil {
-		return err
-	}
-	j, err := journal.OpenJournal(d.StateDir)
-	if err != nil {
-		return err
-	}
-	accepted, unchanged, err := recovery.AcceptSources(j, obs, names)
-	for _, n := range unchanged {
-		fmt.Fprintf(g.stdout, "%s: nothing to accept: the source does not look destroyed\n", n)
-	}
-	for _, a := range accepted {
-		fmt.Fprintf(g.stdout, "%s: the source is accepted as it is (%s); its prunes resume\n", a.Subvolume, a.Why)
-	}
-	return err
 }

@@ -1,5 +1,6 @@
-// Package view writes recovery plans for people: per component, the copy
-// and why it was chosen, then each step and what it touches.
+// Package view writes recovery plans and outcomes for people: per
+// component, the copy and why it was chosen, then each step and what it
+// touches; then what each recovery did.
 package view
 
 import (
