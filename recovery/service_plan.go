@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/drsync/drsync/reconcile/model"
-	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -97,7 +96,7 @@ func planService1(in Input, req Request, svc *schema.Service) (ServiceRecovery, 
 		return ServiceRecovery{}, fmt.Errorf("declare how to stop and start it (unit, or stop and start commands): its data is never replaced under a running %s", svc.Kind)
 	}
 	stamp := req.Now.Format(stampLayout)
-	for _, p := range svcrestore.LivePaths(svc) {
+	for _, p := range svc.LivePaths() {
 		t, ok := in.Targets[p]
 		if !ok {
 			return ServiceRecovery{}, fmt.Errorf("%s was not observed", p)

@@ -126,7 +126,7 @@ func (r *run) loss(ctx context.Context, d *schema.Desired, commands [][]string) 
 	if err := r.checkIncremental(inPlace); err != nil {
 		return compared, "", err
 	}
-	picks, err := verifiedArchives(d, servicesIn(d, lost), lost)
+	picks, err := verifiedArchives(d, d.ServicesIn(lost), lost)
 	if err != nil {
 		return compared, "", err
 	}

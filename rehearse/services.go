@@ -16,7 +16,6 @@ import (
 	"github.com/drsync/drsync/reconcile/journal"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/rehearse/evidence"
 	"github.com/drsync/drsync/schema"
 	"github.com/drsync/drsync/snapname"
@@ -37,34 +36,6 @@ type archivePick struct {
 	why      string
 }
 
-// servicesIn are the services whose data lies in the lost subvolumes: the
-// subvolume whose source holds a live path most closely is one of them.
-func servicesIn(d *schema.Desired, lost []string) []string {
-	var out []string
-	for _, name := range d.ServiceNames() {
-		for _, p := range svcrestore.LivePaths(d.Services[name]) {
-			if owner := holder(d, p); owner != "" && slices.Contains(lost, owner) {
-				out = append(out, name)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// holder is the subvolume whose source holds path most closely; "" when
-// no source holds it.
-func holder(d *schema.Desired, path string) string {
-	best, bestLen := "", -1
-	for _, name := range d.SubvolumeNames() {
-		src := filepath.Clean(d.Subvolumes[name].Source)
-		if (path == src || strings.HasPrefix(path, strings.TrimSuffix(src, "/")+"/")) && len(src) > bestLen {
-			best, bestLen = name, len(src)
-		}
-	}
-	return best
-}
-
 // verifiedArchives picks each service's newest archive that a restore
 // test or drill verified, read where it survives the disaster: the local
 // archive unless its directory lies in a lost subvolume (the system disk
@@ -83,7 +54,7 @@ func verifiedArchives(d *schema.Desired, names, lost []string) ([]archivePick, e
 	for _, name := range names {
 		svc := d.Services[name]
 		var places [][2]string // directory, location
-		if !slices.Contains(lost, holder(d, d.ArchiveDir(svc))) {
+		if !slices.Contains(lost, d.SubvolumeHolding(d.ArchiveDir(svc))) {
 			places = append(places, [2]string{d.ArchiveDir(svc), svc.Location})
 		}
 		if svc.External != nil {

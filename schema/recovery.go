@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -144,6 +145,46 @@ func (d *Desired) RecoveryOrder(names []string) []string {
 		}
 		if !progressed { // a cycle: Load refuses one, but never loop
 			return append(out, pending...)
+		}
+	}
+	return out
+}
+
+// LivePaths are the paths a service's data lives at, in archive order.
+func (s *Service) LivePaths() []string {
+	switch s.Kind {
+	case ServicePrometheus:
+		return []string{s.DataDir}
+	case ServiceSQLite:
+		return []string{s.Database}
+	}
+	return s.Paths
+}
+
+// SubvolumeHolding is the subvolume whose source holds path most closely
+// ("" when no source holds it): a path in /home/x lies in the subvolume
+// at /home, not in the one at /.
+func (d *Desired) SubvolumeHolding(path string) string {
+	best, bestLen := "", -1
+	for _, name := range d.SubvolumeNames() {
+		src := filepath.Clean(d.Subvolumes[name].Source)
+		if (path == src || strings.HasPrefix(path, strings.TrimSuffix(src, "/")+"/")) && len(src) > bestLen {
+			best, bestLen = name, len(src)
+		}
+	}
+	return best
+}
+
+// ServicesIn are the services with data in one of subvolumes, sorted: a
+// disaster that takes those subvolumes takes these services' data too.
+func (d *Desired) ServicesIn(subvolumes []string) []string {
+	var out []string
+	for _, name := range d.ServiceNames() {
+		for _, p := range d.Services[name].LivePaths() {
+			if holder := d.SubvolumeHolding(p); holder != "" && slices.Contains(subvolumes, holder) {
+				out = append(out, name)
+				break
+			}
 		}
 	}
 	return out

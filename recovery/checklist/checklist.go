@@ -247,7 +247,7 @@ func Services(ctx context.Context, d *schema.Desired, entries []model.JournalEnt
 }
 
 func checkServiceData(svc *schema.Service) recovery.Check {
-	for _, p := range svcrestore.LivePaths(svc) {
+	for _, p := range svc.LivePaths() {
 		fi, err := os.Lstat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -258,7 +258,7 @@ func checkServiceData(svc *schema.Service) recovery.Check {
 			return fail(recovery.CheckData, "%s is a symlink, which drsync never follows", p)
 		}
 	}
-	return pass(recovery.CheckData, "%s there", strings.Join(svcrestore.LivePaths(svc), ", "))
+	return pass(recovery.CheckData, "%s there", strings.Join(svc.LivePaths(), ", "))
 }
 
 func checkServiceReady(ctx context.Context, svc *schema.Service, rec *serviceRecord) recovery.Check {

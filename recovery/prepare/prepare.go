@@ -10,7 +10,6 @@ import (
 
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/recovery"
-	"github.com/drsync/drsync/recovery/svcrestore"
 	"github.com/drsync/drsync/schema"
 )
 
@@ -45,7 +44,7 @@ func Plan(ctx context.Context, s Setting, req recovery.Request) (*recovery.Plan,
 	var err error
 	for _, name := range names {
 		if svc := d.Services[name]; svc != nil {
-			for _, path := range svcrestore.LivePaths(svc) {
+			for _, path := range svc.LivePaths() {
 				if in.Targets[path], err = ObserveServiceTarget(path); err != nil {
 					return nil, nil, err
 				}

@@ -81,7 +81,7 @@ func RestoreService(ctx context.Context, svc *schema.Service, archivePath, dir s
 		return out, fmt.Errorf("restore %s from %s: %w: %d problem(s), first %s: %s (want %s, got %s)",
 			svc.Name, archivePath, ErrArchiveDamaged, n, what, m.Check, m.Want, m.Got)
 	}
-	for _, live := range LivePaths(svc) {
+	for _, live := range svc.LivePaths() {
 		member := memberOf(svc, live)
 		p := RestoredPath{Live: live, Member: member, Copy: dir + "/" + member}
 		if _, err := os.Lstat(p.Copy); err != nil {
@@ -132,17 +132,6 @@ func (r *Restored) check(ctx context.Context) error {
 		return fmt.Errorf("unknown kind %q", r.Kind)
 	}
 	return nil
-}
-
-// LivePaths are the paths a service's data lives at, in archive order.
-func LivePaths(svc *schema.Service) []string {
-	switch svc.Kind {
-	case schema.ServicePrometheus:
-		return []string{svc.DataDir}
-	case schema.ServiceSQLite:
-		return []string{svc.Database}
-	}
-	return svc.Paths
 }
 
 // memberOf is the archive member holding live, as services.Store.Backup

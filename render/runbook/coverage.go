@@ -5,18 +5,27 @@ import (
 	"github.com/drsync/drsync/schema"
 )
 
-// rbCoverage is a runbook's coverage row: one copy of a subvolume.
+// rbCoverage is a runbook's coverage row: one copy of a subvolume or of
+// a service's archives.
 type rbCoverage struct {
 	Subvolume, Copy, Window, Line string
 }
 
 // rbCoverageRows lists the coverage of every copy of the covered
-// subvolumes, for the runbooks' evidence.
-func rbCoverageRows(in view.Input, subs []rbSubvolume) []rbCoverage {
+// subvolumes and of the services whose data lies in them, for the
+// runbooks' evidence.
+func rbCoverageRows(in view.Input, subs []rbSubvolume, svcs []rbService) []rbCoverage {
+	covered := map[string]bool{}
+	for _, s := range subs {
+		covered[s.Name] = true
+	}
+	for _, s := range svcs {
+		covered[s.Name] = true
+	}
 	var out []rbCoverage
-	for _, s := range view.Subvolumes(in) {
+	for _, s := range view.Tracked(in) {
 		window, _ := view.CoverageOf(in.Desired, s)
-		if window == 0 || !coveredBy(subs, s.Name) {
+		if window == 0 || !covered[s.Name] {
 			continue
 		}
 		if len(s.Status.Coverage) == 0 {
@@ -27,13 +36,4 @@ func rbCoverageRows(in view.Input, subs []rbSubvolume) []rbCoverage {
 		}
 	}
 	return out
-}
-
-func coveredBy(subs []rbSubvolume, name string) bool {
-	for _, s := range subs {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
 }

@@ -76,9 +76,17 @@ type runbookData struct {
 	System *rbLocation
 	// Offsite are the off-site targets to recover from (DR-004).
 	Offsite []rbOffsite
-	// Coverage is each covered subvolume's copies' verified share within
-	// its coverage window (empty when no tier declares one).
+	// Services are those whose data lies in the covered subvolumes.
+	Services []rbService
+	// Coverage is each covered subvolume's and service's copies' verified
+	// share within its coverage window (empty when no tier declares one).
 	Coverage []rbCoverage
+}
+
+// rbService is a service whose data comes back with a covered subvolume;
+// its own archives can be put in place instead.
+type rbService struct {
+	Name, Kind, Subvolume string
 }
 
 type rbSubvolume struct {
@@ -205,7 +213,8 @@ func runbookView(in view.Input, sc scenario) runbookData {
 	default:
 		v.LastTested = day(in, oldestTest) + " (the oldest of the subvolumes' newest restore tests)"
 	}
-	v.Coverage = rbCoverageRows(in, v.Subvolumes)
+	v.Services = servicesIn(d, v.Subvolumes)
+	v.Coverage = rbCoverageRows(in, v.Subvolumes, v.Services)
 	v.SuccessRate = successRate(run, passed)
 	if len(v.Subvolumes) == 0 {
 		v.SuccessRate = v.RTOTarget
@@ -447,4 +456,26 @@ func FileByID(id string) string {
 		}
 	}
 	return ""
+}
+
+// servicesIn lists the services whose data lies in subs, each with the
+// subvolume that holds its first path.
+func servicesIn(d *schema.Desired, subs []rbSubvolume) []rbService {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.Name
+	}
+	var out []rbService
+	for _, name := range d.ServicesIn(names) {
+		svc := d.Services[name]
+		holder := ""
+		for _, p := range svc.LivePaths() {
+			if h := d.SubvolumeHolding(p); slices.Contains(names, h) {
+				holder = h
+				break
+			}
+		}
+		out = append(out, rbService{Name: name, Kind: svc.Kind, Subvolume: holder})
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drsync/drsync/internal/golden"
 	"github.com/drsync/drsync/render/internal/fixture"
@@ -255,5 +256,41 @@ func TestRunbookCommandsQuoted(t *testing.T) {
 				t.Errorf("%s: %q restores outside the scratch %q", name, c, d.Restore.Scratch)
 			}
 		}
+	}
+}
+
+// TestRunbookServicesInTheirSubvolumes: a runbook lists the services whose
+// data lies in the subvolumes it restores, with the command that puts
+// their newest verified archive in place, and its coverage table has a row
+// for each copy of their archives; a runbook whose subvolumes hold none of
+// their data has neither (the example's services live in /home: DR-001,
+// not DR-002).
+func TestRunbookServicesInTheirSubvolumes(t *testing.T) {
+	in := fixture.Input(t)
+	d := in.Desired
+	const svc = "app-db"
+	tier := d.Tiers[d.Services[svc].Tier]
+	tier.RestoreTest.Coverage = &schema.Duration{Duration: 90 * 24 * time.Hour}
+	d.Tiers[d.Services[svc].Tier] = tier
+	in.Subvolumes = maps.Clone(in.Subvolumes)
+	in.Subvolumes[svc] = view.SubvolumeStatus{Coverage: []view.CopyCoverage{
+		{Location: "WD-18TB", External: true, Files: 1, VerifiedFiles: 1, Bytes: 1 << 20, VerifiedBytes: 1 << 19}}}
+	rbs, err := Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	system, pool := string(rbs[System]), string(rbs[Pool])
+	command := "`sudo /usr/local/bin/drsync recover app-db -f " + d.Generate.DesiredFile + "`"
+	row := "| app-db | WD-18TB | 90d | verified within 90d: 100% of files, 50% of bytes ("
+	for _, want := range []string{"| app-db | sqlite | htpc-home | " + command + " |", row} {
+		if !strings.Contains(system, want) {
+			t.Errorf("DR-001 lacks %q", want)
+		}
+		if strings.Contains(pool, want) {
+			t.Errorf("DR-002 has %q, though no pool subvolume holds the service's data", want)
+		}
+	}
+	if cmds := Commands(rbs[System]); slices.ContainsFunc(cmds, func(c []string) bool { return slices.Contains(c, svc) }) {
+		t.Error("the service's command is in a code block, which a rehearsal would run")
 	}
 }
