@@ -180,12 +180,20 @@ func (d *Desired) SubvolumeHolding(path string) string {
 func (d *Desired) ServicesIn(subvolumes []string) []string {
 	var out []string
 	for _, name := range d.ServiceNames() {
-		for _, p := range d.Services[name].LivePaths() {
-			if holder := d.SubvolumeHolding(p); holder != "" && slices.Contains(subvolumes, holder) {
-				out = append(out, name)
-				break
-			}
+		if d.ServiceSubvolume(d.Services[name], subvolumes) != "" {
+			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// ServiceSubvolume is the one of subvolumes that holds the service's data
+// (the first of its live paths one of them holds), "" when none does.
+func (d *Desired) ServiceSubvolume(s *Service, subvolumes []string) string {
+	for _, p := range s.LivePaths() {
+		if holder := d.SubvolumeHolding(p); holder != "" && slices.Contains(subvolumes, holder) {
+			return holder
+		}
+	}
+	return ""
 }

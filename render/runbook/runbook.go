@@ -459,23 +459,18 @@ func FileByID(id string) string {
 }
 
 // servicesIn lists the services whose data lies in subs, each with the
-// subvolume that holds its first path.
+// subvolume that holds it.
 func servicesIn(d *schema.Desired, subs []rbSubvolume) []rbService {
 	names := make([]string, len(subs))
 	for i, s := range subs {
 		names[i] = s.Name
 	}
 	var out []rbService
-	for _, name := range d.ServicesIn(names) {
+	for _, name := range d.ServiceNames() {
 		svc := d.Services[name]
-		holder := ""
-		for _, p := range svc.LivePaths() {
-			if h := d.SubvolumeHolding(p); slices.Contains(names, h) {
-				holder = h
-				break
-			}
+		if holder := d.ServiceSubvolume(svc, names); holder != "" {
+			out = append(out, rbService{Name: name, Kind: svc.Kind, Subvolume: holder})
 		}
-		out = append(out, rbService{Name: name, Kind: svc.Kind, Subvolume: holder})
 	}
 	return out
 }
