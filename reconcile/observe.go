@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/drsync/drsync/internal/parallel"
 	"github.com/drsync/drsync/reconcile/evidence"
 	"github.com/drsync/drsync/reconcile/guard"
 	"github.com/drsync/drsync/reconcile/journal"
@@ -35,43 +37,37 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 			o.Drives[name] = st.Probe(l)
 		}
 	}
-	for _, name := range d.SubvolumeNames() {
-		s := d.Subvolumes[name]
-		ss := &model.SubvolumeState{}
-		if err := st.CheckSource(s.Source); err != nil {
-			ss.SourceError, ss.SourceMissing = err.Error(), errors.Is(err, fs.ErrNotExist)
-		}
-		var err error
-		dir := d.SnapshotDir(s.Snapshots.Location, name)
-		if guard.ObservedDir(d, st, s.Snapshots.Location, dir, ss) {
-			if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
-				return nil, nil, err
-			}
-		}
-		if s.External != nil && o.Drives[s.External.Location].Present {
-			dir := d.SnapshotDir(s.External.Location, name)
-			if guard.ObservedDir(d, st, s.External.Location, dir, ss) {
-				if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-		ss.Health = inspectSource(st, s.Source, dir, externalDir(d, s), ss)
-		o.Subvolumes[name] = ss
+	// Subvolumes are read on all CPUs (their listings are mostly kernel
+	// work) while the journal is loaded.
+	var fold *journal.Fold
+	var foldErr error
+	var loaded sync.WaitGroup
+	if j != nil {
+		loaded.Go(func() { fold, foldErr = j.Load() })
+	}
+	names := d.SubvolumeNames()
+	states := make([]*model.SubvolumeState, len(names))
+	err := parallel.Each(len(names), func(i int) (err error) {
+		states[i], err = observeSubvolume(d, st, names[i], o.Drives, loc)
+		return err
+	})
+	loaded.Wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	if foldErr != nil {
+		return nil, nil, foldErr
+	}
+	for i, name := range names {
+		o.Subvolumes[name] = states[i]
 	}
 	if err := observeServices(d, env.Services, loc, o); err != nil {
 		return nil, nil, err
 	}
 	observeOffsite(d, env.Targets, o)
-	var fold *journal.Fold
-	if j != nil {
-		f, err := j.Load()
-		if err != nil {
-			return nil, nil, err
-		}
-		fold = f
-		takeSummary(o, f)
-		o.JournalMalformed = f.Summary().Malformed
+	if fold != nil {
+		takeSummary(o, fold)
+		o.JournalMalformed = fold.Summary().Malformed
 	}
 	observeCoverage(d, st, o)
 	if err := observeRehearsals(d, o); err != nil {
@@ -83,11 +79,37 @@ func observe(d *schema.Desired, env Env, loc *time.Location) (*model.Observed, *
 			paths = append(paths, p)
 		}
 	}
-	var err error
 	if o.Files, o.RefusedFiles, err = evidence.ReadFiles(paths); err != nil {
 		return nil, nil, err
 	}
 	return o, fold, nil
+}
+
+// observeSubvolume reads one declared subvolume: its source, its
+// snapshots and, with its drive present, its replicas.
+func observeSubvolume(d *schema.Desired, st model.Storage, name string, drives map[string]model.Drive, loc *time.Location) (*model.SubvolumeState, error) {
+	s := d.Subvolumes[name]
+	ss := &model.SubvolumeState{}
+	if err := st.CheckSource(s.Source); err != nil {
+		ss.SourceError, ss.SourceMissing = err.Error(), errors.Is(err, fs.ErrNotExist)
+	}
+	var err error
+	dir := d.SnapshotDir(s.Snapshots.Location, name)
+	if guard.ObservedDir(d, st, s.Snapshots.Location, dir, ss) {
+		if ss.Local, err = readSnapshots(d, st, dir, name, loc, false, ss); err != nil {
+			return nil, err
+		}
+	}
+	if s.External != nil && drives[s.External.Location].Present {
+		dir := d.SnapshotDir(s.External.Location, name)
+		if guard.ObservedDir(d, st, s.External.Location, dir, ss) {
+			if ss.External, err = readSnapshots(d, st, dir, name, loc, true, ss); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ss.Health = inspectSource(st, s.Source, dir, externalDir(d, s), ss)
+	return ss, nil
 }
 
 // readSnapshots keeps the entries named like snapshots of subvol that are

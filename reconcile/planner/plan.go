@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/drsync/drsync/internal/parallel"
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/planner/offsite"
 	"github.com/drsync/drsync/schema"
@@ -29,18 +31,21 @@ func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("an apply at %s stopped during %s %s; this plan repairs what it left",
 			e.Time.In(now.Location()).Format("2006-01-02 15:04"), e.Action.Kind, e.Action.Snapshot))
 	}
-	for _, name := range d.SubvolumeNames() {
-		st := o.Subvolumes[name]
-		if st == nil {
-			st = &model.SubvolumeState{}
-		}
-		sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
-		planDisasters(&sp, st, o.History[name])
-		planShrink(&sp, st, o.History[name], d.Tiers[d.Subvolumes[name].Tier].Shrink)
-		markExternal(&sp, d, o)
-		offsite.Plan(&sp, d, d.Subvolumes[name], st, o, now)
-		offsite.PlanProofs(&sp, d, d.Subvolumes[name], st, o, now)
-		p.Subvolumes = append(p.Subvolumes, sp)
+	// The generated files and each subvolume's plan depend on nothing but
+	// d, o and now: they are computed on all CPUs, in declared order.
+	var files map[string][]byte
+	var filesErr error
+	var rendered sync.WaitGroup
+	if o.Files != nil {
+		rendered.Go(func() { files, filesErr = GeneratedFiles(d, o, now) })
+	}
+	names := d.SubvolumeNames()
+	if len(names) > 0 {
+		p.Subvolumes = make([]model.SubvolumePlan, len(names))
+		parallel.Each(len(names), func(i int) error {
+			p.Subvolumes[i] = planSubvolumeWhole(d, names[i], o, now)
+			return nil
+		})
 	}
 	p.Warnings = append(p.Warnings, offsite.Warnings(d, o)...)
 	for _, name := range d.ServiceNames() {
@@ -52,14 +57,30 @@ func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 		}
 	}
 	if o.Files != nil {
-		files, err := GeneratedFiles(d, o, now)
-		if err != nil {
-			p.FilesError = err.Error()
+		rendered.Wait()
+		if filesErr != nil {
+			p.FilesError = filesErr.Error()
 		} else {
 			planFiles(p, files, o.Files, o.RefusedFiles)
 		}
 	}
 	return p
+}
+
+// planSubvolumeWhole is everything the plan does for one subvolume:
+// snapshots, replicas, prunes, proofs, disasters and off-site copies.
+func planSubvolumeWhole(d *schema.Desired, name string, o *model.Observed, now time.Time) model.SubvolumePlan {
+	st := o.Subvolumes[name]
+	if st == nil {
+		st = &model.SubvolumeState{}
+	}
+	sp := planSubvolume(d, d.Subvolumes[name], st, o, now)
+	planDisasters(&sp, st, o.History[name])
+	planShrink(&sp, st, o.History[name], d.Tiers[d.Subvolumes[name].Tier].Shrink)
+	markExternal(&sp, d, o)
+	offsite.Plan(&sp, d, d.Subvolumes[name], st, o, now)
+	offsite.PlanProofs(&sp, d, d.Subvolumes[name], st, o, now)
+	return sp
 }
 
 // markExternal flags the actions that touch an external drive.
