@@ -190,9 +190,12 @@ func Evaluate(items []Item, p Policy, now time.Time, loc *time.Location) []Decis
 	if err := p.Validate(); err != nil {
 		panic(err)
 	}
+	// One allocation for all entries: a plan evaluates thousands.
+	slab := make([]entry, len(items))
 	es := make([]*entry, len(items))
 	for i, it := range items {
-		es[i] = &entry{Decision: Decision{Item: it}, reached: -1}
+		slab[i] = entry{Decision: Decision{Item: it}, reached: -1}
+		es[i] = &slab[i]
 	}
 	slices.SortStableFunc(es, func(a, b *entry) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq, b.Seq))
@@ -230,14 +233,14 @@ func Evaluate(items []Item, p Policy, now time.Time, loc *time.Location) []Decis
 	// that reaches it, visiting the finer level's periods oldest first. Wall
 	// clocks can jump backwards (DST) and btrbk's month correction is not
 	// monotonic, so this is not always the same as grouping in time order.
-	firsts := map[int]*entry{}
+	firsts := make(map[int]*entry, len(es))
 	for _, e := range es {
 		if _, ok := firsts[e.delta[lHour]]; !ok {
 			firsts[e.delta[lHour]] = e
 		}
 	}
 	for l, n := range p.counts() {
-		next := map[int]*entry{}
+		next := make(map[int]*entry, len(firsts))
 		for _, d := range slices.Backward(slices.Sorted(maps.Keys(firsts))) {
 			e := firsts[d]
 			e.reached = l
@@ -303,33 +306,53 @@ func (e *entry) dayStart() time.Time {
 	return e.wall.Truncate(time.Hour).Add(-time.Duration(e.hoursFromH) * time.Hour)
 }
 
-// periodLabel names e's period at level l, e.g. "week starting Sun 2026-11-15".
-func (e *entry) periodLabel(l int, p Policy) string {
+// The verdicts below are built by appending to one buffer, not with fmt
+// or string concatenation: a plan words thousands of them.
+
+// appendPeriod appends the name of e's period at level l, e.g. "week
+// starting Sun 2026-11-15".
+func (e *entry) appendPeriod(b []byte, l int, p Policy) []byte {
 	switch l {
 	case lHour:
-		return "hour " + e.wall.Format("2006-01-02 15:00")
+		return e.wall.AppendFormat(append(b, "hour "...), "2006-01-02 15:00")
 	case lDay:
 		if e.HasTime && p.DayStartHour != 0 {
-			return "day starting " + e.dayStart().Format("2006-01-02 15:04")
+			return e.dayStart().AppendFormat(append(b, "day starting "...), "2006-01-02 15:04")
 		}
-		return "day " + e.dayStart().Format("2006-01-02")
+		return e.dayStart().AppendFormat(append(b, "day "...), "2006-01-02")
 	case lWeek:
-		return "week starting " + e.dayStart().AddDate(0, 0, -e.daysFromW).Format("Mon 2006-01-02")
+		return e.dayStart().AddDate(0, 0, -e.daysFromW).AppendFormat(append(b, "week starting "...), "Mon 2006-01-02")
 	case lMonth:
-		return fmt.Sprintf("month %04d-%02d", e.year, int(e.month))
+		b = appendZeroPadded(append(b, "month "...), e.year, 4)
+		return appendZeroPadded(append(b, '-'), int(e.month), 2)
 	default:
-		return fmt.Sprintf("year %04d", e.year)
+		return appendZeroPadded(append(b, "year "...), e.year, 4)
 	}
 }
 
 // keptReason explains why rule level l with count n keeps e, e.g.
 // "weekly 8: first daily of the week starting Sun 2026-11-15 (1 week ago)".
 func (e *entry) keptReason(l, n int, p Policy) string {
-	what := "first of the "
+	b := make([]byte, 0, 80)
+	b = append(append(append(b, ruleNames[l]...), ' '), countString(n)...)
+	b = append(b, ": first "...)
 	if l > lDay {
-		what = "first " + ruleNames[l-1] + " of the "
+		b = append(append(b, ruleNames[l-1]...), ' ')
 	}
-	return fmt.Sprintf("%s %s: %s%s (%s)", ruleNames[l], countString(n), what, e.periodLabel(l, p), ago(e.delta[l], l))
+	b = e.appendPeriod(append(b, "of the "...), l, p)
+	b = appendAgo(append(b, " ("...), e.delta[l], l)
+	return string(append(b, ')'))
+}
+
+// appendZeroPadded is %0*d for years and months.
+func appendZeroPadded(b []byte, n, width int) []byte {
+	for d := 10; width > 1 && n >= 0; width-- {
+		if n < d {
+			b = append(b, '0')
+		}
+		d *= 10
+	}
+	return strconv.AppendInt(b, int64(n), 10)
 }
 
 // prunedReason names the rule that came closest to keeping e: the coarsest
@@ -349,18 +372,22 @@ func (e *entry) prunedReason(p Policy) string {
 	switch {
 	case coarsest >= 0:
 		n := counts[coarsest]
-		s := fmt.Sprintf("%s %d reaches back %s; this is %s", ruleNames[coarsest], n,
-			plural(n, unitNames[coarsest]), ago(e.delta[coarsest], coarsest))
+		b := make([]byte, 0, 96)
+		b = strconv.AppendInt(append(append(b, ruleNames[coarsest]...), ' '), int64(n), 10)
+		b = appendPlural(append(b, " reaches back "...), n, unitNames[coarsest])
+		b = appendAgo(append(b, "; this is "...), e.delta[coarsest], coarsest)
 		// A coarser rule would need e to be first of the next period up.
 		for l := coarsest + 1; l < nLevels; l++ {
 			if used(counts[l]) {
-				s += " and not the first of its " + unitNames[e.reached+1]
+				b = append(append(b, " and not the first of its "...), unitNames[e.reached+1]...)
 				break
 			}
 		}
-		return s
+		return string(b)
 	case finest >= 0:
-		return fmt.Sprintf("not the first of its %s (%s %s)", e.periodLabel(finest, p), ruleNames[finest], countString(counts[finest]))
+		b := e.appendPeriod(append(make([]byte, 0, 64), "not the first of its "...), finest, p)
+		b = append(append(append(append(b, " ("...), ruleNames[finest]...), ' '), countString(counts[finest])...)
+		return string(append(b, ')'))
 	case p.MinUnit != 0:
 		l := level(p.MinUnit)
 		return fmt.Sprintf("min %d%c reaches back %s; this is %s", p.MinN, p.MinUnit, plural(p.MinN, unitNames[l]), ago(e.delta[l], l))
@@ -371,23 +398,29 @@ func (e *entry) prunedReason(p Policy) string {
 	}
 }
 
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
+func plural(n int, unit string) string { return string(appendPlural(nil, n, unit)) }
+
+func appendPlural(b []byte, n int, unit string) []byte {
+	b = append(strconv.AppendInt(b, int64(n), 10), ' ')
+	b = append(b, unit...)
+	if n != 1 {
+		b = append(b, 's')
 	}
-	return strconv.Itoa(n) + " " + unit + "s"
+	return b
 }
 
 // ago renders a delta of periods at level l relative to now.
-func ago(delta, l int) string {
+func ago(delta, l int) string { return string(appendAgo(nil, delta, l)) }
+
+func appendAgo(b []byte, delta, l int) []byte {
 	switch {
 	case delta == 0 && l == lDay:
-		return "today"
+		return append(b, "today"...)
 	case delta == 0:
-		return "this " + unitNames[l]
+		return append(append(b, "this "...), unitNames[l]...)
 	case delta < 0:
-		return "in " + plural(-delta, unitNames[l])
+		return appendPlural(append(b, "in "...), -delta, unitNames[l])
 	default:
-		return plural(delta, unitNames[l]) + " ago"
+		return append(appendPlural(b, delta, unitNames[l]), " ago"...)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // Hosts returns the hosts a fleet file declares (see package input), or
 // nil for one machine's file.
 func Hosts(path string, tags []string) ([]string, error) {
-	user, err := input.Read(path, tags, schemaFields())
+	user, err := input.Read(path, tags, schemaFields)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func LoadHost(path string, tags []string, host string) (*Desired, error) {
 // input.SelectHost) and the user's own value (whose positions are the user's
 // files).
 func loadValue(path string, tags []string, host string) (unified, user cue.Value, err error) {
-	if user, err = input.Read(path, tags, schemaFields()); err != nil {
+	if user, err = input.Read(path, tags, schemaFields); err != nil {
 		return cue.Value{}, cue.Value{}, err
 	}
 	src, err := Files.ReadFile("drsync.cue")
@@ -122,7 +122,8 @@ func Export(dir string) (string, error) {
 var fieldName = regexp.MustCompile(`(?m)^\s*([a-zA-Z]+)\??:`)
 
 // schemaFields returns the field names the schema declares, from which a
-// misspelt field gets a suggestion.
+// misspelt field gets a suggestion. Only errors need them: matching the
+// schema's 19 KB took an eighth of a load.
 func schemaFields() []string {
 	src, err := Files.ReadFile("drsync.cue")
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/drsync/drsync/reconcile/planner"
 	"github.com/drsync/drsync/render"
 	"github.com/drsync/drsync/schema"
+	"github.com/drsync/drsync/schema/evalcache"
 	"github.com/drsync/drsync/target"
 )
 
@@ -47,7 +48,23 @@ func (o Options) Load() (*schema.Desired, error) { return o.LoadFrom(o.File, o.T
 // LoadFrom loads the desired state at path for this machine: in a fleet
 // file (one that declares hosts), the part of the host Host names, or else
 // of this machine's hostname.
+// An evaluation of unchanged files comes from the cache (package
+// evalcache).
 func (o Options) LoadFrom(path string, tags []string) (*schema.Desired, error) {
+	forHost := "host=" + o.Host
+	if o.Host == "" {
+		// A fleet file's part is chosen by the hostname.
+		name, err := os.Hostname()
+		if err != nil {
+			return o.evaluate(path, tags)
+		}
+		forHost = "hostname=" + name
+	}
+	return evalcache.Load(path, tags, forHost, func() (*schema.Desired, error) { return o.evaluate(path, tags) })
+}
+
+// evaluate is LoadFrom without the cache.
+func (o Options) evaluate(path string, tags []string) (*schema.Desired, error) {
 	host := o.Host
 	if host == "" {
 		hosts, err := schema.Hosts(path, tags)

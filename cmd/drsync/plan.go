@@ -31,6 +31,7 @@ func newPlanCommand(g *globalOptions) *cobra.Command {
 		Short: "Show what apply would change, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			collectOnlyNearLimit()
 			return runPlan(g, o)
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/drsync/drsync/internal/humane"
 )
@@ -41,8 +42,12 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 		for _, warn := range s.Warnings {
 			fmt.Fprintf(w, "  ! %s\n", warn)
 		}
-		for _, a := range s.Actions {
-			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", kinds[a.Kind].symbol, a.Kind, kinds[a.Kind].target(a), a.Reason)
+		var line []byte
+		for i := range s.Actions {
+			a := &s.Actions[i]
+			k := kinds[a.Kind]
+			line = appendActionLine(line[:0], k.symbol, string(a.Kind), k.target(*a), a.Reason)
+			w.Write(line)
 		}
 		if explain {
 			for _, r := range s.Retention {
@@ -68,7 +73,7 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 			if diff != "" {
 				sym, verb = "~", "update"
 			}
-			fmt.Fprintf(w, "  %-3s %-9s %s  (%s)\n", sym, verb, a.Path, a.Reason)
+			w.Write(appendActionLine(nil, sym, verb, a.Path, a.Reason))
 			if explain || diff != "" && len(diff) < 4000 {
 				for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
 					if l != "" {
@@ -80,6 +85,25 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, p.Summary())
+}
+
+// appendActionLine appends an action's line, "  SYM KIND      TARGET
+// (REASON)": by hand, since fmt took a third of the time to print a plan
+// of thousands of prunes.
+func appendActionLine(b []byte, sym, kind, target, reason string) []byte {
+	b = appendPadded(append(b, "  "...), sym, 3)
+	b = appendPadded(append(b, ' '), kind, 9)
+	b = append(append(append(b, ' '), target...), "  ("...)
+	return append(append(b, reason...), ")\n"...)
+}
+
+// appendPadded is %-*s: s, then spaces up to width runes.
+func appendPadded(b []byte, s string, width int) []byte {
+	b = append(b, s...)
+	for n := utf8.RuneCountInString(s); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // Summary is the plan's last line.

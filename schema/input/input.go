@@ -23,9 +23,10 @@ const DefaultFile = "drsync.cue"
 
 // Read builds the user's files at path (a file, or a directory holding
 // the .cue files of one package), with tags ("key=value"), as written.
-// fields are the schema's field names, for suggestions in CUE's errors.
-func Read(path string, tags, fields []string) (cue.Value, error) {
-	files, err := inputFiles(path)
+// fields returns the schema's field names, for suggestions in CUE's
+// errors; it is called only when there is an error to word.
+func Read(path string, tags []string, fields func() []string) (cue.Value, error) {
+	files, err := Files(path)
 	if err != nil {
 		return cue.Value{}, err
 	}
@@ -37,11 +38,11 @@ func Read(path string, tags, fields []string) (cue.Value, error) {
 		if e := undeclaredTag(insts[0].Err, files); e != nil {
 			return cue.Value{}, e
 		}
-		return cue.Value{}, diag.FromCUE(insts[0].Err, cue.Value{}, fields)
+		return cue.Value{}, diag.FromCUE(insts[0].Err, cue.Value{}, fields())
 	}
 	user := cuecontext.New().BuildInstance(insts[0])
 	if user.Err() != nil {
-		return cue.Value{}, diag.FromCUE(user.Err(), user, fields)
+		return cue.Value{}, diag.FromCUE(user.Err(), user, fields())
 	}
 	return user, nil
 }
@@ -64,9 +65,9 @@ func undeclaredTag(err error, files []string) error {
 		Message: fmt.Sprintf("-t %s=…: the tag %q is not declared by %s; declare it, e.g. %s: *\"\" | string @tag(%s)", m[1], m[1], where, m[1], m[1])}}}
 }
 
-// inputFiles expands a directory into its .cue files so that a directory
-// needs no cue.mod of its own.
-func inputFiles(path string) ([]string, error) {
+// Files expands a directory into its .cue files so that a directory
+// needs no cue.mod of its own: the files Read reads, sorted.
+func Files(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if os.IsNotExist(err) && path == DefaultFile {
