@@ -24,7 +24,13 @@ import (
 
 // Files returns every enabled generated file keyed by its absolute output
 // path, so that plan and apply treat each one as a resource.
-func Files(in view.Input) (map[string][]byte, error) {
+func Files(in view.Input) (map[string][]byte, error) { return files(in, true) }
+
+// PlannedFiles is Files without the metrics textfile, which every run
+// rewrites rather than plans.
+func PlannedFiles(in view.Input) (map[string][]byte, error) { return files(in, false) }
+
+func files(in view.Input, metrics bool) (map[string][]byte, error) {
 	if err := view.Check(in); err != nil {
 		return nil, err
 	}
@@ -35,7 +41,7 @@ func Files(in view.Input) (map[string][]byte, error) {
 		path   string
 		render func(view.Input) ([]byte, error)
 	}{
-		{g.Enabled.Metrics, g.Metrics, Metrics},
+		{g.Enabled.Metrics && metrics, g.Metrics, Metrics},
 		{g.Enabled.AlertRules, g.AlertRules, alerts.Rules},
 		{g.Enabled.AlertRules, g.AlertTests, alerts.RuleTests},
 		{g.Enabled.ScrapeConfig, g.ScrapeConfig, ScrapeConfig},

@@ -1,12 +1,13 @@
 package btrfs
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -80,45 +81,56 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[uint64]*Subvolume, len(hinted))
-	wanted := make([]uint64, 0, len(hinted))
+	// The entries the DIR_INDEX items link to subvolumes, in id order: the
+	// root tree returns its items in that order, so a cursor pairs them,
+	// with no map by id to fill and look up per snapshot. Names are single
+	// path elements of the clean abs.
+	type candidate struct {
+		id        uint64
+		sv        Subvolume
+		item, ref bool // its root item, and its back reference from this directory under its name, were read
+	}
+	cands := make([]candidate, 0, len(hinted))
+	dir := strings.TrimSuffix(abs, "/") + "/"
 	for _, name := range names {
 		if id, ok := hinted[name]; ok {
-			byID[id] = &Subvolume{Path: filepath.Join(abs, name), Name: name}
-			wanted = append(wanted, id)
+			cands = append(cands, candidate{id: id, sv: Subvolume{Path: dir + name, Name: name}})
 		}
 	}
-	slices.Sort(wanted)
-	// A subvolume counts once both its root item and a back reference
-	// from this directory under its name have been read.
-	const haveItem, haveRef = 1, 2
-	seen := make(map[uint64]int, len(wanted))
-	for i := 0; i < len(wanted); {
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.id, b.id) })
+	for i := 0; i < len(cands); {
 		j := i
-		for j+1 < len(wanted) && wanted[j+1]-wanted[j] <= denseGap {
+		for j+1 < len(cands) && cands[j+1].id-cands[j].id <= denseGap {
 			j++
 		}
+		next := i // the first candidate whose id is not below the last key's
 		err := treesearch.Search(dirfd, rootTreeID,
-			treesearch.Key{ObjectID: wanted[i], Type: rootItemKey},
-			treesearch.Key{ObjectID: wanted[j], Type: rootBackrefKey, Offset: ^uint64(0)},
+			treesearch.Key{ObjectID: cands[i].id, Type: rootItemKey},
+			treesearch.Key{ObjectID: cands[j].id, Type: rootBackrefKey, Offset: ^uint64(0)},
 			func(k treesearch.Key, item []byte) error {
-				sv := byID[k.ObjectID]
-				switch {
-				case sv == nil:
-				case k.Type == rootItemKey:
-					if len(item) < rootItemMinSize {
-						return errNoTreeList
-					}
-					fillFromRootItem(sv, item)
-					seen[k.ObjectID] |= haveItem
-				case k.Type == rootBackrefKey && k.Offset == parentID:
-					if len(item) < rootRefHeader {
-						return errNoTreeList
-					}
-					l := int(binary.LittleEndian.Uint16(item[16:]))
-					if len(item) >= rootRefHeader+l && binary.LittleEndian.Uint64(item) == dirIno &&
-						string(item[rootRefHeader:rootRefHeader+l]) == sv.Name {
-						seen[k.ObjectID] |= haveRef
+				for next <= j && cands[next].id < k.ObjectID {
+					next++
+				}
+				// Two names hinted at one id (a stale DIR_INDEX): each is
+				// proven or not by its own back reference.
+				for c := next; c <= j && cands[c].id == k.ObjectID; c++ {
+					cand := &cands[c]
+					switch {
+					case k.Type == rootItemKey:
+						if len(item) < rootItemMinSize {
+							return errNoTreeList
+						}
+						fillFromRootItem(&cand.sv, item)
+						cand.item = true
+					case k.Type == rootBackrefKey && k.Offset == parentID:
+						if len(item) < rootRefHeader {
+							return errNoTreeList
+						}
+						l := int(binary.LittleEndian.Uint16(item[16:]))
+						if len(item) >= rootRefHeader+l && binary.LittleEndian.Uint64(item) == dirIno &&
+							string(item[rootRefHeader:rootRefHeader+l]) == cand.sv.Name {
+							cand.ref = true
+						}
 					}
 				}
 				return nil
@@ -128,10 +140,10 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 		}
 		i = j + 1
 	}
-	proven := make(map[string]*Subvolume, len(wanted))
-	for id, sv := range byID {
-		if seen[id] == haveItem|haveRef {
-			proven[sv.Name] = sv
+	proven := make(map[string]*Subvolume, len(cands))
+	for i := range cands {
+		if cands[i].item && cands[i].ref {
+			proven[cands[i].sv.Name] = &cands[i].sv
 		}
 	}
 	return proven, nil

@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -120,7 +121,7 @@ func List(dir string) (subvols []Subvolume, others []string, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("btrfs list %s: %w", abs, err)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	subvols = make([]Subvolume, 0, len(entries))
 	dirfd := int(f.Fd())
 	var sfs unix.Statfs_t

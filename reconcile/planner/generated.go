@@ -107,11 +107,10 @@ func fillEvidence(s *view.SubvolumeStatus, h *model.History) {
 // every enabled generated file except the metrics textfile, which changes
 // with every run and is rewritten after each one instead.
 func GeneratedFiles(d *schema.Desired, o *model.Observed, now time.Time) (map[string][]byte, error) {
-	files, err := render.Files(RenderInput(d, o, now))
+	files, err := render.PlannedFiles(RenderInput(d, o, now))
 	if err != nil {
 		return nil, fmt.Errorf("rendering generated files: %w", err)
 	}
-	delete(files, d.Generate.Metrics)
 	return files, nil
 }
 
