@@ -87,14 +87,16 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 	// path elements of the clean abs.
 	type candidate struct {
 		id        uint64
-		sv        Subvolume
+		sv        *Subvolume
 		item, ref bool // its root item, and its back reference from this directory under its name, were read
 	}
+	subvols := make([]Subvolume, 0, len(hinted))
 	cands := make([]candidate, 0, len(hinted))
 	dir := strings.TrimSuffix(abs, "/") + "/"
 	for _, name := range names {
 		if id, ok := hinted[name]; ok {
-			cands = append(cands, candidate{id: id, sv: Subvolume{Path: dir + name, Name: name}})
+			subvols = append(subvols, Subvolume{Path: dir + name, Name: name})
+			cands = append(cands, candidate{id: id, sv: &subvols[len(subvols)-1]})
 		}
 	}
 	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.id, b.id) })
@@ -120,7 +122,7 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 						if len(item) < rootItemMinSize {
 							return errNoTreeList
 						}
-						fillFromRootItem(&cand.sv, item)
+						fillFromRootItem(cand.sv, item)
 						cand.item = true
 					case k.Type == rootBackrefKey && k.Offset == parentID:
 						if len(item) < rootRefHeader {
@@ -143,7 +145,7 @@ func listFromRootTree(dirfd int, abs string, dirIno, parentID uint64, names []st
 	proven := make(map[string]*Subvolume, len(cands))
 	for i := range cands {
 		if cands[i].item && cands[i].ref {
-			proven[cands[i].sv.Name] = &cands[i].sv
+			proven[cands[i].sv.Name] = cands[i].sv
 		}
 	}
 	return proven, nil
