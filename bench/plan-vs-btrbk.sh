@@ -9,7 +9,7 @@
 #
 #   sudo bench/plan-vs-btrbk.sh            # from anywhere; needs root and Go
 #
-# Knobs (environment): SUBVOLS=6 SNAPS=1000 INTERVAL_H=8 RUNS=10 PARALLEL=4,
+# Knobs (environment): SUBVOLS=6 SNAPS=1000 INTERVAL_H=8 RUNS=20 PARALLEL=4,
 # DRSYNC=/path/to/drsync to benchmark that binary instead of building one.
 #
 # Speed and memory are reported as TARGET lines and do not change the exit
@@ -21,7 +21,7 @@ set -euo pipefail
 SUBVOLS=${SUBVOLS:-6}
 SNAPS=${SNAPS:-1000}        # per subvolume
 INTERVAL_H=${INTERVAL_H:-8} # hours between snapshots, going back in time
-RUNS=${RUNS:-10}            # timed runs per command
+RUNS=${RUNS:-20}            # timed runs per command (wall medians of 10 moved by ±15 % run to run)
 PARALLEL=${PARALLEL:-4}     # concurrent `btrfs subvolume snapshot` during setup
 TARGET_SPEEDUP=30           # drsync plan at least this many times faster (issue 12)
 TARGET_RSS_MIB=64           # drsync plan's peak RSS below this
