@@ -88,8 +88,8 @@ func (p *Plan) WriteText(w io.Writer, explain bool) {
 }
 
 // appendActionLine appends an action's line, "  SYM KIND      TARGET
-// (REASON)": by hand, since fmt took a third of the time to print a plan
-// of thousands of prunes.
+// (REASON)", by hand: a plan of thousands of prunes prints in a third of
+// the time it took with fmt.
 func appendActionLine(b []byte, sym, kind, target, reason string) []byte {
 	b = appendPadded(append(b, "  "...), sym, 3)
 	b = appendPadded(append(b, ' '), kind, 9)

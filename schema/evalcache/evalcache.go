@@ -73,6 +73,11 @@ func Load(path string, tags []string, host string, evaluate func() (*schema.Desi
 	if err != nil {
 		return nil, err
 	}
+	// A file edited while CUE read it: what was evaluated may not be what
+	// was hashed, so it is not kept.
+	if again, err := keyOf(path, tags, host); err != nil || again != k {
+		return d, nil
+	}
 	if err := store(dir, k, d); err != nil {
 		slog.Debug("desired-state cache: not stored", "err", err)
 	}

@@ -318,3 +318,34 @@ func TestRefusesEntriesOthersControl(t *testing.T) {
 		}
 	})
 }
+
+// A file edited while it is evaluated is not cached under the content
+// hashed before: put back, it is evaluated again rather than answered with
+// the edit's desired state.
+func TestEditDuringEvaluationIsNotCached(t *testing.T) {
+	t.Setenv("DRSYNC_CACHE", t.TempDir())
+	path := copyFile(t, filepath.Join(repo, "testdata/desired/small.cue"))
+	original, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(original), `stateDir: "\(root)/state"`, `stateDir: "\(root)/edited"`, 1)
+	tags := []string{"root=/a"}
+	d, err := evalcache.Load(path, tags, "", func() (*schema.Desired, error) {
+		if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+			return nil, err
+		}
+		return schema.Load(path, tags)
+	})
+	if err != nil || d.StateDir != "/a/edited" {
+		t.Fatalf("load during the edit: %v, stateDir %v", err, d)
+	}
+	if err := os.WriteFile(path, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	d, err = evalcache.Load(path, tags, "", func() (*schema.Desired, error) { calls++; return schema.Load(path, tags) })
+	if err != nil || calls != 1 || d.StateDir != "/a/state" {
+		t.Fatalf("after putting the file back: %d evaluations, stateDir %s (%v); want 1, /a/state", calls, d.StateDir, err)
+	}
+}
