@@ -7,12 +7,12 @@
 #
 #   bench/history.sh            # needs Go and /usr/bin/time (installed if missing)
 #
-# Knobs (environment): RUNS=15 YEARS=10 DRSYNC=/path/to/drsync.
+# Knobs (environment): RUNS=31 YEARS=10 DRSYNC=/path/to/drsync.
 # Ends with TARGET lines (10 years within 10% of 1 day); they do not change
 # the exit status, which only a failed step does.
 set -euo pipefail
 
-RUNS=${RUNS:-15}
+RUNS=${RUNS:-31}
 YEARS=${YEARS:-10}
 TARGET_PCT=10
 export TZ=UTC LC_ALL=C
@@ -49,15 +49,30 @@ gen() { # gen NAME HOURS
 		"$(find "$state" -name 'journal-*.jsonl.gz' | wc -l) segment(s), journal $(stat -c %s "$state/journal.jsonl") B, checkpoint $(stat -c %s "$state/journal.checkpoint.json") B"
 }
 
-median_ms() { # median_ms ROOT: median wall time of `drsync plan` over RUNS runs (after a warm-up)
-	local i a b
+time_ms() { # time_ms ROOT: wall time of one `drsync plan`
+	local a b
+	a=$(date +%s.%N)
 	"$drsync" plan -f "$example" -t root="$work/$1" --now "$end" >/dev/null
+	b=$(date +%s.%N)
+	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# median_ms: the median wall times of `drsync plan` over day and years, RUNS
+# runs each after a warm-up, taken in turns: a plan takes about 20 ms, so
+# the machine drifting between two series of runs would move the ratio
+# more than the history does.
+median_ms() {
+	local i
+	time_ms day >/dev/null
+	time_ms years >/dev/null
 	for ((i = 0; i < RUNS; i++)); do
-		a=$(date +%s.%N)
-		"$drsync" plan -f "$example" -t root="$work/$1" --now "$end" >/dev/null
-		b=$(date +%s.%N)
-		awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
-	done | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		printf 'day %s\n' "$(time_ms day)"
+		printf 'years %s\n' "$(time_ms years)"
+	done >"$work/times"
+	day_ms=$(awk '$1 == "day" { print $2 }' "$work/times" | median)
+	years_ms=$(awk '$1 == "years" { print $2 }' "$work/times" | median)
 }
 
 peak_rss_kib() { # peak_rss_kib ROOT: the largest max RSS of 3 runs
@@ -73,7 +88,7 @@ peak_rss_kib() { # peak_rss_kib ROOT: the largest max RSS of 3 runs
 say "== drsync plan over 1 day vs $YEARS years of hourly reconciles of $(basename "$example")"
 gen day 24
 gen years $((YEARS * 8766))
-day_ms=$(median_ms day) years_ms=$(median_ms years)
+median_ms
 day_kib=$(peak_rss_kib day) years_kib=$(peak_rss_kib years)
 say "   plan median:   1 day $day_ms ms, $YEARS years $years_ms ms ($RUNS runs each)"
 say "   plan peak RSS: 1 day $((day_kib / 1024)) MiB, $YEARS years $((years_kib / 1024)) MiB"
