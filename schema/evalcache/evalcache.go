@@ -52,7 +52,7 @@ const keep = 64
 // entry matches, else from evaluate, whose result is then cached. Errors
 // are never cached, and the cache failing only costs the time it saves.
 func Load(path string, tags []string, host string, evaluate func() (*schema.Desired, error)) (*schema.Desired, error) {
-	dir := Dir()
+	dir := cacheDir()
 	if dir == "" {
 		return evaluate()
 	}
@@ -65,7 +65,13 @@ func Load(path string, tags []string, host string, evaluate func() (*schema.Desi
 		}
 		return evaluate()
 	}
-	if d := lookup(dir, k); d != nil {
+	r, err := openDir(dir)
+	if err != nil {
+		slog.Debug("desired-state cache: not used", "err", err)
+		return evaluate()
+	}
+	defer r.Close()
+	if d := lookup(r, k); d != nil {
 		d.Source = path
 		return d, nil
 	}
@@ -78,15 +84,15 @@ func Load(path string, tags []string, host string, evaluate func() (*schema.Desi
 	if again, err := keyOf(path, tags, host); err != nil || again != k {
 		return d, nil
 	}
-	if err := store(dir, k, d); err != nil {
+	if err := store(r, k, d); err != nil {
 		slog.Debug("desired-state cache: not stored", "err", err)
 	}
 	return d, nil
 }
 
-// Dir is where entries live ("" when caching is off or there is no cache
-// directory).
-func Dir() string {
+// cacheDir is where entries live ("" when caching is off or there is no
+// cache directory).
+func cacheDir() string {
 	switch env := os.Getenv("DRSYNC_CACHE"); env {
 	case "off":
 		return ""
@@ -217,13 +223,7 @@ func ownedAlone(st fs.FileInfo) error {
 
 // lookup returns the entry's desired state when it matches k (nil
 // otherwise).
-func lookup(dir string, k key) *schema.Desired {
-	r, err := openDir(dir)
-	if err != nil {
-		slog.Debug("desired-state cache: not read", "err", err)
-		return nil
-	}
-	defer r.Close()
+func lookup(r *os.Root, k key) *schema.Desired {
 	f, err := r.OpenFile(k.name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil
@@ -231,7 +231,7 @@ func lookup(dir string, k key) *schema.Desired {
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() || ownedAlone(st) != nil {
-		slog.Debug("desired-state cache: entry refused", "entry", filepath.Join(dir, k.name))
+		slog.Debug("desired-state cache: entry refused", "entry", filepath.Join(r.Name(), k.name))
 		return nil
 	}
 	var e entry
@@ -243,16 +243,11 @@ func lookup(dir string, k key) *schema.Desired {
 
 // store writes the entry whole (a temporary file renamed over it) and
 // trims the directory to the newest entries.
-func store(dir string, k key, d *schema.Desired) error {
+func store(r *os.Root, k key, d *schema.Desired) error {
 	b, err := json.Marshal(entry{Inputs: k.inputs, Desired: d})
 	if err != nil {
 		return err
 	}
-	r, err := openDir(dir)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	tmp := k.name + ".tmp" + strconv.Itoa(os.Getpid())
 	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {

@@ -262,12 +262,17 @@ func TestRefusesEntriesOthersControl(t *testing.T) {
 			t.Error("root wrote into the other user's cache directory")
 		}
 	})
-	t.Run("entry of another user", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "cache")
+	// rootsDir is a cache directory of root's own, 0700, and the path of
+	// the entry's name in it.
+	rootsDir := func(t *testing.T) (dir, planted string) {
+		dir = filepath.Join(t.TempDir(), "cache")
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		planted := filepath.Join(dir, filepath.Base(entry))
+		return dir, filepath.Join(dir, filepath.Base(entry))
+	}
+	t.Run("entry of another user", func(t *testing.T) {
+		dir, planted := rootsDir(t)
 		if err := os.WriteFile(planted, evil, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -275,11 +280,7 @@ func TestRefusesEntriesOthersControl(t *testing.T) {
 		check(t, dir)
 	})
 	t.Run("entry writable by others", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "cache")
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		planted := filepath.Join(dir, filepath.Base(entry))
+		dir, planted := rootsDir(t)
 		if err := os.WriteFile(planted, evil, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -289,15 +290,12 @@ func TestRefusesEntriesOthersControl(t *testing.T) {
 		check(t, dir)
 	})
 	t.Run("entry a symlink", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "cache")
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
+		dir, planted := rootsDir(t)
 		target := filepath.Join(t.TempDir(), "evil.json")
 		if err := os.WriteFile(target, evil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Symlink(target, filepath.Join(dir, filepath.Base(entry))); err != nil {
+		if err := os.Symlink(target, planted); err != nil {
 			t.Fatal(err)
 		}
 		check(t, dir)
