@@ -103,7 +103,7 @@ func runPlan(g *globalOptions, o planOptions) error {
 		if err != nil {
 			return err
 		}
-		saved, err := savedplan.New(file, g.tags, g.storage, p)
+		saved, err := savedplan.New(file, g.tags, g.storage, p, obs)
 		if err != nil {
 			return err
 		}

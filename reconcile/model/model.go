@@ -7,13 +7,12 @@ import (
 // Plan is the diff between desired and observed state.
 type Plan struct {
 	// Version is PlanVersion: the format of the plan and its actions.
-	Version     int             `json:"version"`
-	Desired     string          `json:"desired"`
-	Now         time.Time       `json:"now"`
-	Fingerprint string          `json:"fingerprint"`
-	Drives      []DriveNote     `json:"drives,omitempty"`
-	Warnings    []string        `json:"warnings,omitempty"`
-	Subvolumes  []SubvolumePlan `json:"subvolumes"`
+	Version    int             `json:"version"`
+	Desired    string          `json:"desired"`
+	Now        time.Time       `json:"now"`
+	Drives     []DriveNote     `json:"drives,omitempty"`
+	Warnings   []string        `json:"warnings,omitempty"`
+	Subvolumes []SubvolumePlan `json:"subvolumes"`
 	// Services are the monitored services' archives.
 	Services []SubvolumePlan `json:"services,omitempty"`
 	// Files are the writes of generated files (rules, dashboard, units,

@@ -20,11 +20,6 @@ import (
 // now carries the local time zone that schedules and retention use.
 func Compute(d *schema.Desired, o *model.Observed, now time.Time) *model.Plan {
 	p := &model.Plan{Version: model.PlanVersion, Desired: d.Source, Now: now}
-	// The fingerprint hashes every snapshot: beside the planning, not
-	// before it.
-	var fingerprinted sync.WaitGroup
-	fingerprinted.Go(func() { p.Fingerprint = o.Fingerprint() })
-	defer fingerprinted.Wait()
 	for _, name := range slices.Sorted(maps.Keys(d.Locations)) {
 		if d.Locations[name].External {
 			p.Drives = append(p.Drives, model.DriveNote{Location: name, Drive: o.Drives[name]})

@@ -25,12 +25,13 @@ import (
 
 // Version is the version of the saved-plan file; with the plan's
 // own PlanVersion it must match this drsync's, or the plan is refused.
-const Version = 2
+const Version = 3 // 3: the observation's fingerprint moved from the plan to the file
 
 // Plan is what `plan -o` writes and `apply PLANFILE` reads: the plan,
-// how to reload the desired state it was made from, and a fingerprint of
-// that desired state (every file's SHA-256, and the tags). The plan itself
-// carries the observation's fingerprint.
+// how to reload the desired state it was made from, a fingerprint of that
+// desired state (every file's SHA-256, and the tags) and one of the
+// observation. Only a saved plan needs the observation's fingerprint, which
+// hashes every snapshot: `plan` alone does not compute it.
 type Plan struct {
 	Version int      `json:"version"`
 	File    string   `json:"file"`
@@ -38,17 +39,21 @@ type Plan struct {
 	Storage string   `json:"storage"`
 	// Inputs maps each desired-state file to its SHA-256.
 	Inputs map[string]string `json:"inputs"`
-	Plan   *model.Plan       `json:"plan"`
+	// Observed is the fingerprint of the observation the plan was made
+	// from (model.Observed.Fingerprint).
+	Observed string      `json:"observed"`
+	Plan     *model.Plan `json:"plan"`
 }
 
 // New fingerprints the desired state at file (a file or a
-// directory of .cue files) for p.
-func New(file string, tags []string, storage string, p *model.Plan) (*Plan, error) {
+// directory of .cue files) and the observation o for p, which was
+// computed from them.
+func New(file string, tags []string, storage string, p *model.Plan, o *model.Observed) (*Plan, error) {
 	inputs, err := desiredInputs(file)
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Version: Version, File: file, Tags: tags, Storage: storage, Inputs: inputs, Plan: p}, nil
+	return &Plan{Version: Version, File: file, Tags: tags, Storage: storage, Inputs: inputs, Observed: o.Fingerprint(), Plan: p}, nil
 }
 
 // desiredInputs hashes the files a desired state is loaded from, as
@@ -124,7 +129,11 @@ func Read(path string) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("%s: not a drsync plan file: %w", path, err)
 	}
-	if s.Version != Version || s.Plan.Version != model.PlanVersion {
+	if s.Version != Version {
+		return nil, fmt.Errorf("%s was saved by another version of drsync (file version %d, this drsync reads %d): run drsync plan -o again",
+			path, s.Version, Version)
+	}
+	if s.Plan.Version != model.PlanVersion {
 		return nil, fmt.Errorf("%s was saved by another version of drsync (plan version %d, this drsync reads %d): run drsync plan -o again",
 			path, s.Plan.Version, model.PlanVersion)
 	}
@@ -145,9 +154,9 @@ func (s *Plan) Planner(path string) reconcile.Planner {
 			return nil, fmt.Errorf("the desired state changed since %s was made (%s): run drsync plan again",
 				path, strings.Join(changed, "; "))
 		}
-		if fp := o.Fingerprint(); fp != s.Plan.Fingerprint {
+		if fp := o.Fingerprint(); fp != s.Observed {
 			return nil, fmt.Errorf("the machine changed since %s was made (observed %s, plan expects %s): run drsync plan again",
-				path, fp, s.Plan.Fingerprint)
+				path, fp, s.Observed)
 		}
 		// At the time it was made, in this run's zone (JSON kept only the
 		// offset, and schedules need the zone's DST rules).
