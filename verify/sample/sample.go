@@ -191,20 +191,22 @@ func (s *sampler) visit(dirfd int, e fs.DirEntry, dirRel, name string, stratum i
 	if stratum == 0 {
 		h = s.rootFs
 	}
-	s.offer(h, candidate{key: s.keyAfter(s.prefix(dirRel), name), size: size, stratum: stratum}, dirRel, name)
+	offer(s, h, candidate{key: keyAfter(s.prefix(dirRel), name), size: size, stratum: stratum}, dirRel, name)
 }
 
 // offer hands candidate c (rel not yet set) to the stratum's reservoir h
 // and to the largest files' one. The rel string is only built for
-// candidates a reservoir keeps.
-func (s *sampler) offer(h *boundedHeap, c candidate, dirRel, name string) {
+// candidates a reservoir keeps: the btree scan passes names as the bytes of
+// its search buffer, and a string for each of millions of files cost more
+// than the rest of its work in user space.
+func offer[S string | []byte](s *sampler, h *boundedHeap, c candidate, dirRel string, name S) {
 	keep, keepLarge := h.wants(c), s.large.wants(c)
 	if !keep && !keepLarge {
 		return
 	}
-	c.rel = name
+	c.rel = string(name)
 	if dirRel != "" {
-		c.rel = dirRel + "/" + name
+		c.rel = dirRel + "/" + string(name)
 	}
 	if keep {
 		h.offer(c)
@@ -226,7 +228,7 @@ func (s *sampler) prefix(dirRel string) uint64 {
 	return h
 }
 
-func (s *sampler) keyAfter(prefix uint64, name string) uint64 {
+func keyAfter[S string | []byte](prefix uint64, name S) uint64 {
 	h := fnvAdd(prefix, name)
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9

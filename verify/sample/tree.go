@@ -48,13 +48,13 @@ func (s *sampler) scanTree(rootFd int) error {
 	dirs := map[uint64]*treeDir{treesearch.RootIno: {resolved: true, prefix: s.prefix("")}}
 	strata := map[int]*boundedHeap{0: s.rootFs}
 	var pending []pendingFile
-	offer := func(d *treeDir, name string, size int64) {
+	offerTo := func(d *treeDir, name []byte, size int64) {
 		h := strata[d.stratum]
 		if h == nil {
 			h = newHeap(s.n, byKey)
 			strata[d.stratum] = h
 		}
-		s.offer(h, candidate{key: s.keyAfter(d.prefix, name), size: size, stratum: d.stratum}, d.rel, name)
+		offer(s, h, candidate{key: keyAfter(d.prefix, name), size: size, stratum: d.stratum}, d.rel, name)
 	}
 	err := treesearch.Scan(rootFd, func(ino treesearch.Inode, refs []treesearch.Ref) error {
 		var size int64
@@ -73,7 +73,7 @@ func (s *sampler) scanTree(rootFd int) error {
 		}
 		for _, ref := range refs { // a hard link is a candidate under each name
 			if d := resolve(dirs, ref.Parent, s); d != nil {
-				offer(d, string(ref.Name), size)
+				offerTo(d, ref.Name, size)
 				continue
 			}
 			if len(pending) == maxPending {
@@ -94,7 +94,7 @@ func (s *sampler) scanTree(rootFd int) error {
 		// Still unknown: the file hangs below an unlinked directory that is
 		// not reachable from the root, so the walk would not see it either.
 		if d := resolve(dirs, p.parent, s); d != nil {
-			offer(d, p.name, p.size)
+			offerTo(d, []byte(p.name), p.size)
 		}
 	}
 	for _, h := range strata {
