@@ -40,10 +40,10 @@ const (
 // journal file whose first line has the SHA-256 Head ("" when Offset is 0:
 // a journal started after a rotation).
 type checkpoint struct {
-	Version int             `json:"version"`
-	Offset  int64           `json:"offset"`
-	Head    string          `json:"head,omitempty"`
-	Fold    json.RawMessage `json:"fold"`
+	Version int       `json:"version"`
+	Offset  int64     `json:"offset"`
+	Head    string    `json:"head,omitempty"`
+	Fold    foldState `json:"fold"`
 }
 
 // foldState is Fold with its unexported fields exported for JSON.
@@ -59,7 +59,8 @@ type foldState struct {
 	Passes map[string][]*model.TestReport `json:"passes,omitempty"`
 }
 
-func (f *Fold) MarshalJSON() ([]byte, error) {
+// state is f as the checkpoint stores it.
+func (f *Fold) state() foldState {
 	passes := map[string][]*model.TestReport{}
 	for name, h := range f.s.History {
 		if len(h.Passes) > 0 {
@@ -71,14 +72,11 @@ func (f *Fold) MarshalJSON() ([]byte, error) {
 			}
 		}
 	}
-	return json.Marshal(foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open, Passes: passes})
+	return foldState{Summary: f.s, Started: f.started, Run: f.run, Ended: f.ended, Starts: f.starts, Open: f.open, Passes: passes}
 }
 
-func (f *Fold) UnmarshalJSON(b []byte) error {
-	var st foldState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return err
-	}
+// fold is the Fold a checkpoint stored as st.
+func (st *foldState) fold() *Fold {
 	nf := NewFold()
 	nf.started, nf.run, nf.ended, nf.starts = st.Started, st.Run, st.Ended, st.Starts
 	for k, v := range st.Open {
@@ -106,8 +104,7 @@ func (f *Fold) UnmarshalJSON(b []byte) error {
 		nf.s.SendFailing[k] = v
 	}
 	nf.s.Last, nf.s.Malformed, nf.s.Newest = s.Last, s.Malformed, s.Newest
-	*f = *nf
-	return nil
+	return nf
 }
 
 func (j *Journal) dir() string { return filepath.Dir(j.path) }
@@ -119,17 +116,13 @@ func (j *Journal) dir() string { return filepath.Dir(j.path) }
 func (j *Journal) Load() (*Fold, error) {
 	cp, why := j.readCheckpoint()
 	if why == "" {
-		f := NewFold()
-		if err := json.Unmarshal(cp.Fold, f); err != nil {
-			why = err.Error()
-		} else {
-			end, err := j.scanFile(j.path, cp.Offset, f, nil)
-			if err != nil {
-				return nil, err
-			}
-			j.end = end
-			return f, nil
+		f := cp.Fold.fold()
+		end, err := j.scanFile(j.path, cp.Offset, f, nil)
+		if err != nil {
+			return nil, err
 		}
+		j.end = end
+		return f, nil
 	}
 	f := NewFold()
 	segs, err := j.segments()
@@ -162,7 +155,15 @@ func (j *Journal) readCheckpoint() (checkpoint, string) {
 	if err != nil {
 		return cp, err.Error()
 	}
+	// One pass over the file, fold included: validating and decoding a
+	// nested document again per level cost as much as the decoding.
 	if err := json.Unmarshal(b, &cp); err != nil {
+		var v struct {
+			Version int `json:"version"`
+		}
+		if json.Unmarshal(b, &v) == nil && v.Version != checkpointVersion {
+			return cp, fmt.Sprintf("%s: version %d, want %d", CheckpointFile, v.Version, checkpointVersion)
+		}
 		return cp, fmt.Sprintf("%s: %v", CheckpointFile, err)
 	}
 	if cp.Version != checkpointVersion {
@@ -235,11 +236,7 @@ func (j *Journal) saveCheckpoint(f *Fold) error {
 	if j.end < 0 || size != j.end {
 		return fmt.Errorf("journal %s is %d bytes, not the %d this run read and wrote: checkpoint not written", j.path, size, j.end)
 	}
-	fold, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	b, err := json.Marshal(checkpoint{Version: checkpointVersion, Offset: j.end, Head: head, Fold: fold})
+	b, err := json.Marshal(checkpoint{Version: checkpointVersion, Offset: j.end, Head: head, Fold: f.state()})
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}

@@ -124,6 +124,9 @@ func TestCheckpointCorruptFallsBack(t *testing.T) {
 		"truncated":   func(p string) error { b, _ := os.ReadFile(p); return os.WriteFile(p, b[:len(b)/2], 0o600) },
 		"not json":    func(p string) error { return os.WriteFile(p, []byte("garbage\n"), 0o600) },
 		"old version": func(p string) error { return os.WriteFile(p, []byte(`{"version":0,"offset":1}`), 0o600) },
+		"old version, fold of another shape": func(p string) error {
+			return os.WriteFile(p, []byte(`{"version":0,"offset":1,"fold":{"summary":[1]}}`), 0o600)
+		},
 		"a stale fold of another journal": func(p string) error {
 			b, _ := os.ReadFile(p)
 			return os.WriteFile(p, []byte(strings.Replace(string(b), `"head":"`, `"head":"0`, 1)), 0o600)
