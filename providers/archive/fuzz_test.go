@@ -90,7 +90,7 @@ func FuzzVerifyMemberNames(f *testing.F) {
 		}
 		if !localName(trimSlash(name)) && name != link {
 			for _, m := range rep.Mismatches {
-				if m.Path == name && m.Check == "path" || m.Check == "corrupt" {
+				if (m.Path == name && m.Check == "path") || m.Check == "corrupt" {
 					return
 				}
 			}
