@@ -17,10 +17,9 @@ YEARS=${YEARS:-10}
 TARGET_PCT=10
 export TZ=UTC LC_ALL=C
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=history
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # repo, say, die, median
 example=$repo/examples/desired/homelab.cue
-say() { printf '%s\n' "$*"; }
-die() { printf 'history: %s\n' "$*" >&2; exit 1; }
 
 if [[ ! -x /usr/bin/time ]]; then
 	say "installing time (for /usr/bin/time -v) ..."
@@ -56,8 +55,6 @@ time_ms() { # time_ms ROOT: wall time of one `drsync plan`
 	b=$(date +%s.%N)
 	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # median_ms: the median wall times of `drsync plan` over day and years, RUNS
 # runs each after a warm-up, taken in turns: a plan takes about 20 ms, so

@@ -3,7 +3,8 @@
 # directory's name). It gives say/die, root and tool checks, a work
 # directory under /var/tmp ($work, with $sb for the sandbox and $drsync for
 # the binary) torn down on exit (sandbox down, unmount, remove), building
-# drsync (or copying $DRSYNC) and bench tools, and dropping page caches.
+# drsync (or copying $DRSYNC) and bench tools, dropping page caches, and
+# the best time and median of several runs.
 # shellcheck shell=bash
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -71,6 +72,10 @@ best() {
 	rm -f "$f"
 	echo "$b"
 }
+
+# median prints the median of the numbers on stdin, one per line (the mean
+# of the middle two for an even count).
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # rate prints BYTES over SECONDS in MiB/s.
 rate() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.0f", b / 1048576 / (s > 0 ? s : 0.001)}'; }

@@ -29,10 +29,8 @@ TARGET_RSS_MIB=64           # drsync plan's peak RSS below this
 # Both tools read names and compute retention in local time: make it the same.
 export TZ=UTC LC_ALL=C
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'plan-vs-btrbk: %s\n' "$*" >&2; exit 1; }
+BENCH=plan-vs-btrbk
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # repo, say, die, median
 
 [[ $(id -u) -eq 0 ]] || die "needs root (loop devices, mounts, btrfs snapshots)"
 
@@ -226,7 +224,7 @@ median_seconds() {
 			"$@" >/dev/null
 			b=$(date +%s.%N)
 			awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f\n", b - a }'
-		done | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		done | median
 	fi
 }
 
