@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -36,9 +37,35 @@ func NewTempDir(parent int, where string) (TempDir, error) {
 		if err != nil {
 			return TempDir{}, fmt.Errorf("restore: %w", err)
 		}
-		return TempDir{FD: fd, name: name}, nil
+		if madeHere(parent, name, fd) {
+			return TempDir{FD: fd, name: name}, nil
+		}
+		// The parent's owner exchanged the name between mkdir and open:
+		// fd is their directory, which drsync must neither fill nor empty.
+		// Ours now lies under a name of theirs; it is empty and private.
+		unix.Close(fd)
 	}
-	return TempDir{}, fmt.Errorf("restore: no free temporary name in %s", where)
+	return TempDir{}, fmt.Errorf("restore: no free temporary name in %s (or its owner keeps exchanging them)", where)
+}
+
+// madeHere reports whether fd is the directory NewTempDir just made: owned
+// by this process's user, mode 0700, empty, and still named name in parent.
+func madeHere(parent int, name string, fd int) bool {
+	var opened, named unix.Stat_t
+	if unix.Fstat(fd, &opened) != nil || unix.Fstatat(parent, name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return false
+	}
+	if int(opened.Uid) != os.Geteuid() || opened.Mode&0o7777 != 0o700 ||
+		opened.Dev != named.Dev || opened.Ino != named.Ino {
+		return false
+	}
+	f := os.NewFile(uintptr(dupOrNeg(fd)), name)
+	if f == nil {
+		return false
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(1)
+	return err == io.EOF && len(entries) == 0
 }
 
 // Remove empties the temporary directory through its own descriptor and
