@@ -65,7 +65,10 @@ func madeHere(parent int, name string, fd int) bool {
 	}
 	defer f.Close()
 	entries, err := f.ReadDir(1)
-	return err == io.EOF && len(entries) == 0
+	// The duplicate shares fd's offset: rewind it for the restore's own
+	// listing (Remove's).
+	_, seekErr := unix.Seek(fd, 0, io.SeekStart)
+	return err == io.EOF && len(entries) == 0 && seekErr == nil
 }
 
 // Remove empties the temporary directory through its own descriptor and

@@ -58,3 +58,25 @@ func TestNewTempDirUnderExchange(t *testing.T) {
 		}
 	}
 }
+
+// A TempDir is removed with what was written into it, leaving its parent as
+// it was.
+func TestTempDirRemoveLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	parent, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(parent)
+	tmp, err := safefs.NewTempDir(parent, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(safefs.ProcPath(tmp.FD, "a/b"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp.Remove(parent)
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left in the parent: %v", left)
+	}
+}
