@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -65,25 +66,18 @@ func sample(root string, n int, seed int64, readTree bool) ([]string, error) {
 		return nil, fmt.Errorf("sample: %w", err)
 	}
 	defer f.Close()
-	s := &sampler{
-		n:       n,
-		seed:    uint64(seed),
-		rootFs:  newHeap(n, byKey),
-		current: newHeap(n, byKey),
-		large:   newHeap(max(1, n/10), bySize),
-	}
+	s := newSampler(n, seed)
 	// A btrfs subvolume (what drsync samples: snapshots and replicas) lists
 	// every inode's size in its own btree, read in a few large ioctls
 	// instead of one stat per file; anything else is walked.
 	err = errFallBack
 	if readTree {
-		err = s.scanTree(int(f.Fd()))
+		err = s.scanTree(int(f.Fd()), min(runtime.GOMAXPROCS(0), maxWorkers))
 	}
 	if err != nil {
 		if !errors.Is(err, errFallBack) {
 			return nil, fmt.Errorf("sample %s: %w", root, err)
 		}
-		s.reset()
 		s.walkRoot(f)
 	}
 	rels := s.result()
@@ -107,6 +101,16 @@ func (s *sampler) walkRoot(f *os.File) {
 		s.flush(s.current)
 	})
 	s.flush(s.rootFs)
+}
+
+func newSampler(n int, seed int64) *sampler {
+	return &sampler{
+		n:       n,
+		seed:    uint64(seed),
+		rootFs:  newHeap(n, byKey),
+		current: newHeap(n, byKey),
+		large:   newHeap(max(1, n/10), bySize),
+	}
 }
 
 type candidate struct {
@@ -317,6 +321,13 @@ func bySize(a, b candidate) bool {
 
 func (h *boundedHeap) wants(c candidate) bool {
 	return len(h.items) < h.max || h.better(c, h.items[0])
+}
+
+// keep offers c if it is among the best max so far.
+func (h *boundedHeap) keep(c candidate) {
+	if h.wants(c) {
+		h.offer(c)
+	}
 }
 
 func (h *boundedHeap) offer(c candidate) {

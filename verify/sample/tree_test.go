@@ -90,9 +90,10 @@ func btrfsCmd(t *testing.T, args ...string) {
 	}
 }
 
-// TestSampleTreeMatchesWalk: on real btrfs the btree scan and the
-// directory walk sample the same files, for every sample size from one to
-// all of them, and the scan really ran (it does not fall back).
+// TestSampleTreeMatchesWalk: on real btrfs the btree scan, by one to
+// maxWorkers goroutines, and the directory walk sample the same files, for
+// every sample size from one to all of them, and the scan really ran (it
+// does not fall back).
 func TestSampleTreeMatchesWalk(t *testing.T) {
 	snap := hostileTree(t)
 	f, err := os.Open(snap)
@@ -100,10 +101,6 @@ func TestSampleTreeMatchesWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	s := &sampler{n: 1, rootFs: newHeap(1, byKey), current: newHeap(1, byKey), large: newHeap(1, bySize)}
-	if err := s.scanTree(int(f.Fd())); err != nil {
-		t.Fatalf("btree scan of a snapshot: %v", err)
-	}
 	all, err := sample(snap, MaxSize, 1, false)
 	if err != nil {
 		t.Fatal(err)
@@ -126,13 +123,15 @@ func TestSampleTreeMatchesWalk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			scanned, err := sample(snap, n, seed, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(walked, scanned) {
-				t.Errorf("n=%d seed=%d: btree scan and walk differ: %d and %d files, only walked %.200q, only scanned %.200q",
-					n, seed, len(walked), len(scanned), difference(walked, scanned), difference(scanned, walked))
+			for workers := 1; workers <= maxWorkers; workers++ {
+				s := newSampler(n, seed)
+				if err := s.scanTree(int(f.Fd()), workers); err != nil {
+					t.Fatalf("btree scan of a snapshot, %d workers: %v", workers, err)
+				}
+				if scanned := s.result(); !slices.Equal(walked, scanned) {
+					t.Errorf("n=%d seed=%d workers=%d: btree scan and walk differ: %d and %d files, only walked %.200q, only scanned %.200q",
+						n, seed, workers, len(walked), len(scanned), difference(walked, scanned), difference(scanned, walked))
+				}
 			}
 		}
 	}
@@ -154,8 +153,7 @@ func TestSampleTreeFallsBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &sampler{n: 1, rootFs: newHeap(1, byKey), current: newHeap(1, byKey), large: newHeap(1, bySize)}
-		err = s.scanTree(int(f.Fd()))
+		err = newSampler(1, 1).scanTree(int(f.Fd()), maxWorkers)
 		f.Close()
 		if err != errFallBack {
 			t.Errorf("%s: btree scan = %v, want the fallback", root, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -97,13 +98,54 @@ func TestScanMatchesLstat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
+	for _, workers := range []int{1, 3} {
+		got, perWorker := scanNames(t, fd, workers)
+		for rel, w := range want {
+			if g, ok := got[rel]; !ok {
+				t.Errorf("%d workers: %q: not scanned", workers, rel)
+			} else if g != w {
+				t.Errorf("%d workers: %q: scanned %+v, lstat %+v", workers, rel, g, w)
+			}
+		}
+		for _, rel := range slices.Sorted(maps.Keys(got)) {
+			if _, ok := want[rel]; !ok {
+				t.Errorf("%d workers: %q: scanned, not on disk", workers, rel)
+			}
+		}
+		if busy := len(perWorker); busy != workers {
+			t.Errorf("%d workers asked, %d scanned inodes: %v", workers, busy, perWorker)
+		}
+	}
+	if _, ok, err := treesearch.DirRef(fd, 1<<40); ok || err != nil {
+		t.Errorf("DirRef of an inode that does not exist: %v, %v", ok, err)
+	}
+	if len(want) < 12_000+150 {
+		t.Errorf("the tree has %d names: not what the test means", len(want))
+	}
+}
+
+// scanNames runs ScanParallel and joins the names it reports into paths
+// (resolving a directory in another worker's range with DirRef, as the
+// sampler does); it fails the test if an inode comes twice. It also counts
+// the inodes each worker got.
+func scanNames(t *testing.T, fd, workers int) (map[string]seen, map[int]int) {
+	t.Helper()
+	var mu sync.Mutex
 	names := map[uint64]treesearch.Ref{} // directories
 	type entry struct {
 		treesearch.Ref
 		seen
 	}
 	var entries []entry
-	err = treesearch.Scan(fd, func(ino treesearch.Inode, refs []treesearch.Ref) error {
+	inodes, perWorker := map[uint64]bool{}, map[int]int{}
+	err := treesearch.ScanParallel(fd, workers, func(w int, ino treesearch.Inode, refs []treesearch.Ref) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if inodes[ino.Ino] {
+			t.Errorf("%d workers: inode %d scanned twice", workers, ino.Ino)
+		}
+		inodes[ino.Ino] = true
+		perWorker[w]++
 		for _, r := range refs {
 			if ino.Ino == treesearch.RootIno {
 				continue
@@ -119,6 +161,12 @@ func TestScanMatchesLstat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for dir, r := range names {
+		got, ok, err := treesearch.DirRef(fd, dir)
+		if err != nil || !ok || got.Parent != r.Parent || string(got.Name) != string(r.Name) {
+			t.Errorf("DirRef(%d) = %q in %d, %v, %v; the scan said %q in %d", dir, got.Name, got.Parent, ok, err, r.Name, r.Parent)
+		}
+	}
 	got := map[string]seen{}
 	for _, e := range entries {
 		rel := string(e.Name)
@@ -127,21 +175,7 @@ func TestScanMatchesLstat(t *testing.T) {
 		}
 		got[rel] = e.seen
 	}
-	for rel, w := range want {
-		if g, ok := got[rel]; !ok {
-			t.Errorf("%q: not scanned", rel)
-		} else if g != w {
-			t.Errorf("%q: scanned %+v, lstat %+v", rel, g, w)
-		}
-	}
-	for _, rel := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[rel]; !ok {
-			t.Errorf("%q: scanned, not on disk", rel)
-		}
-	}
-	if len(want) < 12_000+150 {
-		t.Errorf("the tree has %d names: not what the test means", len(want))
-	}
+	return got, perWorker
 }
 
 func btrfs(t *testing.T, args ...string) {
