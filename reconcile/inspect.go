@@ -21,16 +21,30 @@ func inspectSource(st model.Storage, source, localDir, extDir string, ss *model.
 	} else if r := model.Replicas(ss.External); len(r) > 0 {
 		ref = filepath.Join(extDir, r[len(r)-1].Name)
 	}
+	// The snapshot before the newest is counted alongside (the counts are
+	// cold-cache disk reads that overlap).
+	previous := ""
+	var prev health.Source
+	var prevErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if n := len(ss.Local); n >= 2 {
+			previous = filepath.Join(localDir, ss.Local[n-2].Name)
+			prev, prevErr = in.InspectSource(previous, "")
+		}
+	}()
 	h, err := in.InspectSource(source, ref)
+	<-done
 	h.Reference = ref
 	if err != nil {
 		h.Error = err.Error()
+		return &h
 	}
-	if n := len(ss.Local); n >= 2 && err == nil {
-		h.Previous = filepath.Join(localDir, ss.Local[n-2].Name)
-		prev, err := in.InspectSource(h.Previous, "")
-		if err != nil {
-			h.Error = err.Error()
+	if previous != "" {
+		h.Previous = previous
+		if prevErr != nil {
+			h.Error = prevErr.Error()
 		}
 		h.PreviousEntries, h.PreviousBytes = prev.Entries, prev.Bytes
 	}
