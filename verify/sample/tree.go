@@ -49,10 +49,10 @@ type treeWorker struct {
 // not depend on). Memory follows the number of directories and the sample,
 // not the number of files.
 //
-// The scan is split by inode number over workers goroutines (one per CPU):
-// the kernel copying every item out of the btree is most of its time. Reservoirs keep
-// the best candidates of a total order, so merging the workers' ones gives
-// exactly the sample one worker would have kept.
+// The scan is split by inode number over workerCount goroutines (one per
+// CPU): the kernel copying every item out of the btree is most of its
+// time. Reservoirs keep the best candidates of a total order, so merging
+// the workers' ones gives exactly the sample one worker would have kept.
 func (s *sampler) scanTree(rootFd, workerCount int) error {
 	workers := make([]*treeWorker, workerCount)
 	for i := range workers {
