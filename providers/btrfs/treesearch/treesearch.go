@@ -111,17 +111,10 @@ func Search(dirfd int, treeID uint64, min, max Key, fn func(Key, []byte) error) 
 	defer argsPool.Put(args)
 	next := min
 	for {
-		args.Key = searchKey{
-			TreeID:      treeID,
-			MinObjectID: next.ObjectID, MinType: uint32(next.Type), MinOffset: next.Offset,
-			MaxObjectID: max.ObjectID, MaxType: uint32(max.Type), MaxOffset: max.Offset,
-			MaxTransid: ^uint64(0), NrItems: ^uint32(0),
+		n, err := args.search(dirfd, treeID, next, max, ^uint32(0))
+		if err != nil {
+			return err
 		}
-		args.BufSize = bufSize
-		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(dirfd), iocTreeSearchV2, uintptr(unsafe.Pointer(args))); errno != 0 {
-			return fmt.Errorf("BTRFS_IOC_TREE_SEARCH_V2: %w", errno)
-		}
-		n := int(args.Key.NrItems)
 		if n == 0 {
 			return nil
 		}
@@ -237,16 +230,24 @@ func lastInode(dirfd int) (uint64, error) {
 func holdsItem(dirfd int, min, max Key) (bool, error) {
 	args := argsPool.Get().(*searchArgsV2)
 	defer argsPool.Put(args)
-	args.Key = searchKey{
+	n, err := args.search(dirfd, 0, min, max, 1)
+	return n > 0, err
+}
+
+// search runs one BTRFS_IOC_TREE_SEARCH_V2 for at most limit items of tree
+// treeID between min and max into a's buffer, and returns how many came.
+func (a *searchArgsV2) search(dirfd int, treeID uint64, min, max Key, limit uint32) (int, error) {
+	a.Key = searchKey{
+		TreeID:      treeID,
 		MinObjectID: min.ObjectID, MinType: uint32(min.Type), MinOffset: min.Offset,
 		MaxObjectID: max.ObjectID, MaxType: uint32(max.Type), MaxOffset: max.Offset,
-		MaxTransid: ^uint64(0), NrItems: 1,
+		MaxTransid: ^uint64(0), NrItems: limit,
 	}
-	args.BufSize = bufSize
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(dirfd), iocTreeSearchV2, uintptr(unsafe.Pointer(args))); errno != 0 {
-		return false, fmt.Errorf("BTRFS_IOC_TREE_SEARCH_V2: %w", errno)
+	a.BufSize = bufSize
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(dirfd), iocTreeSearchV2, uintptr(unsafe.Pointer(a))); errno != 0 {
+		return 0, fmt.Errorf("BTRFS_IOC_TREE_SEARCH_V2: %w", errno)
 	}
-	return args.Key.NrItems > 0, nil
+	return int(a.Key.NrItems), nil
 }
 
 // DirRef returns the name and parent of directory ino (its one
