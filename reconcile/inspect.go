@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"path/filepath"
+	"sync"
 
 	"github.com/drsync/drsync/reconcile/model"
 	"github.com/drsync/drsync/reconcile/model/health"
@@ -26,16 +27,13 @@ func inspectSource(st model.Storage, source, localDir, extDir string, ss *model.
 	previous := ""
 	var prev health.Source
 	var prevErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if n := len(ss.Local); n >= 2 {
-			previous = filepath.Join(localDir, ss.Local[n-2].Name)
-			prev, prevErr = in.InspectSource(previous, "")
-		}
-	}()
+	var counted sync.WaitGroup
+	if n := len(ss.Local); n >= 2 {
+		previous = filepath.Join(localDir, ss.Local[n-2].Name)
+		counted.Go(func() { prev, prevErr = in.InspectSource(previous, "") })
+	}
 	h, err := in.InspectSource(source, ref)
-	<-done
+	counted.Wait()
 	h.Reference = ref
 	if err != nil {
 		h.Error = err.Error()

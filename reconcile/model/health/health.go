@@ -8,6 +8,7 @@ package health
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/drsync/drsync/internal/treecount"
 )
@@ -57,15 +58,12 @@ type Inspector interface {
 func Count(h *Source, source, reference string) error {
 	var ref treecount.Tally
 	var refErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if reference != "" {
-			ref, refErr = treecount.Count(reference, Limit)
-		}
-	}()
+	var counted sync.WaitGroup
+	if reference != "" {
+		counted.Go(func() { ref, refErr = treecount.Count(reference, Limit) })
+	}
 	src, err := treecount.Count(source, Limit)
-	<-done
+	counted.Wait()
 	h.Entries, h.Bytes = src.Entries, src.Bytes
 	if err != nil || reference == "" {
 		return err
