@@ -158,13 +158,15 @@ func (j *Journal) readCheckpoint() (checkpoint, string) {
 	// One pass over the file, fold included: validating and decoding the
 	// fold again at each nesting level took 40 % of loading it.
 	if err := json.Unmarshal(b, &cp); err != nil {
+		// An older version's fold may not decode: then its version is
+		// the reason to give.
 		var v struct {
 			Version int `json:"version"`
 		}
-		if json.Unmarshal(b, &v) == nil && v.Version != checkpointVersion {
-			return cp, fmt.Sprintf("%s: version %d, want %d", CheckpointFile, v.Version, checkpointVersion)
+		if json.Unmarshal(b, &v) != nil || v.Version == checkpointVersion {
+			return cp, fmt.Sprintf("%s: %v", CheckpointFile, err)
 		}
-		return cp, fmt.Sprintf("%s: %v", CheckpointFile, err)
+		cp.Version = v.Version
 	}
 	if cp.Version != checkpointVersion {
 		return cp, fmt.Sprintf("%s: version %d, want %d", CheckpointFile, cp.Version, checkpointVersion)
