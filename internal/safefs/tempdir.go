@@ -51,12 +51,8 @@ func NewTempDir(parent int, where string) (TempDir, error) {
 // madeHere reports whether fd is the directory NewTempDir just made: owned
 // by this process's user, mode 0700, empty, and still named name in parent.
 func madeHere(parent int, name string, fd int) bool {
-	var opened, named unix.Stat_t
-	if unix.Fstat(fd, &opened) != nil || unix.Fstatat(parent, name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil {
-		return false
-	}
-	if int(opened.Uid) != os.Geteuid() || opened.Mode&0o7777 != 0o700 ||
-		opened.Dev != named.Dev || opened.Ino != named.Ino {
+	opened, ok := stillNamed(parent, name, fd)
+	if !ok || int(opened.Uid) != os.Geteuid() || opened.Mode&0o7777 != 0o700 {
 		return false
 	}
 	f := os.NewFile(uintptr(dupOrNeg(fd)), name)
@@ -83,13 +79,19 @@ func (t TempDir) Remove(parent int) {
 			os.RemoveAll(ProcPath(t.FD, e.Name()))
 		}
 	}
-	var mine, named unix.Stat_t
-	if unix.Fstat(t.FD, &mine) != nil || unix.Fstatat(parent, t.name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil {
-		return
-	}
-	if mine.Dev == named.Dev && mine.Ino == named.Ino {
+	if _, ok := stillNamed(parent, t.name, t.FD); ok {
 		unix.Unlinkat(parent, t.name, unix.AT_REMOVEDIR)
 	}
+}
+
+// stillNamed returns fd's stat and whether name in parent is that very
+// inode (not a symlink to it, nor something swapped in).
+func stillNamed(parent int, name string, fd int) (unix.Stat_t, bool) {
+	var opened, named unix.Stat_t
+	if unix.Fstat(fd, &opened) != nil || unix.Fstatat(parent, name, &named, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return opened, false
+	}
+	return opened, opened.Dev == named.Dev && opened.Ino == named.Ino
 }
 
 func dupOrNeg(fd int) int {
